@@ -1,0 +1,564 @@
+//! Errors, typed by the phase in which the request failed.
+//!
+//! | phase | variant | was anything applied? |
+//! |---|---|---|
+//! | never sent (bad key or option) | [`Error::InvalidKey`], [`Error::InvalidArgument`] | no |
+//! | no answer (could not connect, timed out, connection lost) | [`Error::Transport`] | no for [`TransportErrorKind::Connect`], otherwise maybe: see [`Error::OutcomeUnknown`] |
+//! | etcd refused it | [`Error::Etcd`] (`errorCode`), [`Error::Api`] (`{"message"}` bodies) | no, except errorCode 300 on a write (see [`Error::may_have_been_applied`]) |
+//! | something else answered | [`Error::Http`] (a status with no etcd body: proxies, 404 pages, 405, redirects) | unknown |
+//! | the answer was unreadable | [`Error::Decode`] | yes if the status was 2xx |
+//!
+//! The seed's exceptions map onto it as follows: `KeyError` is
+//! [`Error::is_key_not_found`] (errorCode 100), `EtcdPreconditionException` is
+//! [`Error::is_precondition_failed`] (101), `EtcdAlreadyExistsException` is
+//! [`Error::is_already_exists`] (105) and `ValueError` is [`Error::is_invalid_input`].
+
+use std::fmt;
+
+use crate::response::ClusterInfo;
+
+/// Longest body prefix kept in an error, in bytes.
+pub(crate) const BODY_PREFIX_LIMIT: usize = 256;
+
+/// Everything that can go wrong talking to etcd.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The key cannot be sent to etcd: it is not absolute (the seed's
+    /// `validate_path`), or it is too long for etcd's 4096-byte request line.
+    /// Nothing was sent. The seed raised `ValueError`.
+    #[error("invalid key {key:?}: {reason}")]
+    InvalidKey {
+        /// The key as given.
+        key: String,
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// An argument or option is invalid (for example a compare-and-swap without
+    /// any condition, or `prevIndex = 0`, which etcd silently treats as "no
+    /// condition"). Nothing was sent. The seed raised `ValueError`.
+    #[error("invalid argument `{name}`: {reason}")]
+    InvalidArgument {
+        /// The argument's name.
+        name: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// etcd answered with an API error (`{"errorCode": ...}`).
+    #[error(transparent)]
+    Etcd(Box<EtcdError>),
+
+    /// An endpoint outside the keys API (members, auth, stats) refused the request
+    /// with a `{"message": ...}` body.
+    #[error("{endpoint} answered HTTP {status}: {message}")]
+    Api {
+        /// The endpoint that answered.
+        endpoint: String,
+        /// The HTTP status.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+
+    /// Something answered with an HTTP status but no etcd error body: a proxy, a
+    /// `404 page not found`, a `405`, or a redirect (which is never followed).
+    #[error("{endpoint} answered HTTP {status} without an etcd error body{}: {body:?}", location.as_ref().map(|l| format!(" (redirect to {l})")).unwrap_or_default())]
+    Http {
+        /// The endpoint that answered.
+        endpoint: String,
+        /// The HTTP status.
+        status: u16,
+        /// The `Location` header of a redirect.
+        location: Option<String>,
+        /// The first bytes of the body (at most 256, lossily decoded).
+        body: String,
+    },
+
+    /// The response could not be decoded (wrong JSON shape, truncated body, bad
+    /// header). When `status` is 2xx, the request was carried out.
+    #[error(
+        "could not decode the answer of {endpoint} (HTTP {status}): {reason}; body starts {body:?}"
+    )]
+    Decode {
+        /// The endpoint that answered.
+        endpoint: String,
+        /// The HTTP status.
+        status: u16,
+        /// What was wrong.
+        reason: String,
+        /// The first bytes of the body (at most 256, lossily decoded).
+        body: String,
+    },
+
+    /// No answer was received from an endpoint.
+    #[error("{endpoint}: {source}")]
+    Transport {
+        /// The endpoint that failed.
+        endpoint: String,
+        /// What failed.
+        #[source]
+        source: TransportError,
+    },
+
+    /// A request that is not safe to repeat (a create, compare-and-swap,
+    /// compare-and-delete, delete or in-order POST) failed after it may have
+    /// reached etcd: a timeout, a connection lost after sending, or errorCode 300
+    /// on a write. It may or may not have been applied, so it was not resent.
+    /// Read the key to find out.
+    #[error("the outcome of the request is unknown (it may have been applied, so it was not resent): {source}")]
+    OutcomeUnknown {
+        /// The failure that made the outcome unknown.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// Every endpoint failed (the seed's "All servers have failed"): one entry per
+    /// endpoint tried, in order.
+    #[error("all servers have failed: {}", failures.iter().map(|(e, err)| format!("[{e}: {err}]")).collect::<Vec<_>>().join(" "))]
+    AllEndpointsFailed {
+        /// Each endpoint tried and its failure.
+        failures: Vec<(String, Error)>,
+    },
+
+    /// An endpoint belongs to another cluster than the one this client is pinned
+    /// to (its `X-Etcd-Cluster-Id` differs).
+    #[error("{endpoint} belongs to cluster {found}, not to the expected cluster {expected}")]
+    ClusterIdMismatch {
+        /// The endpoint that answered.
+        endpoint: String,
+        /// The cluster ID the client expects.
+        expected: String,
+        /// The cluster ID the endpoint reported.
+        found: String,
+    },
+
+    /// A deadline passed before the operation could complete (an overall deadline
+    /// across failover attempts, or a lock acquisition timeout).
+    #[error("deadline exceeded: {0}")]
+    DeadlineExceeded(String),
+
+    /// A state machine or handle was driven in a way its contract forbids (for
+    /// example a response given when no request was in flight).
+    #[error("misuse: {0}")]
+    Misuse(String),
+}
+
+impl Error {
+    /// The etcd API error, if this is one (looking through
+    /// [`Error::OutcomeUnknown`]).
+    pub fn etcd(&self) -> Option<&EtcdError> {
+        match self {
+            Error::Etcd(e) => Some(e),
+            Error::OutcomeUnknown { source } => source.etcd(),
+            _ => None,
+        }
+    }
+
+    /// The errorCode, if etcd answered with one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        self.etcd().map(|e| e.code)
+    }
+
+    /// errorCode 100: the key does not exist. The seed raised `KeyError`.
+    pub fn is_key_not_found(&self) -> bool {
+        self.code() == Some(ErrorCode::KeyNotFound)
+    }
+
+    /// errorCode 101: a compare-and-swap or compare-and-delete condition did not
+    /// hold. The seed raised `EtcdPreconditionException`.
+    pub fn is_precondition_failed(&self) -> bool {
+        self.code() == Some(ErrorCode::TestFailed)
+    }
+
+    /// errorCode 105: the key already exists (create, directory create). The seed
+    /// raised `EtcdAlreadyExistsException`.
+    pub fn is_already_exists(&self) -> bool {
+        self.code() == Some(ErrorCode::NodeExist)
+    }
+
+    /// errorCode 102: the key is a directory where a file was needed (also how
+    /// etcd refuses compare-and-delete on a directory).
+    pub fn is_not_a_file(&self) -> bool {
+        self.code() == Some(ErrorCode::NotFile)
+    }
+
+    /// errorCode 104: a path component is a file where a directory was needed.
+    pub fn is_not_a_directory(&self) -> bool {
+        self.code() == Some(ErrorCode::NotDir)
+    }
+
+    /// errorCode 108: the directory is not empty.
+    pub fn is_directory_not_empty(&self) -> bool {
+        self.code() == Some(ErrorCode::DirNotEmpty)
+    }
+
+    /// errorCode 107: the root is read-only.
+    pub fn is_root_read_only(&self) -> bool {
+        self.code() == Some(ErrorCode::RootReadOnly)
+    }
+
+    /// errorCode 401: the watched index is older than the 1000 events etcd keeps.
+    pub fn is_event_index_cleared(&self) -> bool {
+        self.code() == Some(ErrorCode::EventIndexCleared)
+    }
+
+    /// errorCode 110 or HTTP 401: the credentials are missing or insufficient.
+    pub fn is_unauthorized(&self) -> bool {
+        match self {
+            Error::Api { status, .. } | Error::Http { status, .. } => *status == 401,
+            _ => self.code() == Some(ErrorCode::Unauthorized),
+        }
+    }
+
+    /// The request was refused before it was sent (the seed's `ValueError`).
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidKey { .. } | Error::InvalidArgument { .. }
+        )
+    }
+
+    /// Whether the request may have been applied by etcd even though an error is
+    /// returned: true for [`Error::OutcomeUnknown`], for ambiguous transport
+    /// failures, and for a 2xx answer that could not be decoded.
+    pub fn may_have_been_applied(&self) -> bool {
+        match self {
+            Error::OutcomeUnknown { .. } => true,
+            Error::Transport { source, .. } => source.kind.may_have_been_sent(),
+            Error::Decode { status, .. } => (200..300).contains(status),
+            Error::AllEndpointsFailed { failures } => {
+                failures.iter().any(|(_, e)| e.may_have_been_applied())
+            }
+            _ => false,
+        }
+    }
+
+    pub(crate) fn invalid_argument(name: &'static str, reason: impl Into<String>) -> Error {
+        Error::InvalidArgument {
+            name,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// An etcd API error: the `{"errorCode", "message", "cause", "index"}` body of a
+/// keys request that etcd refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdError {
+    /// The errorCode.
+    pub code: ErrorCode,
+    /// etcd's message (e.g. "Key not found").
+    pub message: String,
+    /// The cause: usually the key (for errorCode 100, the first missing path
+    /// component), or the failed comparison (`[two != one]`).
+    pub cause: Option<String>,
+    /// The etcd index when the error happened (0 for validation, auth and raft
+    /// errors).
+    pub index: u64,
+    /// The HTTP status it came with.
+    pub status: u16,
+    /// The endpoint that answered.
+    pub endpoint: String,
+    /// The cluster headers of the answer.
+    pub cluster: ClusterInfo,
+    /// A client-side explanation, where etcd's own message is misleading.
+    pub note: Option<&'static str>,
+}
+
+impl fmt::Display for EtcdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "etcd error {} ({})",
+            self.code.as_u16(),
+            if self.message.is_empty() {
+                self.code.description()
+            } else {
+                &self.message
+            }
+        )?;
+        if let Some(cause) = &self.cause {
+            write!(f, ": {cause}")?;
+        }
+        write!(f, " [index {}, from {}]", self.index, self.endpoint)?;
+        if let Some(note) = self.note {
+            write!(f, "; {note}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for EtcdError {}
+
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $variant:ident = $code:literal, $status:literal, $text:literal; )*) => {
+        /// An etcd v2 `errorCode`: one variant per code etcd documents, plus
+        /// [`ErrorCode::Other`] for anything else.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $variant, )*
+            /// A code etcd does not document.
+            Other(u16),
+        }
+
+        impl ErrorCode {
+            /// Every documented code, in numeric order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),*];
+
+            /// The code for a number.
+            pub fn from_u16(code: u16) -> ErrorCode {
+                match code {
+                    $( $code => ErrorCode::$variant, )*
+                    other => ErrorCode::Other(other),
+                }
+            }
+
+            /// The number.
+            pub fn as_u16(self) -> u16 {
+                match self {
+                    $( ErrorCode::$variant => $code, )*
+                    ErrorCode::Other(code) => code,
+                }
+            }
+
+            /// The HTTP status etcd sends with this code.
+            pub fn http_status(self) -> u16 {
+                match self {
+                    $( ErrorCode::$variant => $status, )*
+                    ErrorCode::Other(_) => 400,
+                }
+            }
+
+            /// etcd's message for this code.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $( ErrorCode::$variant => $text, )*
+                    ErrorCode::Other(_) => "undocumented error code",
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// 100: the key does not exist (the seed's `KeyError`).
+    KeyNotFound = 100, 404, "Key not found";
+    /// 101: a compare-and-swap or compare-and-delete condition failed (the seed's
+    /// `EtcdPreconditionException`).
+    TestFailed = 101, 412, "Compare failed";
+    /// 102: the key is a directory where a file was needed.
+    NotFile = 102, 403, "Not a file";
+    /// 103: legacy (etcd 0.x): no more peers allowed.
+    NoMorePeer = 103, 400, "Reached the max number of peers in the cluster";
+    /// 104: a path component is a file where a directory was needed.
+    NotDir = 104, 400, "Not a directory";
+    /// 105: the key already exists (the seed's `EtcdAlreadyExistsException`).
+    NodeExist = 105, 412, "Key already exists";
+    /// 106: legacy: the key's prefix is reserved.
+    KeyIsPreserved = 106, 400, "The prefix of given key is a keyword in etcd";
+    /// 107: the root is read-only.
+    RootReadOnly = 107, 400, "Root is read only";
+    /// 108: the directory is not empty.
+    DirNotEmpty = 108, 403, "Directory not empty";
+    /// 109: legacy: the peer address exists.
+    ExistingPeerAddr = 109, 400, "Peer address has existed";
+    /// 110: the request requires user authentication.
+    Unauthorized = 110, 401, "The request requires user authentication";
+    /// 200: a value is required.
+    ValueRequired = 200, 400, "Value is Required in POST form";
+    /// 201: `prevValue` may not be empty.
+    PrevValueRequired = 201, 400, "PrevValue is Required in POST form";
+    /// 202: the TTL is not a non-negative whole number.
+    TtlNan = 202, 400, "The given TTL in POST form is not a number";
+    /// 203: an index is not a number.
+    IndexNan = 203, 400, "The given index in POST form is not a number";
+    /// 204: a value or TTL is required.
+    ValueOrTtlRequired = 204, 400, "Value or TTL is required in POST form";
+    /// 205: the timeout is not a number.
+    TimeoutNan = 205, 400, "The given timeout in POST form is not a number";
+    /// 206: a name is required.
+    NameRequired = 206, 400, "Name is required in POST form";
+    /// 207: an index or value is required.
+    IndexOrValueRequired = 207, 400, "Index or value is required";
+    /// 208: index and value cannot both be given.
+    IndexValueMutex = 208, 400, "Index and value cannot both be specified";
+    /// 209: a field has an invalid value (e.g. a bad boolean).
+    InvalidField = 209, 400, "Invalid field";
+    /// 210: the form could not be parsed (bad escape, `;` in the query, over 10 MiB).
+    InvalidForm = 210, 400, "Invalid POST form";
+    /// 211: a value was given with `refresh=true`.
+    RefreshValue = 211, 400, "Value provided on refresh";
+    /// 212: `refresh=true` needs a TTL.
+    RefreshTtlRequired = 212, 400, "A TTL must be provided on refresh";
+    /// 300: raft failed to commit in time (an election, or no quorum). On a write
+    /// the outcome is unknown: the proposal may still commit.
+    RaftInternal = 300, 500, "Raft Internal Error";
+    /// 301: a leader election is in progress.
+    LeaderElect = 301, 500, "During Leader Election";
+    /// 400: the watcher was cleared by an etcd recovery.
+    WatcherCleared = 400, 400, "watcher is cleared due to etcd recovery";
+    /// 401: the requested watch index is older than the last 1000 events.
+    EventIndexCleared = 401, 400, "The event in requested index is outdated and cleared";
+    /// 402: legacy standby error.
+    StandbyInternal = 402, 400, "Standby Internal Error";
+    /// 403: legacy: invalid active size.
+    InvalidActiveSize = 403, 400, "Invalid active size";
+    /// 404: legacy: standby remove delay.
+    InvalidRemoveDelay = 404, 400, "Standby remove delay";
+    /// 500: client internal error.
+    ClientInternal = 500, 400, "Client Internal Error";
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.as_u16(), self.description())
+    }
+}
+
+/// Why a transport got no usable answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// Could not connect (refused, unreachable, DNS, TLS handshake): nothing was
+    /// sent, so the request is safe to send to another endpoint.
+    Connect,
+    /// A timeout after the connection was made: the request may have been applied.
+    Timeout,
+    /// The connection failed after the request was (or may have been) sent: reset,
+    /// closed early, truncated or malformed HTTP. The request may have been applied.
+    Io,
+    /// The response body exceeded the configured maximum; it was not read further.
+    BodyTooLarge,
+    /// The request could not be handed to the HTTP stack (a bad URI, for example);
+    /// nothing was sent.
+    Request,
+    /// Anything else; treated as possibly applied.
+    Other,
+}
+
+impl TransportErrorKind {
+    /// Whether the request may have reached the server.
+    pub fn may_have_been_sent(self) -> bool {
+        !matches!(
+            self,
+            TransportErrorKind::Connect | TransportErrorKind::Request
+        )
+    }
+}
+
+impl fmt::Display for TransportErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransportErrorKind::Connect => "could not connect",
+            TransportErrorKind::Timeout => "timed out",
+            TransportErrorKind::Io => "connection failed after sending",
+            TransportErrorKind::BodyTooLarge => "response body too large",
+            TransportErrorKind::Request => "request not sendable",
+            TransportErrorKind::Other => "transport failure",
+        })
+    }
+}
+
+/// A transport's failure to get an answer, classified so that the client knows
+/// whether resending is safe.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct TransportError {
+    kind: TransportErrorKind,
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl TransportError {
+    /// A transport error of `kind` with a message.
+    pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> TransportError {
+        TransportError {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Attach the underlying error.
+    pub fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> TransportError {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// The classification.
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// Keep at most [`BODY_PREFIX_LIMIT`] bytes of a body, lossily decoded, cut on a
+/// character boundary.
+pub(crate) fn body_prefix(body: &[u8]) -> String {
+    let cut = body.len().min(BODY_PREFIX_LIMIT);
+    let mut text = String::from_utf8_lossy(&body[..cut]).into_owned();
+    if body.len() > cut {
+        text.push('…');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_round_trips_and_has_its_documented_status() {
+        let observed = [
+            (100, 404),
+            (101, 412),
+            (102, 403),
+            (104, 400),
+            (105, 412),
+            (107, 400),
+            (108, 403),
+            (110, 401),
+            (201, 400),
+            (202, 400),
+            (203, 400),
+            (209, 400),
+            (210, 400),
+            (211, 400),
+            (212, 400),
+            (300, 500),
+            (401, 400),
+        ];
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_u16(code.as_u16()), *code);
+            assert!(!matches!(code, ErrorCode::Other(_)));
+        }
+        for (n, status) in observed {
+            let code = ErrorCode::from_u16(n);
+            assert!(!matches!(code, ErrorCode::Other(_)), "{n}");
+            assert_eq!(code.http_status(), status, "{n}");
+        }
+        assert_eq!(ErrorCode::ALL.len(), 32);
+        assert_eq!(ErrorCode::from_u16(999), ErrorCode::Other(999));
+        assert_eq!(ErrorCode::Other(999).as_u16(), 999);
+    }
+
+    #[test]
+    fn body_prefix_is_bounded_and_cut_on_a_char_boundary() {
+        let body = "é".repeat(300);
+        let p = body_prefix(body.as_bytes());
+        assert!(p.len() <= BODY_PREFIX_LIMIT + '…'.len_utf8() + 3);
+        assert!(p.ends_with('…'));
+        assert_eq!(body_prefix(b"short"), "short");
+    }
+}

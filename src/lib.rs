@@ -1,0 +1,96 @@
+//! # etcd-v2
+//!
+//! A client for etcd's v2 HTTP API (etcd 3.4 and 3.5 with `--enable-v2=true`): a
+//! faithful Rust port of the Python etcd Client 1.1.3 that works against today's
+//! etcd, built on a sans-IO core.
+//!
+//! ## Choose a transport
+//!
+//! The core ([`ops`], [`response`], [`cluster`]) builds `http::Request` values
+//! and parses `http::Response` bytes; it never touches a socket or a clock.
+//! Transports execute the requests:
+//!
+//! - `ureq` (default feature): blocking, [`Client::new`] and
+//!   [`ClientBuilder::build`] use it;
+//! - any type implementing [`Transport`], including a closure, through
+//!   [`ClientBuilder::build_with`].
+//!
+//! ## The basics
+//!
+//! ```no_run
+//! use etcd_v2::Client;
+//!
+//! let client = Client::new("127.0.0.1", 2379)?;
+//! let node = client.node();
+//! node.set("/app/config", "v1", None)?;                       // set
+//! node.create_only("/app/lock", "me", Some(30))?;             // create with a TTL
+//! node.update_if_value("/app/config", "v2", "v1", None)?;     // compare-and-swap
+//! let read = node.get("/app/config", false)?;
+//! assert_eq!(read.value(), Some("v2"));
+//! match node.get("/missing", false) {
+//!     Err(e) if e.is_key_not_found() => {}                     // the seed's KeyError
+//!     other => panic!("{other:?}"),
+//! }
+//!
+//! let queue = client.inorder().get_inorder("/jobs");
+//! queue.add("first", None)?;
+//! queue.add("second", None)?;
+//! let items: Vec<String> = queue.list()?.into_iter().filter_map(|n| n.value).collect();
+//! assert_eq!(items, ["first", "second"]);
+//! # Ok::<(), etcd_v2::Error>(())
+//! ```
+//!
+//! ## Failover
+//!
+//! Give the builder several endpoints: the client pins the one that answered
+//! last, skips a failed one for [`cluster::HOST_FAIL_WAIT`], never rotates on a
+//! 4xx, and never resends a request that may already have been applied (see
+//! [`cluster`] and [`Error::OutcomeUnknown`]).
+//!
+//! ## Driving an operation by hand
+//!
+//! Every call is an [`Operation`] value in [`ops::keys`]; build its request,
+//! send it however you like, and parse the answer. See [`ops`].
+//!
+//! ## Writing your own transport
+//!
+//! Implement [`Transport`] (or pass a closure): copy every header and the whole
+//! body, never follow redirects, and classify failures with
+//! [`TransportErrorKind`]. Override [`Transport::now`] and [`Transport::sleep`]
+//! to run the client on virtual time.
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod cluster;
+mod credentials;
+pub mod endpoint;
+pub mod error;
+pub mod key;
+pub mod ops;
+pub mod response;
+pub mod timestamp;
+pub mod transport;
+#[path = "../transports/mod.rs"]
+pub mod transports;
+
+pub use client::{Client, ClientBuilder, TlsOptions, TransportOptions};
+pub use credentials::Credentials;
+pub use endpoint::Endpoint;
+pub use error::{Error, ErrorCode, EtcdError, TransportError, TransportErrorKind};
+pub use ops::Operation;
+pub use response::{Acknowledged, Action, ClusterInfo, KeysResponse, Node};
+pub use transport::Transport;
+
+/// The transport [`Client`] uses when none is named: ureq with the default
+/// feature, otherwise [`transport::NoTransport`] (build with
+/// [`ClientBuilder::build_with`]).
+#[cfg(feature = "ureq")]
+pub type DefaultTransport = transports::ureq::UreqTransport;
+
+/// The transport [`Client`] uses when none is named: ureq with the default
+/// feature, otherwise [`transport::NoTransport`] (build with
+/// [`ClientBuilder::build_with`]).
+#[cfg(not(feature = "ureq"))]
+pub type DefaultTransport = transport::NoTransport;

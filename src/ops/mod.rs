@@ -1,0 +1,190 @@
+//! Operations: one value per etcd call, each building an `http::Request` for a
+//! given endpoint and parsing the `http::Response` into a typed result, with no
+//! I/O. A client drives them; you can also drive one by hand:
+//!
+//! ```
+//! use etcd_v2::{ops::keys, Endpoint, Operation};
+//!
+//! let op = keys::Get::new("/config/a b").recursive(true);
+//! let request = op.build(&Endpoint::parse("http://127.0.0.1:2379").unwrap()).unwrap();
+//! assert_eq!(request.uri(), "http://127.0.0.1:2379/v2/keys/config/a%20b?recursive=true");
+//!
+//! // ... send it with any HTTP stack, then:
+//! let response = http::Response::builder()
+//!     .status(200)
+//!     .body(br#"{"action":"get","node":{"key":"/config/a b","dir":true}}"#.to_vec())
+//!     .unwrap();
+//! let parsed = op.parse(response).unwrap();
+//! assert!(parsed.is_collection() && parsed.children().is_empty());
+//! ```
+
+pub mod keys;
+pub mod raw;
+
+use http::Method;
+
+use crate::endpoint::Endpoint;
+use crate::error::Error;
+use crate::key::{self, MAX_REQUEST_LINE};
+
+/// One etcd call: builds its request, parses its response.
+pub trait Operation {
+    /// The typed result.
+    type Output;
+
+    /// Build the HTTP request for `endpoint`. Fails, without anything being sent,
+    /// on an invalid key or option.
+    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error>;
+
+    /// Parse the HTTP response (any status) into the result or a typed error.
+    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<Self::Output, Error>;
+
+    /// Whether sending the request again after an ambiguous failure (a timeout, a
+    /// connection lost after sending) is harmless. False for creates,
+    /// compare-and-swap, compare-and-delete, deletes and in-order POSTs.
+    fn idempotent(&self) -> bool;
+
+    /// Whether this is a long poll (a watch), which does not inherit the
+    /// per-request timeout.
+    fn is_long_poll(&self) -> bool {
+        false
+    }
+}
+
+impl<O: Operation + ?Sized> Operation for &O {
+    type Output = O::Output;
+    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
+        (**self).build(endpoint)
+    }
+    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<Self::Output, Error> {
+        (**self).parse(response)
+    }
+    fn idempotent(&self) -> bool {
+        (**self).idempotent()
+    }
+    fn is_long_poll(&self) -> bool {
+        (**self).is_long_poll()
+    }
+}
+
+/// `application/x-www-form-urlencoded` pairs, for a query string or a form body.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Params {
+    encoded: String,
+}
+
+impl Params {
+    pub(crate) fn new() -> Params {
+        Params::default()
+    }
+
+    pub(crate) fn push(&mut self, name: &str, value: &str) -> &mut Params {
+        form_urlencoded::Serializer::for_suffix(&mut self.encoded, 0).append_pair(name, value);
+        self
+    }
+
+    pub(crate) fn push_opt(&mut self, name: &str, value: Option<impl ToString>) -> &mut Params {
+        if let Some(v) = value {
+            self.push(name, &v.to_string());
+        }
+        self
+    }
+
+    pub(crate) fn flag(&mut self, name: &str, on: bool) -> &mut Params {
+        if on {
+            self.push(name, "true");
+        }
+        self
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.encoded
+    }
+}
+
+/// The request target of a key under `/v2/keys`, checked against etcd's request
+/// line limit. Returns the encoded path.
+pub(crate) fn keys_path(raw_key: &str) -> Result<String, Error> {
+    let cleaned = key::clean(raw_key)?;
+    let path = format!("/v2/keys{}", key::encode_path(&cleaned));
+    // The longest method we send is DELETE; leave room for it and " HTTP/1.1\r\n".
+    let max = MAX_REQUEST_LINE - "DELETE ".len() - " HTTP/1.1\r\n".len();
+    if path.len() > max {
+        return Err(Error::InvalidKey {
+            key: raw_key.to_owned(),
+            reason: format!(
+                "it encodes to a {} byte path, and etcd resets requests whose request line \
+                 exceeds {MAX_REQUEST_LINE} bytes (at most {max} bytes of path)",
+                path.len()
+            ),
+        });
+    }
+    Ok(path)
+}
+
+pub(crate) const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
+
+/// Assemble a request: `path` is already encoded; `query` goes in the URL and
+/// `form`, if any, in an `application/x-www-form-urlencoded` body.
+pub(crate) fn request(
+    endpoint: &Endpoint,
+    method: Method,
+    path: &str,
+    query: &Params,
+    form: Option<&Params>,
+) -> Result<http::Request<Vec<u8>>, Error> {
+    let mut uri =
+        String::with_capacity(endpoint.as_str().len() + path.len() + query.as_str().len() + 1);
+    uri.push_str(endpoint.as_str());
+    uri.push_str(path);
+    if !query.as_str().is_empty() {
+        uri.push('?');
+        uri.push_str(query.as_str());
+    }
+    let line =
+        method.as_str().len() + 1 + (uri.len() - endpoint.as_str().len()) + " HTTP/1.1\r\n".len();
+    if line > MAX_REQUEST_LINE {
+        return Err(Error::invalid_argument(
+            "request",
+            format!(
+                "the request line would be {line} bytes and etcd resets requests whose request \
+                 line exceeds {MAX_REQUEST_LINE} bytes; shorten the key or the compared value"
+            ),
+        ));
+    }
+    let mut builder = http::Request::builder().method(method).uri(uri);
+    let body = match form {
+        Some(form) => {
+            builder = builder.header(http::header::CONTENT_TYPE, FORM_CONTENT_TYPE);
+            form.as_str().as_bytes().to_vec()
+        }
+        None => Vec::new(),
+    };
+    builder
+        .body(body)
+        .map_err(|e| Error::invalid_argument("request", e.to_string()))
+}
+
+/// Refuse an index condition of 0: etcd treats `prevIndex=0` as "no condition"
+/// (a PUT becomes a plain set, a DELETE becomes unconditional).
+pub(crate) fn check_prev_index(index: Option<u64>) -> Result<(), Error> {
+    if index == Some(0) {
+        return Err(Error::invalid_argument(
+            "prev_index",
+            "0 is never a node's index, and etcd would treat prevIndex=0 as no condition at all",
+        ));
+    }
+    Ok(())
+}
+
+/// Refuse an empty value condition: etcd cannot compare against an empty value
+/// (it answers errorCode 201).
+pub(crate) fn check_prev_value(value: Option<&str>) -> Result<(), Error> {
+    if value == Some("") {
+        return Err(Error::invalid_argument(
+            "prev_value",
+            "etcd cannot compare against an empty value (it answers errorCode 201)",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! The blocking [`Transport`] trait: how a [`crate::Client`] gets an
+//! `http::Request` answered.
+//!
+//! An adapter copies the status, every header and the whole body (bounded by a
+//! maximum), never follows redirects and never retries: the core decides both.
+//! It classifies failures with [`TransportErrorKind`] so the core knows whether
+//! resending is safe.
+//!
+//! Closures are transports, so a test can answer with canned responses:
+//!
+//! ```
+//! use etcd_v2::{Client, TransportError};
+//!
+//! let transport = |request: http::Request<Vec<u8>>| -> Result<http::Response<Vec<u8>>, TransportError> {
+//!     assert_eq!(request.uri().path(), "/v2/keys/greeting");
+//!     Ok(http::Response::builder()
+//!         .status(200)
+//!         .body(br#"{"action":"get","node":{"key":"/greeting","value":"hi","modifiedIndex":3,"createdIndex":3}}"#.to_vec())
+//!         .unwrap())
+//! };
+//! let client = Client::builder().endpoint("http://127.0.0.1:2379").build_with(transport).unwrap();
+//! assert_eq!(client.node().get("/greeting", false).unwrap().value(), Some("hi"));
+//! ```
+
+use std::time::{Duration, Instant};
+
+pub use crate::error::{TransportError, TransportErrorKind};
+
+/// Sends one HTTP request and returns the complete response.
+///
+/// `now` and `sleep` are the driver's clock; override them to run a client on
+/// virtual time in tests. Their default bodies are the only place the core reads
+/// the clock or sleeps.
+pub trait Transport: Send + Sync {
+    /// Send `request` and read the whole response. `timeout`, when given, bounds
+    /// the whole exchange.
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        timeout: Option<Duration>,
+    ) -> Result<http::Response<Vec<u8>>, TransportError>;
+
+    /// The current time.
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    /// Block the calling thread for `duration`.
+    fn sleep(&self, duration: Duration) {
+        std::thread::sleep(duration)
+    }
+}
+
+impl<F> Transport for F
+where
+    F: Fn(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> + Send + Sync,
+{
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        _timeout: Option<Duration>,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        self(request)
+    }
+}
+
+/// Stands in for the default transport when the crate is built without one
+/// (`--no-default-features`): it has no values, so a `Client<NoTransport>` can
+/// never be built. Use [`crate::ClientBuilder::build_with`] with your own
+/// transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoTransport {}
+
+impl Transport for NoTransport {
+    fn send(
+        &self,
+        _request: http::Request<Vec<u8>>,
+        _timeout: Option<Duration>,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        match *self {}
+    }
+}

@@ -1,0 +1,6 @@
+//! Transport adapters, each behind its feature: [`ureq`](crate::transports::ureq)
+//! (blocking, default). Mounted from `lib.rs`; everything that touches sockets
+//! lives here, outside the sans-IO core.
+
+#[cfg(feature = "ureq")]
+pub mod ureq;

@@ -1,0 +1,179 @@
+//! The blocking transport over [ureq](https://docs.rs/ureq) 3 (rustls), the
+//! default. [`Client::new`](crate::Client::new) and
+//! [`ClientBuilder::build`](crate::ClientBuilder::build) use it.
+//!
+//! It copies the status, every header and the whole body (up to the configured
+//! maximum), never follows redirects, never retries, and keeps idle connections
+//! in one pool shared by every clone of the client.
+
+use std::io;
+use std::path::Path;
+use std::time::Duration;
+
+use ureq::tls::{Certificate, ClientCert, PemItem, RootCerts, TlsConfig};
+
+use crate::client::{ClientBuilder, TransportOptions};
+use crate::error::{Error, TransportError, TransportErrorKind};
+use crate::transport::Transport;
+use crate::Client;
+
+/// A [`Transport`] over a ureq `Agent`.
+#[derive(Debug, Clone)]
+pub struct UreqTransport {
+    agent: ureq::Agent,
+    max_body_size: u64,
+}
+
+impl UreqTransport {
+    /// A transport configured by `options`; reads the TLS files it names.
+    pub fn new(options: &TransportOptions) -> Result<UreqTransport, Error> {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .timeout_connect(Some(options.connect_timeout))
+            .max_idle_connections(options.max_idle_per_host.max(1) * 8)
+            .max_idle_connections_per_host(options.max_idle_per_host)
+            .user_agent(concat!("etcd-v2-rs/", env!("CARGO_PKG_VERSION")))
+            .tls_config(tls_config(options)?)
+            .build();
+        Ok(UreqTransport {
+            agent: config.new_agent(),
+            max_body_size: u64::try_from(options.max_body_size).unwrap_or(u64::MAX),
+        })
+    }
+}
+
+fn read_pem(what: &'static str, path: &Path) -> Result<Vec<PemItem<'static>>, Error> {
+    let bad =
+        |reason: String| Error::invalid_argument(what, format!("{}: {reason}", path.display()));
+    let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    ureq::tls::parse_pem(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(format!("not PEM: {e}")))
+}
+
+fn certificates(what: &'static str, path: &Path) -> Result<Vec<Certificate<'static>>, Error> {
+    let certs: Vec<Certificate<'static>> = read_pem(what, path)?
+        .into_iter()
+        .filter_map(|item| match item {
+            PemItem::Certificate(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(Error::invalid_argument(
+            what,
+            format!("{}: no certificate found", path.display()),
+        ));
+    }
+    Ok(certs)
+}
+
+fn tls_config(options: &TransportOptions) -> Result<TlsConfig, Error> {
+    let tls = &options.tls;
+    let mut builder = TlsConfig::builder().disable_verification(tls.danger_accept_invalid_certs);
+    if let Some(ca) = &tls.ca_file {
+        builder = builder.root_certs(RootCerts::new_with_certs(&certificates("ca_file", ca)?));
+    }
+    match (&tls.client_cert_file, &tls.client_key_file) {
+        (Some(cert), Some(key)) => {
+            let chain = certificates("client_cert", cert)?;
+            let key = read_pem("client_key", key)?
+                .into_iter()
+                .find_map(|item| match item {
+                    PemItem::PrivateKey(k) => Some(k),
+                    _ => None,
+                })
+                .ok_or_else(|| {
+                    Error::invalid_argument(
+                        "client_key",
+                        format!("{}: no private key found", key.display()),
+                    )
+                })?;
+            builder = builder.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
+        }
+        (None, None) => {}
+        _ => {
+            return Err(Error::invalid_argument(
+                "client_cert",
+                "a client certificate needs both the certificate and its key",
+            ))
+        }
+    }
+    Ok(builder.build())
+}
+
+impl Transport for UreqTransport {
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        timeout: Option<Duration>,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        let request = self
+            .agent
+            .configure_request(request)
+            .timeout_global(timeout)
+            .build();
+        let response = self.agent.run(request).map_err(classify)?;
+        let (parts, body) = response.into_parts();
+        let bytes = body
+            .into_with_config()
+            .limit(self.max_body_size)
+            .read_to_vec()
+            .map_err(classify)?;
+        Ok(http::Response::from_parts(parts, bytes))
+    }
+}
+
+/// Sort ureq's errors into "nothing was sent" (safe to retry anywhere) and "may
+/// have been applied".
+fn classify(err: ureq::Error) -> TransportError {
+    use ureq::Timeout;
+    let kind = match &err {
+        ureq::Error::Timeout(Timeout::Resolve | Timeout::Connect) => TransportErrorKind::Connect,
+        ureq::Error::Timeout(_) => TransportErrorKind::Timeout,
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => TransportErrorKind::Connect,
+        ureq::Error::Io(e) => match e.kind() {
+            io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::AddrNotAvailable
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkUnreachable => TransportErrorKind::Connect,
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => TransportErrorKind::Timeout,
+            _ => TransportErrorKind::Io,
+        },
+        // The handshake comes before the request: a TLS failure means nothing was sent.
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => {
+            TransportErrorKind::Connect
+        }
+        ureq::Error::BodyExceedsLimit(_) => TransportErrorKind::BodyTooLarge,
+        ureq::Error::Protocol(_) => TransportErrorKind::Io,
+        ureq::Error::Http(_) | ureq::Error::BadUri(_) => TransportErrorKind::Request,
+        _ => TransportErrorKind::Other,
+    };
+    TransportError::new(kind, err.to_string()).with_source(err)
+}
+
+impl ClientBuilder {
+    /// Build a client over the default ureq transport (reading any TLS files
+    /// configured).
+    pub fn build(self) -> Result<Client, Error> {
+        let transport = UreqTransport::new(self.transport_options())?;
+        self.build_with(transport)
+    }
+}
+
+impl Client {
+    /// A client for one etcd member at `host:port` over plain HTTP (the seed's
+    /// `Client(host, port)`). Nothing is sent until the first request.
+    ///
+    /// ```
+    /// let client = etcd_v2::Client::new("127.0.0.1", 2379).unwrap();
+    /// assert_eq!(client.prefix(), "http://127.0.0.1:2379");
+    /// ```
+    pub fn new(host: &str, port: u16) -> Result<Client, Error> {
+        Client::builder()
+            .endpoint(crate::Endpoint::new(host, port, false).to_string())
+            .build()
+    }
+}
