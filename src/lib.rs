@@ -94,3 +94,8 @@ pub type DefaultTransport = transports::ureq::UreqTransport;
 /// [`ClientBuilder::build_with`]).
 #[cfg(not(feature = "ureq"))]
 pub type DefaultTransport = transport::NoTransport;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

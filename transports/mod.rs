@@ -1,4 +1,4 @@
-//! Transport adapters, each behind its feature: [`ureq`](crate::transports::ureq)
+//! Transport adapters, each behind its feature: `ureq`
 //! (blocking, default). Mounted from `lib.rs`; everything that touches sockets
 //! lives here, outside the sans-IO core.
 

@@ -107,7 +107,8 @@ impl Params {
 pub(crate) fn keys_path(raw_key: &str) -> Result<String, Error> {
     let cleaned = key::clean(raw_key)?;
     let path = format!("/v2/keys{}", key::encode_path(&cleaned));
-    // The longest method we send is DELETE; leave room for it and " HTTP/1.1\r\n".
+    // Leave room for the longest method we send, DELETE, and " HTTP/1.1\r\n", so
+    // that every key this client can create, it can also delete.
     let max = MAX_REQUEST_LINE - "DELETE ".len() - " HTTP/1.1\r\n".len();
     if path.len() > max {
         return Err(Error::InvalidKey {
@@ -121,6 +122,9 @@ pub(crate) fn keys_path(raw_key: &str) -> Result<String, Error> {
     }
     Ok(path)
 }
+
+/// etcd parses form bodies with Go's `ParseForm`, which refuses more than 10 MiB.
+pub const MAX_FORM_SIZE: usize = 10 << 20;
 
 pub(crate) const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 
@@ -151,6 +155,18 @@ pub(crate) fn request(
                  line exceeds {MAX_REQUEST_LINE} bytes; shorten the key or the compared value"
             ),
         ));
+    }
+    if let Some(form) = form {
+        if form.as_str().len() > MAX_FORM_SIZE {
+            return Err(Error::invalid_argument(
+                "value",
+                format!(
+                    "the encoded form is {} bytes and etcd refuses forms over {MAX_FORM_SIZE} bytes \
+                     (10 MiB, errorCode 210)",
+                    form.as_str().len()
+                ),
+            ));
+        }
     }
     let mut builder = http::Request::builder().method(method).uri(uri);
     let body = match form {

@@ -88,7 +88,7 @@ impl RawRequest {
 
     /// Declare whether resending after an ambiguous failure is harmless. By
     /// default only GET and HEAD are.
-    pub fn idempotent(mut self, idempotent: bool) -> RawRequest {
+    pub fn safe_to_resend(mut self, idempotent: bool) -> RawRequest {
         self.idempotent = Some(idempotent);
         self
     }

@@ -1,0 +1,168 @@
+//! A guided tour of the seed's node, directory and in-order operations.
+//!
+//! Run it with `bash scripts/demo.sh`, which starts a throwaway etcd, runs this
+//! against it, and stops it. To run it against your own etcd:
+//! `cargo run --example demo -- http://127.0.0.1:2379` (it writes under `/demo`).
+
+use etcd_v2::{Client, Error, KeysResponse};
+
+fn show(what: &str, r: &KeysResponse) {
+    let value = match (
+        r.value(),
+        r.prev_node.as_ref().and_then(|p| p.value.as_deref()),
+    ) {
+        (Some(v), _) => format!("{v:?}"),
+        (None, Some(was)) if r.is_deleted() => format!("(deleted, was {was:?})"),
+        (None, _) if r.is_directory() => "(directory)".into(),
+        (None, _) => "(deleted)".into(),
+    };
+    let ttl = r
+        .node
+        .ttl
+        .map(|t| format!(", ttl {t}s"))
+        .unwrap_or_default();
+    println!(
+        "  {what:<44} -> {:<16} {} = {value}{ttl}  [modifiedIndex {}]",
+        r.action.as_str(),
+        r.node.key,
+        r.node.modified_index
+    );
+}
+
+fn refused(what: &str, e: &Error) {
+    println!("  {what:<44} -> refused: {e}");
+}
+
+fn main() -> Result<(), Error> {
+    let endpoint = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "http://127.0.0.1:2379".into());
+    let client = Client::builder().endpoint(endpoint).build()?;
+    let version = client.send_raw(&etcd_v2::ops::raw::RawRequest::unversioned(
+        http::Method::GET,
+        "/version",
+    ))?;
+    println!(
+        "etcd-v2 demo against {} ({})",
+        client.prefix(),
+        String::from_utf8_lossy(version.body()).trim()
+    );
+    // Start clean (ignore "not found").
+    let _ = client.directory().delete_recursive("/demo", None);
+
+    println!("\n== node ==");
+    let node = client.node();
+    show(
+        "set /demo/greeting",
+        &node.set("/demo/greeting", "hello, world", None)?,
+    );
+    show("get /demo/greeting", &node.get("/demo/greeting", false)?);
+    match node.get("/demo/missing", false) {
+        Err(e) if e.is_key_not_found() => refused("get /demo/missing (the seed's KeyError)", &e),
+        other => println!("unexpected: {other:?}"),
+    }
+    show(
+        "create_only /demo/owner",
+        &node.create_only("/demo/owner", "alice", None)?,
+    );
+    if let Err(e) = node.create_only("/demo/owner", "bob", None) {
+        refused("create_only /demo/owner again", &e);
+    }
+    show(
+        "update_only /demo/owner",
+        &node.update_only("/demo/owner", "carol", None)?,
+    );
+    show(
+        "update_if_value carol -> dave",
+        &node.update_if_value("/demo/owner", "dave", "carol", None)?,
+    );
+    if let Err(e) = node.update_if_value("/demo/owner", "erin", "carol", None) {
+        refused("update_if_value carol -> erin (stale)", &e);
+    }
+    let current = node.get("/demo/owner", false)?.node.modified_index;
+    show(
+        &format!("update_if_index {current}"),
+        &node.update_if_index("/demo/owner", "frank", current, None)?,
+    );
+    show(
+        "set /demo/session with ttl 30",
+        &node.set("/demo/session", "token", Some(30))?,
+    );
+    show(
+        "refresh /demo/session to ttl 60",
+        &node.refresh("/demo/session", 60)?,
+    );
+    show(
+        "set key with awkward characters",
+        &node.set("/demo/a b?c#d&e+f;g/\u{e9}", "round-trips", None)?,
+    );
+    if let Err(e) = node.delete_if_value("/demo/greeting", "goodbye") {
+        refused("delete_if_value greeting 'goodbye'", &e);
+    }
+    show(
+        "delete_if_value greeting 'hello, world'",
+        &node.delete_if_value("/demo/greeting", "hello, world")?,
+    );
+    if let Err(e) = node.get("relative/key", false) {
+        refused("get relative/key (the seed's ValueError)", &e);
+    }
+
+    println!("\n== directory ==");
+    let dirs = client.directory();
+    show("create /demo/dir", &dirs.create("/demo/dir", None)?);
+    if let Err(e) = dirs.create("/demo/dir", None) {
+        refused("create /demo/dir again", &e);
+    }
+    node.set("/demo/dir/child", "x", None)?;
+    if let Err(e) = dirs.delete("/demo/dir", None, None) {
+        refused("delete non-empty /demo/dir", &e);
+    }
+    let index = node.get("/demo/dir", false)?.node.modified_index;
+    if let Err(e) = dirs.delete_recursive_if_index("/demo/dir", index) {
+        refused("delete_recursive_if_index (etcd refuses)", &e);
+    }
+    show(
+        "delete_recursive /demo/dir",
+        &dirs.delete_recursive("/demo/dir", None)?,
+    );
+    show(
+        "create /demo/tmp with ttl 10",
+        &dirs.create("/demo/tmp", Some(10))?,
+    );
+    show(
+        "delete empty /demo/tmp",
+        &dirs.delete("/demo/tmp", None, None)?,
+    );
+
+    println!("\n== in-order ==");
+    let queue = client.inorder().get_inorder("/demo/queue");
+    for job in ["build", "test", "release"] {
+        show(&format!("add {job:?}"), &queue.add(job, None)?);
+    }
+    let items = queue.list()?;
+    println!("  list (creation order):");
+    for item in &items {
+        println!("    {} = {:?}", item.key, item.value_str());
+    }
+    if let Some(first) = items.first() {
+        show("pop the oldest", &queue.pop(&first.key)?);
+    }
+    println!(
+        "  left: {:?}",
+        queue
+            .list()?
+            .iter()
+            .map(|n| n.value_str())
+            .collect::<Vec<_>>()
+    );
+    show("delete the queue", &queue.delete()?);
+
+    println!("\n== listing ==");
+    let tree = node.get_sorted("/demo", true)?;
+    for leaf in tree.node.leaves() {
+        println!("  {} = {:?}", leaf.key, leaf.value_str());
+    }
+    dirs.delete_recursive("/demo", None)?;
+    println!("\ndone: /demo removed");
+    Ok(())
+}

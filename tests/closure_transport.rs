@@ -1,0 +1,261 @@
+//! The client driven through closure transports: canned answers, no network.
+
+use std::sync::{Arc, Mutex};
+
+use etcd_v2::{Client, Error, TransportError, TransportErrorKind};
+
+type Req = http::Request<Vec<u8>>;
+type Resp = Result<http::Response<Vec<u8>>, TransportError>;
+type Step = Box<dyn Fn(&Req) -> Resp + Send + Sync>;
+type Log = Arc<Mutex<Vec<String>>>;
+
+fn answer(status: u16, body: &str) -> Resp {
+    Ok(http::Response::builder()
+        .status(status)
+        .header("X-Etcd-Index", "10")
+        .header("X-Etcd-Cluster-Id", "abc")
+        .body(body.as_bytes().to_vec())
+        .unwrap())
+}
+
+const GOT: &str =
+    r#"{"action":"get","node":{"key":"/k","value":"v","modifiedIndex":5,"createdIndex":5}}"#;
+
+/// A transport that records each request's URI and answers from a script.
+fn scripted(script: Vec<Step>) -> (impl Fn(Req) -> Resp, Log) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    let step = Mutex::new(0usize);
+    let transport = move |req: Req| {
+        let mut i = step.lock().unwrap();
+        log.lock().unwrap().push(req.uri().to_string());
+        let f = script
+            .get(*i)
+            .unwrap_or_else(|| panic!("unexpected request {}", req.uri()));
+        *i += 1;
+        f(&req)
+    };
+    (transport, seen)
+}
+
+fn fail(kind: TransportErrorKind) -> Step {
+    Box::new(move |_| Err(TransportError::new(kind, "scripted failure")))
+}
+
+fn ok(status: u16, body: &'static str) -> Step {
+    Box::new(move |_| answer(status, body))
+}
+
+fn two_endpoints<T: etcd_v2::Transport>(t: T) -> Client<T> {
+    Client::builder()
+        .endpoint("http://a:2379")
+        .endpoint("http://b:2379")
+        .build_with(t)
+        .unwrap()
+}
+
+#[test]
+fn credentials_go_in_every_request_and_never_in_debug_output() {
+    let client = Client::builder()
+        .endpoint("http://a:2379")
+        .basic_auth("root", "pa55word")
+        .build_with(|req: Req| {
+            let auth = req.headers().get(http::header::AUTHORIZATION).unwrap();
+            assert_eq!(auth.to_str().unwrap(), "Basic cm9vdDpwYTU1d29yZA==");
+            answer(200, GOT)
+        })
+        .unwrap();
+    client.node().get("/k", false).unwrap();
+    let shown = format!("{client:?}");
+    assert!(
+        shown.contains("root") && !shown.contains("pa55word") && !shown.contains("cm9vdDpw"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_connect_failure_moves_to_the_next_endpoint_and_pins_it() {
+    let (t, seen) = scripted(vec![
+        fail(TransportErrorKind::Connect),
+        ok(200, GOT),
+        ok(200, GOT),
+    ]);
+    let client = two_endpoints(t);
+    assert_eq!(client.node().get("/k", false).unwrap().value(), Some("v"));
+    assert_eq!(client.prefix(), "http://b:2379");
+    client.node().get("/k", false).unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            "http://a:2379/v2/keys/k",
+            "http://b:2379/v2/keys/k",
+            "http://b:2379/v2/keys/k"
+        ]
+    );
+}
+
+#[test]
+fn a_connect_failure_is_safe_to_retry_even_for_a_create() {
+    let (t, seen) = scripted(vec![fail(TransportErrorKind::Connect), ok(201, GOT)]);
+    let client = two_endpoints(t);
+    client.node().create_only("/k", "v", None).unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}
+
+#[test]
+fn an_ambiguous_failure_is_never_resent_for_unsafe_requests() {
+    for kind in [
+        TransportErrorKind::Timeout,
+        TransportErrorKind::Io,
+        TransportErrorKind::Other,
+    ] {
+        let (t, seen) = scripted(vec![fail(kind)]);
+        let client = two_endpoints(t);
+        let err = client.node().create_only("/k", "v", None).unwrap_err();
+        assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err}");
+        assert!(err.may_have_been_applied());
+        assert!(
+            err.to_string()
+                .contains("outcome of the request is unknown"),
+            "{err}"
+        );
+        assert_eq!(seen.lock().unwrap().len(), 1, "{kind:?}: sent once only");
+    }
+    type Call<T> = Box<dyn Fn(&Client<T>) -> Result<etcd_v2::KeysResponse, Error>>;
+    let unsafe_calls: Vec<Call<_>> = vec![
+        Box::new(|c| c.node().update_if_value("/k", "v", "old", None)),
+        Box::new(|c| c.node().delete("/k", None, None)),
+        Box::new(|c| c.node().delete_if_index("/k", 3)),
+        Box::new(|c| c.inorder().get_inorder("/q").add("v", None)),
+        Box::new(|c| c.directory().create("/d", None)),
+    ];
+    for call in unsafe_calls {
+        let (t, seen) = scripted(vec![fail(TransportErrorKind::Timeout)]);
+        let client = two_endpoints(t);
+        assert!(matches!(call(&client), Err(Error::OutcomeUnknown { .. })));
+        assert_eq!(seen.lock().unwrap().len(), 1);
+    }
+}
+
+#[test]
+fn an_ambiguous_failure_is_retried_for_safe_requests() {
+    let (t, seen) = scripted(vec![fail(TransportErrorKind::Timeout), ok(200, GOT)]);
+    let client = two_endpoints(t);
+    client.node().set("/k", "v", None).unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}
+
+#[test]
+fn a_4xx_answer_is_final_and_never_rotates() {
+    let missing = r#"{"errorCode":100,"message":"Key not found","cause":"/k","index":10}"#;
+    let (t, seen) = scripted(vec![ok(404, missing)]);
+    let client = two_endpoints(t);
+    let err = client.node().get("/k", false).unwrap_err();
+    assert!(err.is_key_not_found());
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(client.prefix(), "http://a:2379");
+}
+
+#[test]
+fn a_5xx_rotates_safe_requests_and_stops_unsafe_ones() {
+    let raft = r#"{"errorCode":300,"message":"Raft Internal Error","cause":"etcdserver: request timed out","index":0}"#;
+    let (t, seen) = scripted(vec![ok(500, raft), ok(200, GOT)]);
+    let client = two_endpoints(t);
+    client.node().get_quorum("/k", false).unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 2);
+
+    let (t, seen) = scripted(vec![ok(500, raft)]);
+    let client = two_endpoints(t);
+    let err = client
+        .node()
+        .update_if_index("/k", "v", 4, None)
+        .unwrap_err();
+    assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err}");
+    assert_eq!(err.code(), Some(etcd_v2::ErrorCode::RaftInternal));
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn when_every_endpoint_fails_the_error_lists_each() {
+    let (t, _) = scripted(vec![
+        fail(TransportErrorKind::Connect),
+        fail(TransportErrorKind::Connect),
+    ]);
+    let client = two_endpoints(t);
+    let err = client.node().get("/k", false).unwrap_err();
+    match &err {
+        Error::AllEndpointsFailed { failures } => {
+            let names: Vec<&str> = failures.iter().map(|(e, _)| e.as_str()).collect();
+            assert_eq!(names, ["http://a:2379", "http://b:2379"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.starts_with("all servers have failed") && text.contains("http://b:2379"),
+        "{text}"
+    );
+}
+
+#[test]
+fn allow_reconnect_false_tries_one_endpoint() {
+    use etcd_v2::ops::raw::RawRequest;
+    let (t, seen) = scripted(vec![fail(TransportErrorKind::Connect)]);
+    let client = two_endpoints(t);
+    let req = RawRequest::new(http::Method::GET, "/keys/k").allow_reconnect(false);
+    let err = client.send(&req).unwrap_err();
+    assert!(matches!(err, Error::Transport { .. }), "{err}");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn a_wait_reissued_after_an_idle_poll_resumes_after_the_store_index() {
+    let set =
+        r#"{"action":"set","node":{"key":"/w","value":"x","modifiedIndex":11,"createdIndex":11}}"#;
+    let (t, seen) = scripted(vec![ok(200, ""), ok(200, ""), ok(200, set)]);
+    let client = Client::builder()
+        .endpoint("http://a:2379")
+        .build_with(t)
+        .unwrap();
+    let event = client.node().wait("/w", false).unwrap();
+    assert_eq!(event.node.modified_index, 11);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            "http://a:2379/v2/keys/w?wait=true",
+            "http://a:2379/v2/keys/w?wait=true&waitIndex=11",
+            "http://a:2379/v2/keys/w?wait=true&waitIndex=11",
+        ]
+    );
+}
+
+#[test]
+fn garbage_answers_are_typed_errors() {
+    let cases = [
+        (200, "<html>proxy</html>"),
+        (200, r#"{"action":"get"}"#),
+        (200, r#"{"action":"get","node":{"key":5}}"#),
+        (
+            200,
+            r#"{"action":"get","node":{"key":"/k","expiration":"yesterday"}}"#,
+        ),
+        (
+            200,
+            "{\"action\":\"get\",\"node\":{\"key\":\"/k\",\"value\":\"trunc",
+        ),
+        (502, "<html>Bad gateway</html>"),
+        (404, "404 page not found\n"),
+    ];
+    for (status, body) in cases {
+        let client = Client::builder()
+            .endpoint("http://a:2379")
+            .build_with(move |_req: Req| answer(status, body))
+            .unwrap();
+        let err = client.node().get("/k", false).unwrap_err();
+        match (status, &err) {
+            (200, Error::Decode { status: 200, .. }) => assert!(err.may_have_been_applied()),
+            (502, Error::Http { status: 502, .. }) | (404, Error::Http { status: 404, .. }) => {}
+            _ => panic!("{status} {body:?}: {err:?}"),
+        }
+    }
+}

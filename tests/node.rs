@@ -1,0 +1,446 @@
+//! The seed's node operations against a real etcd: each method's success and
+//! failure cases, TTLs, awkward keys and values.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use etcd_v2::ops::keys::{Get, NoValueOnSuccess, Set};
+use etcd_v2::ops::raw::RawRequest;
+use etcd_v2::{Action, Error};
+
+etcd_test!(set_then_get, |c, p| {
+    let k = p.key("a");
+    let set = call!(c.node().set(&k, "one", None)).unwrap();
+    assert_eq!(set.action, Action::Set);
+    assert_eq!(set.node.key, k);
+    assert_eq!(set.value(), Some("one"));
+    assert!(set.prev_node.is_none());
+    assert!(set.cluster.etcd_index.is_some() && set.cluster.cluster_id.is_some());
+
+    let got = call!(c.node().get(&k, false)).unwrap();
+    assert_eq!(got.action, Action::Get);
+    assert_eq!(got.value(), Some("one"));
+    assert_eq!(got.node.modified_index, set.node.modified_index);
+    assert!(!got.is_directory() && !got.is_deleted() && !got.is_collection());
+
+    let again = call!(c.node().set(&k, "two", None)).unwrap();
+    assert_eq!(
+        again.prev_node.as_ref().and_then(|n| n.value.as_deref()),
+        Some("one")
+    );
+    assert!(again.node.modified_index > set.node.modified_index);
+});
+
+etcd_test!(get_missing_is_key_not_found, |c, p| {
+    let err = call!(c.node().get(&p.key("nope"), false)).unwrap_err();
+    assert!(err.is_key_not_found(), "{err}");
+    let nested = call!(c.node().get(&p.key("no/such/deep/key"), false)).unwrap_err();
+    assert!(nested.is_key_not_found());
+    assert_eq!(nested.etcd().unwrap().status, 404);
+});
+
+etcd_test!(get_below_a_file_is_not_a_directory, |c, p| {
+    call!(c.node().set(&p.key("file"), "x", None)).unwrap();
+    let err = call!(c.node().get(&p.key("file/child"), false)).unwrap_err();
+    assert!(err.is_not_a_directory(), "{err}");
+    let err = call!(c.node().set(&p.key("file/child"), "y", None)).unwrap_err();
+    assert!(err.is_not_a_directory(), "{err}");
+});
+
+etcd_test!(set_on_a_directory_is_not_a_file, |c, p| {
+    call!(c.node().set(&p.key("d/x"), "1", None)).unwrap();
+    let err = call!(c.node().set(&p.key("d"), "v", None)).unwrap_err();
+    assert!(err.is_not_a_file(), "{err}");
+});
+
+etcd_test!(root_is_read_only, |c, _p| {
+    let err = call!(c.node().set("/", "v", None)).unwrap_err();
+    assert!(err.is_root_read_only(), "{err}");
+    let err = call!(c.node().delete("/", None, None)).unwrap_err();
+    assert!(err.is_root_read_only(), "{err}");
+    let root = call!(c.node().get("/", false)).unwrap();
+    assert!(root.is_directory() && root.is_collection());
+    assert_eq!(root.node.key, "/");
+});
+
+etcd_test!(recursive_sorted_and_quorum_reads, |c, p| {
+    for k in ["c", "a", "sub/b", "b"] {
+        call!(c.node().set(&p.key(k), k, None)).unwrap();
+    }
+    let flat = call!(c.node().get(p.dir(), false)).unwrap();
+    assert!(flat.is_collection());
+    assert_eq!(flat.children().len(), 4);
+    let sub = flat.children().iter().find(|n| n.dir).unwrap();
+    assert!(!sub.is_collection(), "one level only");
+
+    let deep = call!(c.node().get(p.dir(), true)).unwrap();
+    let sub = deep.children().iter().find(|n| n.dir).unwrap();
+    assert!(sub.is_collection());
+    assert_eq!(sub.children()[0].value.as_deref(), Some("sub/b"));
+
+    let sorted = call!(c.node().get_sorted(p.dir(), false)).unwrap();
+    let keys: Vec<&str> = sorted.children().iter().map(|n| n.key.as_str()).collect();
+    let mut want = keys.clone();
+    want.sort_unstable();
+    assert_eq!(keys, want);
+    assert_eq!(keys.len(), 4);
+
+    let quorum = call!(c.node().get_quorum(&p.key("a"), false)).unwrap();
+    assert_eq!(quorum.value(), Some("a"));
+    let missing = call!(c.node().get_quorum(&p.key("zz"), false)).unwrap_err();
+    assert!(missing.is_key_not_found());
+
+    let all =
+        call!(c.execute(&Get::new(p.dir()).recursive(true).sorted(true).quorum(true))).unwrap();
+    let leaves: Vec<&str> = all.node.leaves().iter().map(|n| n.value_str()).collect();
+    assert_eq!(leaves, ["a", "b", "c", "sub/b"]);
+});
+
+etcd_test!(create_only_and_update_only, |c, p| {
+    let k = p.key("k");
+    let created = call!(c.node().create_only(&k, "first", None)).unwrap();
+    assert_eq!(created.action, Action::Create);
+    let err = call!(c.node().create_only(&k, "second", None)).unwrap_err();
+    assert!(err.is_already_exists(), "{err}");
+    assert_eq!(
+        call!(c.node().get(&k, false)).unwrap().value(),
+        Some("first")
+    );
+
+    let updated = call!(c.node().update_only(&k, "third", None)).unwrap();
+    assert_eq!(updated.action, Action::Update);
+    assert_eq!(
+        updated.node.created_index, created.node.created_index,
+        "update keeps createdIndex"
+    );
+    let err = call!(c.node().update_only(&p.key("missing"), "x", None)).unwrap_err();
+    assert!(err.is_key_not_found(), "{err}");
+});
+
+etcd_test!(compare_and_swap_every_condition, |c, p| {
+    let k = p.key("cas");
+    let v1 = call!(c.node().set(&k, "one", None)).unwrap();
+    let idx = v1.node.modified_index;
+
+    let err = call!(c.node().update_if_value(&k, "x", "wrong", None)).unwrap_err();
+    assert!(err.is_precondition_failed(), "{err}");
+    assert!(err
+        .etcd()
+        .unwrap()
+        .cause
+        .as_deref()
+        .unwrap()
+        .contains("wrong"));
+    let err = call!(c.node().update_if_index(&k, "x", idx + 1000, None)).unwrap_err();
+    assert!(err.is_precondition_failed(), "{err}");
+
+    let v2 = call!(c.node().update_if_value(&k, "two", "one", None)).unwrap();
+    assert_eq!(v2.action, Action::CompareAndSwap);
+    assert_eq!(v2.prev_node.unwrap().value.as_deref(), Some("one"));
+    let v3 = call!(c
+        .node()
+        .update_if_index(&k, "three", v2.node.modified_index, Some(60)))
+    .unwrap();
+    assert_eq!(v3.value(), Some("three"));
+    assert!(v3.node.ttl.is_some());
+
+    let both = call!(c.node().compare_and_swap(
+        &k,
+        "four",
+        Some("three"),
+        Some(v3.node.modified_index),
+        None,
+        None
+    ));
+    assert_eq!(both.unwrap().value(), Some("four"));
+    let exists = call!(c
+        .node()
+        .compare_and_swap(&k, "five", None, None, Some(true), None))
+    .unwrap();
+    assert_eq!(exists.value(), Some("five"));
+    let err = call!(c
+        .node()
+        .compare_and_swap(&k, "six", None, None, Some(false), None))
+    .unwrap_err();
+    assert!(err.is_already_exists());
+    let err = call!(c
+        .node()
+        .compare_and_swap(&p.key("none"), "x", Some("a"), None, None, None))
+    .unwrap_err();
+    assert!(err.is_key_not_found(), "{err}");
+    // No condition at all: the seed's plain set.
+    let plain = call!(c
+        .node()
+        .compare_and_swap(&k, "seven", None, None, None, None))
+    .unwrap();
+    assert_eq!(plain.action, Action::Set);
+    // Refused before sending: a zero index and an empty value.
+    let err = call!(c.node().update_if_index(&k, "x", 0, None)).unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+    let err = call!(c.node().update_if_value(&k, "x", "", None)).unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+    assert_eq!(
+        call!(c.node().get(&k, false)).unwrap().value(),
+        Some("seven")
+    );
+});
+
+etcd_test!(delete_and_compare_and_delete, |c, p| {
+    let k = p.key("del");
+    let set = call!(c.node().set(&k, "v", None)).unwrap();
+
+    let err = call!(c.node().delete_if_value(&k, "other")).unwrap_err();
+    assert!(err.is_precondition_failed(), "{err}");
+    let err = call!(c.node().delete_if_index(&k, set.node.modified_index + 1)).unwrap_err();
+    assert!(err.is_precondition_failed(), "{err}");
+    let err = call!(c
+        .node()
+        .delete(&k, Some("v"), Some(set.node.modified_index + 1)))
+    .unwrap_err();
+    assert!(
+        err.is_precondition_failed(),
+        "both conditions must hold: {err}"
+    );
+    // Still there: the failed conditions deleted nothing.
+    assert_eq!(call!(c.node().get(&k, false)).unwrap().value(), Some("v"));
+
+    let gone = call!(c.node().delete_if_value(&k, "v")).unwrap();
+    assert_eq!(gone.action, Action::CompareAndDelete);
+    assert!(gone.is_deleted());
+    assert_eq!(gone.prev_node.unwrap().value.as_deref(), Some("v"));
+
+    let set = call!(c.node().set(&k, "w", None)).unwrap();
+    let gone = call!(c.node().delete_if_index(&k, set.node.modified_index)).unwrap();
+    assert_eq!(gone.action, Action::CompareAndDelete);
+
+    call!(c.node().set(&k, "z", None)).unwrap();
+    let gone = call!(c.node().delete(&k, None, None)).unwrap();
+    assert_eq!(gone.action, Action::Delete);
+    let err = call!(c.node().delete(&k, None, None)).unwrap_err();
+    assert!(err.is_key_not_found(), "{err}");
+    let err = call!(c.node().delete_if_value(&k, "z")).unwrap_err();
+    assert!(err.is_key_not_found(), "{err}");
+
+    // A zero index would be an unconditional delete in etcd: refused, nothing deleted.
+    call!(c.node().set(&k, "keep", None)).unwrap();
+    let err = call!(c.node().delete_if_index(&k, 0)).unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+    let err = call!(c.node().compare_and_delete(&k, false, None, None, false)).unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+    assert_eq!(
+        call!(c.node().get(&k, false)).unwrap().value(),
+        Some("keep")
+    );
+    let gone = call!(c
+        .node()
+        .compare_and_delete(&k, false, Some("keep"), None, false))
+    .unwrap();
+    assert_eq!(gone.action, Action::CompareAndDelete);
+});
+
+etcd_test!(
+    ttl_expires_and_refresh_extends_without_touching_the_value,
+    |c, p| {
+        let k = p.key("ttl");
+        let set = call!(c.node().set(&k, "keep", Some(1))).unwrap();
+        assert!(set.node.expiration.is_some());
+        assert!(matches!(set.node.ttl, Some(1)));
+
+        // Refresh to a longer TTL: value unchanged, action update.
+        let refreshed = call!(c.node().refresh(&k, 30)).unwrap();
+        assert_eq!(refreshed.action, Action::Update);
+        assert_eq!(refreshed.value(), Some("keep"));
+        assert!(refreshed.node.ttl.unwrap() > 20);
+        assert!(refreshed.node.expiration > set.node.expiration);
+        let err = call!(c.node().refresh(&p.key("missing"), 5)).unwrap_err();
+        assert!(err.is_key_not_found(), "{err}");
+
+        // Back to one second: gone soon after.
+        call!(c.node().refresh(&k, 1)).unwrap();
+        let start = Instant::now();
+        loop {
+            match call!(c.node().get(&k, false)) {
+                Ok(_) => {
+                    assert!(
+                        start.elapsed() < Duration::from_secs(5),
+                        "the key did not expire"
+                    );
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => {
+                    assert!(e.is_key_not_found(), "{e}");
+                    break;
+                }
+            }
+        }
+        // The expiry is an event.
+        let expired = call!(c.node().wait_from(&k, set.node.modified_index + 1, false)).unwrap();
+        let mut event = expired;
+        while event.action != Action::Expire {
+            event = call!(c.node().wait_from(&k, event.node.modified_index + 1, false)).unwrap();
+        }
+        assert!(event.is_deleted());
+
+        // A plain set drops a TTL; an update without one removes it.
+        call!(c.node().set(&k, "a", Some(100))).unwrap();
+        let plain = call!(c.node().set(&k, "b", None)).unwrap();
+        assert!(plain.node.ttl.is_none() && plain.node.expiration.is_none());
+    }
+);
+
+etcd_test!(awkward_keys_round_trip_exactly, |c, p| {
+    let names = [
+        "space in name",
+        "100%",
+        "what?",
+        "hash#tag",
+        "a&b=c",
+        "plus+sign",
+        "semi;colon",
+        "caf\u{e9} \u{65e5}\u{672c} \u{1f600}",
+        "tab\there",
+        "colon:at@tilde~",
+        "%2F-not-a-slash",
+        "%2E%2E",
+        "line\u{2028}sep",
+        "ctrl\u{1}\u{7f}",
+    ];
+    for name in names {
+        let k = p.key(name);
+        let set = call!(c.node().set(&k, name, None)).unwrap();
+        assert_eq!(set.node.key, k, "{name:?}");
+        let got = call!(c.node().get(&k, false)).unwrap();
+        assert_eq!(got.node.key, k, "{name:?}");
+        assert_eq!(got.value(), Some(name), "{name:?}");
+    }
+    let listing = call!(c.node().get(p.dir(), false)).unwrap();
+    assert_eq!(listing.children().len(), names.len());
+    for child in listing.children() {
+        assert_eq!(
+            child.value.as_deref(),
+            Some(crate::support_basename(&child.key))
+        );
+    }
+    // Cleaning happens client-side: etcd would answer 301 to these.
+    call!(c.node().set(&p.key("x//y/./z/../w"), "clean", None)).unwrap();
+    assert_eq!(
+        call!(c.node().get(&p.key("x/y/w"), false)).unwrap().value(),
+        Some("clean")
+    );
+    // Keys must be absolute (the seed's validate_path).
+    let err = call!(c.node().get("relative/key", false)).unwrap_err();
+    assert!(matches!(err, Error::InvalidKey { .. }), "{err}");
+});
+
+fn support_basename(key: &str) -> &str {
+    key.rsplit('/').next().unwrap()
+}
+
+etcd_test!(unicode_empty_and_large_values, |c, p| {
+    let values = [
+        "",
+        "h\u{e9}llo w\u{f6}rld \u{2713} \u{65e5}\u{672c}\u{8a9e} \u{1f389}",
+        "a+b & c=d; e%20f",
+        "{\"json\": [1, 2, 3]}",
+        "line1\nline2\r\n",
+        "nul\0byte",
+        "<tag>&amp;</tag>",
+    ];
+    for (i, v) in values.iter().enumerate() {
+        let k = p.key(&format!("v{i}"));
+        let set = call!(c.node().set(&k, v, None)).unwrap();
+        assert_eq!(set.value(), Some(*v));
+        assert_eq!(
+            call!(c.node().get(&k, false)).unwrap().value(),
+            Some(*v),
+            "{v:?}"
+        );
+    }
+    let big = "x".repeat(1_500_000);
+    call!(c.node().set(&p.key("big"), &big, None)).unwrap();
+    assert_eq!(
+        call!(c.node().get(&p.key("big"), false))
+            .unwrap()
+            .value()
+            .map(str::len),
+        Some(big.len())
+    );
+    // etcd refuses forms over 10 MiB (errorCode 210): refused before sending.
+    let huge = "y".repeat(11 * 1024 * 1024);
+    let err = call!(c.node().set(&p.key("huge"), &huge, None)).unwrap_err();
+    assert!(
+        err.is_invalid_input() && err.to_string().contains("10 MiB"),
+        "{err}"
+    );
+    // Just under the limit is accepted by etcd.
+    let max = "z".repeat(etcd_v2::ops::MAX_FORM_SIZE - "value=".len());
+    call!(c.node().set(&p.key("max"), &max, None)).unwrap();
+});
+
+etcd_test!(wait_returns_the_next_change, |c, p| {
+    let k = p.key("w");
+    let first = call!(c.node().set(&k, "0", None)).unwrap();
+    // From an index in the past: replayed.
+    call!(c.node().set(&k, "1", None)).unwrap();
+    let replay = call!(c.node().wait_from(&k, first.node.modified_index + 1, false)).unwrap();
+    assert_eq!(replay.value(), Some("1"));
+
+    // Live: a writer changes the key while we wait.
+    let writer = support::client();
+    let key = k.clone();
+    let handle = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        writer.node().set(&key, "2", None).unwrap();
+    });
+    let event = call!(c.node().wait(&k, false)).unwrap();
+    handle.join().unwrap();
+    assert_eq!(event.action, Action::Set);
+    assert_eq!(event.value(), Some("2"));
+
+    // Recursive: a change below the directory.
+    let writer = support::client();
+    let child = p.key("dir/child");
+    let handle = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        writer.node().set(&child, "c", None).unwrap();
+    });
+    let event = call!(c.node().wait(&p.key("dir"), true)).unwrap();
+    handle.join().unwrap();
+    assert_eq!(event.node.key, p.key("dir/child"));
+});
+
+etcd_test!(send_mirrors_the_seeds_low_level_call, |c, p| {
+    let path = format!("/keys{}", p.key("raw"));
+    let put = RawRequest::new(http::Method::PUT, path.as_str())
+        .value("r")
+        .data("ttl", "60");
+    let r = call!(c.send(&put)).unwrap();
+    assert_eq!(r.value(), Some("r"));
+    assert!(r.node.ttl.is_some());
+    let raw = call!(c.send_raw(&RawRequest::new(http::Method::GET, path.as_str()))).unwrap();
+    assert_eq!(raw.status(), 200);
+    assert!(raw.headers().contains_key("x-etcd-index"));
+    let missing = format!("/keys{}", p.key("none"));
+    let raw = call!(c.send_raw(&RawRequest::new(http::Method::GET, missing.as_str()))).unwrap();
+    assert_eq!(raw.status(), 404, "raw answers keep their status");
+    let err = call!(c.send(&RawRequest::new(http::Method::GET, missing.as_str()))).unwrap_err();
+    assert!(err.is_key_not_found());
+    let version =
+        call!(c.send_raw(&RawRequest::unversioned(http::Method::GET, "/version"))).unwrap();
+    assert!(String::from_utf8_lossy(version.body()).contains("etcdserver"));
+});
+
+etcd_test!(no_value_on_success_acknowledges_only, |c, p| {
+    let ack = call!(c.execute(&NoValueOnSuccess::new(Set::new(p.key("nv"), "big value")))).unwrap();
+    assert_eq!(ack.action, Action::Set);
+    let index = ack.cluster.etcd_index.unwrap();
+    let got = call!(c.node().get(&p.key("nv"), false)).unwrap();
+    assert_eq!(got.node.modified_index, index);
+});
+
+etcd_test!(prefix_names_the_pinned_endpoint, |c, _p| {
+    assert_eq!(c.prefix(), support::Etcd::shared().endpoint());
+    call!(c.node().get("/", false)).unwrap();
+    assert!(c.cluster_id().is_some());
+});

@@ -1,0 +1,186 @@
+//! Shared test support: throwaway etcd members (through `scripts/etcd.sh`, the
+//! same mechanism the demo and CI use), captured exchanges, and the `etcd_test!`
+//! macro that writes a test body once for every client.
+#![allow(dead_code)]
+
+pub mod capture;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The project's etcd script.
+pub fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/etcd.sh")
+}
+
+/// Throwaway etcd members on free loopback ports, stopped (by PID) on drop, or by
+/// the script's watchdog when the test binary exits.
+#[derive(Debug)]
+pub struct Etcd {
+    dir: PathBuf,
+    endpoints: Vec<String>,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn run_script(args: &[&str]) -> String {
+    let out = Command::new("bash")
+        .arg(script())
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run bash {}: {e}", script().display()));
+    if !out.status.success() {
+        panic!(
+            "scripts/etcd.sh {} failed ({}).\n{}\n\
+             These tests need a real etcd 3.4/3.5: install it with `apt-get install -y etcd-server` \
+             (or run `bash scripts/test.sh`, which installs it), or set ETCD_BIN.",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Etcd {
+    /// Start `members` members (1 or 3), passing `extra` flags to each. Fails the
+    /// test, loudly, when etcd is missing.
+    pub fn start_with(members: usize, extra: &[&str]) -> Etcd {
+        let dir = std::env::temp_dir().join(format!(
+            "etcd-v2-test-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        ));
+        let owner = std::process::id().to_string();
+        let n = members.to_string();
+        let dir_s = dir.to_string_lossy().into_owned();
+        let mut args = vec!["start", dir_s.as_str(), n.as_str(), owner.as_str()];
+        args.extend_from_slice(extra);
+        let out = run_script(&args);
+        let endpoints = out
+            .lines()
+            .find_map(|l| l.strip_prefix("ENDPOINTS="))
+            .unwrap_or_else(|| panic!("no ENDPOINTS line in {out:?}"))
+            .split(',')
+            .map(str::to_owned)
+            .collect();
+        Etcd { dir, endpoints }
+    }
+
+    /// Start `members` members.
+    pub fn start(members: usize) -> Etcd {
+        Etcd::start_with(members, &[])
+    }
+
+    /// One member shared by every test of this binary (each test uses its own key
+    /// prefix). Stopped by the watchdog when the binary exits.
+    pub fn shared() -> &'static Etcd {
+        static SHARED: OnceLock<Etcd> = OnceLock::new();
+        SHARED.get_or_init(|| Etcd::start(1))
+    }
+
+    /// The client URLs.
+    pub fn endpoints(&self) -> &[String] {
+        &self.endpoints
+    }
+
+    /// The first client URL.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoints[0]
+    }
+
+    /// The member's state directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Send `signal` (e.g. "KILL") to member `i` (0-based) and wait until it exits.
+    pub fn kill(&self, i: usize, signal: &str) {
+        let dir = self.dir.to_string_lossy();
+        run_script(&["kill", &dir, &(i + 1).to_string(), signal]);
+    }
+
+    /// Start member `i` (0-based) again with its data.
+    pub fn restart(&self, i: usize) {
+        let dir = self.dir.to_string_lossy();
+        run_script(&["restart", &dir, &(i + 1).to_string()]);
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let dir = self.dir.to_string_lossy().into_owned();
+        let _ = Command::new("bash")
+            .arg(script())
+            .args(["stop", &dir])
+            .output();
+    }
+}
+
+/// A key prefix unique to one test, so tests can share a member.
+#[derive(Debug, Clone)]
+pub struct Prefix(pub String);
+
+impl Prefix {
+    /// A fresh prefix named after the test.
+    pub fn new(name: &str) -> Prefix {
+        Prefix(format!(
+            "/t/{name}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        ))
+    }
+
+    /// A key under the prefix.
+    pub fn key(&self, rest: &str) -> String {
+        format!("{}/{}", self.0, rest.trim_start_matches('/'))
+    }
+
+    /// The prefix itself, as a directory key.
+    pub fn dir(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A blocking client for `etcd`.
+pub fn client_for(etcd: &Etcd) -> etcd_v2::Client {
+    etcd_v2::Client::builder()
+        .endpoints(etcd.endpoints().iter().cloned())
+        .timeout(Duration::from_secs(15))
+        .build()
+        .expect("client")
+}
+
+/// A blocking client on the shared member.
+pub fn client() -> etcd_v2::Client {
+    client_for(Etcd::shared())
+}
+
+/// Write a test body once, run it for every client kind. Inside the body, wrap
+/// each client call in `call!(...)` (it adds `.await` for async clients), and use
+/// `$c` (the client) and `$p` (a fresh key prefix).
+#[macro_export]
+macro_rules! etcd_test {
+    ($name:ident, |$c:ident, $p:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[test]
+            fn blocking() {
+                #[allow(unused_macros)]
+                macro_rules! call {
+                    ($e:expr) => {
+                        $e
+                    };
+                }
+                let $c = $crate::support::client();
+                let $p = $crate::support::Prefix::new(stringify!($name));
+                $body
+            }
+        }
+    };
+}
