@@ -259,3 +259,55 @@ fn garbage_answers_are_typed_errors() {
         }
     }
 }
+
+/// Captures log records so a test can read what the client logged.
+struct Capture(Mutex<Vec<String>>);
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("{} {}", record.level(), record.args()));
+    }
+    fn flush(&self) {}
+}
+
+static LOGS: Capture = Capture(Mutex::new(Vec::new()));
+
+#[test]
+fn requests_are_logged_at_debug_level_without_credentials() {
+    log::set_logger(&LOGS).unwrap();
+    log::set_max_level(log::LevelFilter::Trace);
+    let client = Client::builder()
+        .endpoint("http://a:2379")
+        .endpoint("http://b:2379")
+        .basic_auth("root", "pa55word")
+        .build_with(|req: Req| {
+            if req.uri().host() == Some("a") {
+                Err(TransportError::new(TransportErrorKind::Connect, "refused"))
+            } else {
+                answer(200, GOT)
+            }
+        })
+        .unwrap();
+    client.node().get("/k", false).unwrap();
+    let logs = LOGS.0.lock().unwrap().clone();
+    assert!(
+        logs.iter()
+            .any(|l| l == "DEBUG GET http://a:2379/v2/keys/k"),
+        "{logs:?}"
+    );
+    assert!(
+        logs.iter()
+            .any(|l| l.starts_with("DEBUG http://a:2379: could not connect")),
+        "{logs:?}"
+    );
+    assert!(logs.iter().all(|l| l.starts_with("DEBUG")), "{logs:?}");
+    for l in &logs {
+        assert!(!l.contains("pa55word") && !l.contains("cm9vdDpw"), "{l}");
+    }
+}

@@ -444,3 +444,32 @@ etcd_test!(prefix_names_the_pinned_endpoint, |c, _p| {
     call!(c.node().get("/", false)).unwrap();
     assert!(c.cluster_id().is_some());
 });
+
+#[test]
+fn one_client_is_shared_by_many_threads() {
+    fn assert_shareable<T: Send + Sync + Clone + 'static>() {}
+    assert_shareable::<etcd_v2::Client>();
+    let client = support::client();
+    let p = support::Prefix::new("threads");
+    let handles: Vec<_> = (0..8)
+        .map(|t| {
+            let c = client.clone();
+            let p = p.clone();
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let k = p.key(&format!("t{t}/k{i}"));
+                    c.node().set(&k, &format!("{t}-{i}"), None).unwrap();
+                    assert_eq!(
+                        c.node().get(&k, false).unwrap().value(),
+                        Some(format!("{t}-{i}").as_str())
+                    );
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let all = client.node().get(p.dir(), true).unwrap();
+    assert_eq!(all.node.leaves().len(), 200);
+}
