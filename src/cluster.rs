@@ -56,6 +56,7 @@ pub struct EndpointPool {
     pinned: usize,
     fail_wait: Duration,
     cluster_id: Option<String>,
+    last_sync: Option<Instant>,
 }
 
 /// One request's progress through the pool: which endpoints it has tried and how
@@ -63,7 +64,9 @@ pub struct EndpointPool {
 #[derive(Debug)]
 pub struct Attempts {
     idempotent: bool,
+    long_poll: bool,
     failover: bool,
+    only: Option<Endpoint>,
     deadline: Option<Instant>,
     tried: Vec<Endpoint>,
     failures: Vec<(String, Error)>,
@@ -75,7 +78,9 @@ impl Attempts {
     pub fn new(idempotent: bool) -> Attempts {
         Attempts {
             idempotent,
+            long_poll: false,
             failover: true,
+            only: None,
             deadline: None,
             tried: Vec::new(),
             failures: Vec::new(),
@@ -87,6 +92,27 @@ impl Attempts {
     pub fn with_failover(mut self, failover: bool) -> Attempts {
         self.failover = failover;
         self
+    }
+
+    /// Mark this request as a long poll: a timeout is then its normal end (the
+    /// member is not marked failed, and the timeout is returned at once so the
+    /// caller can poll again at the same index).
+    pub fn long_poll(mut self, long_poll: bool) -> Attempts {
+        self.long_poll = long_poll;
+        self
+    }
+
+    /// Send to `endpoint` only (which need not be in the pool): for requests
+    /// about one member, such as its health or the leader's statistics.
+    pub fn only(mut self, endpoint: Endpoint) -> Attempts {
+        self.only = Some(endpoint);
+        self.failover = false;
+        self
+    }
+
+    /// The deadline, if any.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
     }
 
     /// Give up trying further endpoints once `deadline` has passed.
@@ -151,6 +177,7 @@ impl EndpointPool {
             pinned: 0,
             fail_wait: HOST_FAIL_WAIT,
             cluster_id: None,
+            last_sync: None,
         })
     }
 
@@ -192,6 +219,18 @@ impl EndpointPool {
     fn marked(&self, m: &Member, now: Instant) -> bool {
         m.failed_at
             .is_some_and(|t| now.saturating_duration_since(t) < self.fail_wait)
+    }
+
+    /// Whether an endpoint sync is due at `now` with `interval` between syncs;
+    /// when it is, the sync is claimed (so concurrent callers do not all sync).
+    pub fn claim_sync(&mut self, now: Instant, interval: Duration) -> bool {
+        let due = self
+            .last_sync
+            .is_none_or(|t| now.saturating_duration_since(t) >= interval);
+        if due {
+            self.last_sync = Some(now);
+        }
+        due
     }
 
     /// Replace the endpoint list (after a sync with `/v2/members`), keeping the
@@ -236,6 +275,10 @@ impl EndpointPool {
                 }
                 return Err(err);
             }
+        }
+        if let Some(only) = &attempts.only {
+            attempts.tried.push(only.clone());
+            return Ok(only.clone());
         }
         let n = self.members.len();
         let untried = |m: &&Member| !attempts.tried.contains(&m.endpoint);
@@ -310,6 +353,13 @@ impl EndpointPool {
                 Verdict::Deliver(response)
             }
             Err(source) => {
+                if attempts.long_poll && source.kind() == crate::error::TransportErrorKind::Timeout
+                {
+                    return Verdict::Fail(Error::Transport {
+                        endpoint: name,
+                        source,
+                    });
+                }
                 self.mark_failed(endpoint, now);
                 let ambiguous = source.kind().may_have_been_sent();
                 let err = Error::Transport {

@@ -134,6 +134,14 @@ pub enum Error {
         found: String,
     },
 
+    /// The endpoint is not the raft leader, and only the leader answers this
+    /// request (`/v2/stats/leader` answers a follower with 403).
+    #[error("{endpoint} is not the leader: only the leader serves leader statistics (stat().leader() asks the leader directly)")]
+    NotLeader {
+        /// The endpoint that answered.
+        endpoint: String,
+    },
+
     /// A deadline passed before the operation could complete (an overall deadline
     /// across failover attempts, or a lock acquisition timeout).
     #[error("deadline exceeded: {0}")]

@@ -76,7 +76,7 @@ pub mod transport;
 pub mod transports;
 
 pub use client::{Client, ClientBuilder, TlsOptions, TransportOptions};
-pub use credentials::Credentials;
+pub use credentials::{Credentials, Secret};
 pub use endpoint::Endpoint;
 pub use error::{Error, ErrorCode, EtcdError, TransportError, TransportErrorKind};
 pub use ops::Operation;

@@ -401,3 +401,31 @@ pub fn parse_acknowledged(response: &http::Response<Vec<u8>>) -> Result<Acknowle
         cluster: ClusterInfo::from_headers(response.headers()),
     })
 }
+
+/// Parse a JSON body of a non-keys endpoint into `T`, or the error it carries.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    response: &http::Response<Vec<u8>>,
+    what: &str,
+) -> Result<T, Error> {
+    if !response.status().is_success() {
+        return Err(error_from_response(response));
+    }
+    serde_json::from_slice(response.body())
+        .map_err(|e| decode_error(response, format!("not {what}: {e}")))
+}
+
+/// Accept a success with no meaningful body (e.g. `204 No Content`).
+pub(crate) fn parse_empty(response: &http::Response<Vec<u8>>) -> Result<(), Error> {
+    if !response.status().is_success() {
+        return Err(error_from_response(response));
+    }
+    Ok(())
+}
+
+/// A decode error for `response`.
+pub(crate) fn decode_failure(
+    response: &http::Response<Vec<u8>>,
+    reason: impl fmt::Display,
+) -> Error {
+    decode_error(response, reason)
+}

@@ -28,7 +28,12 @@ fn scripted(script: Vec<Step>) -> (impl Fn(Req) -> Resp, Log) {
     let step = Mutex::new(0usize);
     let transport = move |req: Req| {
         let mut i = step.lock().unwrap();
-        log.lock().unwrap().push(req.uri().to_string());
+        let method = if req.method() == http::Method::GET {
+            String::new()
+        } else {
+            format!("{} ", req.method())
+        };
+        log.lock().unwrap().push(format!("{method}{}", req.uri()));
         let f = script
             .get(*i)
             .unwrap_or_else(|| panic!("unexpected request {}", req.uri()));
@@ -212,20 +217,44 @@ fn allow_reconnect_false_tries_one_endpoint() {
 fn a_wait_reissued_after_an_idle_poll_resumes_after_the_store_index() {
     let set =
         r#"{"action":"set","node":{"key":"/w","value":"x","modifiedIndex":11,"createdIndex":11}}"#;
-    let (t, seen) = scripted(vec![ok(200, ""), ok(200, ""), ok(200, set)]);
+    let (t, seen) = scripted(vec![ok(404, ""), ok(200, ""), ok(200, ""), ok(200, set)]);
     let client = Client::builder()
         .endpoint("http://a:2379")
         .build_with(t)
         .unwrap();
     let event = client.node().wait("/w", false).unwrap();
     assert_eq!(event.node.modified_index, 11);
+    // "now" is the store index from a HEAD (10 in every scripted answer), so the
+    // first poll already has an index and no event between polls can be lost.
     assert_eq!(
         *seen.lock().unwrap(),
         [
-            "http://a:2379/v2/keys/w?wait=true",
+            "HEAD http://a:2379/v2/keys/w",
+            "http://a:2379/v2/keys/w?wait=true&waitIndex=11",
             "http://a:2379/v2/keys/w?wait=true&waitIndex=11",
             "http://a:2379/v2/keys/w?wait=true&waitIndex=11",
         ]
+    );
+}
+
+#[test]
+fn a_long_poll_timeout_polls_again_at_the_same_index_on_the_same_member() {
+    let set =
+        r#"{"action":"set","node":{"key":"/w","value":"x","modifiedIndex":12,"createdIndex":12}}"#;
+    let (t, seen) = scripted(vec![
+        fail(TransportErrorKind::Timeout),
+        fail(TransportErrorKind::Timeout),
+        ok(200, set),
+    ]);
+    let client = two_endpoints(t);
+    let event = client.node().wait_from("/w", 7, true).unwrap();
+    assert_eq!(event.node.modified_index, 12);
+    let want = "http://a:2379/v2/keys/w?wait=true&waitIndex=7&recursive=true";
+    assert_eq!(*seen.lock().unwrap(), [want, want, want]);
+    assert_eq!(
+        client.prefix(),
+        "http://a:2379",
+        "a quiet key is not a failed member"
     );
 }
 

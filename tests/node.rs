@@ -410,6 +410,26 @@ etcd_test!(wait_returns_the_next_change, |c, p| {
     assert_eq!(event.node.key, p.key("dir/child"));
 });
 
+etcd_test!(
+    a_wait_outlives_its_long_poll_timeout,
+    builder: |b| b.wait_timeout(Duration::from_millis(300)),
+    |c, p| {
+        let k = p.key("slow");
+        let writer = support::client();
+        let key = k.clone();
+        let handle = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1200));
+            writer.node().set(&key, "late", None).unwrap();
+        });
+        let started = Instant::now();
+        let event = call!(c.node().wait(&k, false)).unwrap();
+        handle.join().unwrap();
+        assert_eq!(event.value(), Some("late"));
+        assert!(started.elapsed() >= Duration::from_millis(1100));
+        assert_eq!(c.prefix(), support::Etcd::shared().endpoint());
+    }
+);
+
 etcd_test!(send_mirrors_the_seeds_low_level_call, |c, p| {
     let path = format!("/keys{}", p.key("raw"));
     let put = RawRequest::new(http::Method::PUT, path.as_str())

@@ -1,22 +1,28 @@
 //! The blocking [`Client`]: holds the endpoint pool and configuration, and drives
 //! operations through a [`Transport`].
 
+mod auth;
 mod directory;
 mod inorder;
+mod members;
 mod node;
+mod server;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+pub use auth::AuthOps;
 pub use directory::DirectoryOps;
 pub use inorder::{InOrder, InOrderOps};
+pub use members::MembersOps;
 pub use node::NodeOps;
+pub use server::{ServerOps, StatOps};
 
 use crate::cluster::{Attempts, EndpointPool, Verdict};
 use crate::credentials::Credentials;
 use crate::endpoint::Endpoint;
 use crate::error::Error;
-use crate::ops::keys::{Wait, WaitOutcome};
+use crate::ops::keys::{CurrentIndex, Wait, WaitOutcome};
 use crate::ops::raw::RawRequest;
 use crate::ops::Operation;
 use crate::response::{parse_keys, KeysResponse};
@@ -82,6 +88,9 @@ pub struct TlsOptions {
 struct Config {
     request_timeout: Option<Duration>,
     wait_timeout: Option<Duration>,
+    deadline: Option<Duration>,
+    auto_sync: Option<Duration>,
+    prefer_leader: bool,
     credentials: Option<Credentials>,
 }
 
@@ -141,6 +150,9 @@ pub struct ClientBuilder {
     endpoints: Vec<String>,
     request_timeout: Option<Option<Duration>>,
     wait_timeout: Option<Option<Duration>>,
+    deadline: Option<Duration>,
+    auto_sync: Option<Duration>,
+    prefer_leader: bool,
     fail_wait: Option<Duration>,
     credentials: Option<Credentials>,
     cluster_id: Option<String>,
@@ -176,6 +188,28 @@ impl ClientBuilder {
     /// index.
     pub fn wait_timeout(mut self, timeout: impl Into<Option<Duration>>) -> ClientBuilder {
         self.wait_timeout = Some(timeout.into());
+        self
+    }
+
+    /// An overall deadline for each call, across every failover attempt (each
+    /// attempt's timeout is cut to what is left). None by default. Waits are
+    /// exempt: they take the long-poll timeout.
+    pub fn deadline(mut self, deadline: Duration) -> ClientBuilder {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Refresh the endpoint list from `/v2/members` before a call when the last
+    /// refresh is older than `interval` (see [`Client::sync_endpoints`]).
+    pub fn auto_sync(mut self, interval: Duration) -> ClientBuilder {
+        self.auto_sync = Some(interval);
+        self
+    }
+
+    /// When syncing endpoints, pin the leader's client URL (from
+    /// `/v2/members/leader`), so that writes go straight to it.
+    pub fn prefer_leader(mut self, prefer: bool) -> ClientBuilder {
+        self.prefer_leader = prefer;
         self
     }
 
@@ -270,6 +304,9 @@ impl ClientBuilder {
                         .request_timeout
                         .unwrap_or(Some(DEFAULT_REQUEST_TIMEOUT)),
                     wait_timeout: self.wait_timeout.unwrap_or(Some(DEFAULT_WAIT_TIMEOUT)),
+                    deadline: self.deadline,
+                    auto_sync: self.auto_sync,
+                    prefer_leader: self.prefer_leader,
                     credentials: self.credentials,
                 },
             }),
@@ -330,7 +367,28 @@ impl<T: Transport> Client<T> {
     /// assert_eq!(created.node.created_index, 9);
     /// ```
     pub fn execute<O: Operation + ?Sized>(&self, op: &O) -> Result<O::Output, Error> {
-        self.execute_with(op, Attempts::new(op.idempotent()))
+        self.auto_sync();
+        self.execute_with(op, self.attempts(op))
+    }
+
+    /// Run an operation against one endpoint only (which need not be one of the
+    /// client's), with no failover: for questions about a particular member.
+    pub fn execute_on<O: Operation + ?Sized>(
+        &self,
+        endpoint: &Endpoint,
+        op: &O,
+    ) -> Result<O::Output, Error> {
+        self.execute_with(op, self.attempts(op).only(endpoint.clone()))
+    }
+
+    fn attempts<O: Operation + ?Sized>(&self, op: &O) -> Attempts {
+        let deadline = match self.inner.config.deadline {
+            Some(d) if !op.is_long_poll() => Some(self.inner.transport.now() + d),
+            _ => None,
+        };
+        Attempts::new(op.idempotent())
+            .long_poll(op.is_long_poll())
+            .with_deadline(deadline)
     }
 
     fn execute_with<O: Operation + ?Sized>(
@@ -339,7 +397,7 @@ impl<T: Transport> Client<T> {
         mut attempts: Attempts,
     ) -> Result<O::Output, Error> {
         let config = &self.inner.config;
-        let timeout = if op.is_long_poll() {
+        let base_timeout = if op.is_long_poll() {
             config.wait_timeout
         } else {
             config.request_timeout
@@ -347,6 +405,13 @@ impl<T: Transport> Client<T> {
         loop {
             let now = self.inner.transport.now();
             let endpoint = self.pool().next_endpoint(&mut attempts, now)?;
+            // Each attempt gets the per-request timeout, cut to what is left of the
+            // call's deadline.
+            let timeout = match (attempts.deadline(), base_timeout) {
+                (Some(deadline), Some(t)) => Some(t.min(deadline.saturating_duration_since(now))),
+                (Some(deadline), None) => Some(deadline.saturating_duration_since(now)),
+                (None, t) => t,
+            };
             let mut request = op.build(&endpoint)?;
             if let Some(credentials) = &config.credentials {
                 request
@@ -368,6 +433,53 @@ impl<T: Transport> Client<T> {
         }
     }
 
+    /// Refresh the endpoint list from `/v2/members`: every started member's
+    /// client URLs become the endpoints (failure marks of endpoints that stay are
+    /// kept). With [`ClientBuilder::prefer_leader`], the leader is pinned. Returns
+    /// the new list.
+    pub fn sync_endpoints(&self) -> Result<Vec<Endpoint>, Error> {
+        let members = self.execute_with(
+            &crate::ops::members::List,
+            self.attempts(&crate::ops::members::List),
+        )?;
+        let mut endpoints = Vec::new();
+        for url in members.iter().flat_map(|m| &m.client_urls) {
+            match Endpoint::parse(url) {
+                Ok(endpoint) if !endpoints.contains(&endpoint) => endpoints.push(endpoint),
+                Ok(_) => {}
+                Err(e) => log::debug!("ignoring a member's client URL: {e}"),
+            }
+        }
+        if endpoints.is_empty() {
+            return Err(Error::invalid_argument(
+                "members",
+                "the cluster reported no client URLs; keeping the current endpoints",
+            ));
+        }
+        let leader = if self.inner.config.prefer_leader {
+            let op = crate::ops::members::Leader;
+            self.execute_with(&op, self.attempts(&op))
+                .ok()
+                .and_then(|m| m.client_urls.first().and_then(|u| Endpoint::parse(u).ok()))
+        } else {
+            None
+        };
+        self.pool().set_endpoints(endpoints, leader.as_ref())?;
+        Ok(self.endpoints())
+    }
+
+    fn auto_sync(&self) {
+        let Some(interval) = self.inner.config.auto_sync else {
+            return;
+        };
+        let now = self.inner.transport.now();
+        if self.pool().claim_sync(now, interval) {
+            if let Err(e) = self.sync_endpoints() {
+                log::debug!("endpoint sync failed, keeping the current endpoints: {e}");
+            }
+        }
+    }
+
     /// Send a hand-made request and parse the answer as a keys response (the
     /// seed's `send`).
     pub fn send(&self, request: &RawRequest) -> Result<KeysResponse, Error> {
@@ -382,19 +494,22 @@ impl<T: Transport> Client<T> {
         self.execute_with(request, attempts)
     }
 
-    /// Block until the next change matching `wait`, re-issuing the long poll at
-    /// the same index when etcd ends it without an event.
+    /// Block until the next change matching `wait`. A wait from "now" first reads
+    /// the store index (a `HEAD`) and waits from the next one; a poll that etcd
+    /// ends without an event, or that reaches the long-poll timeout, is re-issued
+    /// at the same index, so no event is lost between polls.
     pub(crate) fn wait_for_event(&self, mut wait: Wait) -> Result<KeysResponse, Error> {
+        if wait.index().is_none() {
+            let now = self.execute(&CurrentIndex::new(wait.key()))?;
+            wait = wait.wait_index(now + 1);
+        }
         loop {
-            match self.execute(&wait)? {
-                WaitOutcome::Event(event) => return Ok(*event),
-                WaitOutcome::Idle { cluster } => {
-                    if wait.index().is_none() {
-                        if let Some(index) = cluster.etcd_index {
-                            wait = wait.wait_index(index + 1);
-                        }
-                    }
-                }
+            match self.execute(&wait) {
+                Ok(WaitOutcome::Event(event)) => return Ok(*event),
+                Ok(WaitOutcome::Idle { .. }) => {}
+                Err(Error::Transport { source, .. })
+                    if source.kind() == crate::error::TransportErrorKind::Timeout => {}
+                Err(e) => return Err(e),
             }
         }
     }
@@ -412,5 +527,25 @@ impl<T: Transport> Client<T> {
     /// In-order (queue) operations: the seed's `client.inorder`.
     pub fn inorder(&self) -> InOrderOps<'_, T> {
         InOrderOps::new(self)
+    }
+
+    /// Server information: the seed's `client.server`.
+    pub fn server(&self) -> ServerOps<'_, T> {
+        ServerOps::new(self)
+    }
+
+    /// Statistics: the seed's `client.stat`.
+    pub fn stat(&self) -> StatOps<'_, T> {
+        StatOps::new(self)
+    }
+
+    /// The members API.
+    pub fn members(&self) -> MembersOps<'_, T> {
+        MembersOps::new(self)
+    }
+
+    /// The auth API: users, roles, enable and disable.
+    pub fn auth(&self) -> AuthOps<'_, T> {
+        AuthOps::new(self)
     }
 }

@@ -18,6 +18,7 @@
 //! | [`UpdateDir`] | `PUT dir=true, ttl, prevExist=true` | yes |
 //! | [`CreateInOrder`] | `POST value, ttl` | no |
 //! | [`Wait`] | `GET ?wait=true&waitIndex&recursive` (long poll) | yes |
+//! | [`CurrentIndex`] | `HEAD` (the store index, no body) | yes |
 //! | [`NoValueOnSuccess`] | any write above with `noValueOnSuccess=true` | as the write |
 
 use http::Method;
@@ -587,6 +588,53 @@ impl Operation for CreateInOrder {
     }
     fn idempotent(&self) -> bool {
         false
+    }
+}
+
+/// The member's current store index (`X-Etcd-Index`), read with a `HEAD` of a
+/// key: no body is sent, whether the key exists or not. A wait from "now" starts
+/// at this index + 1, so nothing that happens after it is missed.
+///
+/// ```
+/// use etcd_v2::{ops::keys::CurrentIndex, Operation};
+/// let missing = http::Response::builder().status(404).header("X-Etcd-Index", "41").body(vec![]).unwrap();
+/// assert_eq!(CurrentIndex::new("/nope").parse(missing).unwrap(), 41);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentIndex {
+    key: String,
+}
+
+impl CurrentIndex {
+    /// Ask for the index with a `HEAD` of `key`.
+    pub fn new(key: impl Into<String>) -> CurrentIndex {
+        CurrentIndex { key: key.into() }
+    }
+}
+
+impl Operation for CurrentIndex {
+    type Output = u64;
+    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
+        request(
+            endpoint,
+            Method::HEAD,
+            &keys_path(&self.key)?,
+            &Params::new(),
+            None,
+        )
+    }
+    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<u64, Error> {
+        match response.status().as_u16() {
+            200 | 404 => ClusterInfo::from_headers(response.headers())
+                .etcd_index
+                .ok_or_else(|| {
+                    crate::response::decode_failure(&response, "no X-Etcd-Index header")
+                }),
+            _ => Err(crate::response::error_from_response(&response)),
+        }
+    }
+    fn idempotent(&self) -> bool {
+        true
     }
 }
 

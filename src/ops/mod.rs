@@ -18,8 +18,12 @@
 //! assert!(parsed.is_collection() && parsed.children().is_empty());
 //! ```
 
+pub mod auth;
 pub mod keys;
+pub mod members;
 pub mod raw;
+pub mod server;
+pub mod stats;
 
 use http::Method;
 
@@ -179,6 +183,42 @@ pub(crate) fn request(
     builder
         .body(body)
         .map_err(|e| Error::invalid_argument("request", e.to_string()))
+}
+
+pub(crate) const JSON_CONTENT_TYPE: &str = "application/json";
+
+/// Assemble a request with a JSON body (the members and auth APIs).
+pub(crate) fn json_request(
+    endpoint: &Endpoint,
+    method: Method,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> Result<http::Request<Vec<u8>>, Error> {
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(format!("{}{path}", endpoint.as_str()));
+    let bytes = match body {
+        Some(v) => {
+            builder = builder.header(http::header::CONTENT_TYPE, JSON_CONTENT_TYPE);
+            serde_json::to_vec(v).map_err(|e| Error::invalid_argument("body", e.to_string()))?
+        }
+        None => Vec::new(),
+    };
+    builder
+        .body(bytes)
+        .map_err(|e| Error::invalid_argument("request", e.to_string()))
+}
+
+/// A name used as one path segment (a user, a role): non-empty, no `/` (etcd
+/// would decode `%2F` into a separator), percent-encoded.
+pub(crate) fn name_segment(what: &'static str, name: &str) -> Result<String, Error> {
+    if name.is_empty() || name.contains('/') {
+        return Err(Error::invalid_argument(
+            what,
+            format!("{name:?}: a name must be non-empty and contain no '/'"),
+        ));
+    }
+    Ok(key::encode_path(name))
 }
 
 /// Refuse an index condition of 0: etcd treats `prevIndex=0` as "no condition"

@@ -145,13 +145,16 @@ impl Prefix {
     }
 }
 
-/// A blocking client for `etcd`.
-pub fn client_for(etcd: &Etcd) -> etcd_v2::Client {
+/// The builder every test client starts from.
+pub fn builder_for(etcd: &Etcd) -> etcd_v2::ClientBuilder {
     etcd_v2::Client::builder()
         .endpoints(etcd.endpoints().iter().cloned())
         .timeout(Duration::from_secs(15))
-        .build()
-        .expect("client")
+}
+
+/// A blocking client for `etcd`.
+pub fn client_for(etcd: &Etcd) -> etcd_v2::Client {
+    builder_for(etcd).build().expect("client")
 }
 
 /// A blocking client on the shared member.
@@ -159,12 +162,23 @@ pub fn client() -> etcd_v2::Client {
     client_for(Etcd::shared())
 }
 
+/// A blocking client on the shared member, configured further by `tweak`.
+pub fn client_with(
+    tweak: impl FnOnce(etcd_v2::ClientBuilder) -> etcd_v2::ClientBuilder,
+) -> etcd_v2::Client {
+    tweak(builder_for(Etcd::shared())).build().expect("client")
+}
+
 /// Write a test body once, run it for every client kind. Inside the body, wrap
 /// each client call in `call!(...)` (it adds `.await` for async clients), and use
-/// `$c` (the client) and `$p` (a fresh key prefix).
+/// `$c` (the client) and `$p` (a fresh key prefix). An optional
+/// `builder: |b| ...` configures the client.
 #[macro_export]
 macro_rules! etcd_test {
     ($name:ident, |$c:ident, $p:ident| $body:block) => {
+        $crate::etcd_test!($name, builder: |b| b, |$c, $p| $body);
+    };
+    ($name:ident, builder: |$b:ident| $tweak:expr, |$c:ident, $p:ident| $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -177,7 +191,7 @@ macro_rules! etcd_test {
                         $e
                     };
                 }
-                let $c = $crate::support::client();
+                let $c = $crate::support::client_with(|$b| $tweak);
                 let $p = $crate::support::Prefix::new(stringify!($name));
                 $body
             }
