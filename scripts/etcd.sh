@@ -14,7 +14,9 @@
 #   scripts/etcd.sh kill DIR I [SIGNAL]  send SIGNAL (default KILL) to member I (1-based) and wait for it
 #   scripts/etcd.sh restart DIR I        start member I again with its data dir and flags
 #
-# Environment: ETCD_BIN overrides the etcd binary; ETCD_SCHEME=https makes client URLs https.
+# Environment: ETCD_BIN overrides the etcd binary; ETCD_SCHEME=https makes client URLs https,
+# and then ETCD_HEALTH_CURL_ARGS gives curl the TLS options its health check needs
+# (e.g. "--cacert ca.pem --cert client.pem --key client.key").
 # Traffic stays on 127.0.0.1. Members are stopped by the PIDs recorded in DIR/m<I>/pid.
 set -euo pipefail
 
@@ -102,6 +104,7 @@ start_cluster() {
   bin=$(find_etcd) || die "no etcd found; $INSTALL_HINT"
   local scheme=${ETCD_SCHEME:-http}
   mkdir -p "$state"
+  printf '%s\n' "${ETCD_HEALTH_CURL_ARGS:-}" > "$state/curl-args"
   local attempt
   for attempt in 1 2 3 4 5; do
     local i cluster="" token="etcd-v2-test-$$-$RANDOM"

@@ -5,6 +5,13 @@
 //! It copies the status, every header and the whole body (up to the configured
 //! maximum), never follows redirects, never retries, and keeps idle connections
 //! in one pool shared by every clone of the client.
+//!
+//! TLS failures during the handshake (an untrusted or misnamed server
+//! certificate) are [`TransportErrorKind::Connect`]: nothing was sent. With TLS
+//! 1.3, a server that rejects the *client's* certificate hangs up after the
+//! client has started writing, which surfaces as a broken pipe: indistinguishable
+//! from a connection lost after sending, so an unsafe write reports
+//! [`crate::Error::OutcomeUnknown`].
 
 use std::io;
 use std::path::Path;
@@ -134,6 +141,11 @@ fn classify(err: ureq::Error) -> TransportError {
         ureq::Error::Timeout(Timeout::Resolve | Timeout::Connect) => TransportErrorKind::Connect,
         ureq::Error::Timeout(_) => TransportErrorKind::Timeout,
         ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => TransportErrorKind::Connect,
+        // A TLS failure (a rejected certificate, a handshake alert) comes wrapped
+        // in an io::Error; the server's HTTP layer never saw the request.
+        ureq::Error::Io(e) if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
+            TransportErrorKind::Connect
+        }
         ureq::Error::Io(e) => match e.kind() {
             io::ErrorKind::ConnectionRefused
             | io::ErrorKind::AddrNotAvailable

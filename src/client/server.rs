@@ -47,7 +47,9 @@ impl<'a, T: Transport> ServerOps<'a, T> {
     /// Whether the pinned member is healthy (`/health`: it has a leader and can
     /// serve). An unhealthy member answers 503, which is `Ok(false)`.
     pub fn health(&self) -> Result<bool, Error> {
-        self.health_of(&self.client.pool().pinned().clone())
+        // Bind first: the pool's lock must be released before health_of locks it.
+        let pinned = self.client.pool().pinned().clone();
+        self.health_of(&pinned)
     }
 
     /// Whether `endpoint` is healthy.

@@ -27,9 +27,14 @@ pub struct Etcd {
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 fn run_script(args: &[&str]) -> String {
+    run_script_env(args, &[])
+}
+
+fn run_script_env(args: &[&str], env: &[(&str, &str)]) -> String {
     let out = Command::new("bash")
         .arg(script())
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .unwrap_or_else(|e| panic!("cannot run bash {}: {e}", script().display()));
     if !out.status.success() {
@@ -49,6 +54,12 @@ impl Etcd {
     /// Start `members` members (1 or 3), passing `extra` flags to each. Fails the
     /// test, loudly, when etcd is missing.
     pub fn start_with(members: usize, extra: &[&str]) -> Etcd {
+        Etcd::start_with_env(members, extra, &[])
+    }
+
+    /// Start `members` members with `extra` flags and the script run with `env`
+    /// (e.g. `ETCD_SCHEME=https`).
+    pub fn start_with_env(members: usize, extra: &[&str], env: &[(&str, &str)]) -> Etcd {
         let dir = std::env::temp_dir().join(format!(
             "etcd-v2-test-{}-{}",
             std::process::id(),
@@ -59,7 +70,7 @@ impl Etcd {
         let dir_s = dir.to_string_lossy().into_owned();
         let mut args = vec!["start", dir_s.as_str(), n.as_str(), owner.as_str()];
         args.extend_from_slice(extra);
-        let out = run_script(&args);
+        let out = run_script_env(&args, env);
         let endpoints = out
             .lines()
             .find_map(|l| l.strip_prefix("ENDPOINTS="))
