@@ -135,7 +135,7 @@ start_cluster() {
       ok=1
       for i in $(seq 1 "$n"); do
         local pid; pid=$(cat "$state/m$i/pid")
-        if ! kill -0 "$pid" 2>/dev/null; then ok=dead; break; fi
+        if ! alive "$pid"; then ok=dead; break; fi
         member_healthy "$state/m$i" || { ok=0; break; }
       done
       [ "$ok" = 1 ] && break
@@ -167,11 +167,23 @@ start_cluster() {
   die "could not start $n etcd member(s) after 5 attempts (logs in $state)"
 }
 
+# Whether a process still runs. A killed member is reparented to PID 1, which may
+# take a second to reap it; a zombie has stopped serving, so it counts as dead.
+alive() {
+  local state
+  if [ -r "/proc/$1/stat" ]; then
+    state=$(sed 's/^[0-9]* (.*) \([A-Za-z]\).*/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+  else
+    kill -0 "$1" 2>/dev/null
+  fi
+}
+
 stop_member() {
   local m=$1 pid
   pid=$(cat "$m/pid" 2>/dev/null) || return 0
   kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  for _ in $(seq 1 50); do alive "$pid" || return 0; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null || true
 }
 
@@ -186,21 +198,21 @@ kill_member() {
   local state=$1 i=$2 sig=${3:-KILL} pid
   pid=$(cat "$state/m$i/pid") || die "no member $i in $state"
   kill "-$sig" "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.05; done
+  for _ in $(seq 1 500); do alive "$pid" || return 0; sleep 0.01; done
   die "member $i (pid $pid) did not exit after SIG$sig"
 }
 
 restart_member() {
   local state=$1 i=$2 m="$1/m$2"
   [ -f "$m/cmd" ] || die "no member $i in $state"
-  if kill -0 "$(cat "$m/pid")" 2>/dev/null; then die "member $i is still running"; fi
+  if alive "$(cat "$m/pid")"; then die "member $i is still running"; fi
   launch_member "$m"
   echo "PID=$(cat "$m/pid")"
 }
 
 watch_owner() {
   local state=$1 owner=$2
-  while kill -0 "$owner" 2>/dev/null && [ -d "$state" ]; do sleep 0.5; done
+  while alive "$owner" && [ -d "$state" ]; do sleep 0.5; done
   stop_cluster "$state"
 }
 

@@ -196,7 +196,10 @@ fn etcd_refuses_a_missing_or_untrusted_client_certificate() {
         .build()
         .unwrap();
     // Likewise a create: at worst its outcome is reported unknown, never success.
-    assert!(intruder.node().create_only("/tls/intruder", "x", None).is_err());
+    assert!(intruder
+        .node()
+        .create_only("/tls/intruder", "x", None)
+        .is_err());
     let ok = Client::builder()
         .endpoint(localhost_url())
         .ca_file(p.path("ca.pem"))

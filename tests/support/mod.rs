@@ -209,3 +209,94 @@ macro_rules! etcd_test {
         }
     };
 }
+
+/// One request a [`Recorder`] saw.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    /// `host:port` it went to.
+    pub to: String,
+    /// The method.
+    pub method: String,
+    /// The path and query.
+    pub target: String,
+    /// The status, or the transport failure's kind.
+    pub outcome: String,
+    /// When it was sent.
+    pub at: std::time::Instant,
+}
+
+/// A transport that records every request it forwards to the inner one.
+pub struct Recorder<T> {
+    inner: T,
+    log: std::sync::Mutex<Vec<Sent>>,
+}
+
+impl<T> Recorder<T> {
+    /// Record what goes through `inner`.
+    pub fn new(inner: T) -> Recorder<T> {
+        Recorder {
+            inner,
+            log: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Everything sent so far.
+    pub fn sent(&self) -> Vec<Sent> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Forget what was sent so far.
+    pub fn clear(&self) {
+        self.log.lock().unwrap().clear();
+    }
+}
+
+impl<T: etcd_v2::Transport> etcd_v2::Transport for Recorder<T> {
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        timeout: Option<Duration>,
+    ) -> Result<http::Response<Vec<u8>>, etcd_v2::TransportError> {
+        let to = request
+            .uri()
+            .authority()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let method = request.method().to_string();
+        let target = request
+            .uri()
+            .path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        let at = std::time::Instant::now();
+        let result = self.inner.send(request, timeout);
+        let outcome = match &result {
+            Ok(r) => r.status().as_u16().to_string(),
+            Err(e) => format!("{:?}", e.kind()),
+        };
+        self.log.lock().unwrap().push(Sent {
+            to,
+            method,
+            target,
+            outcome,
+            at,
+        });
+        result
+    }
+}
+
+/// A blocking client over a recording ureq transport.
+pub fn recording_client(
+    builder: etcd_v2::ClientBuilder,
+) -> etcd_v2::Client<Recorder<etcd_v2::transports::ureq::UreqTransport>> {
+    let inner = etcd_v2::transports::ureq::UreqTransport::new(builder.transport_options()).unwrap();
+    builder.build_with(Recorder::new(inner)).unwrap()
+}
+
+/// `host:port` of a client URL.
+pub fn authority(url: &str) -> String {
+    url.trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_owned()
+}

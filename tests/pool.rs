@@ -1,0 +1,400 @@
+//! The endpoint pool as a state machine on virtual time: rotation, the fail
+//! wait, pinning, no resend of unsafe requests, the all-failed error, deadlines
+//! and cluster-ID pinning. No network, no sleeping.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use etcd_v2::cluster::{Attempts, EndpointPool, Verdict};
+use etcd_v2::{Client, Endpoint, Error, Transport, TransportError, TransportErrorKind};
+
+type Outcome = Result<http::Response<Vec<u8>>, TransportError>;
+
+fn ep(name: &str) -> Endpoint {
+    Endpoint::parse(&format!("http://{name}:2379")).unwrap()
+}
+
+fn pool(names: &[&str]) -> EndpointPool {
+    EndpointPool::new(names.iter().map(|n| ep(n)).collect()).unwrap()
+}
+
+fn secs(t0: Instant, s: f64) -> Instant {
+    t0 + Duration::from_secs_f64(s)
+}
+
+fn fail(kind: TransportErrorKind) -> Outcome {
+    Err(TransportError::new(kind, "scripted"))
+}
+
+fn answer(status: u16, cluster: &str) -> Outcome {
+    Ok(http::Response::builder()
+        .status(status)
+        .header("X-Etcd-Cluster-Id", cluster)
+        .body(b"{}".to_vec())
+        .unwrap())
+}
+
+/// Run one request through the pool: `outcomes` answers each endpoint in turn.
+/// Returns the endpoints tried and the final verdict (Ok(status) or the error).
+fn run(
+    pool: &mut EndpointPool,
+    mut attempts: Attempts,
+    now: Instant,
+    outcomes: &mut dyn FnMut(&Endpoint) -> Outcome,
+) -> (Vec<String>, Result<u16, Error>) {
+    let mut tried = Vec::new();
+    loop {
+        let endpoint = match pool.next_endpoint(&mut attempts, now) {
+            Ok(e) => e,
+            Err(e) => return (tried, Err(e)),
+        };
+        tried.push(
+            endpoint
+                .as_str()
+                .trim_start_matches("http://")
+                .trim_end_matches(":2379")
+                .to_owned(),
+        );
+        match pool.handle(&mut attempts, &endpoint, outcomes(&endpoint), now) {
+            Verdict::Deliver(r) => return (tried, Ok(r.status().as_u16())),
+            Verdict::Retry => continue,
+            Verdict::Fail(e) => return (tried, Err(e)),
+        }
+    }
+}
+
+/// Endpoints named in `dead` refuse connections; the others answer 200.
+fn alive_except(dead: &'static [&'static str]) -> impl FnMut(&Endpoint) -> Outcome {
+    move |e: &Endpoint| {
+        if dead.iter().any(|d| e.as_str().contains(&format!("//{d}:"))) {
+            fail(TransportErrorKind::Connect)
+        } else {
+            answer(200, "c1")
+        }
+    }
+}
+
+#[test]
+fn the_endpoint_that_answered_last_stays_pinned() {
+    let mut p = pool(&["a", "b", "c"]);
+    let t0 = Instant::now();
+    let (tried, r) = run(&mut p, Attempts::new(true), t0, &mut alive_except(&["a"]));
+    assert_eq!(
+        (tried, r.unwrap()),
+        (vec!["a".to_owned(), "b".to_owned()], 200)
+    );
+    assert_eq!(p.pinned(), &ep("b"));
+    // The next requests start at b and stay there while it answers.
+    for s in 1..4 {
+        let (tried, _) = run(
+            &mut p,
+            Attempts::new(true),
+            secs(t0, s as f64),
+            &mut alive_except(&[]),
+        );
+        assert_eq!(tried, ["b"]);
+    }
+}
+
+#[test]
+fn a_failed_endpoint_rests_for_the_fail_wait() {
+    // p is pinned; m is marked failed by a direct request; h is healthy.
+    let mut p = pool(&["p", "m", "h"]);
+    let t0 = Instant::now();
+    let (tried, _) = run(
+        &mut p,
+        Attempts::new(true).only(ep("m")),
+        t0,
+        &mut alive_except(&["m"]),
+    );
+    assert_eq!(tried, ["m"]);
+    assert!(p.is_marked(&ep("m"), secs(t0, 4.999)));
+    assert!(!p.is_marked(&ep("m"), secs(t0, 5.0)));
+
+    // At 1 s p fails: m comes next in ring order, but it is resting, so h is tried.
+    let (tried, r) = run(
+        &mut p,
+        Attempts::new(true),
+        secs(t0, 1.0),
+        &mut alive_except(&["p"]),
+    );
+    assert_eq!(tried, ["p", "h"]);
+    assert_eq!(r.unwrap(), 200);
+
+    // At 5.5 s m has rested (failed at 0 s) but p has not (failed at 1 s): when the
+    // pinned h fails, p is skipped and m is tried again.
+    let (tried, r) = run(
+        &mut p,
+        Attempts::new(true),
+        secs(t0, 5.5),
+        &mut alive_except(&["h"]),
+    );
+    assert_eq!(tried, ["h", "m"]);
+    assert_eq!(r.unwrap(), 200);
+    assert_eq!(p.pinned(), &ep("m"));
+}
+
+#[test]
+fn when_every_endpoint_is_marked_the_oldest_failure_is_tried_first() {
+    let mut p = pool(&["a", "b", "c"]);
+    let t0 = Instant::now();
+    run(
+        &mut p,
+        Attempts::new(true).only(ep("c")),
+        t0,
+        &mut alive_except(&["c"]),
+    );
+    run(
+        &mut p,
+        Attempts::new(true).only(ep("a")),
+        secs(t0, 1.0),
+        &mut alive_except(&["a"]),
+    );
+    run(
+        &mut p,
+        Attempts::new(true).only(ep("b")),
+        secs(t0, 2.0),
+        &mut alive_except(&["b"]),
+    );
+    // All three are resting: c failed longest ago.
+    let (tried, r) = run(
+        &mut p,
+        Attempts::new(true),
+        secs(t0, 3.0),
+        &mut alive_except(&[]),
+    );
+    assert_eq!(tried, ["c"]);
+    assert_eq!(r.unwrap(), 200);
+}
+
+#[test]
+fn the_clock_not_moving_changes_nothing() {
+    let mut p = pool(&["a", "b"]);
+    let t0 = Instant::now();
+    run(&mut p, Attempts::new(true), t0, &mut alive_except(&["a"]));
+    for _ in 0..3 {
+        let (tried, _) = run(&mut p, Attempts::new(true), t0, &mut alive_except(&[]));
+        assert_eq!(tried, ["b"]);
+        assert!(p.is_marked(&ep("a"), t0));
+    }
+}
+
+#[test]
+fn all_failed_lists_each_endpoint_and_its_failure() {
+    let mut p = pool(&["a", "b", "c"]);
+    let (tried, r) = run(
+        &mut p,
+        Attempts::new(true),
+        Instant::now(),
+        &mut alive_except(&["a", "b", "c"]),
+    );
+    assert_eq!(tried, ["a", "b", "c"]);
+    match r.unwrap_err() {
+        Error::AllEndpointsFailed { failures } => {
+            let names: Vec<&str> = failures.iter().map(|(e, _)| e.as_str()).collect();
+            assert_eq!(names, ["http://a:2379", "http://b:2379", "http://c:2379"]);
+            assert!(failures
+                .iter()
+                .all(|(_, e)| matches!(e, Error::Transport { .. })));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn unsafe_requests_are_never_resent_after_an_ambiguous_failure() {
+    let t0 = Instant::now();
+    for kind in [
+        TransportErrorKind::Timeout,
+        TransportErrorKind::Io,
+        TransportErrorKind::BodyTooLarge,
+        TransportErrorKind::Other,
+    ] {
+        let mut p = pool(&["a", "b"]);
+        let (tried, r) = run(&mut p, Attempts::new(false), t0, &mut |_| fail(kind));
+        assert_eq!(tried, ["a"], "{kind:?}");
+        assert!(matches!(r, Err(Error::OutcomeUnknown { .. })), "{kind:?}");
+        // The same failure on a safe request moves on.
+        let mut p = pool(&["a", "b"]);
+        let (tried, _) = run(&mut p, Attempts::new(true), t0, &mut |_| fail(kind));
+        assert_eq!(tried, ["a", "b"], "{kind:?}");
+    }
+    // A connect failure sent nothing: safe to retry anywhere.
+    let mut p = pool(&["a", "b"]);
+    let (tried, r) = run(&mut p, Attempts::new(false), t0, &mut alive_except(&["a"]));
+    assert_eq!(
+        (tried, r.unwrap()),
+        (vec!["a".to_owned(), "b".to_owned()], 200)
+    );
+    // A 5xx may come after the write was proposed: unknown for unsafe requests.
+    let mut p = pool(&["a", "b"]);
+    let (tried, r) = run(&mut p, Attempts::new(false), t0, &mut |_| answer(500, "c1"));
+    assert_eq!(tried, ["a"]);
+    assert!(matches!(r, Err(Error::OutcomeUnknown { .. })));
+    let mut p = pool(&["a", "b"]);
+    let (tried, _) = run(&mut p, Attempts::new(true), t0, &mut |_| answer(503, "c1"));
+    assert_eq!(tried, ["a", "b"]);
+}
+
+#[test]
+fn a_4xx_is_final() {
+    for status in [400, 401, 403, 404, 405, 409, 412] {
+        let mut p = pool(&["a", "b"]);
+        let (tried, r) = run(&mut p, Attempts::new(true), Instant::now(), &mut |_| {
+            answer(status, "c1")
+        });
+        assert_eq!(tried, ["a"]);
+        assert_eq!(r.unwrap(), status);
+        assert!(!p.is_marked(&ep("a"), Instant::now()));
+    }
+}
+
+#[test]
+fn a_long_poll_timeout_does_not_mark_the_member() {
+    let mut p = pool(&["a", "b"]);
+    let t0 = Instant::now();
+    let (tried, r) = run(&mut p, Attempts::new(true).long_poll(true), t0, &mut |_| {
+        fail(TransportErrorKind::Timeout)
+    });
+    assert_eq!(tried, ["a"]);
+    assert!(matches!(r, Err(Error::Transport { .. })));
+    assert!(!p.is_marked(&ep("a"), t0));
+    // Other failures of a long poll do mark it and move on.
+    let (tried, _) = run(
+        &mut p,
+        Attempts::new(true).long_poll(true),
+        t0,
+        &mut alive_except(&["a"]),
+    );
+    assert_eq!(tried, ["a", "b"]);
+}
+
+#[test]
+fn a_deadline_stops_the_failover() {
+    let mut p = pool(&["a", "b", "c"]);
+    let t0 = Instant::now();
+    let mut attempts = Attempts::new(true).with_deadline(Some(secs(t0, 2.0)));
+    let first = p.next_endpoint(&mut attempts, t0).unwrap();
+    assert!(matches!(
+        p.handle(
+            &mut attempts,
+            &first,
+            fail(TransportErrorKind::Timeout),
+            secs(t0, 2.5)
+        ),
+        Verdict::Retry
+    ));
+    let err = p.next_endpoint(&mut attempts, secs(t0, 2.5)).unwrap_err();
+    assert!(matches!(err, Error::DeadlineExceeded(_)), "{err}");
+    assert!(err.to_string().contains("http://a:2379"), "{err}");
+}
+
+#[test]
+fn the_cluster_id_of_the_first_answer_is_pinned() {
+    let mut p = pool(&["a", "b"]);
+    let t0 = Instant::now();
+    run(&mut p, Attempts::new(true), t0, &mut |_| answer(200, "c1"));
+    assert_eq!(p.cluster_id(), Some("c1"));
+    // b belongs to another cluster: refused, and a is asked instead.
+    run(
+        &mut p,
+        Attempts::new(true).only(ep("a")),
+        t0,
+        &mut alive_except(&["a"]),
+    );
+    let mut other = |e: &Endpoint| {
+        answer(
+            200,
+            if e.as_str().contains("//b:") {
+                "c2"
+            } else {
+                "c1"
+            },
+        )
+    };
+    let (tried, r) = run(&mut p, Attempts::new(true), secs(t0, 1.0), &mut other);
+    assert_eq!(tried, ["b", "a"]);
+    assert_eq!(r.unwrap(), 200);
+
+    // An expected ID refuses a lone endpoint of another cluster.
+    let mut p = pool(&["b"]).with_cluster_id(Some("c1".into()));
+    let (_, r) = run(&mut p, Attempts::new(true), t0, &mut |_| answer(200, "c2"));
+    match r.unwrap_err() {
+        Error::ClusterIdMismatch {
+            expected, found, ..
+        } => assert_eq!((expected.as_str(), found.as_str()), ("c1", "c2")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_sync_keeps_marks_and_can_pin_the_leader() {
+    let mut p = pool(&["a", "b"]);
+    let t0 = Instant::now();
+    run(
+        &mut p,
+        Attempts::new(true).only(ep("a")),
+        t0,
+        &mut alive_except(&["a"]),
+    );
+    p.set_endpoints(vec![ep("a"), ep("b"), ep("c")], None)
+        .unwrap();
+    assert!(p.is_marked(&ep("a"), t0), "a keeps its mark");
+    assert_eq!(p.endpoints().len(), 3);
+    p.set_endpoints(vec![ep("a"), ep("b"), ep("c")], Some(&ep("c")))
+        .unwrap();
+    assert_eq!(p.pinned(), &ep("c"));
+    assert!(p.set_endpoints(vec![], None).is_err());
+    assert!(p.claim_sync(t0, Duration::from_secs(30)));
+    assert!(!p.claim_sync(secs(t0, 29.0), Duration::from_secs(30)));
+    assert!(p.claim_sync(secs(t0, 30.0), Duration::from_secs(30)));
+}
+
+/// A transport on a virtual clock: every send takes `cost` of virtual time and
+/// fails to connect; the timeouts it was given are recorded.
+struct SlowDeadTransport {
+    clock: Arc<AtomicU64>,
+    t0: Instant,
+    cost: Duration,
+    timeouts: Mutex<Vec<Option<Duration>>>,
+}
+
+impl Transport for SlowDeadTransport {
+    fn send(&self, _r: http::Request<Vec<u8>>, timeout: Option<Duration>) -> Outcome {
+        self.timeouts.lock().unwrap().push(timeout);
+        self.clock
+            .fetch_add(self.cost.as_nanos() as u64, Ordering::SeqCst);
+        fail(TransportErrorKind::Timeout)
+    }
+    fn now(&self) -> Instant {
+        self.t0 + Duration::from_nanos(self.clock.load(Ordering::SeqCst))
+    }
+    fn sleep(&self, d: Duration) {
+        self.clock.fetch_add(d.as_nanos() as u64, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn the_client_cuts_each_attempt_to_the_deadline_on_its_transports_clock() {
+    let transport = SlowDeadTransport {
+        clock: Arc::new(AtomicU64::new(0)),
+        t0: Instant::now(),
+        cost: Duration::from_secs(2),
+        timeouts: Mutex::new(Vec::new()),
+    };
+    let client = Client::builder()
+        .endpoints(["http://a:2379", "http://b:2379", "http://c:2379"])
+        .timeout(Duration::from_secs(2))
+        .deadline(Duration::from_secs(3))
+        .build_with(transport)
+        .unwrap();
+    let err = client.node().get("/k", false).unwrap_err();
+    assert!(matches!(err, Error::DeadlineExceeded(_)), "{err}");
+    let timeouts = client.transport().timeouts.lock().unwrap().clone();
+    // First attempt: the full 2 s; second: what is left of 3 s (1 s); then stop.
+    assert_eq!(
+        timeouts,
+        [Some(Duration::from_secs(2)), Some(Duration::from_secs(1))]
+    );
+}

@@ -1,0 +1,76 @@
+//! The seed's server and stat operations, and the members list, against a real
+//! single-member etcd.
+
+mod support;
+
+use etcd_v2::Endpoint;
+
+etcd_test!(version_machines_leader_and_health, |c, _p| {
+    let version = call!(c.server().get_version()).unwrap();
+    assert!(
+        version.server.starts_with("3.4.") || version.server.starts_with("3.5."),
+        "{version:?}"
+    );
+    assert!(!version.cluster.is_empty());
+    let endpoint = support::Etcd::shared().endpoint().to_owned();
+    assert_eq!(
+        call!(c.server().get_machines()).unwrap(),
+        [endpoint.clone()]
+    );
+    assert_eq!(call!(c.server().get_leader_url_prefix()).unwrap(), endpoint);
+    assert!(call!(c.server().health()).unwrap());
+});
+
+etcd_test!(statistics, |c, p| {
+    let me = call!(c.stat().get_self_stats()).unwrap();
+    assert_eq!(me.name, "m1");
+    assert_eq!(me.id.len(), 16);
+    assert_eq!(me.leader_info.leader, me.id, "a single member leads itself");
+    assert!(me.start_time.is_some());
+
+    let before = call!(c.stat().get_store_stats()).unwrap();
+    call!(c.node().set(&p.key("s"), "v", None)).unwrap();
+    let after = call!(c.stat().get_store_stats()).unwrap();
+    assert!(after.sets_success > before.sets_success);
+
+    let leader = call!(c.stat().get_leader_stats()).unwrap();
+    assert_eq!(leader.leader, me.id);
+    assert!(leader.followers.is_empty());
+    let here = Endpoint::parse(support::Etcd::shared().endpoint()).unwrap();
+    assert_eq!(
+        call!(c.stat().get_leader_stats_from(&here)).unwrap().leader,
+        me.id
+    );
+});
+
+etcd_test!(members_of_a_single_member_cluster, |c, _p| {
+    let members = call!(c.members().list()).unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].name, "m1");
+    assert_eq!(members[0].client_urls, [support::Etcd::shared().endpoint()]);
+    let leader = call!(c.members().leader()).unwrap();
+    assert_eq!(leader.id, members[0].id);
+    let err = call!(c.members().remove("deadbeef")).unwrap_err();
+    assert!(
+        matches!(err, etcd_v2::Error::Api { status: 404, .. }),
+        "{err}"
+    );
+    let err = call!(c.members().remove("not-hex")).unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+    let err = call!(c.members().add(&[])).unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+    let err = call!(c.members().add(&[&members[0].peer_urls[0]])).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            etcd_v2::Error::OutcomeUnknown { .. } | etcd_v2::Error::Api { status: 409, .. }
+        ),
+        "{err}"
+    );
+});
+
+etcd_test!(sync_endpoints_reads_the_members, |c, _p| {
+    let synced = call!(c.sync_endpoints()).unwrap();
+    assert_eq!(synced.len(), 1);
+    assert_eq!(synced[0].as_str(), support::Etcd::shared().endpoint());
+});
