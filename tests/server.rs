@@ -15,7 +15,7 @@ etcd_test!(version_machines_leader_and_health, |c, _p| {
     let endpoint = support::Etcd::shared().endpoint().to_owned();
     assert_eq!(
         call!(c.server().get_machines()).unwrap(),
-        [endpoint.clone()]
+        std::slice::from_ref(&endpoint)
     );
     assert_eq!(call!(c.server().get_leader_url_prefix()).unwrap(), endpoint);
     assert!(call!(c.server().health()).unwrap());
