@@ -64,6 +64,16 @@ fn run(
     }
 }
 
+/// Mark `name` failed at `now`, as a direct request to it that cannot connect
+/// would (for example a health check).
+fn mark(pool: &mut EndpointPool, name: &str, now: Instant) {
+    let (tried, r) = run(pool, Attempts::new(true).only(ep(name)), now, &mut |_| {
+        fail(TransportErrorKind::Connect)
+    });
+    assert_eq!(tried, [name]);
+    assert!(r.is_err());
+}
+
 /// Endpoints named in `dead` refuse connections; the others answer 200.
 fn alive_except(dead: &'static [&'static str]) -> impl FnMut(&Endpoint) -> Outcome {
     move |e: &Endpoint| {
@@ -102,13 +112,7 @@ fn a_failed_endpoint_rests_for_the_fail_wait() {
     // p is pinned; m is marked failed by a direct request; h is healthy.
     let mut p = pool(&["p", "m", "h"]);
     let t0 = Instant::now();
-    let (tried, _) = run(
-        &mut p,
-        Attempts::new(true).only(ep("m")),
-        t0,
-        &mut alive_except(&["m"]),
-    );
-    assert_eq!(tried, ["m"]);
+    mark(&mut p, "m", t0);
     assert!(p.is_marked(&ep("m"), secs(t0, 4.999)));
     assert!(!p.is_marked(&ep("m"), secs(t0, 5.0)));
 
@@ -139,24 +143,9 @@ fn a_failed_endpoint_rests_for_the_fail_wait() {
 fn when_every_endpoint_is_marked_the_oldest_failure_is_tried_first() {
     let mut p = pool(&["a", "b", "c"]);
     let t0 = Instant::now();
-    run(
-        &mut p,
-        Attempts::new(true).only(ep("c")),
-        t0,
-        &mut alive_except(&["c"]),
-    );
-    run(
-        &mut p,
-        Attempts::new(true).only(ep("a")),
-        secs(t0, 1.0),
-        &mut alive_except(&["a"]),
-    );
-    run(
-        &mut p,
-        Attempts::new(true).only(ep("b")),
-        secs(t0, 2.0),
-        &mut alive_except(&["b"]),
-    );
+    mark(&mut p, "c", t0);
+    mark(&mut p, "a", secs(t0, 1.0));
+    mark(&mut p, "b", secs(t0, 2.0));
     // All three are resting: c failed longest ago.
     let (tried, r) = run(
         &mut p,
@@ -172,7 +161,8 @@ fn when_every_endpoint_is_marked_the_oldest_failure_is_tried_first() {
 fn the_clock_not_moving_changes_nothing() {
     let mut p = pool(&["a", "b"]);
     let t0 = Instant::now();
-    run(&mut p, Attempts::new(true), t0, &mut alive_except(&["a"]));
+    let (tried, _) = run(&mut p, Attempts::new(true), t0, &mut alive_except(&["a"]));
+    assert_eq!(tried, ["a", "b"]);
     for _ in 0..3 {
         let (tried, _) = run(&mut p, Attempts::new(true), t0, &mut alive_except(&[]));
         assert_eq!(tried, ["b"]);
@@ -294,15 +284,11 @@ fn a_deadline_stops_the_failover() {
 fn the_cluster_id_of_the_first_answer_is_pinned() {
     let mut p = pool(&["a", "b"]);
     let t0 = Instant::now();
-    run(&mut p, Attempts::new(true), t0, &mut |_| answer(200, "c1"));
+    let (_, r) = run(&mut p, Attempts::new(true), t0, &mut |_| answer(200, "c1"));
+    assert_eq!(r.unwrap(), 200);
     assert_eq!(p.cluster_id(), Some("c1"));
     // b belongs to another cluster: refused, and a is asked instead.
-    run(
-        &mut p,
-        Attempts::new(true).only(ep("a")),
-        t0,
-        &mut alive_except(&["a"]),
-    );
+    mark(&mut p, "a", t0);
     let mut other = |e: &Endpoint| {
         answer(
             200,
@@ -332,12 +318,7 @@ fn the_cluster_id_of_the_first_answer_is_pinned() {
 fn a_sync_keeps_marks_and_can_pin_the_leader() {
     let mut p = pool(&["a", "b"]);
     let t0 = Instant::now();
-    run(
-        &mut p,
-        Attempts::new(true).only(ep("a")),
-        t0,
-        &mut alive_except(&["a"]),
-    );
+    mark(&mut p, "a", t0);
     p.set_endpoints(vec![ep("a"), ep("b"), ep("c")], None)
         .unwrap();
     assert!(p.is_marked(&ep("a"), t0), "a keeps its mark");
