@@ -1,8 +1,13 @@
-//! A guided tour of the seed's node, directory and in-order operations.
+//! A guided tour of the seed's node, directory and in-order operations, the
+//! server and stat operations, and failover.
 //!
-//! Run it with `bash scripts/demo.sh`, which starts a throwaway etcd, runs this
-//! against it, and stops it. To run it against your own etcd:
-//! `cargo run --example demo -- http://127.0.0.1:2379` (it writes under `/demo`).
+//! Run it with `bash scripts/demo.sh`, which starts a throwaway three-member
+//! cluster, runs this against it, and stops it. Against your own etcd:
+//! `cargo run --example demo -- http://127.0.0.1:2379` (it writes under `/demo`;
+//! the failover part needs a cluster started by `scripts/etcd.sh` and its state
+//! directory as a second argument, because it kills a member).
+
+use std::time::{Duration, Instant};
 
 use etcd_v2::{Client, Error, KeysResponse};
 
@@ -13,8 +18,9 @@ fn show(what: &str, r: &KeysResponse) {
     ) {
         (Some(v), _) => format!("{v:?}"),
         (None, Some(was)) if r.is_deleted() => format!("(deleted, was {was:?})"),
-        (None, _) if r.is_directory() => "(directory)".into(),
-        (None, _) => "(deleted)".into(),
+        (None, _) if r.is_deleted() && r.is_directory() => "(deleted directory)".into(),
+        (None, _) if r.is_deleted() => "(deleted)".into(),
+        (None, _) => "(directory)".into(),
     };
     let ttl = r
         .node
@@ -34,10 +40,14 @@ fn refused(what: &str, e: &Error) {
 }
 
 fn main() -> Result<(), Error> {
-    let endpoint = std::env::args()
+    let endpoints = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "http://127.0.0.1:2379".into());
-    let client = Client::builder().endpoint(endpoint).build()?;
+    let state_dir = std::env::args().nth(2);
+    let client = Client::builder()
+        .endpoints(endpoints.split(','))
+        .fail_wait(Duration::from_secs(5))
+        .build()?;
     let version = client.send_raw(&etcd_v2::ops::raw::RawRequest::unversioned(
         http::Method::GET,
         "/version",
@@ -162,7 +172,99 @@ fn main() -> Result<(), Error> {
     for leaf in tree.node.leaves() {
         println!("  {} = {:?}", leaf.key, leaf.value_str());
     }
+
+    println!("\n== server and stats ==");
+    let version = client.server().get_version()?;
+    println!(
+        "  version: server {}, cluster {}",
+        version.server, version.cluster
+    );
+    println!("  machines: {:?}", client.server().get_machines()?);
+    println!("  leader: {}", client.server().get_leader_url_prefix()?);
+    println!("  healthy: {}", client.server().health()?);
+    let stats = client.stat().get_leader_stats()?;
+    println!(
+        "  leader {} has {} followers",
+        stats.leader,
+        stats.followers.len()
+    );
+    let store = client.stat().get_store_stats()?;
+    println!(
+        "  store: {} sets, {} gets",
+        store.sets_success, store.gets_success
+    );
+
+    if let Some(state) = state_dir {
+        failover(&client, &endpoints, &state)?;
+    }
     dirs.delete_recursive("/demo", None)?;
     println!("\ndone: /demo removed");
+    Ok(())
+}
+
+/// Kill the member the client is pinned to and carry on.
+fn failover(client: &Client, endpoints: &str, state: &str) -> Result<(), Error> {
+    println!("\n== failover ==");
+    node_write(client, "before")?;
+    let pinned = client.prefix();
+    let index = endpoints.split(',').position(|e| e == pinned).unwrap_or(0);
+    let leader = client.server().get_leader_url_prefix()?;
+    let role = if leader == pinned {
+        "the leader"
+    } else {
+        "a follower"
+    };
+    println!("  pinned to {pinned} ({role}); killing it with SIGKILL");
+    if leader == pinned {
+        println!("  (writes made before a new leader is elected wait for etcd's answer, errorCode 300 after ~7 s, then go to another member)");
+    }
+    let status = std::process::Command::new("bash")
+        .args([
+            "scripts/etcd.sh",
+            "kill",
+            state,
+            &(index + 1).to_string(),
+            "KILL",
+        ])
+        .status();
+    if !matches!(status, Ok(s) if s.success()) {
+        println!("  could not kill the member ({status:?}); skipping");
+        return Ok(());
+    }
+    let started = Instant::now();
+    for i in 0..5 {
+        node_write(client, &format!("after-{i}"))?;
+    }
+    println!(
+        "  5 writes and reads after the kill took {:?}; now pinned to {}",
+        started.elapsed(),
+        client.prefix()
+    );
+    match client
+        .server()
+        .health_of(&etcd_v2::Endpoint::parse(&pinned)?)
+    {
+        Ok(h) => println!("  the killed member reports healthy={h}?"),
+        Err(e) => println!("  the killed member: {e}"),
+    }
+    let members = client.members().list()?;
+    println!(
+        "  the cluster still lists {} members; writes go on with a quorum of 2",
+        members.len()
+    );
+    Ok(())
+}
+
+fn node_write(client: &Client, value: &str) -> Result<(), Error> {
+    let started = Instant::now();
+    let written = client.node().set("/demo/failover", value, None)?;
+    let read = client.node().get_quorum("/demo/failover", false)?;
+    println!(
+        "  set {value:<9} via {}  -> read back {:?} (quorum) in {:?}",
+        client.prefix(),
+        read.value().unwrap_or(""),
+        started.elapsed()
+    );
+    debug_assert_eq!(written.value(), read.value());
     Ok(())
 }

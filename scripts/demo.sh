@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The demo: installs etcd if needed, starts a throwaway member on a free loopback
-# port, runs the tour (examples/demo.rs) against it, and stops it.
+# The demo: installs etcd if needed, starts a throwaway three-member cluster on
+# free loopback ports, runs the tour (examples/demo.rs) against it (which kills
+# one member to show failover), and stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/etcd.sh ensure > /dev/null
 cargo build --quiet --example demo
 state=$(mktemp -d "${TMPDIR:-/tmp}/etcd-v2-demo.XXXXXX")
 trap 'bash scripts/etcd.sh stop "$state"' EXIT
-endpoints=$(bash scripts/etcd.sh start "$state" 1 $$ | sed -n 's/^ENDPOINTS=//p')
-echo "started a throwaway etcd at $endpoints (state in $state)"
-cargo run --quiet --example demo -- "$endpoints"
+endpoints=$(bash scripts/etcd.sh start "$state" 3 $$ | sed -n 's/^ENDPOINTS=//p')
+echo "started a throwaway three-member etcd cluster at $endpoints"
+cargo run --quiet --example demo -- "$endpoints" "$state"
