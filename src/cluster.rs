@@ -67,6 +67,7 @@ pub struct Attempts {
     long_poll: bool,
     failover: bool,
     only: Option<Endpoint>,
+    timeout: Option<Option<Duration>>,
     deadline: Option<Instant>,
     tried: Vec<Endpoint>,
     failures: Vec<(String, Error)>,
@@ -81,6 +82,7 @@ impl Attempts {
             long_poll: false,
             failover: true,
             only: None,
+            timeout: None,
             deadline: None,
             tried: Vec::new(),
             failures: Vec::new(),
@@ -108,6 +110,17 @@ impl Attempts {
         self.only = Some(endpoint);
         self.failover = false;
         self
+    }
+
+    /// Use `timeout` for each attempt instead of the client's default.
+    pub fn with_timeout(mut self, timeout: Option<Duration>) -> Attempts {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The per-attempt timeout chosen for this request, if one was.
+    pub fn timeout(&self) -> Option<Option<Duration>> {
+        self.timeout
     }
 
     /// The deadline, if any.

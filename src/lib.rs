@@ -74,6 +74,7 @@ pub mod timestamp;
 pub mod transport;
 #[path = "../transports/mod.rs"]
 pub mod transports;
+pub mod watch;
 
 pub use client::{Client, ClientBuilder, TlsOptions, TransportOptions};
 pub use credentials::{Credentials, Secret};

@@ -4,7 +4,7 @@ use super::node::with_ttl;
 use super::Client;
 use crate::error::Error;
 use crate::key;
-use crate::ops::keys::{CreateDir, CreateInOrder, Delete, Get, Wait};
+use crate::ops::keys::{CreateDir, CreateInOrder, Delete, Get};
 use crate::response::{KeysResponse, Node};
 use crate::transport::Transport;
 
@@ -89,7 +89,6 @@ impl<T: Transport> InOrder<T> {
 
     /// Block until something in the directory changes and return that change.
     pub fn wait(&self) -> Result<KeysResponse, Error> {
-        self.client
-            .wait_for_event(Wait::new(self.path.as_str()).recursive(true))
+        self.client.first_change(&self.path, true, None)
     }
 }

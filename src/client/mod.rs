@@ -7,6 +7,7 @@ mod inorder;
 mod members;
 mod node;
 mod server;
+mod watch;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -17,12 +18,12 @@ pub use inorder::{InOrder, InOrderOps};
 pub use members::MembersOps;
 pub use node::NodeOps;
 pub use server::{ServerOps, StatOps};
+pub use watch::{Watch, WatchOptions, WatchStopper};
 
 use crate::cluster::{Attempts, EndpointPool, Verdict};
 use crate::credentials::Credentials;
 use crate::endpoint::Endpoint;
 use crate::error::Error;
-use crate::ops::keys::{CurrentIndex, Wait, WaitOutcome};
 use crate::ops::raw::RawRequest;
 use crate::ops::Operation;
 use crate::response::{parse_keys, KeysResponse};
@@ -397,11 +398,11 @@ impl<T: Transport> Client<T> {
         mut attempts: Attempts,
     ) -> Result<O::Output, Error> {
         let config = &self.inner.config;
-        let base_timeout = if op.is_long_poll() {
+        let base_timeout = attempts.timeout().unwrap_or(if op.is_long_poll() {
             config.wait_timeout
         } else {
             config.request_timeout
-        };
+        });
         loop {
             let now = self.inner.transport.now();
             let endpoint = self.pool().next_endpoint(&mut attempts, now)?;
@@ -494,23 +495,64 @@ impl<T: Transport> Client<T> {
         self.execute_with(request, attempts)
     }
 
-    /// Block until the next change matching `wait`. A wait from "now" first reads
-    /// the store index (a `HEAD`) and waits from the next one; a poll that etcd
-    /// ends without an event, or that reaches the long-poll timeout, is re-issued
-    /// at the same index, so no event is lost between polls.
-    pub(crate) fn wait_for_event(&self, mut wait: Wait) -> Result<KeysResponse, Error> {
-        if wait.index().is_none() {
-            let now = self.execute(&CurrentIndex::new(wait.key()))?;
-            wait = wait.wait_index(now + 1);
-        }
-        loop {
-            match self.execute(&wait) {
-                Ok(WaitOutcome::Event(event)) => return Ok(*event),
-                Ok(WaitOutcome::Idle { .. }) => {}
-                Err(Error::Transport { source, .. })
-                    if source.kind() == crate::error::TransportErrorKind::Timeout => {}
-                Err(e) => return Err(e),
+    /// Watch `key` for changes: a stream (a blocking iterator) that never loses or
+    /// repeats an event. See [`WatchOptions`] and [`crate::watch`].
+    ///
+    /// ```no_run
+    /// let client = etcd_v2::Client::new("127.0.0.1", 2379)?;
+    /// for event in client.watch("/config").recursive(true).start() {
+    ///     match event? {
+    ///         etcd_v2::watch::WatchEvent::Change(c) => println!("{} {}", c.action, c.node.key),
+    ///         etcd_v2::watch::WatchEvent::Resync { index, .. } => println!("resynced at {index}"),
+    ///     }
+    /// }
+    /// # Ok::<(), etcd_v2::Error>(())
+    /// ```
+    pub fn watch(&self, key: &str) -> WatchOptions<T> {
+        WatchOptions::new(self.clone(), key)
+    }
+
+    /// Run a request of the watcher through the pool, with `poll_timeout` for
+    /// its long polls.
+    pub(crate) fn run_watch_request(
+        &self,
+        request: &crate::watch::Request,
+        poll_timeout: Option<Option<std::time::Duration>>,
+    ) -> crate::watch::Outcome {
+        use crate::watch::{Outcome, Request};
+        match request {
+            Request::CurrentIndex(op) => Outcome::CurrentIndex(self.execute(op)),
+            Request::Snapshot(op) => Outcome::Snapshot(self.execute(op).map(Box::new)),
+            Request::Wait(op) => {
+                self.auto_sync();
+                let mut attempts = self.attempts(op);
+                if let Some(t) = poll_timeout {
+                    attempts = attempts.with_timeout(t);
+                }
+                Outcome::Wait(self.execute_with(op, attempts))
             }
+        }
+    }
+
+    /// The first change of `key` from `index` (or from now), through the watcher
+    /// (without resync: errorCode 401 is returned as an error).
+    pub(crate) fn first_change(
+        &self,
+        key: &str,
+        recursive: bool,
+        index: Option<u64>,
+    ) -> Result<KeysResponse, Error> {
+        let mut options = self.watch(key).recursive(recursive).resync(false);
+        if let Some(i) = index {
+            options = options.from_index(i);
+        }
+        match options.start().next() {
+            Some(Ok(crate::watch::WatchEvent::Change(change))) => Ok(*change),
+            Some(Ok(crate::watch::WatchEvent::Resync { .. })) => Err(Error::Misuse(
+                "a watch without resync reported a resync".into(),
+            )),
+            Some(Err(e)) => Err(e),
+            None => Err(Error::Misuse("the watch ended without an event".into())),
         }
     }
 

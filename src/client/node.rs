@@ -2,7 +2,7 @@
 
 use super::Client;
 use crate::error::Error;
-use crate::ops::keys::{CompareAndSwap, Create, Delete, Get, Refresh, Set, Update, Wait};
+use crate::ops::keys::{CompareAndSwap, Create, Delete, Get, Refresh, Set, Update};
 use crate::response::KeysResponse;
 use crate::transport::Transport;
 
@@ -50,8 +50,7 @@ impl<'a, T: Transport> NodeOps<'a, T> {
     /// Block until the key (or, with `recursive`, anything below it) changes, and
     /// return that change.
     pub fn wait(&self, path: &str, recursive: bool) -> Result<KeysResponse, Error> {
-        self.client
-            .wait_for_event(Wait::new(path).recursive(recursive))
+        self.client.first_change(path, recursive, None)
     }
 
     /// Return the first change at or after `index` (possibly one in the past; etcd
@@ -62,8 +61,7 @@ impl<'a, T: Transport> NodeOps<'a, T> {
         index: u64,
         recursive: bool,
     ) -> Result<KeysResponse, Error> {
-        self.client
-            .wait_for_event(Wait::new(path).recursive(recursive).wait_index(index))
+        self.client.first_change(path, recursive, Some(index))
     }
 
     /// The seed's compare-and-swap: set `value` only if every condition given

@@ -181,9 +181,10 @@ pub fn client_with(
 }
 
 /// Write a test body once, run it for every client kind. Inside the body, wrap
-/// each client call in `call!(...)` (it adds `.await` for async clients), and use
-/// `$c` (the client) and `$p` (a fresh key prefix). An optional
-/// `builder: |b| ...` configures the client.
+/// each client call in `call!(...)` (it adds `.await` for async clients), build
+/// further clients of the same kind with `build!(builder)`, and use `$c` (the
+/// client) and `$p` (a fresh key prefix). An optional `builder: |b| ...`
+/// configures the client.
 #[macro_export]
 macro_rules! etcd_test {
     ($name:ident, |$c:ident, $p:ident| $body:block) => {
@@ -200,6 +201,12 @@ macro_rules! etcd_test {
                 macro_rules! call {
                     ($e:expr) => {
                         $e
+                    };
+                }
+                #[allow(unused_macros)]
+                macro_rules! build {
+                    ($b:expr) => {
+                        $b.build().expect("client")
                     };
                 }
                 let $c = $crate::support::client_with(|$b| $tweak);

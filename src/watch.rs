@@ -1,0 +1,366 @@
+//! The watcher: a state machine that turns etcd's one-event long polls into a
+//! stream that never loses or repeats an event. It is told the time and the
+//! outcome of each request, and says what to do next ([`Step`]); drivers
+//! ([`crate::client::Watch`], the async client) execute its requests through the
+//! endpoint pool.
+//!
+//! Rules:
+//! - it starts from a given index, or from "now": the store index read with a
+//!   `HEAD` ([`keys::CurrentIndex`]), plus one;
+//! - after each event the next `waitIndex` is that event's `modifiedIndex + 1`;
+//! - an empty 200 (etcd closing an idle watch) or the long-poll timeout re-issues
+//!   the wait at the same index, at once;
+//! - a transient failure (no answer, a 5xx, every endpoint failing) re-issues the
+//!   wait at the same index after a backoff (100 ms doubling to 5 s); the
+//!   endpoint pool moves it to the next endpoint;
+//! - errorCode 401 (etcd keeps only the last 1000 events) makes it read the
+//!   watched key (recursively for a recursive watch), emit a
+//!   [`WatchEvent::Resync`] carrying that state and its index, and continue from
+//!   that index + 1;
+//! - an event at or below the last index reported is dropped, so nothing is
+//!   reported twice, whatever a member replays after a failover;
+//! - any other error (unauthorised, not a directory, a bad key) ends the watch.
+//!
+//! etcd's own behaviour, which no client can change:
+//! - a TTL refresh (`refresh=true`) does not wake watchers, and a replay from an
+//!   older index skips it too;
+//! - a live recursive watch does not report changes to hidden children (keys
+//!   whose last segment starts with `_`), but a replay from an older index does;
+//! - a non-recursive watch on a directory ignores its children;
+//! - when a directory expires, watchers of its children get the directory's
+//!   `expire` event.
+//!
+//! ```
+//! use std::time::Instant;
+//! use etcd_v2::watch::{Outcome, Request, Step, WatchEvent, Watcher};
+//! use etcd_v2::ops::keys::WaitOutcome;
+//!
+//! let t = Instant::now();
+//! let mut w = Watcher::new("/config", true).from_index(10);
+//! let Step::Send(Request::Wait(wait)) = w.poll(t) else { panic!() };
+//! assert_eq!(wait.index(), Some(10));
+//! // ... run `wait` through a client, then report what came back:
+//! let body = br#"{"action":"set","node":{"key":"/config/a","value":"1","modifiedIndex":12,"createdIndex":12}}"#;
+//! let response = http::Response::builder().status(200).body(body.to_vec()).unwrap();
+//! let event = etcd_v2::Operation::parse(&wait, response);
+//! w.handle(Outcome::Wait(event), t).unwrap();
+//! let Step::Emit(WatchEvent::Change(change)) = w.poll(t) else { panic!() };
+//! assert_eq!(change.node.modified_index, 12);
+//! let Step::Send(Request::Wait(next)) = w.poll(t) else { panic!() };
+//! assert_eq!(next.index(), Some(13));
+//! ```
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, ErrorCode};
+use crate::ops::keys::{self, WaitOutcome};
+use crate::response::KeysResponse;
+
+/// What a watch reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchEvent {
+    /// A change, in index order, each reported once.
+    Change(Box<KeysResponse>),
+    /// The watcher fell more than etcd's 1000 events behind (errorCode 401): the
+    /// changes in between are lost, and this is the watched key's state instead
+    /// (`None` if it does not exist), read at `index`. Changes after `index`
+    /// follow.
+    Resync {
+        /// The key's state (recursive for a recursive watch), or `None`.
+        snapshot: Option<Box<KeysResponse>>,
+        /// The store index the snapshot was read at.
+        index: u64,
+    },
+}
+
+impl WatchEvent {
+    /// The index of the change, or of the snapshot.
+    pub fn index(&self) -> u64 {
+        match self {
+            WatchEvent::Change(c) => c.node.modified_index,
+            WatchEvent::Resync { index, .. } => *index,
+        }
+    }
+}
+
+/// A request the watcher needs run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Read the store index ("now").
+    CurrentIndex(keys::CurrentIndex),
+    /// Long-poll for the next event.
+    Wait(keys::Wait),
+    /// Read the key's state after errorCode 401.
+    Snapshot(keys::Get),
+}
+
+/// The outcome of a [`Request`], to hand back with [`Watcher::handle`].
+#[derive(Debug)]
+pub enum Outcome {
+    /// The outcome of [`Request::CurrentIndex`].
+    CurrentIndex(Result<u64, Error>),
+    /// The outcome of [`Request::Wait`].
+    Wait(Result<WaitOutcome, Error>),
+    /// The outcome of [`Request::Snapshot`].
+    Snapshot(Result<Box<KeysResponse>, Error>),
+}
+
+/// What the driver must do next.
+#[derive(Debug)]
+pub enum Step {
+    /// Run this request and hand its outcome to [`Watcher::handle`].
+    Send(Request),
+    /// Report this event.
+    Emit(WatchEvent),
+    /// Nothing to do before this instant (a backoff); poll again then.
+    SleepUntil(Instant),
+    /// The watch failed for good with this error; polling again gives
+    /// [`Step::Finished`].
+    Failed(Error),
+    /// The watch is over.
+    Finished,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InFlight {
+    Nothing,
+    CurrentIndex,
+    Wait,
+    Snapshot,
+}
+
+/// First and largest backoff after a transient failure.
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// The watch state machine. See the [module docs](self).
+#[derive(Debug)]
+pub struct Watcher {
+    key: String,
+    recursive: bool,
+    resync: bool,
+    next_index: Option<u64>,
+    last_reported: Option<u64>,
+    in_flight: InFlight,
+    need_snapshot: bool,
+    pending: VecDeque<WatchEvent>,
+    retry_at: Option<Instant>,
+    backoff: Duration,
+    failed: Option<Error>,
+    finished: bool,
+}
+
+impl Watcher {
+    /// Watch `key` (and, if `recursive`, everything below it) from "now".
+    pub fn new(key: impl Into<String>, recursive: bool) -> Watcher {
+        Watcher {
+            key: key.into(),
+            recursive,
+            resync: true,
+            next_index: None,
+            last_reported: None,
+            in_flight: InFlight::Nothing,
+            need_snapshot: false,
+            pending: VecDeque::new(),
+            retry_at: None,
+            backoff: BACKOFF_MIN,
+            failed: None,
+            finished: false,
+        }
+    }
+
+    /// Start at `index` (the first event reported has `modifiedIndex >= index`;
+    /// past events are replayed if etcd still has them).
+    pub fn from_index(mut self, index: u64) -> Watcher {
+        self.next_index = Some(index.max(1));
+        self
+    }
+
+    /// Whether errorCode 401 leads to a [`WatchEvent::Resync`] (the default) or
+    /// ends the watch with that error.
+    pub fn resync_on_cleared_history(mut self, resync: bool) -> Watcher {
+        self.resync = resync;
+        self
+    }
+
+    /// The index the next wait will ask for, once known.
+    pub fn next_index(&self) -> Option<u64> {
+        self.next_index
+    }
+
+    /// The key watched.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Stop: the next poll gives [`Step::Finished`] (a request in flight may be
+    /// abandoned; its outcome is then ignored).
+    pub fn finish(&mut self) {
+        self.finished = true;
+        self.in_flight = InFlight::Nothing;
+    }
+
+    /// What to do next.
+    pub fn poll(&mut self, now: Instant) -> Step {
+        if self.finished {
+            return Step::Finished;
+        }
+        if let Some(event) = self.pending.pop_front() {
+            return Step::Emit(event);
+        }
+        if let Some(err) = self.failed.take() {
+            self.finished = true;
+            return Step::Failed(err);
+        }
+        if self.in_flight != InFlight::Nothing {
+            return Step::Failed(Error::Misuse(
+                "the watcher was polled while a request was in flight; hand its outcome to handle() first".into(),
+            ));
+        }
+        if let Some(at) = self.retry_at {
+            if now < at {
+                return Step::SleepUntil(at);
+            }
+            self.retry_at = None;
+        }
+        if self.need_snapshot {
+            self.in_flight = InFlight::Snapshot;
+            return Step::Send(Request::Snapshot(
+                keys::Get::new(self.key.as_str())
+                    .recursive(self.recursive)
+                    .sorted(true),
+            ));
+        }
+        match self.next_index {
+            None => {
+                self.in_flight = InFlight::CurrentIndex;
+                Step::Send(Request::CurrentIndex(keys::CurrentIndex::new(
+                    self.key.as_str(),
+                )))
+            }
+            Some(index) => {
+                self.in_flight = InFlight::Wait;
+                Step::Send(Request::Wait(
+                    keys::Wait::new(self.key.as_str())
+                        .recursive(self.recursive)
+                        .wait_index(index),
+                ))
+            }
+        }
+    }
+
+    /// Hand over the outcome of the request last sent. An outcome that does not
+    /// match it is refused with [`Error::Misuse`] (and changes nothing).
+    pub fn handle(&mut self, outcome: Outcome, now: Instant) -> Result<(), Error> {
+        if self.finished {
+            return Ok(());
+        }
+        let expected = self.in_flight;
+        let matches = matches!(
+            (&outcome, expected),
+            (Outcome::CurrentIndex(_), InFlight::CurrentIndex)
+                | (Outcome::Wait(_), InFlight::Wait)
+                | (Outcome::Snapshot(_), InFlight::Snapshot)
+        );
+        if !matches {
+            return Err(Error::Misuse(format!(
+                "the watcher got {} while waiting for {expected:?}",
+                match outcome {
+                    Outcome::CurrentIndex(_) => "a current-index outcome",
+                    Outcome::Wait(_) => "a wait outcome",
+                    Outcome::Snapshot(_) => "a snapshot outcome",
+                }
+            )));
+        }
+        self.in_flight = InFlight::Nothing;
+        match outcome {
+            Outcome::CurrentIndex(Ok(index)) => {
+                self.succeeded();
+                self.next_index = Some(index + 1);
+            }
+            Outcome::Wait(Ok(WaitOutcome::Idle { .. })) => self.succeeded(),
+            Outcome::Wait(Ok(WaitOutcome::Event(event))) => {
+                self.succeeded();
+                let index = event.node.modified_index;
+                if index < self.next_index.unwrap_or(0)
+                    || self.last_reported.is_some_and(|l| index <= l)
+                {
+                    // A replay of something already reported (or older than asked
+                    // for): never report twice.
+                    return Ok(());
+                }
+                self.next_index = Some(index + 1);
+                self.last_reported = Some(index);
+                self.pending.push_back(WatchEvent::Change(event));
+            }
+            Outcome::Snapshot(result) => {
+                let (snapshot, index) = match result {
+                    Ok(r) => {
+                        let index = r.cluster.etcd_index.unwrap_or(r.node.modified_index);
+                        (Some(r), index)
+                    }
+                    Err(e) if e.is_key_not_found() => {
+                        let index = e
+                            .etcd()
+                            .map(|e| e.cluster.etcd_index.unwrap_or(e.index))
+                            .unwrap_or(0);
+                        (None, index)
+                    }
+                    Err(e) => {
+                        self.failure(e, now);
+                        return Ok(());
+                    }
+                };
+                self.succeeded();
+                self.need_snapshot = false;
+                let index = index.max(self.last_reported.unwrap_or(0));
+                self.next_index = Some(index + 1);
+                self.last_reported = Some(index);
+                self.pending
+                    .push_back(WatchEvent::Resync { snapshot, index });
+            }
+            Outcome::CurrentIndex(Err(e)) | Outcome::Wait(Err(e)) => self.failure(e, now),
+        }
+        Ok(())
+    }
+
+    fn succeeded(&mut self) {
+        self.backoff = BACKOFF_MIN;
+    }
+
+    fn failure(&mut self, err: Error, now: Instant) {
+        if err.code() == Some(ErrorCode::EventIndexCleared) && self.resync {
+            self.need_snapshot = true;
+            return;
+        }
+        if is_long_poll_timeout(&err) {
+            return; // the poll simply ran its course: poll again at once
+        }
+        if is_transient(&err) {
+            self.retry_at = Some(now + self.backoff);
+            self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+            return;
+        }
+        self.failed = Some(err);
+    }
+}
+
+fn is_long_poll_timeout(err: &Error) -> bool {
+    matches!(err, Error::Transport { source, .. } if source.kind() == crate::TransportErrorKind::Timeout)
+}
+
+/// Failures worth waiting out: no answer, a server error, every endpoint down.
+fn is_transient(err: &Error) -> bool {
+    match err {
+        Error::Transport { .. } | Error::DeadlineExceeded(_) | Error::ClusterIdMismatch { .. } => {
+            true
+        }
+        Error::AllEndpointsFailed { .. } => true,
+        Error::OutcomeUnknown { source } => is_transient(source),
+        Error::Etcd(e) => e.status >= 500,
+        Error::Api { status, .. } | Error::Http { status, .. } => *status >= 500,
+        Error::Decode { .. } => true,
+        _ => false,
+    }
+}

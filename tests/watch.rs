@@ -1,0 +1,418 @@
+//! Watch streams against a real etcd: thousands of changes seen exactly once in
+//! order (also across a SIGKILLed member), resync after falling behind etcd's
+//! 1000-event history, stopping from another thread, and etcd's own hidden-key
+//! and refresh behaviours.
+//!
+//! The heavy tests bring their own etcd so that other tests' writes cannot push
+//! them past the 1000-event window.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use etcd_v2::ops::keys::CurrentIndex;
+use etcd_v2::watch::WatchEvent;
+use etcd_v2::Action;
+use support::Etcd;
+
+/// Write `count` changes under `dir` (sets on 50 keys, every tenth a delete of a
+/// key just set), keeping at most `max_ahead` indexes ahead of `seen` so the
+/// watcher stays inside etcd's history window. Calls `at_half` half-way.
+/// Returns every modifiedIndex written.
+fn write_changes(
+    writer: etcd_v2::Client,
+    dir: String,
+    count: usize,
+    seen: Arc<AtomicU64>,
+    max_ahead: u64,
+    at_half: impl FnOnce(),
+) -> Vec<u64> {
+    let mut indexes: Vec<u64> = Vec::with_capacity(count);
+    let mut at_half = Some(at_half);
+    for i in 0..count {
+        if i == count / 2 {
+            if let Some(f) = at_half.take() {
+                f();
+            }
+        }
+        while let Some(&last) = indexes.last() {
+            if last.saturating_sub(seen.load(Ordering::SeqCst)) < max_ahead {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let r = if i % 10 == 9 {
+            // Delete the key set by the previous change.
+            writer
+                .node()
+                .delete(&format!("{dir}/k{}", (i - 1) % 50), None, None)
+        } else {
+            writer
+                .node()
+                .set(&format!("{dir}/k{}", i % 50), &i.to_string(), None)
+        };
+        indexes.push(r.expect("write").node.modified_index);
+    }
+    indexes
+}
+
+/// Stops a watch if the writer thread holding it panics, so that a failed
+/// writer never leaves the reader waiting forever.
+struct StopOnPanic(etcd_v2::client::WatchStopper);
+
+impl Drop for StopOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.stop();
+        }
+    }
+}
+
+/// Read `count` changes from `watch`, publishing progress in `seen`.
+fn read_changes<T: etcd_v2::Transport>(
+    watch: &mut etcd_v2::client::Watch<T>,
+    count: usize,
+    seen: &AtomicU64,
+) -> Vec<u64> {
+    let mut indexes = Vec::with_capacity(count);
+    while indexes.len() < count {
+        match watch.next().expect("the watch ended").expect("watch error") {
+            WatchEvent::Change(c) => {
+                seen.store(c.node.modified_index, Ordering::SeqCst);
+                indexes.push(c.node.modified_index);
+            }
+            WatchEvent::Resync { index, .. } => panic!("unexpected resync at {index}"),
+        }
+    }
+    indexes
+}
+
+fn assert_exactly_once_in_order(written: &[u64], seen: &[u64]) {
+    assert_eq!(seen.len(), written.len());
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order, no repeats");
+    let a: BTreeSet<u64> = written.iter().copied().collect();
+    let b: BTreeSet<u64> = seen.iter().copied().collect();
+    assert_eq!(a.len(), written.len(), "the writer got distinct indexes");
+    assert_eq!(a, b, "every modifiedIndex exactly once");
+}
+
+#[test]
+fn a_recursive_watcher_sees_3000_changes_exactly_once_in_order() {
+    let etcd = Etcd::start(1);
+    let client = support::client_for(&etcd);
+    let start = client.execute(&CurrentIndex::new("/stream")).unwrap() + 1;
+    let mut watch = client
+        .watch("/stream")
+        .recursive(true)
+        .from_index(start)
+        .poll_timeout(Duration::from_secs(1))
+        .start();
+    let seen = Arc::new(AtomicU64::new(start));
+    let writer = {
+        let (c, s) = (support::client_for(&etcd), Arc::clone(&seen));
+        let guard = StopOnPanic(watch.stopper());
+        std::thread::spawn(move || {
+            let _guard = guard;
+            write_changes(c, "/stream".into(), 3000, s, 600, || ())
+        })
+    };
+    let started = Instant::now();
+    let got = read_changes(&mut watch, 3000, &seen);
+    let written = writer.join().unwrap();
+    eprintln!(
+        "3000 changes written and watched in {:?}",
+        started.elapsed()
+    );
+    assert_exactly_once_in_order(&written, &got);
+}
+
+#[test]
+fn the_same_across_a_sigkilled_member() {
+    let etcd = Etcd::start(3);
+    let probe = support::client_for(&etcd);
+    let leader = probe.server().get_leader_url_prefix().unwrap();
+    let followers: Vec<String> = etcd
+        .endpoints()
+        .iter()
+        .filter(|u| **u != leader)
+        .cloned()
+        .collect();
+    let victim = etcd
+        .endpoints()
+        .iter()
+        .position(|u| *u == followers[0])
+        .unwrap();
+    // The watcher is pinned to a follower; the writer to the leader.
+    let watcher_client = etcd_v2::Client::builder()
+        .endpoints([followers[0].clone(), followers[1].clone(), leader.clone()])
+        .build()
+        .unwrap();
+    let writer_client = etcd_v2::Client::builder()
+        .endpoints([leader.clone(), followers[1].clone()])
+        .build()
+        .unwrap();
+    let start = watcher_client.execute(&CurrentIndex::new("/ha")).unwrap() + 1;
+    let mut watch = watcher_client
+        .watch("/ha")
+        .recursive(true)
+        .from_index(start)
+        .poll_timeout(Duration::from_secs(1))
+        .start();
+    let seen = Arc::new(AtomicU64::new(start));
+    let etcd = Arc::new(etcd);
+    let writer = {
+        let (s, e) = (Arc::clone(&seen), Arc::clone(&etcd));
+        let guard = StopOnPanic(watch.stopper());
+        std::thread::spawn(move || {
+            let _guard = guard;
+            write_changes(writer_client, "/ha".into(), 3000, s, 600, move || {
+                e.kill(victim, "KILL")
+            })
+        })
+    };
+    let got = read_changes(&mut watch, 3000, &seen);
+    let written = writer.join().unwrap();
+    assert_exactly_once_in_order(&written, &got);
+    assert_ne!(
+        watcher_client.prefix(),
+        followers[0],
+        "the watcher moved off the killed member"
+    );
+}
+
+#[test]
+fn falling_more_than_1000_events_behind_gives_one_resync_and_nothing_twice() {
+    let etcd = Etcd::start(1);
+    let client = support::client_for(&etcd);
+    let writer = support::client_for(&etcd);
+    let start = client.execute(&CurrentIndex::new("/behind")).unwrap() + 1;
+    let mut watch = client
+        .watch("/behind")
+        .recursive(true)
+        .from_index(start)
+        .start();
+    let mut reported = Vec::new();
+    for i in 0..5 {
+        writer
+            .node()
+            .set(&format!("/behind/k{i}"), "early", None)
+            .unwrap();
+    }
+    for _ in 0..5 {
+        reported.push(watch.next().unwrap().unwrap());
+    }
+    // The watcher pauses while 1500 changes go by.
+    let mut last = 0;
+    for i in 0..1500 {
+        last = writer
+            .node()
+            .set(&format!("/behind/k{}", i % 20), &i.to_string(), None)
+            .unwrap()
+            .node
+            .modified_index;
+    }
+    let resync = watch.next().unwrap().unwrap();
+    let WatchEvent::Resync {
+        snapshot: Some(snapshot),
+        index,
+    } = &resync
+    else {
+        panic!("expected a resync, got {resync:?}");
+    };
+    assert!(
+        *index >= last,
+        "the snapshot is at least as new as the last write"
+    );
+    assert_eq!(snapshot.node.leaves().len(), 20);
+    let k7 = snapshot
+        .node
+        .leaves()
+        .into_iter()
+        .find(|n| n.key == "/behind/k7")
+        .unwrap();
+    assert_eq!(
+        k7.value.as_deref(),
+        Some("1487"),
+        "the snapshot holds the latest values"
+    );
+    reported.push(resync.clone());
+    // Afterwards, changes resume after the snapshot's index.
+    let mut after = Vec::new();
+    for i in 0..10 {
+        after.push(
+            writer
+                .node()
+                .set("/behind/after", &i.to_string(), None)
+                .unwrap()
+                .node
+                .modified_index,
+        );
+    }
+    for _ in 0..10 {
+        reported.push(watch.next().unwrap().unwrap());
+    }
+    let indexes: Vec<u64> = reported.iter().map(WatchEvent::index).collect();
+    assert!(
+        indexes.windows(2).all(|w| w[0] < w[1]),
+        "nothing twice, in order: {indexes:?}"
+    );
+    assert_eq!(
+        reported
+            .iter()
+            .filter(|e| matches!(e, WatchEvent::Resync { .. }))
+            .count(),
+        1
+    );
+    assert_eq!(&indexes[6..], &after[..]);
+}
+
+#[test]
+fn a_watch_can_be_stopped_from_another_thread() {
+    let client = support::client();
+    let p = support::Prefix::new("stop");
+    let watch = client
+        .watch(p.dir())
+        .recursive(true)
+        .poll_timeout(Duration::from_millis(400))
+        .start();
+    let stopper = watch.stopper();
+    let started = Instant::now();
+    let reader = std::thread::spawn(move || watch.count());
+    std::thread::sleep(Duration::from_millis(300));
+    stopper.stop();
+    let events = reader.join().unwrap();
+    assert_eq!(events, 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "stopped within the poll timeout: {:?}",
+        started.elapsed()
+    );
+}
+
+etcd_test!(
+    from_now_skips_the_past_and_from_an_index_replays_it,
+    |c, p| {
+        let first = call!(c.node().set(&p.key("k"), "1", None))
+            .unwrap()
+            .node
+            .modified_index;
+        call!(c.node().set(&p.key("k"), "2", None)).unwrap();
+        let mut replay = c.watch(&p.key("k")).from_index(first).start();
+        let values: Vec<String> = (0..2)
+            .map(|_| match call!(replay.next()).unwrap().unwrap() {
+                WatchEvent::Change(ch) => ch.value().unwrap().to_owned(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(values, ["1", "2"]);
+
+        let mut live = c.watch(&p.key("k")).start();
+        let writer = support::client();
+        let key = p.key("k");
+        let handle = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            writer.node().set(&key, "3", None).unwrap();
+        });
+        match call!(live.next()).unwrap().unwrap() {
+            WatchEvent::Change(ch) => assert_eq!(ch.value(), Some("3"), "the past is not reported"),
+            other => panic!("{other:?}"),
+        }
+        handle.join().unwrap();
+    }
+);
+
+etcd_test!(a_refresh_does_not_wake_watchers_live_or_replayed, |c, p| {
+    let k = p.key("r");
+    let set = call!(c.node().set(&k, "v", Some(60))).unwrap();
+    // Replayed: the refresh is skipped, the next set is reported.
+    call!(c.node().refresh(&k, 120)).unwrap();
+    call!(c.node().set(&k, "after-refresh", None)).unwrap();
+    let mut replay = c.watch(&k).from_index(set.node.modified_index + 1).start();
+    match call!(replay.next()).unwrap().unwrap() {
+        WatchEvent::Change(ch) => {
+            assert_eq!(ch.action, Action::Set);
+            assert_eq!(ch.value(), Some("after-refresh"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Live: a refresh while the watch waits does not wake it.
+    let mut live = c.watch(&k).start();
+    let writer = support::client();
+    let key = k.clone();
+    let handle = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        writer.node().refresh(&key, 30).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        writer.node().set(&key, "woke", None).unwrap();
+    });
+    match call!(live.next()).unwrap().unwrap() {
+        WatchEvent::Change(ch) => assert_eq!(ch.value(), Some("woke")),
+        other => panic!("{other:?}"),
+    }
+    handle.join().unwrap();
+});
+
+etcd_test!(
+    hidden_children_are_skipped_live_but_replayed_from_an_index,
+    |c, p| {
+        let dir = p.key("h");
+        call!(c.directory().create(&dir, None)).unwrap();
+        // Live: the hidden child's change is not reported, the visible one is.
+        let mut live = c.watch(&dir).recursive(true).start();
+        let writer = support::client();
+        let (hidden, visible) = (p.key("h/_secret"), p.key("h/visible"));
+        let (h2, v2) = (hidden.clone(), visible.clone());
+        let handle = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            let idx = writer
+                .node()
+                .set(&h2, "hidden", None)
+                .unwrap()
+                .node
+                .modified_index;
+            writer.node().set(&v2, "visible", None).unwrap();
+            idx
+        });
+        match call!(live.next()).unwrap().unwrap() {
+            WatchEvent::Change(ch) => assert_eq!(ch.node.key, visible),
+            other => panic!("{other:?}"),
+        }
+        let hidden_index = handle.join().unwrap();
+        // Replayed from an index: the hidden child's change is there.
+        let mut replay = c
+            .watch(&dir)
+            .recursive(true)
+            .from_index(hidden_index)
+            .start();
+        match call!(replay.next()).unwrap().unwrap() {
+            WatchEvent::Change(ch) => {
+                assert_eq!(ch.node.key, hidden);
+                assert!(ch.node.is_hidden());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+);
+
+etcd_test!(
+    a_non_recursive_watch_ignores_children_and_sees_deletes,
+    |c, p| {
+        let k = p.key("d");
+        let made = call!(c.node().set(&p.key("d/child"), "x", None)).unwrap();
+        let deleted = call!(c.directory().delete_recursive(&k, None)).unwrap();
+        let mut w = c.watch(&k).from_index(made.node.modified_index).start();
+        match call!(w.next()).unwrap().unwrap() {
+            WatchEvent::Change(ch) => {
+                assert_eq!(
+                    ch.node.modified_index, deleted.node.modified_index,
+                    "the child's set is not reported"
+                );
+                assert!(ch.is_deleted());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+);

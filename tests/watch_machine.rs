@@ -1,0 +1,351 @@
+//! Transcripts of the watcher state machine on virtual time: each rule as a
+//! scripted exchange of requests, outcomes and time steps. No network.
+
+use std::time::{Duration, Instant};
+
+use etcd_v2::ops::keys::WaitOutcome;
+use etcd_v2::response::parse_keys;
+use etcd_v2::watch::{Outcome, Request, Step, WatchEvent, Watcher};
+use etcd_v2::{ClusterInfo, Error, TransportError, TransportErrorKind};
+
+fn response(status: u16, index: u64, body: &str) -> http::Response<Vec<u8>> {
+    http::Response::builder()
+        .status(status)
+        .header("X-Etcd-Index", index.to_string())
+        .body(body.as_bytes().to_vec())
+        .unwrap()
+}
+
+fn change(key: &str, index: u64) -> Outcome {
+    let body = format!(
+        r#"{{"action":"set","node":{{"key":"{key}","value":"v{index}","modifiedIndex":{index},"createdIndex":{index}}}}}"#
+    );
+    Outcome::Wait(Ok(WaitOutcome::Event(Box::new(
+        parse_keys(&response(200, index, &body)).unwrap(),
+    ))))
+}
+
+fn idle() -> Outcome {
+    Outcome::Wait(Ok(WaitOutcome::Idle {
+        cluster: ClusterInfo::default(),
+    }))
+}
+
+fn wait_err(e: Error) -> Outcome {
+    Outcome::Wait(Err(e))
+}
+
+fn etcd_error(code: u16, status: u16, index: u64) -> Error {
+    let body = format!(r#"{{"errorCode":{code},"message":"m","cause":"c","index":{index}}}"#);
+    parse_keys(&response(status, index, &body)).unwrap_err()
+}
+
+fn transport(kind: TransportErrorKind) -> Error {
+    Error::Transport {
+        endpoint: "http://a:2379".into(),
+        source: TransportError::new(kind, "scripted"),
+    }
+}
+
+/// Poll and expect a wait at `index`.
+fn expect_wait(w: &mut Watcher, now: Instant, index: u64, recursive: bool) {
+    match w.poll(now) {
+        Step::Send(Request::Wait(wait)) => {
+            assert_eq!(wait.index(), Some(index));
+            assert_eq!(wait.is_recursive(), recursive);
+        }
+        other => panic!("expected a wait at {index}, got {other:?}"),
+    }
+}
+
+fn expect_change(w: &mut Watcher, now: Instant, index: u64) {
+    match w.poll(now) {
+        Step::Emit(WatchEvent::Change(c)) => assert_eq!(c.node.modified_index, index),
+        other => panic!("expected change {index}, got {other:?}"),
+    }
+}
+
+fn ms(t0: Instant, ms: u64) -> Instant {
+    t0 + Duration::from_millis(ms)
+}
+
+#[test]
+fn from_now_reads_the_store_index_then_waits_from_the_next() {
+    let t = Instant::now();
+    let mut w = Watcher::new("/k", false);
+    match w.poll(t) {
+        Step::Send(Request::CurrentIndex(_)) => {}
+        other => panic!("{other:?}"),
+    }
+    w.handle(Outcome::CurrentIndex(Ok(41)), t).unwrap();
+    expect_wait(&mut w, t, 42, false);
+}
+
+#[test]
+fn from_an_index_waits_there_directly() {
+    let t = Instant::now();
+    let mut w = Watcher::new("/dir", true).from_index(7);
+    expect_wait(&mut w, t, 7, true);
+}
+
+#[test]
+fn after_each_event_the_next_wait_is_its_index_plus_one() {
+    let t = Instant::now();
+    let mut w = Watcher::new("/dir", true).from_index(7);
+    let mut asked_for = Vec::new();
+    for index in [9, 10, 15] {
+        asked_for.push(w.next_index().unwrap());
+        let asked = w.next_index().unwrap();
+        expect_wait(&mut w, t, asked, true);
+        w.handle(change("/dir/x", index), t).unwrap();
+        expect_change(&mut w, t, index);
+        assert_eq!(w.next_index(), Some(index + 1));
+    }
+    assert_eq!(asked_for, [7, 10, 11]);
+    expect_wait(&mut w, t, 16, true);
+}
+
+#[test]
+fn an_empty_answer_or_a_poll_timeout_re_issues_at_once_at_the_same_index() {
+    let t = Instant::now();
+    let mut w = Watcher::new("/k", false).from_index(5);
+    expect_wait(&mut w, t, 5, false);
+    w.handle(idle(), t).unwrap();
+    expect_wait(&mut w, t, 5, false);
+    w.handle(wait_err(transport(TransportErrorKind::Timeout)), t)
+        .unwrap();
+    expect_wait(&mut w, t, 5, false);
+}
+
+#[test]
+fn a_transport_failure_re_issues_at_the_same_index_after_a_backoff() {
+    let t0 = Instant::now();
+    let mut w = Watcher::new("/k", false).from_index(5);
+    let mut now = t0;
+    let mut backoffs = Vec::new();
+    for kind in [
+        TransportErrorKind::Connect,
+        TransportErrorKind::Io,
+        TransportErrorKind::Other,
+    ] {
+        expect_wait(&mut w, now, 5, false);
+        w.handle(wait_err(transport(kind)), now).unwrap();
+        let Step::SleepUntil(at) = w.poll(now) else {
+            panic!()
+        };
+        // The clock not moving changes nothing: still sleeping, nothing sent.
+        assert!(matches!(w.poll(now), Step::SleepUntil(a) if a == at));
+        backoffs.push(at - now);
+        now = at;
+    }
+    assert_eq!(
+        backoffs,
+        [
+            Duration::from_millis(100),
+            Duration::from_millis(200),
+            Duration::from_millis(400)
+        ]
+    );
+    // Every endpoint down, a 5xx: also transient.
+    expect_wait(&mut w, now, 5, false);
+    w.handle(wait_err(etcd_error(300, 500, 0)), now).unwrap();
+    let Step::SleepUntil(at) = w.poll(now) else {
+        panic!()
+    };
+    assert_eq!(at - now, Duration::from_millis(800));
+    now = at;
+    expect_wait(&mut w, now, 5, false);
+    w.handle(
+        wait_err(Error::AllEndpointsFailed { failures: vec![] }),
+        now,
+    )
+    .unwrap();
+    let Step::SleepUntil(at) = w.poll(now) else {
+        panic!()
+    };
+    now = at;
+    // Success resets the backoff.
+    expect_wait(&mut w, now, 5, false);
+    w.handle(change("/k", 6), now).unwrap();
+    expect_change(&mut w, now, 6);
+    expect_wait(&mut w, now, 7, false);
+    w.handle(wait_err(transport(TransportErrorKind::Connect)), now)
+        .unwrap();
+    let Step::SleepUntil(at) = w.poll(now) else {
+        panic!()
+    };
+    assert_eq!(at - now, Duration::from_millis(100));
+}
+
+#[test]
+fn the_backoff_is_capped() {
+    let mut now = Instant::now();
+    let mut w = Watcher::new("/k", false).from_index(1);
+    let mut last = Duration::ZERO;
+    for _ in 0..12 {
+        expect_wait(&mut w, now, 1, false);
+        w.handle(wait_err(transport(TransportErrorKind::Connect)), now)
+            .unwrap();
+        let Step::SleepUntil(at) = w.poll(now) else {
+            panic!()
+        };
+        last = at - now;
+        now = at;
+    }
+    assert_eq!(last, Duration::from_secs(5));
+}
+
+#[test]
+fn history_cleared_gives_one_resync_and_continues_after_it() {
+    let t = Instant::now();
+    let mut w = Watcher::new("/dir", true).from_index(10);
+    expect_wait(&mut w, t, 10, true);
+    w.handle(wait_err(etcd_error(401, 400, 2500)), t).unwrap();
+    let get = match w.poll(t) {
+        Step::Send(Request::Snapshot(get)) => get,
+        other => panic!("{other:?}"),
+    };
+    let req =
+        etcd_v2::Operation::build(&get, &etcd_v2::Endpoint::parse("http://a:1").unwrap()).unwrap();
+    assert_eq!(
+        req.uri().query(),
+        Some("recursive=true&sorted=true"),
+        "a recursive snapshot"
+    );
+    let snapshot = r#"{"action":"get","node":{"key":"/dir","dir":true,"nodes":[{"key":"/dir/a","value":"1","modifiedIndex":2400,"createdIndex":3}],"modifiedIndex":3,"createdIndex":3}}"#;
+    w.handle(
+        Outcome::Snapshot(parse_keys(&response(200, 2500, snapshot)).map(Box::new)),
+        t,
+    )
+    .unwrap();
+    match w.poll(t) {
+        Step::Emit(WatchEvent::Resync {
+            snapshot: Some(s),
+            index: 2500,
+        }) => assert_eq!(s.children().len(), 1),
+        other => panic!("{other:?}"),
+    }
+    expect_wait(&mut w, t, 2501, true);
+    // Anything at or below the resync index is never reported.
+    w.handle(change("/dir/a", 2500), t).unwrap();
+    expect_wait(&mut w, t, 2501, true);
+    w.handle(change("/dir/a", 2501), t).unwrap();
+    expect_change(&mut w, t, 2501);
+}
+
+#[test]
+fn a_resync_of_a_missing_key_carries_no_snapshot() {
+    let t = Instant::now();
+    let mut w = Watcher::new("/gone", false).from_index(3);
+    expect_wait(&mut w, t, 3, false);
+    w.handle(wait_err(etcd_error(401, 400, 1500)), t).unwrap();
+    assert!(matches!(w.poll(t), Step::Send(Request::Snapshot(_))));
+    w.handle(Outcome::Snapshot(Err(etcd_error(100, 404, 1600))), t)
+        .unwrap();
+    match w.poll(t) {
+        Step::Emit(WatchEvent::Resync {
+            snapshot: None,
+            index: 1600,
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    expect_wait(&mut w, t, 1601, false);
+}
+
+#[test]
+fn a_failed_snapshot_is_retried_after_a_backoff() {
+    let t = Instant::now();
+    let mut w = Watcher::new("/k", false).from_index(3);
+    expect_wait(&mut w, t, 3, false);
+    w.handle(wait_err(etcd_error(401, 400, 1500)), t).unwrap();
+    assert!(matches!(w.poll(t), Step::Send(Request::Snapshot(_))));
+    w.handle(
+        Outcome::Snapshot(Err(transport(TransportErrorKind::Connect))),
+        t,
+    )
+    .unwrap();
+    let Step::SleepUntil(at) = w.poll(t) else {
+        panic!()
+    };
+    assert!(matches!(w.poll(at), Step::Send(Request::Snapshot(_))));
+}
+
+#[test]
+fn without_resync_a_cleared_history_ends_the_watch() {
+    let t = Instant::now();
+    let mut w = Watcher::new("/k", false)
+        .from_index(3)
+        .resync_on_cleared_history(false);
+    expect_wait(&mut w, t, 3, false);
+    w.handle(wait_err(etcd_error(401, 400, 1500)), t).unwrap();
+    match w.poll(t) {
+        Step::Failed(e) => assert!(e.is_event_index_cleared()),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(w.poll(t), Step::Finished));
+}
+
+#[test]
+fn a_replayed_or_older_event_is_never_reported_twice() {
+    let t = Instant::now();
+    let mut w = Watcher::new("/k", false).from_index(10);
+    expect_wait(&mut w, t, 10, false);
+    w.handle(change("/k", 12), t).unwrap();
+    expect_change(&mut w, t, 12);
+    // A member that replays 12 (after a failover, say) or answers with 11.
+    for stale in [12, 11, 3] {
+        expect_wait(&mut w, t, 13, false);
+        w.handle(change("/k", stale), t).unwrap();
+    }
+    expect_wait(&mut w, t, 13, false);
+}
+
+#[test]
+fn other_errors_end_the_watch() {
+    for err in [
+        etcd_error(110, 401, 0),
+        etcd_error(104, 400, 5),
+        Error::InvalidKey {
+            key: "x".into(),
+            reason: "r".into(),
+        },
+    ] {
+        let t = Instant::now();
+        let mut w = Watcher::new("/k", false).from_index(1);
+        expect_wait(&mut w, t, 1, false);
+        w.handle(wait_err(err), t).unwrap();
+        assert!(matches!(w.poll(t), Step::Failed(_)));
+        assert!(matches!(w.poll(t), Step::Finished));
+    }
+}
+
+#[test]
+fn at_most_one_request_is_in_flight_and_misuse_is_an_error() {
+    let t = Instant::now();
+    let mut w = Watcher::new("/k", false).from_index(1);
+    expect_wait(&mut w, t, 1, false);
+    // Polling again before handing the outcome back sends nothing new.
+    assert!(matches!(w.poll(t), Step::Failed(Error::Misuse(_))));
+    // An outcome of the wrong kind is refused and changes nothing.
+    let err = w
+        .handle(Outcome::Snapshot(Err(etcd_error(100, 404, 1))), t)
+        .unwrap_err();
+    assert!(matches!(err, Error::Misuse(_)));
+    let err = w.handle(Outcome::CurrentIndex(Ok(9)), t).unwrap_err();
+    assert!(matches!(err, Error::Misuse(_)));
+    w.handle(change("/k", 2), t).unwrap();
+    expect_change(&mut w, t, 2);
+    // An outcome with nothing in flight is refused too.
+    assert!(w.handle(change("/k", 3), t).is_err());
+}
+
+#[test]
+fn finishing_stops_everything() {
+    let t = Instant::now();
+    let mut w = Watcher::new("/k", false).from_index(1);
+    expect_wait(&mut w, t, 1, false);
+    w.finish();
+    assert!(matches!(w.poll(t), Step::Finished));
+    w.handle(change("/k", 2), t).unwrap();
+    assert!(matches!(w.poll(ms(t, 10)), Step::Finished));
+}
