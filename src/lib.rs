@@ -40,6 +40,11 @@
 //! # Ok::<(), etcd_v2::Error>(())
 //! ```
 //!
+//! ## Watching
+//!
+//! [`Client::watch`] gives a stream of [`watch::WatchEvent`]s that never loses or
+//! repeats an event; the rules live in the [`watch`] state machine.
+//!
 //! ## Failover
 //!
 //! Give the builder several endpoints: the client pins the one that answered
