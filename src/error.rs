@@ -142,6 +142,16 @@ pub enum Error {
         endpoint: String,
     },
 
+    /// A lock's or a leader's key is no longer held: it expired, was deleted,
+    /// or holds another contender's value.
+    #[error("{key} is no longer held: {reason}")]
+    LockLost {
+        /// The key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+
     /// A deadline passed before the operation could complete (an overall deadline
     /// across failover attempts, or a lock acquisition timeout).
     #[error("deadline exceeded: {0}")]

@@ -74,6 +74,7 @@ pub mod endpoint;
 pub mod error;
 pub mod key;
 pub mod ops;
+pub mod recipes;
 pub mod response;
 pub mod timestamp;
 pub mod transport;

@@ -28,9 +28,10 @@ pub use crate::error::{TransportError, TransportErrorKind};
 
 /// Sends one HTTP request and returns the complete response.
 ///
-/// `now` and `sleep` are the driver's clock; override them to run a client on
-/// virtual time in tests. Their default bodies are the only place the core reads
-/// the clock or sleeps.
+/// `now` and `sleep` are the driver's clock, and `spawn` its way of running
+/// background work; override them to run a client on virtual time in tests.
+/// Their default bodies are the only place the core reads the clock, sleeps or
+/// starts a thread.
 pub trait Transport: Send + Sync {
     /// Send `request` and read the whole response. `timeout`, when given, bounds
     /// the whole exchange.
@@ -48,6 +49,11 @@ pub trait Transport: Send + Sync {
     /// Block the calling thread for `duration`.
     fn sleep(&self, duration: Duration) {
         std::thread::sleep(duration)
+    }
+
+    /// Run `task` in the background (lock and leader keep-alives, campaigns).
+    fn spawn(&self, task: Box<dyn FnOnce() + Send + 'static>) {
+        std::thread::spawn(task);
     }
 }
 

@@ -5,6 +5,7 @@ mod auth;
 mod directory;
 mod inorder;
 mod members;
+mod module;
 mod node;
 mod server;
 mod watch;
@@ -16,6 +17,9 @@ pub use auth::AuthOps;
 pub use directory::DirectoryOps;
 pub use inorder::{InOrder, InOrderOps};
 pub use members::MembersOps;
+pub use module::{
+    Campaign, KeepAlive, LeaderEvent, LeaderOps, Lock, LockGuard, LockOps, Modules, Observe,
+};
 pub use node::NodeOps;
 pub use server::{ServerOps, StatOps};
 pub use watch::{Watch, WatchOptions, WatchStopper};

@@ -307,3 +307,4 @@ pub fn authority(url: &str) -> String {
         .trim_end_matches('/')
         .to_owned()
 }
+pub mod model;

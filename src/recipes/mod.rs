@@ -1,0 +1,118 @@
+//! The seed's modules, rebuilt client-side on v2 primitives (etcd removed the
+//! `/mod/v2/lock` and `/mod/v2/leader` server modules in 2.0): locks
+//! ([`lock`]), leader election ([`leader`]) and renewal ([`renew`]), each a pure
+//! state machine that is told the time and the outcome of each request, and says
+//! what to do next. At most one request is in flight per machine; every wait is
+//! bounded, so one thread can drive any of them.
+
+pub mod leader;
+pub mod lock;
+pub mod renew;
+
+use std::time::Duration;
+
+use crate::endpoint::Endpoint;
+use crate::error::Error;
+use crate::ops::keys::{self, WaitOutcome};
+use crate::ops::Operation;
+use crate::response::KeysResponse;
+
+/// A keys request a recipe needs run (any of them answers with a
+/// [`KeysResponse`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeysRequest {
+    /// Append under a directory (an in-order key).
+    CreateInOrder(keys::CreateInOrder),
+    /// Create a key that must not exist.
+    Create(keys::Create),
+    /// Read a key or list a directory.
+    Get(keys::Get),
+    /// Refresh a key's TTL, guarded by its value.
+    Refresh(keys::Refresh),
+    /// Delete a key, guarded by its value.
+    Delete(keys::Delete),
+}
+
+impl Operation for KeysRequest {
+    type Output = KeysResponse;
+    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
+        match self {
+            KeysRequest::CreateInOrder(op) => op.build(endpoint),
+            KeysRequest::Create(op) => op.build(endpoint),
+            KeysRequest::Get(op) => op.build(endpoint),
+            KeysRequest::Refresh(op) => op.build(endpoint),
+            KeysRequest::Delete(op) => op.build(endpoint),
+        }
+    }
+    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<KeysResponse, Error> {
+        match self {
+            KeysRequest::CreateInOrder(op) => op.parse(response),
+            KeysRequest::Create(op) => op.parse(response),
+            KeysRequest::Get(op) => op.parse(response),
+            KeysRequest::Refresh(op) => op.parse(response),
+            KeysRequest::Delete(op) => op.parse(response),
+        }
+    }
+    fn idempotent(&self) -> bool {
+        match self {
+            KeysRequest::CreateInOrder(op) => op.idempotent(),
+            KeysRequest::Create(op) => op.idempotent(),
+            KeysRequest::Get(op) => op.idempotent(),
+            KeysRequest::Refresh(op) => op.idempotent(),
+            KeysRequest::Delete(op) => op.idempotent(),
+        }
+    }
+}
+
+/// A request of a recipe machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Run this keys request.
+    Keys(KeysRequest),
+    /// Long-poll, for at most `timeout` (the machine's next deadline).
+    Wait {
+        /// The wait.
+        wait: keys::Wait,
+        /// How long this poll may last.
+        timeout: Duration,
+    },
+}
+
+/// The outcome of a [`Request`].
+#[derive(Debug)]
+pub enum Outcome {
+    /// The outcome of [`Request::Keys`].
+    Keys(Result<Box<KeysResponse>, Error>),
+    /// The outcome of [`Request::Wait`]; a poll that reached its timeout is
+    /// `Ok(WaitOutcome::Idle)` or a timeout error, either is fine.
+    Wait(Result<WaitOutcome, Error>),
+}
+
+/// Failures worth retrying after a pause: no answer, a server error, every
+/// endpoint down, an unknown outcome (which the machines resolve by reading).
+pub(crate) fn is_transient(err: &Error) -> bool {
+    match err {
+        Error::Transport { .. }
+        | Error::DeadlineExceeded(_)
+        | Error::ClusterIdMismatch { .. }
+        | Error::AllEndpointsFailed { .. }
+        | Error::Decode { .. } => true,
+        Error::OutcomeUnknown { .. } => true,
+        Error::Etcd(e) => e.status >= 500,
+        Error::Api { status, .. } | Error::Http { status, .. } => *status >= 500,
+        _ => false,
+    }
+}
+
+/// First and largest pause after a transient failure.
+pub(crate) const BACKOFF_MIN: Duration = Duration::from_millis(100);
+pub(crate) const BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// Longest single long poll a machine asks for (bounded so that deadlines and
+/// renewals are checked).
+pub const MAX_POLL: Duration = Duration::from_secs(30);
+
+/// A third of a TTL (at least 100 ms): when a holder renews.
+pub fn renew_interval(ttl: u64) -> Duration {
+    (Duration::from_secs(ttl) / 3).max(Duration::from_millis(100))
+}

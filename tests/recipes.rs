@@ -1,0 +1,518 @@
+//! Locks and leader election against a real etcd, with real processes killed
+//! by SIGKILL. Helper processes are this test binary run again on an ignored
+//! helper test (`--ignored --exact helper_process`), told what to be by
+//! environment variables.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use etcd_v2::client::LeaderEvent;
+use etcd_v2::Client;
+use support::Etcd;
+
+const HELPER_ROLE: &str = "ETCD_V2_HELPER_ROLE";
+const HELPER_ENDPOINT: &str = "ETCD_V2_HELPER_ENDPOINT";
+const HELPER_NAME: &str = "ETCD_V2_HELPER_NAME";
+const HELPER_TTL: &str = "ETCD_V2_HELPER_TTL";
+
+/// Not a test: the body of helper processes (a lock holder, an election
+/// contender). Run only by the tests below, which set its environment.
+#[test]
+#[ignore = "a helper process for the tests in this file"]
+fn helper_process() {
+    let role = std::env::var(HELPER_ROLE).expect("run by the recipes tests only");
+    let endpoint = std::env::var(HELPER_ENDPOINT).unwrap();
+    let name = std::env::var(HELPER_NAME).unwrap();
+    let ttl: u64 = std::env::var(HELPER_TTL).unwrap().parse().unwrap();
+    let client = Client::builder().endpoint(endpoint).build().unwrap();
+    match role.as_str() {
+        "lock-holder" => {
+            let mut lock = client.module().lock().get_lock(&name, ttl);
+            lock.acquire().unwrap();
+            let _alive = lock.keep_alive().unwrap();
+            println!("HELD {}", lock.key().unwrap());
+            loop {
+                std::thread::sleep(Duration::from_secs(60));
+            }
+        }
+        "contender" => {
+            let me = std::env::var("ETCD_V2_HELPER_VALUE").unwrap();
+            let campaign = client.module().leader().campaign(&name, &me, ttl);
+            loop {
+                match campaign.next_event(Duration::from_secs(60)) {
+                    Some(LeaderEvent::Elected) => println!("ELECTED {me}"),
+                    Some(LeaderEvent::Lost(e)) => println!("LOST {me} {e}"),
+                    _ => {}
+                }
+            }
+        }
+        other => panic!("unknown helper role {other}"),
+    }
+}
+
+/// A helper process and the lines it prints.
+struct Helper {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Helper {
+    fn start(role: &str, endpoint: &str, name: &str, ttl: u64, value: &str) -> Helper {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--ignored",
+                "--exact",
+                "helper_process",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(HELPER_ROLE, role)
+            .env(HELPER_ENDPOINT, endpoint)
+            .env(HELPER_NAME, name)
+            .env(HELPER_TTL, ttl.to_string())
+            .env("ETCD_V2_HELPER_VALUE", value)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Helper { child, lines }
+    }
+
+    /// The next line starting with `prefix`, within `timeout`.
+    fn expect(&self, prefix: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                // libtest prints "test helper_process ... " with no newline first.
+                Ok(line) if line.contains(prefix) => {
+                    return line[line.find(prefix).unwrap_or(0)..].to_owned()
+                }
+                Ok(_) => continue,
+                Err(_) => panic!("no {prefix:?} line within {timeout:?}"),
+            }
+        }
+    }
+
+    /// The election events printed so far (`ELECTED x`, `LOST x ...`).
+    fn drain(&self) -> Vec<String> {
+        self.lines
+            .try_iter()
+            .filter_map(|l| {
+                ["ELECTED", "LOST"]
+                    .iter()
+                    .find_map(|m| l.find(m).map(|i| l[i..].to_owned()))
+            })
+            .collect()
+    }
+
+    fn kill(&mut self) {
+        self.child.kill().unwrap(); // SIGKILL on Unix
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn eight_threads_count_to_400_under_the_lock() {
+    let etcd = Etcd::start(1);
+    let counter = "/counter/value";
+    let setup = support::client_for(&etcd);
+    setup.node().set(counter, "0", None).unwrap();
+    let holders = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let client = support::client_for(&etcd);
+            let holders = Arc::clone(&holders);
+            std::thread::spawn(move || {
+                let mut lock = client.module().lock().get_lock("counter", 10);
+                for _ in 0..50 {
+                    let _guard = lock.lock().unwrap();
+                    assert_eq!(
+                        holders.fetch_add(1, Ordering::SeqCst),
+                        0,
+                        "two holders at once"
+                    );
+                    // A plain read then write: only the lock keeps this correct.
+                    let n: u64 = client
+                        .node()
+                        .get(counter, false)
+                        .unwrap()
+                        .value()
+                        .unwrap()
+                        .parse()
+                        .unwrap();
+                    client
+                        .node()
+                        .set(counter, &(n + 1).to_string(), None)
+                        .unwrap();
+                    holders.fetch_sub(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    for t in threads {
+        t.join().unwrap();
+    }
+    eprintln!(
+        "400 locked increments by 8 threads in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        setup.node().get(counter, false).unwrap().value(),
+        Some("400")
+    );
+    assert!(
+        setup
+            .node()
+            .get("/_locks/counter", false)
+            .unwrap()
+            .children()
+            .is_empty(),
+        "no key left behind"
+    );
+}
+
+#[test]
+fn a_sigkilled_holder_loses_the_lock_after_its_ttl() {
+    let etcd = Etcd::start(1);
+    let ttl = 3;
+    let mut holder = Helper::start("lock-holder", etcd.endpoint(), "crash", ttl, "");
+    let held = holder.expect("HELD ", Duration::from_secs(20));
+    let holder_key = held.trim_start_matches("HELD ").to_owned();
+    let client = support::client_for(&etcd);
+    let mut lock = client.module().lock().get_lock("crash", 10);
+    assert!(!lock.try_acquire().unwrap(), "the helper holds it");
+    // The holder keeps its lock alive past its TTL while it lives.
+    std::thread::sleep(Duration::from_secs(ttl + 1));
+    assert_eq!(
+        lock.get_active_value().unwrap(),
+        client.node().get(&holder_key, false).unwrap().node.value
+    );
+    let waiter = std::thread::spawn(move || {
+        lock.acquire().unwrap();
+        (Instant::now(), lock)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    holder.kill();
+    let killed = Instant::now();
+    let (acquired, mut lock) = waiter.join().unwrap();
+    let after = acquired - killed;
+    eprintln!("the next waiter held the lock {after:?} after the holder was killed (TTL {ttl} s)");
+    assert!(after <= Duration::from_secs(ttl + 1), "{after:?}");
+    assert!(client
+        .node()
+        .get(&holder_key, false)
+        .unwrap_err()
+        .is_key_not_found());
+    lock.release().unwrap();
+}
+
+#[test]
+fn three_contenders_elect_exactly_one_leader_and_recover_from_a_killed_one() {
+    let etcd = Etcd::start(1);
+    let ttl = 3;
+    let key = "/election/leader";
+    let mut contenders: Vec<Helper> = ["alpha", "beta", "gamma"]
+        .iter()
+        .map(|v| Helper::start("contender", etcd.endpoint(), key, ttl, v))
+        .collect();
+    let client = support::client_for(&etcd);
+    let start = Instant::now();
+    let mut leader = None;
+    while leader.is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "nobody was elected"
+        );
+        leader = client.module().leader().get(key).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let leader = leader.unwrap();
+    // While the leader renews, exactly one leader, for several TTLs.
+    let watch_until = Instant::now() + Duration::from_secs(ttl * 3);
+    while Instant::now() < watch_until {
+        assert_eq!(
+            client.module().leader().get(key).unwrap().as_deref(),
+            Some(leader.as_str())
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut elected: Vec<String> = contenders
+        .iter()
+        .flat_map(|c| c.drain())
+        .filter(|l| l.starts_with("ELECTED"))
+        .collect();
+    assert_eq!(elected, [format!("ELECTED {leader}")], "one election only");
+    // Kill the leader's process: another takes over within TTL + 1 s.
+    let i = ["alpha", "beta", "gamma"]
+        .iter()
+        .position(|v| *v == leader)
+        .unwrap();
+    contenders[i].kill();
+    let killed = Instant::now();
+    let mut new_leader = None;
+    while new_leader.is_none() {
+        assert!(
+            killed.elapsed() <= Duration::from_secs(ttl + 1),
+            "no new leader within TTL + 1 s"
+        );
+        new_leader = client
+            .module()
+            .leader()
+            .get(key)
+            .unwrap()
+            .filter(|l| *l != leader);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let took = killed.elapsed();
+    eprintln!("new leader {new_leader:?} {took:?} after the leader was killed (TTL {ttl} s)");
+    std::thread::sleep(Duration::from_millis(500));
+    elected = contenders
+        .iter()
+        .flat_map(|c| c.drain())
+        .filter(|l| l.starts_with("ELECTED"))
+        .collect();
+    assert_eq!(
+        elected,
+        [format!("ELECTED {}", new_leader.unwrap())],
+        "exactly one new leader"
+    );
+}
+
+etcd_test!(reentrant_locks_by_instance_value, |c, p| {
+    let name = p.key("rlock").trim_start_matches('/').replace('/', "-");
+    let mut first = c.module().lock().get_rlock(&name, "worker-1", 30);
+    let mut again = c.module().lock().get_rlock(&name, "worker-1", 30);
+    let mut other = c.module().lock().get_rlock(&name, "worker-2", 30);
+    call!(first.acquire()).unwrap();
+    call!(again.acquire()).unwrap();
+    assert_eq!(
+        first.key(),
+        again.key(),
+        "the holder acquires again without blocking"
+    );
+    assert!(!call!(other.try_acquire()).unwrap());
+    assert_eq!(
+        call!(other.get_active_value()).unwrap().as_deref(),
+        Some("worker-1")
+    );
+    let index = call!(other.get_active_index()).unwrap().unwrap();
+    assert!(first.key().unwrap().ends_with(&format!("{index:020}")));
+    // Release by value, from any handle with that value.
+    let mut by_value = c.module().lock().get_rlock(&name, "worker-1", 30);
+    call!(by_value.release()).unwrap();
+    assert!(call!(other.try_acquire()).unwrap());
+    assert_eq!(
+        call!(first.get_active_value()).unwrap().as_deref(),
+        Some("worker-2")
+    );
+    call!(other.release()).unwrap();
+    assert_eq!(call!(other.get_active_index()).unwrap(), None);
+});
+
+etcd_test!(lock_timeouts_guards_renewal_and_loss, |c, p| {
+    let name = p.key("lk").trim_start_matches('/').replace('/', "-");
+    let mut holder = c.module().lock().get_lock(&name, 30);
+    let mut waiter = c.module().lock().get_lock(&name, 30);
+    call!(holder.acquire()).unwrap();
+    assert!(holder.is_held());
+    let started = Instant::now();
+    assert!(!call!(waiter.acquire_timeout(Duration::from_millis(700))).unwrap());
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(700) && waited < Duration::from_millis(1500),
+        "{waited:?}"
+    );
+    assert_eq!(
+        call!(waiter.get_active_index())
+            .unwrap()
+            .map(|i| format!("{i:020}")),
+        holder
+            .key()
+            .map(|k| k.rsplit('/').next().unwrap().to_owned())
+    );
+    call!(holder.renew(60)).unwrap();
+    call!(holder.release()).unwrap();
+    assert!(!holder.is_held());
+    {
+        let guard = call!(waiter.lock()).unwrap();
+        drop(guard);
+    }
+    assert_eq!(
+        call!(waiter.get_active_index()).unwrap(),
+        None,
+        "the guard released on drop"
+    );
+    // A holder whose key is deleted behind its back learns it when renewing.
+    call!(holder.acquire()).unwrap();
+    let key = holder.key().unwrap().to_owned();
+    call!(c.node().delete(&key, None, None)).unwrap();
+    let err = call!(holder.renew(30)).unwrap_err();
+    assert!(matches!(err, etcd_v2::Error::LockLost { .. }), "{err}");
+    let err = c.module().lock().get_lock("", 5).try_acquire().unwrap_err();
+    assert!(err.is_invalid_input());
+});
+
+etcd_test!(a_keep_alive_renews_and_reports_loss, |c, p| {
+    let name = p.key("ka").trim_start_matches('/').replace('/', "-");
+    let mut lock = c.module().lock().get_lock(&name, 1);
+    call!(lock.acquire()).unwrap();
+    let alive = lock.keep_alive().unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(!alive.is_lost(), "renewed past its 1 s TTL");
+    assert!(call!(c.node().get(lock.key().unwrap(), false)).is_ok());
+    call!(c.node().delete(lock.key().unwrap(), None, None)).unwrap();
+    let lost = alive
+        .wait_lost(Duration::from_secs(3))
+        .expect("loss is reported");
+    assert!(matches!(lost, etcd_v2::Error::LockLost { .. }), "{lost}");
+    assert!(alive.is_lost());
+});
+
+etcd_test!(leader_set_or_renew_get_delete_and_observe, |c, p| {
+    let key = p.key("leader");
+    let leader = c.module().leader();
+    assert_eq!(call!(leader.get(&key)).unwrap(), None);
+    call!(leader.set_or_renew(&key, "a", 30)).unwrap();
+    assert_eq!(call!(leader.get(&key)).unwrap().as_deref(), Some("a"));
+    call!(leader.set_or_renew(&key, "a", 30)).unwrap(); // renews
+    assert!(
+        !call!(leader.set_or_renew_timeout(&key, "b", 30, Duration::from_millis(500))).unwrap()
+    );
+    assert!(
+        !call!(leader.delete(&key, "b")).unwrap(),
+        "b is not the leader"
+    );
+    let mut observe = c.module().leader().observe(&key);
+    assert!(matches!(observe.next(), Some(Ok(LeaderEvent::Changed(Some(ref v)))) if v == "a"));
+    let contender = support::client();
+    let k2 = key.clone();
+    let handle = std::thread::spawn(move || contender.module().leader().set_or_renew(&k2, "b", 30));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(call!(leader.delete(&key, "a")).unwrap(), "a resigns");
+    handle.join().unwrap().unwrap();
+    assert_eq!(call!(leader.get(&key)).unwrap().as_deref(), Some("b"));
+    let changes: Vec<Option<String>> = (0..2)
+        .map(|_| match observe.next() {
+            Some(Ok(LeaderEvent::Changed(v))) => v,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(changes, [None, Some("b".to_owned())]);
+});
+
+etcd_test!(a_campaign_reports_election_and_resigns_on_drop, |c, p| {
+    let key = p.key("campaign");
+    let campaign = c.module().leader().campaign(&key, "me", 2);
+    assert!(matches!(
+        campaign.next_event(Duration::from_secs(10)),
+        Some(LeaderEvent::Elected)
+    ));
+    assert!(campaign.is_leader());
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(campaign.is_leader(), "kept alive past its TTL");
+    assert_eq!(
+        call!(c.module().leader().get(&key)).unwrap().as_deref(),
+        Some("me")
+    );
+    drop(campaign);
+    assert_eq!(
+        call!(c.module().leader().get(&key)).unwrap(),
+        None,
+        "resigned on drop"
+    );
+});
+
+/// python-etcd's `etcd.Lock`, run by `python3` (installed by scripts/test.sh).
+fn python_lock(endpoint: &str, name: &str, mode: &str) -> Child {
+    let authority = support::authority(endpoint);
+    let (host, port) = authority.rsplit_once(':').unwrap();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/python_lock.py");
+    let probe = Command::new("python3").args(["-c", "import etcd"]).status();
+    assert!(
+        matches!(probe, Ok(s) if s.success()),
+        "this test needs python-etcd: python3 -m pip install python-etcd==0.4.5 (scripts/test.sh installs it)"
+    );
+    Command::new("python3")
+        .arg(script)
+        .args([host, port, name, mode])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn read_line(child: &mut Child) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    line.trim().to_owned()
+}
+
+#[test]
+fn rust_and_python_etcd_contend_for_the_same_lock() {
+    use std::io::Write;
+    let etcd = Etcd::start(1);
+    let client = support::client_for(&etcd);
+
+    // Python holds the lock: Rust sees Python's uuid as the holder and waits.
+    let mut python = python_lock(etcd.endpoint(), "shared", "hold");
+    let held = read_line(&mut python);
+    let mut words = held.split(' ');
+    assert_eq!(words.next(), Some("HELD"), "{held}");
+    let (uuid, py_key) = (
+        words.next().unwrap().to_owned(),
+        words.next().unwrap().to_owned(),
+    );
+    assert!(py_key.starts_with("/_locks/shared/"), "{py_key}");
+    let mut rust = client.module().lock().get_lock("shared", 30);
+    assert!(!rust.try_acquire().unwrap());
+    assert_eq!(
+        rust.get_active_value().unwrap().as_deref(),
+        Some(uuid.as_str())
+    );
+    let waiter = std::thread::spawn(move || {
+        rust.acquire().unwrap();
+        rust
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!waiter.is_finished(), "Rust waits for Python");
+    writeln!(python.stdin.as_mut().unwrap()).unwrap();
+    assert_eq!(read_line(&mut python), "RELEASED");
+    python.wait().unwrap();
+    let mut rust = waiter.join().unwrap();
+    assert!(rust.is_held());
+
+    // Rust holds it: Python cannot take it.
+    let mut python = python_lock(etcd.endpoint(), "shared", "try");
+    assert_eq!(read_line(&mut python), "TRY False");
+    python.wait().unwrap();
+    rust.release().unwrap();
+    let mut python = python_lock(etcd.endpoint(), "shared", "try");
+    assert_eq!(read_line(&mut python), "TRY True");
+    python.wait().unwrap();
+}

@@ -1,0 +1,661 @@
+//! The lock, leader and renewal state machines on virtual time, against an
+//! in-memory model of the v2 key space: a crashed holder's expiry, a release
+//! waking exactly the next waiter, timeouts, renewal, ambiguous creates,
+//! reentrancy. No network, no sleeping.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use etcd_v2::recipes::leader::{LeaderMachine, LeaderStep};
+use etcd_v2::recipes::lock::{lock_dir, LockMachine, LockStep};
+use etcd_v2::recipes::renew::{RenewStep, Renewer};
+use etcd_v2::recipes::{KeysRequest, Outcome, Request};
+use etcd_v2::Error;
+use support::model::{poll_timeout, Model};
+
+/// What a machine reported last.
+#[derive(Debug, Clone, PartialEq)]
+enum Result_ {
+    Running,
+    Acquired { key: String, at: Duration },
+    Elected { renewed: bool, at: Duration },
+    NotAcquired,
+    TimedOut { at: Duration },
+    Failed(String),
+}
+
+/// Any of the recipe machines.
+enum Machine {
+    Lock(LockMachine),
+    Leader(LeaderMachine),
+}
+
+enum Polled {
+    Send(Request),
+    Sleep(Instant),
+    Done(Result_),
+}
+
+struct Contender {
+    name: &'static str,
+    machine: Machine,
+    pending: Option<(Request, Instant)>,
+    sleeping: Option<Instant>,
+    result: Result_,
+    /// Every request sent, with the virtual time.
+    log: Vec<(Duration, String)>,
+}
+
+struct Sim {
+    model: Model,
+    t0: Instant,
+    now: Instant,
+    contenders: Vec<Contender>,
+}
+
+fn describe(r: &Request) -> String {
+    match r {
+        Request::Keys(KeysRequest::CreateInOrder(_)) => "create".into(),
+        Request::Keys(KeysRequest::Create(_)) => "create-key".into(),
+        Request::Keys(KeysRequest::Get(_)) => "list".into(),
+        Request::Keys(KeysRequest::Refresh(_)) => "refresh".into(),
+        Request::Keys(KeysRequest::Delete(_)) => "delete".into(),
+        Request::Wait { wait, timeout } => format!(
+            "wait {}@{} for {:?}",
+            wait.key(),
+            wait.index().unwrap_or(0),
+            timeout
+        ),
+    }
+}
+
+impl Sim {
+    fn new() -> Sim {
+        let t0 = Instant::now();
+        Sim {
+            model: Model::new(),
+            t0,
+            now: t0,
+            contenders: Vec::new(),
+        }
+    }
+
+    fn at(&self, secs: f64) -> Instant {
+        self.t0 + Duration::from_secs_f64(secs)
+    }
+
+    fn add(&mut self, name: &'static str, machine: Machine) {
+        self.contenders.push(Contender {
+            name,
+            machine,
+            pending: None,
+            sleeping: None,
+            result: Result_::Running,
+            log: Vec::new(),
+        });
+    }
+
+    fn get(&self, name: &str) -> &Contender {
+        self.contenders.iter().find(|c| c.name == name).unwrap()
+    }
+
+    /// Drive every contender as far as it goes at the current time.
+    fn settle(&mut self) {
+        let (now, t0) = (self.now, self.t0);
+        for c in &mut self.contenders {
+            loop {
+                if c.result != Result_::Running {
+                    break;
+                }
+                if let Some((req, deadline)) = c.pending.take() {
+                    let outcome = match self.model.run(&req, now) {
+                        Some(o) => o,
+                        None if now >= deadline => poll_timeout(),
+                        None => {
+                            c.pending = Some((req, deadline));
+                            break;
+                        }
+                    };
+                    handle(&mut c.machine, outcome, now).unwrap();
+                    continue;
+                }
+                if c.sleeping.is_some_and(|s| now < s) {
+                    break;
+                }
+                c.sleeping = None;
+                match poll(&mut c.machine, now, t0) {
+                    Polled::Send(req) => {
+                        c.log.push((now - t0, describe(&req)));
+                        let deadline = match &req {
+                            Request::Wait { timeout, .. } => now + *timeout,
+                            Request::Keys(_) => now,
+                        };
+                        c.pending = Some((req, deadline));
+                    }
+                    Polled::Sleep(at) => {
+                        c.sleeping = Some(at);
+                        break;
+                    }
+                    Polled::Done(r) => {
+                        c.result = r;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Run until `until`, jumping from one interesting instant to the next.
+    fn run_until(&mut self, until: Instant) {
+        loop {
+            self.settle();
+            let mut next = until;
+            for c in &self.contenders {
+                if c.result != Result_::Running {
+                    continue;
+                }
+                if let Some((_, d)) = &c.pending {
+                    next = next.min(*d);
+                }
+                if let Some(s) = c.sleeping {
+                    next = next.min(s);
+                }
+            }
+            if let Some(e) = self.model.next_expiry() {
+                if e > self.now {
+                    next = next.min(e);
+                }
+            }
+            if next <= self.now {
+                if self.now >= until {
+                    return;
+                }
+                next = (self.now + Duration::from_millis(1)).min(until);
+            }
+            self.now = next;
+            self.model.expire(self.now);
+            if self.now >= until {
+                self.settle();
+                return;
+            }
+        }
+    }
+}
+
+fn poll(m: &mut Machine, now: Instant, t0: Instant) -> Polled {
+    match m {
+        Machine::Lock(l) => match l.poll(now) {
+            LockStep::Send(r) => Polled::Send(r),
+            LockStep::SleepUntil(at) => Polled::Sleep(at),
+            LockStep::Acquired(h) => Polled::Done(Result_::Acquired {
+                key: h.key,
+                at: now - t0,
+            }),
+            LockStep::NotAcquired => Polled::Done(Result_::NotAcquired),
+            LockStep::TimedOut => Polled::Done(Result_::TimedOut { at: now - t0 }),
+            LockStep::Failed(e) => Polled::Done(Result_::Failed(e.to_string())),
+        },
+        Machine::Leader(l) => match l.poll(now) {
+            LeaderStep::Send(r) => Polled::Send(r),
+            LeaderStep::SleepUntil(at) => Polled::Sleep(at),
+            LeaderStep::Elected { renewed, .. } => Polled::Done(Result_::Elected {
+                renewed,
+                at: now - t0,
+            }),
+            LeaderStep::TimedOut => Polled::Done(Result_::TimedOut { at: now - t0 }),
+            LeaderStep::Failed(e) => Polled::Done(Result_::Failed(e.to_string())),
+        },
+    }
+}
+
+fn handle(m: &mut Machine, o: Outcome, now: Instant) -> Result<(), Error> {
+    match m {
+        Machine::Lock(l) => l.handle(o, now),
+        Machine::Leader(l) => l.handle(o, now),
+    }
+}
+
+fn dir() -> String {
+    lock_dir("job").unwrap()
+}
+
+fn lock(id: &str, ttl: u64) -> Machine {
+    Machine::Lock(LockMachine::new(dir(), id, ttl))
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+#[test]
+fn the_lowest_key_holds_and_the_layout_is_python_etcds() {
+    let mut sim = Sim::new();
+    sim.add("a", lock("id-a", 30));
+    sim.run_until(sim.at(0.1));
+    match &sim.get("a").result {
+        Result_::Acquired { key, .. } => {
+            assert!(key.starts_with("/_locks/job/"), "{key}");
+            let name = key.rsplit('/').next().unwrap();
+            assert_eq!(name.len(), 20);
+            assert_eq!(
+                sim.model.value(key).as_deref(),
+                Some("id-a"),
+                "the value is the holder's id"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    sim.add("b", lock("id-b", 30));
+    sim.run_until(sim.at(5.0));
+    assert_eq!(
+        sim.get("b").result,
+        Result_::Running,
+        "b waits while a holds"
+    );
+    assert_eq!(sim.model.children(&dir()).len(), 2);
+}
+
+#[test]
+fn a_crashed_holders_key_expires_and_the_next_waiter_takes_over() {
+    let mut sim = Sim::new();
+    sim.add("a", lock("id-a", 10));
+    sim.run_until(sim.at(0.0));
+    assert!(matches!(sim.get("a").result, Result_::Acquired { .. }));
+    // a crashes: nobody renews its key. b contends a second later with a short
+    // TTL of its own, which it must keep alive while it waits.
+    sim.now = sim.at(1.0);
+    sim.add("b", lock("id-b", 3));
+    sim.run_until(sim.at(30.0));
+    match &sim.get("b").result {
+        Result_::Acquired { at, .. } => {
+            assert!(secs(*at) >= 10.0, "not before a's TTL: {at:?}");
+            assert!(
+                secs(*at) <= 10.0 + 0.5,
+                "right after a's key expired: {at:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let refreshes = sim
+        .get("b")
+        .log
+        .iter()
+        .filter(|(_, r)| r == "refresh")
+        .count();
+    assert!(
+        refreshes >= 8,
+        "b refreshed its waiting key about every second: {refreshes}"
+    );
+}
+
+#[test]
+fn a_release_wakes_exactly_the_next_waiter() {
+    let mut sim = Sim::new();
+    sim.add("a", lock("id-a", 100));
+    sim.run_until(sim.at(0.0));
+    sim.add("b", lock("id-b", 100));
+    sim.run_until(sim.at(1.0));
+    sim.add("c", lock("id-c", 100));
+    sim.run_until(sim.at(2.0));
+    let a_key = match &sim.get("a").result {
+        Result_::Acquired { key, .. } => key.clone(),
+        other => panic!("{other:?}"),
+    };
+    // b watches a, c watches b.
+    let b_wait = sim
+        .get("b")
+        .log
+        .iter()
+        .rev()
+        .find(|(_, r)| r.starts_with("wait"))
+        .unwrap()
+        .1
+        .clone();
+    assert!(b_wait.contains(&a_key), "{b_wait}");
+    let c_wait = sim
+        .get("c")
+        .log
+        .iter()
+        .rev()
+        .find(|(_, r)| r.starts_with("wait"))
+        .unwrap()
+        .1
+        .clone();
+    assert!(
+        !c_wait.contains(&a_key),
+        "c watches its predecessor, not the holder: {c_wait}"
+    );
+    let c_requests_before = sim.get("c").log.len();
+
+    sim.now = sim.at(5.0);
+    sim.model
+        .apply(
+            &KeysRequest::Delete(
+                etcd_v2::ops::keys::Delete::new(a_key.as_str()).prev_value("id-a"),
+            ),
+            sim.now,
+        )
+        .unwrap();
+    sim.run_until(sim.at(5.5));
+    assert!(matches!(sim.get("b").result, Result_::Acquired { at, .. } if secs(at) == 5.0));
+    assert_eq!(sim.get("c").result, Result_::Running);
+    assert_eq!(
+        sim.get("c").log.len(),
+        c_requests_before,
+        "c was not woken: no herd"
+    );
+}
+
+#[test]
+fn an_acquisition_really_times_out() {
+    let mut sim = Sim::new();
+    sim.add("a", lock("id-a", 100));
+    sim.run_until(sim.at(0.0));
+    let deadline = sim.at(3.0);
+    sim.add(
+        "b",
+        Machine::Lock(LockMachine::new(dir(), "id-b", 100).deadline(Some(deadline))),
+    );
+    sim.run_until(sim.at(10.0));
+    assert_eq!(
+        sim.get("b").result,
+        Result_::TimedOut {
+            at: Duration::from_secs(3)
+        }
+    );
+    // Every poll it sent ended by the deadline.
+    for (t, r) in &sim.get("b").log {
+        if let Some(rest) = r.split(" for ").nth(1) {
+            let d: f64 = rest.trim_end_matches('s').parse().unwrap_or(0.0);
+            assert!(secs(*t) + d <= 3.0 + 1e-9, "{t:?} {r}");
+        }
+    }
+    assert_eq!(
+        sim.get("b").log.last().unwrap().1,
+        "delete",
+        "it removes its key"
+    );
+    assert_eq!(sim.model.children(&dir()).len(), 1, "only a's key is left");
+}
+
+#[test]
+fn a_non_blocking_attempt_leaves_nothing_behind() {
+    let mut sim = Sim::new();
+    sim.add("a", lock("id-a", 100));
+    sim.run_until(sim.at(0.0));
+    sim.add(
+        "b",
+        Machine::Lock(LockMachine::new(dir(), "id-b", 100).non_blocking()),
+    );
+    sim.run_until(sim.at(1.0));
+    assert_eq!(sim.get("b").result, Result_::NotAcquired);
+    assert_eq!(sim.model.children(&dir()).len(), 1);
+}
+
+#[test]
+fn an_ambiguous_create_is_resolved_by_reading_never_by_a_second_key() {
+    let t = Instant::now();
+    let mut model = Model::new();
+    let mut m = LockMachine::new(dir(), "id-x", 30);
+    let LockStep::Send(create) = m.poll(t) else {
+        panic!()
+    };
+    // The POST is applied, but its answer is lost.
+    model.run(&create, t).unwrap();
+    let lost = Error::OutcomeUnknown {
+        source: Box::new(Error::Transport {
+            endpoint: "model".into(),
+            source: etcd_v2::TransportError::new(etcd_v2::TransportErrorKind::Io, "reset"),
+        }),
+    };
+    m.handle(Outcome::Keys(Err(lost)), t).unwrap();
+    let LockStep::Send(find) = m.poll(t) else {
+        panic!()
+    };
+    assert_eq!(describe(&find), "list");
+    let outcome = model.run(&find, t).unwrap();
+    m.handle(outcome, t).unwrap();
+    assert!(matches!(m.poll(t), LockStep::Acquired(_)));
+    assert_eq!(model.children(&dir()).len(), 1, "exactly one key");
+}
+
+#[test]
+fn a_reentrant_holder_acquires_again_without_a_new_key() {
+    let mut sim = Sim::new();
+    sim.add(
+        "first",
+        Machine::Lock(LockMachine::new(dir(), "worker-7", 100).reentrant()),
+    );
+    sim.run_until(sim.at(0.0));
+    sim.add(
+        "again",
+        Machine::Lock(LockMachine::new(dir(), "worker-7", 100).reentrant()),
+    );
+    sim.add(
+        "other",
+        Machine::Lock(LockMachine::new(dir(), "worker-8", 100).reentrant()),
+    );
+    sim.run_until(sim.at(1.0));
+    let (Result_::Acquired { key: k1, .. }, Result_::Acquired { key: k2, .. }) =
+        (&sim.get("first").result, &sim.get("again").result)
+    else {
+        panic!(
+            "{:?} {:?}",
+            sim.get("first").result,
+            sim.get("again").result
+        );
+    };
+    assert_eq!(k1, k2, "the same key");
+    assert_eq!(
+        sim.get("other").result,
+        Result_::Running,
+        "another value waits"
+    );
+    assert_eq!(sim.model.children(&dir()).len(), 2);
+}
+
+#[test]
+fn a_waiter_whose_own_key_vanished_starts_over_and_still_gets_the_lock() {
+    let mut sim = Sim::new();
+    sim.add("a", lock("id-a", 100));
+    sim.run_until(sim.at(0.0));
+    sim.add("b", lock("id-b", 100));
+    sim.run_until(sim.at(1.0));
+    // Someone deletes b's waiting key behind its back, then a releases.
+    let keys = sim.model.children(&dir());
+    sim.model.delete(&keys[1]);
+    sim.model.delete(&keys[0]);
+    sim.run_until(sim.at(40.0));
+    assert!(
+        matches!(sim.get("b").result, Result_::Acquired { .. }),
+        "{:?}",
+        sim.get("b").result
+    );
+}
+
+#[test]
+fn leader_election_first_come_renew_and_take_over_after_expiry() {
+    let mut sim = Sim::new();
+    sim.add(
+        "a",
+        Machine::Leader(LeaderMachine::new("/service/leader", "a", 5)),
+    );
+    sim.run_until(sim.at(0.0));
+    assert_eq!(
+        sim.get("a").result,
+        Result_::Elected {
+            renewed: false,
+            at: Duration::ZERO
+        }
+    );
+    sim.add(
+        "a-again",
+        Machine::Leader(LeaderMachine::new("/service/leader", "a", 5)),
+    );
+    sim.add(
+        "b",
+        Machine::Leader(LeaderMachine::new("/service/leader", "b", 5)),
+    );
+    sim.run_until(sim.at(1.0));
+    assert_eq!(
+        sim.get("a-again").result,
+        Result_::Elected {
+            renewed: true,
+            at: Duration::ZERO
+        },
+        "renewal by the leader"
+    );
+    assert_eq!(sim.get("b").result, Result_::Running);
+    // a stops renewing (crashed): its key lapses 5 s after the renewal at 0 s.
+    // (Nothing renews b either, so look right after the takeover.)
+    sim.run_until(sim.at(6.0));
+    match sim.get("b").result {
+        Result_::Elected { renewed: false, at } => {
+            assert!((5.0..=5.5).contains(&secs(at)), "{at:?}")
+        }
+        ref other => panic!("{other:?}"),
+    }
+    assert_eq!(sim.model.value("/service/leader").as_deref(), Some("b"));
+}
+
+#[test]
+fn leader_election_times_out_and_resolves_an_unknown_create() {
+    let mut sim = Sim::new();
+    sim.add("a", Machine::Leader(LeaderMachine::new("/l", "a", 100)));
+    sim.run_until(sim.at(0.0));
+    let deadline = sim.at(2.0);
+    sim.add(
+        "b",
+        Machine::Leader(LeaderMachine::new("/l", "b", 100).deadline(Some(deadline))),
+    );
+    sim.run_until(sim.at(10.0));
+    assert_eq!(
+        sim.get("b").result,
+        Result_::TimedOut {
+            at: Duration::from_secs(2)
+        }
+    );
+
+    let t = Instant::now();
+    let mut model = Model::new();
+    let mut m = LeaderMachine::new("/l2", "c", 10);
+    let LeaderStep::Send(create) = m.poll(t) else {
+        panic!()
+    };
+    model.run(&create, t).unwrap();
+    let lost = Error::OutcomeUnknown {
+        source: Box::new(Error::Transport {
+            endpoint: "model".into(),
+            source: etcd_v2::TransportError::new(etcd_v2::TransportErrorKind::Timeout, "lost"),
+        }),
+    };
+    m.handle(Outcome::Keys(Err(lost)), t).unwrap();
+    // It reads the key, finds its own value, and renews rather than creating again.
+    for expected in ["list", "refresh"] {
+        let LeaderStep::Send(req) = m.poll(t) else {
+            panic!()
+        };
+        assert_eq!(describe(&req), expected);
+        let o = model.run(&req, t).unwrap();
+        m.handle(o, t).unwrap();
+    }
+    assert!(matches!(
+        m.poll(t),
+        LeaderStep::Elected { renewed: true, .. }
+    ));
+}
+
+#[test]
+fn renewal_every_third_of_the_ttl_and_loss() {
+    let t0 = Instant::now();
+    let mut model = Model::new();
+    model.set("/k", "me", Some(9), t0);
+    let mut r = Renewer::new("/k", "me", 9, t0);
+    let mut sends = Vec::new();
+    let mut now = t0;
+    while now < t0 + Duration::from_secs(30) {
+        match r.poll(now) {
+            RenewStep::SleepUntil(at) => now = at,
+            RenewStep::Send(req) => {
+                sends.push((now - t0).as_secs());
+                let o = model.apply(&req, now);
+                r.handle(o, now).unwrap();
+            }
+            RenewStep::Lost(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(sends, [3, 6, 9, 12, 15, 18, 21, 24, 27]);
+    assert!(model.value("/k").is_some(), "kept alive");
+
+    // Transient failures are retried soon; the TTL running out is loss.
+    let mut r = Renewer::new("/k", "me", 9, now);
+    let mut failures = 0;
+    let lost = loop {
+        match r.poll(now) {
+            RenewStep::SleepUntil(at) => now = at,
+            RenewStep::Send(_) => {
+                failures += 1;
+                let err = Error::Transport {
+                    endpoint: "model".into(),
+                    source: etcd_v2::TransportError::new(
+                        etcd_v2::TransportErrorKind::Connect,
+                        "down",
+                    ),
+                };
+                r.handle(Err(err), now).unwrap();
+            }
+            RenewStep::Lost(e) => break e,
+        }
+    };
+    assert!(failures > 10, "retried every 250 ms: {failures}");
+    assert!(matches!(lost, Error::LockLost { .. }), "{lost}");
+    assert!(lost.to_string().contains("TTL ran out"), "{lost}");
+
+    // Someone else's value, or no key: lost at once.
+    for (value, reason) in [("other", "another holder"), ("me", "no longer exists")] {
+        let mut model = Model::new();
+        if value == "other" {
+            model.set("/k2", "other", Some(9), now);
+        }
+        let mut r = Renewer::new("/k2", "me", 9, now);
+        let RenewStep::SleepUntil(at) = r.poll(now) else {
+            panic!()
+        };
+        let RenewStep::Send(req) = r.poll(at) else {
+            panic!()
+        };
+        let o = model.apply(&req, at);
+        r.handle(o, at).unwrap();
+        match r.poll(at) {
+            RenewStep::Lost(e) => assert!(e.to_string().contains(reason), "{e}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn driving_a_machine_out_of_turn_is_an_error_not_a_panic() {
+    let t = Instant::now();
+    let mut m = LockMachine::new(dir(), "x", 10);
+    assert!(
+        m.handle(Outcome::Keys(Err(Error::Misuse("x".into()))), t)
+            .is_err(),
+        "nothing in flight"
+    );
+    let LockStep::Send(_) = m.poll(t) else {
+        panic!()
+    };
+    assert!(
+        matches!(m.poll(t), LockStep::Failed(Error::Misuse(_))),
+        "one request at a time"
+    );
+    assert!(
+        m.handle(poll_timeout(), t).is_err(),
+        "a wait outcome for a create"
+    );
+    let mut l = LeaderMachine::new("/l", "v", 10);
+    assert!(l.handle(poll_timeout(), t).is_err());
+    let mut r = Renewer::new("/k", "v", 10, t);
+    assert!(r.handle(Err(Error::Misuse("x".into())), t).is_err());
+}
