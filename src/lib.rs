@@ -45,6 +45,12 @@
 //! [`Client::watch`] gives a stream of [`watch::WatchEvent`]s that never loses or
 //! repeats an event; the rules live in the [`watch`] state machine.
 //!
+//! ## Locks and leaders
+//!
+//! `client.module().lock()` and `client.module().leader()` rebuild the seed's
+//! modules on v2 primitives, as the state machines in [`recipes`]; locks use
+//! python-etcd's key layout so Rust and Python processes can share them.
+//!
 //! ## Failover
 //!
 //! Give the builder several endpoints: the client pins the one that answered
