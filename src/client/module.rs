@@ -378,6 +378,15 @@ impl<T: Transport> LockGuard<'_, T> {
     pub fn lock(&mut self) -> &mut Lock<T> {
         self.lock
     }
+
+    /// Keep the lock alive while the guard lives (see [`Lock::keep_alive`]);
+    /// declare it after the guard, so it stops before the guard releases.
+    pub fn keep_alive(&self) -> Result<KeepAlive, Error>
+    where
+        T: 'static,
+    {
+        self.lock.keep_alive()
+    }
 }
 
 impl<T: Transport> Drop for LockGuard<'_, T> {
