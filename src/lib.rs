@@ -88,13 +88,13 @@ pub mod transport;
 pub mod transports;
 pub mod watch;
 
-pub use client::{Client, ClientBuilder, TlsOptions, TransportOptions};
+pub use client::{AsyncClient, Client, ClientBuilder, TlsOptions, TransportOptions};
 pub use credentials::{Credentials, Secret};
 pub use endpoint::Endpoint;
 pub use error::{Error, ErrorCode, EtcdError, TransportError, TransportErrorKind};
 pub use ops::Operation;
 pub use response::{Acknowledged, Action, ClusterInfo, KeysResponse, Node};
-pub use transport::Transport;
+pub use transport::{AsyncTransport, Transport};
 
 /// The transport [`Client`] uses when none is named: ureq with the default
 /// feature, otherwise [`transport::NoTransport`] (build with
@@ -107,6 +107,18 @@ pub type DefaultTransport = transports::ureq::UreqTransport;
 /// [`ClientBuilder::build_with`]).
 #[cfg(not(feature = "ureq"))]
 pub type DefaultTransport = transport::NoTransport;
+
+/// The transport [`AsyncClient`] uses when none is named: reqwest with the
+/// `reqwest` feature, otherwise [`transport::NoTransport`] (build with
+/// [`ClientBuilder::build_async_with`]).
+#[cfg(feature = "reqwest")]
+pub type DefaultAsyncTransport = transports::reqwest::ReqwestTransport;
+
+/// The transport [`AsyncClient`] uses when none is named: reqwest with the
+/// `reqwest` feature, otherwise [`transport::NoTransport`] (build with
+/// [`ClientBuilder::build_async_with`]).
+#[cfg(not(feature = "reqwest"))]
+pub type DefaultAsyncTransport = transport::NoTransport;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

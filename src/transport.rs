@@ -86,3 +86,54 @@ impl Transport for NoTransport {
         match *self {}
     }
 }
+
+/// A boxed future of a background task, for [`AsyncTransport::spawn`].
+pub type Task = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>>;
+
+/// The async twin of [`Transport`], for [`crate::AsyncClient`]. It is not tied
+/// to a runtime: the adapter provides sleeping and spawning (the reqwest adapter
+/// uses tokio).
+///
+/// Closures returning futures are async transports when the `reqwest` feature
+/// (and with it tokio) is on; see `transports::tokio`.
+pub trait AsyncTransport: Send + Sync {
+    /// Send `request` and read the whole response. `timeout`, when given, bounds
+    /// the whole exchange.
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        timeout: Option<Duration>,
+    ) -> impl std::future::Future<Output = Result<http::Response<Vec<u8>>, TransportError>> + Send;
+
+    /// The current time.
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    /// Wait for `duration`.
+    fn sleep(&self, duration: Duration) -> impl std::future::Future<Output = ()> + Send;
+
+    /// Run `task` in the background (lock and leader keep-alives, campaigns).
+    fn spawn(&self, task: Task);
+}
+
+impl AsyncTransport for NoTransport {
+    #[allow(clippy::manual_async_fn)]
+    fn send(
+        &self,
+        _request: http::Request<Vec<u8>>,
+        _timeout: Option<Duration>,
+    ) -> impl std::future::Future<Output = Result<http::Response<Vec<u8>>, TransportError>> + Send
+    {
+        async move { match *self {} }
+    }
+
+    #[allow(clippy::manual_async_fn)]
+    fn sleep(&self, _duration: Duration) -> impl std::future::Future<Output = ()> + Send {
+        async move { match *self {} }
+    }
+
+    fn spawn(&self, _task: Task) {
+        match *self {}
+    }
+}

@@ -194,6 +194,14 @@ impl Watcher {
         &self.key
     }
 
+    /// Forget the request in flight, whose outcome will never be handed over
+    /// (an async driver's future was dropped): the next poll issues it again.
+    /// Every request of the watcher is safe to repeat. Does nothing when no
+    /// request is in flight.
+    pub fn cancel_in_flight(&mut self) {
+        self.in_flight = InFlight::Nothing;
+    }
+
     /// Stop: the next poll gives [`Step::Finished`] (a request in flight may be
     /// abandoned; its outcome is then ignored).
     pub fn finish(&mut self) {

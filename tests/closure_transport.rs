@@ -340,3 +340,100 @@ fn requests_are_logged_at_debug_level_without_credentials() {
         assert!(!l.contains("pa55word") && !l.contains("cm9vdDpw"), "{l}");
     }
 }
+
+/// The async client over async closure transports: the same driver rules.
+mod async_closures {
+    use super::*;
+
+    fn async_answer(status: u16, body: &'static str) -> Resp {
+        answer(status, body)
+    }
+
+    #[tokio::test]
+    async fn an_async_closure_is_a_transport() {
+        let client = Client::builder()
+            .endpoint("http://a:2379")
+            .basic_auth("root", "pa55word")
+            .build_async_with(|req: Req| async move {
+                assert!(req.headers().contains_key(http::header::AUTHORIZATION));
+                async_answer(200, GOT)
+            })
+            .unwrap();
+        assert_eq!(
+            client.node().get("/k", false).await.unwrap().value(),
+            Some("v")
+        );
+        assert!(!format!("{client:?}").contains("pa55word"));
+    }
+
+    #[tokio::test]
+    async fn the_async_client_never_resends_unsafe_requests_either() {
+        let count = Arc::new(Mutex::new(0));
+        let seen = Arc::clone(&count);
+        let client = Client::builder()
+            .endpoints(["http://a:2379", "http://b:2379"])
+            .build_async_with(move |_req: Req| {
+                *seen.lock().unwrap() += 1;
+                async {
+                    Err::<http::Response<Vec<u8>>, _>(TransportError::new(
+                        TransportErrorKind::Timeout,
+                        "lost",
+                    ))
+                }
+            })
+            .unwrap();
+        let err = client
+            .node()
+            .create_only("/k", "v", None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err}");
+        assert_eq!(*count.lock().unwrap(), 1);
+        let err = client.node().set("/k", "v", None).await.unwrap_err();
+        assert!(matches!(err, Error::AllEndpointsFailed { .. }), "{err}");
+        assert_eq!(
+            *count.lock().unwrap(),
+            3,
+            "a safe write tried both endpoints"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_async_wait_reissues_after_idle_polls() {
+        let set = r#"{"action":"set","node":{"key":"/w","value":"x","modifiedIndex":11,"createdIndex":11}}"#;
+        let step = Arc::new(Mutex::new(0usize));
+        let client = Client::builder()
+            .endpoint("http://a:2379")
+            .build_async_with(move |req: Req| {
+                let n = {
+                    let mut s = step.lock().unwrap();
+                    *s += 1;
+                    *s
+                };
+                async move {
+                    match n {
+                        1 => {
+                            assert_eq!(req.method(), http::Method::HEAD);
+                            answer(404, "")
+                        }
+                        2 | 3 => {
+                            assert_eq!(req.uri().query(), Some("wait=true&waitIndex=11"));
+                            answer(200, "")
+                        }
+                        _ => answer(200, set),
+                    }
+                }
+            })
+            .unwrap();
+        assert_eq!(
+            client
+                .node()
+                .wait("/w", false)
+                .await
+                .unwrap()
+                .node
+                .modified_index,
+            11
+        );
+    }
+}

@@ -38,7 +38,7 @@ etcd_test!(
                 start.elapsed() < Duration::from_secs(5),
                 "the directory did not expire"
             );
-            std::thread::sleep(Duration::from_millis(100));
+            sleep!(Duration::from_millis(100));
         }
         let err = call!(c.node().get(&p.key("ttl-dir/child"), false)).unwrap_err();
         assert!(
@@ -50,7 +50,7 @@ etcd_test!(
         call!(c.directory().create(&d2, Some(1))).unwrap();
         let permanent = call!(c.directory().update_ttl(&d2, None)).unwrap();
         assert!(permanent.node.expiration.is_none());
-        std::thread::sleep(Duration::from_millis(1600));
+        sleep!(Duration::from_millis(1600));
         assert!(call!(c.node().get(&d2, false)).is_ok());
     }
 );
@@ -177,7 +177,7 @@ etcd_test!(inorder_create_add_with_ttl_and_wait, |c, p| {
             start.elapsed() < Duration::from_secs(5),
             "the entry did not expire"
         );
-        std::thread::sleep(Duration::from_millis(100));
+        sleep!(Duration::from_millis(100));
     }
     assert_eq!(call!(q.list()).unwrap()[0].value_str(), "durable");
 

@@ -266,7 +266,7 @@ etcd_test!(
                         start.elapsed() < Duration::from_secs(5),
                         "the key did not expire"
                     );
-                    std::thread::sleep(Duration::from_millis(100));
+                    sleep!(Duration::from_millis(100));
                 }
                 Err(e) => {
                     assert!(e.is_key_not_found(), "{e}");
@@ -465,31 +465,30 @@ etcd_test!(prefix_names_the_pinned_endpoint, |c, _p| {
     assert!(c.cluster_id().is_some());
 });
 
-#[test]
-fn one_client_is_shared_by_many_threads() {
-    fn assert_shareable<T: Send + Sync + Clone + 'static>() {}
-    assert_shareable::<etcd_v2::Client>();
-    let client = support::client();
-    let p = support::Prefix::new("threads");
-    let handles: Vec<_> = (0..8)
-        .map(|t| {
-            let c = client.clone();
-            let p = p.clone();
-            std::thread::spawn(move || {
-                for i in 0..25 {
-                    let k = p.key(&format!("t{t}/k{i}"));
-                    c.node().set(&k, &format!("{t}-{i}"), None).unwrap();
-                    assert_eq!(
-                        c.node().get(&k, false).unwrap().value(),
-                        Some(format!("{t}-{i}").as_str())
-                    );
-                }
+etcd_test!(
+    one_client_is_shared_by_many_threads_or_tasks,
+    |client, p| {
+        fn assert_shareable<T: Send + Sync + Clone + 'static>() {}
+        assert_shareable::<etcd_v2::Client>();
+        assert_shareable::<etcd_v2::AsyncClient>();
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let c = client.clone();
+                let p = p.clone();
+                spawn!({
+                    for i in 0..25 {
+                        let k = p.key(&format!("t{t}/k{i}"));
+                        call!(c.node().set(&k, &format!("{t}-{i}"), None)).unwrap();
+                        let got = call!(c.node().get(&k, false)).unwrap();
+                        assert_eq!(got.value(), Some(format!("{t}-{i}").as_str()));
+                    }
+                })
             })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
+            .collect();
+        for h in handles {
+            join!(h);
+        }
+        let all = call!(client.node().get(p.dir(), true)).unwrap();
+        assert_eq!(all.node.leaves().len(), 200);
     }
-    let all = client.node().get(p.dir(), true).unwrap();
-    assert_eq!(all.node.leaves().len(), 200);
-}
+);

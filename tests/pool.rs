@@ -379,3 +379,39 @@ fn the_client_cuts_each_attempt_to_the_deadline_on_its_transports_clock() {
         [Some(Duration::from_secs(2)), Some(Duration::from_secs(1))]
     );
 }
+
+impl etcd_v2::AsyncTransport for SlowDeadTransport {
+    async fn send(&self, r: http::Request<Vec<u8>>, timeout: Option<Duration>) -> Outcome {
+        Transport::send(self, r, timeout)
+    }
+    fn now(&self) -> Instant {
+        Transport::now(self)
+    }
+    async fn sleep(&self, d: Duration) {
+        Transport::sleep(self, d)
+    }
+    fn spawn(&self, _task: etcd_v2::transport::Task) {}
+}
+
+#[tokio::test]
+async fn the_async_client_cuts_attempts_to_the_deadline_on_its_transports_clock() {
+    let transport = SlowDeadTransport {
+        clock: Arc::new(AtomicU64::new(0)),
+        t0: Instant::now(),
+        cost: Duration::from_secs(2),
+        timeouts: Mutex::new(Vec::new()),
+    };
+    let client = Client::builder()
+        .endpoints(["http://a:2379", "http://b:2379", "http://c:2379"])
+        .timeout(Duration::from_secs(2))
+        .deadline(Duration::from_secs(3))
+        .build_async_with(transport)
+        .unwrap();
+    let err = client.node().get("/k", false).await.unwrap_err();
+    assert!(matches!(err, Error::DeadlineExceeded(_)), "{err}");
+    let timeouts = client.transport().timeouts.lock().unwrap().clone();
+    assert_eq!(
+        timeouts,
+        [Some(Duration::from_secs(2)), Some(Duration::from_secs(1))]
+    );
+}

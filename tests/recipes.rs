@@ -21,7 +21,8 @@ const HELPER_NAME: &str = "ETCD_V2_HELPER_NAME";
 const HELPER_TTL: &str = "ETCD_V2_HELPER_TTL";
 
 /// Not a test: the body of helper processes (a lock holder, an election
-/// contender). Run only by the tests below, which set its environment.
+/// contender), with the blocking or the async client. Run only by the tests
+/// below, which set its environment.
 #[test]
 #[ignore = "a helper process for the tests in this file"]
 fn helper_process() {
@@ -29,7 +30,36 @@ fn helper_process() {
     let endpoint = std::env::var(HELPER_ENDPOINT).unwrap();
     let name = std::env::var(HELPER_NAME).unwrap();
     let ttl: u64 = std::env::var(HELPER_TTL).unwrap().parse().unwrap();
-    let client = Client::builder().endpoint(endpoint).build().unwrap();
+    let me = std::env::var("ETCD_V2_HELPER_VALUE").unwrap();
+    let builder = Client::builder().endpoint(endpoint);
+    if std::env::var("ETCD_V2_HELPER_ASYNC").is_ok() {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async move {
+            let client = builder.build_async().unwrap();
+            match role.as_str() {
+                "lock-holder" => {
+                    let mut lock = client.module().lock().get_lock(&name, ttl);
+                    lock.acquire().await.unwrap();
+                    let _alive = lock.keep_alive().unwrap();
+                    println!("HELD {}", lock.key().unwrap());
+                    std::future::pending::<()>().await;
+                }
+                "contender" => {
+                    let campaign = client.module().leader().campaign(&name, &me, ttl);
+                    loop {
+                        match campaign.next_event(Duration::from_secs(60)).await {
+                            Some(LeaderEvent::Elected) => println!("ELECTED {me}"),
+                            Some(LeaderEvent::Lost(e)) => println!("LOST {me} {e}"),
+                            _ => {}
+                        }
+                    }
+                }
+                other => panic!("unknown helper role {other}"),
+            }
+        });
+        return;
+    }
+    let client = builder.build().unwrap();
     match role.as_str() {
         "lock-holder" => {
             let mut lock = client.module().lock().get_lock(&name, ttl);
@@ -41,7 +71,6 @@ fn helper_process() {
             }
         }
         "contender" => {
-            let me = std::env::var("ETCD_V2_HELPER_VALUE").unwrap();
             let campaign = client.module().leader().campaign(&name, &me, ttl);
             loop {
                 match campaign.next_event(Duration::from_secs(60)) {
@@ -62,8 +91,19 @@ struct Helper {
 }
 
 impl Helper {
-    fn start(role: &str, endpoint: &str, name: &str, ttl: u64, value: &str) -> Helper {
-        let mut child = Command::new(std::env::current_exe().unwrap())
+    fn start(
+        role: &str,
+        endpoint: &str,
+        name: &str,
+        ttl: u64,
+        value: &str,
+        async_client: bool,
+    ) -> Helper {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        if async_client {
+            command.env("ETCD_V2_HELPER_ASYNC", "1");
+        }
+        let mut child = command
             .args([
                 "--ignored",
                 "--exact",
@@ -133,173 +173,179 @@ impl Drop for Helper {
     }
 }
 
-#[test]
-fn eight_threads_count_to_400_under_the_lock() {
-    let etcd = Etcd::start(1);
-    let counter = "/counter/value";
-    let setup = support::client_for(&etcd);
-    setup.node().set(counter, "0", None).unwrap();
-    let holders = Arc::new(AtomicUsize::new(0));
-    let threads: Vec<_> = (0..8)
-        .map(|_| {
-            let client = support::client_for(&etcd);
+etcd_test!(
+    eight_threads_or_tasks_count_to_400_under_the_lock,
+    standalone,
+    |_p| {
+        let etcd = Etcd::start(1);
+        let counter = "/counter/value";
+        let setup = support::client_for(&etcd);
+        setup.node().set(counter, "0", None).unwrap();
+        let holders = Arc::new(AtomicUsize::new(0));
+        let mut handles = Vec::new();
+        for _ in 0..8 {
+            let client = build!(support::builder_for(&etcd));
             let holders = Arc::clone(&holders);
-            std::thread::spawn(move || {
+            handles.push(spawn!({
                 let mut lock = client.module().lock().get_lock("counter", 10);
                 for _ in 0..50 {
-                    let _guard = lock.lock().unwrap();
+                    let guard = call!(lock.lock()).unwrap();
                     assert_eq!(
                         holders.fetch_add(1, Ordering::SeqCst),
                         0,
                         "two holders at once"
                     );
                     // A plain read then write: only the lock keeps this correct.
-                    let n: u64 = client
-                        .node()
-                        .get(counter, false)
-                        .unwrap()
-                        .value()
-                        .unwrap()
-                        .parse()
-                        .unwrap();
-                    client
-                        .node()
-                        .set(counter, &(n + 1).to_string(), None)
-                        .unwrap();
+                    let read = call!(client.node().get(counter, false)).unwrap();
+                    let n: u64 = read.value().unwrap().parse().unwrap();
+                    call!(client.node().set(counter, &(n + 1).to_string(), None)).unwrap();
                     holders.fetch_sub(1, Ordering::SeqCst);
+                    drop(guard);
                 }
-            })
-        })
-        .collect();
-    let started = Instant::now();
-    for t in threads {
-        t.join().unwrap();
-    }
-    eprintln!(
-        "400 locked increments by 8 threads in {:?}",
-        started.elapsed()
-    );
-    assert_eq!(
-        setup.node().get(counter, false).unwrap().value(),
-        Some("400")
-    );
-    assert!(
-        setup
+            }));
+        }
+        let started = Instant::now();
+        for h in handles {
+            join!(h);
+        }
+        eprintln!(
+            "400 locked increments by 8 contenders in {:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            setup.node().get(counter, false).unwrap().value(),
+            Some("400")
+        );
+        // The last guard's release may still be on its way (an async guard releases
+        // in the background).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !setup
             .node()
             .get("/_locks/counter", false)
             .unwrap()
             .children()
-            .is_empty(),
-        "no key left behind"
-    );
-}
-
-#[test]
-fn a_sigkilled_holder_loses_the_lock_after_its_ttl() {
-    let etcd = Etcd::start(1);
-    let ttl = 3;
-    let mut holder = Helper::start("lock-holder", etcd.endpoint(), "crash", ttl, "");
-    let held = holder.expect("HELD ", Duration::from_secs(20));
-    let holder_key = held.trim_start_matches("HELD ").to_owned();
-    let client = support::client_for(&etcd);
-    let mut lock = client.module().lock().get_lock("crash", 10);
-    assert!(!lock.try_acquire().unwrap(), "the helper holds it");
-    // The holder keeps its lock alive past its TTL while it lives.
-    std::thread::sleep(Duration::from_secs(ttl + 1));
-    assert_eq!(
-        lock.get_active_value().unwrap(),
-        client.node().get(&holder_key, false).unwrap().node.value
-    );
-    let waiter = std::thread::spawn(move || {
-        lock.acquire().unwrap();
-        (Instant::now(), lock)
-    });
-    std::thread::sleep(Duration::from_millis(500));
-    holder.kill();
-    let killed = Instant::now();
-    let (acquired, mut lock) = waiter.join().unwrap();
-    let after = acquired - killed;
-    eprintln!("the next waiter held the lock {after:?} after the holder was killed (TTL {ttl} s)");
-    assert!(after <= Duration::from_secs(ttl + 1), "{after:?}");
-    assert!(client
-        .node()
-        .get(&holder_key, false)
-        .unwrap_err()
-        .is_key_not_found());
-    lock.release().unwrap();
-}
-
-#[test]
-fn three_contenders_elect_exactly_one_leader_and_recover_from_a_killed_one() {
-    let etcd = Etcd::start(1);
-    let ttl = 3;
-    let key = "/election/leader";
-    let mut contenders: Vec<Helper> = ["alpha", "beta", "gamma"]
-        .iter()
-        .map(|v| Helper::start("contender", etcd.endpoint(), key, ttl, v))
-        .collect();
-    let client = support::client_for(&etcd);
-    let start = Instant::now();
-    let mut leader = None;
-    while leader.is_none() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "nobody was elected"
-        );
-        leader = client.module().leader().get(key).unwrap();
-        std::thread::sleep(Duration::from_millis(50));
+            .is_empty()
+        {
+            assert!(Instant::now() < deadline, "a lock key was left behind");
+            sleep!(Duration::from_millis(20));
+        }
     }
-    let leader = leader.unwrap();
-    // While the leader renews, exactly one leader, for several TTLs.
-    let watch_until = Instant::now() + Duration::from_secs(ttl * 3);
-    while Instant::now() < watch_until {
-        assert_eq!(
-            client.module().leader().get(key).unwrap().as_deref(),
-            Some(leader.as_str())
+);
+
+etcd_test!(
+    a_sigkilled_holder_loses_the_lock_after_its_ttl,
+    standalone,
+    |_p| {
+        let etcd = Etcd::start(1);
+        let ttl = 3;
+        let mut holder = Helper::start(
+            "lock-holder",
+            etcd.endpoint(),
+            "crash",
+            ttl,
+            "",
+            is_async!(),
         );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let mut elected: Vec<String> = contenders
-        .iter()
-        .flat_map(|c| c.drain())
-        .filter(|l| l.starts_with("ELECTED"))
-        .collect();
-    assert_eq!(elected, [format!("ELECTED {leader}")], "one election only");
-    // Kill the leader's process: another takes over within TTL + 1 s.
-    let i = ["alpha", "beta", "gamma"]
-        .iter()
-        .position(|v| *v == leader)
-        .unwrap();
-    contenders[i].kill();
-    let killed = Instant::now();
-    let mut new_leader = None;
-    while new_leader.is_none() {
-        assert!(
-            killed.elapsed() <= Duration::from_secs(ttl + 1),
-            "no new leader within TTL + 1 s"
-        );
-        new_leader = client
-            .module()
-            .leader()
-            .get(key)
+        let held = holder.expect("HELD ", Duration::from_secs(20));
+        let holder_key = held.trim_start_matches("HELD ").to_owned();
+        let client = build!(support::builder_for(&etcd));
+        let mut lock = client.module().lock().get_lock("crash", 10);
+        assert!(!call!(lock.try_acquire()).unwrap(), "the helper holds it");
+        // The holder keeps its lock alive past its TTL while it lives.
+        sleep!(Duration::from_secs(ttl + 1));
+        let holder_value = call!(client.node().get(&holder_key, false))
             .unwrap()
-            .filter(|l| *l != leader);
-        std::thread::sleep(Duration::from_millis(20));
+            .node
+            .value;
+        assert_eq!(call!(lock.get_active_value()).unwrap(), holder_value);
+        let waiter = spawn!({
+            call!(lock.acquire()).unwrap();
+            (Instant::now(), lock)
+        });
+        sleep!(Duration::from_millis(500));
+        holder.kill();
+        let killed = Instant::now();
+        let (acquired, mut lock) = join!(waiter);
+        let after = acquired - killed;
+        eprintln!(
+            "the next waiter held the lock {after:?} after the holder was killed (TTL {ttl} s)"
+        );
+        assert!(after <= Duration::from_secs(ttl + 1), "{after:?}");
+        assert!(call!(client.node().get(&holder_key, false))
+            .unwrap_err()
+            .is_key_not_found());
+        call!(lock.release()).unwrap();
     }
-    let took = killed.elapsed();
-    eprintln!("new leader {new_leader:?} {took:?} after the leader was killed (TTL {ttl} s)");
-    std::thread::sleep(Duration::from_millis(500));
-    elected = contenders
-        .iter()
-        .flat_map(|c| c.drain())
-        .filter(|l| l.starts_with("ELECTED"))
-        .collect();
-    assert_eq!(
-        elected,
-        [format!("ELECTED {}", new_leader.unwrap())],
-        "exactly one new leader"
-    );
-}
+);
+
+etcd_test!(
+    three_contenders_elect_exactly_one_leader_and_recover_from_a_killed_one,
+    standalone,
+    |_p| {
+        let etcd = Etcd::start(1);
+        let ttl = 3;
+        let key = "/election/leader";
+        let names = ["alpha", "beta", "gamma"];
+        let mut contenders: Vec<Helper> = names
+            .iter()
+            .map(|v| Helper::start("contender", etcd.endpoint(), key, ttl, v, is_async!()))
+            .collect();
+        let client = build!(support::builder_for(&etcd));
+        let leader_ops = client.module().leader();
+        let start = Instant::now();
+        let mut leader = None;
+        while leader.is_none() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "nobody was elected"
+            );
+            leader = call!(leader_ops.get(key)).unwrap();
+            sleep!(Duration::from_millis(50));
+        }
+        let leader = leader.unwrap();
+        // While the leader renews, exactly one leader, for several TTLs.
+        let watch_until = Instant::now() + Duration::from_secs(ttl * 3);
+        while Instant::now() < watch_until {
+            assert_eq!(
+                call!(leader_ops.get(key)).unwrap().as_deref(),
+                Some(leader.as_str())
+            );
+            sleep!(Duration::from_millis(100));
+        }
+        let mut elected: Vec<String> = contenders
+            .iter()
+            .flat_map(|c| c.drain())
+            .filter(|l| l.starts_with("ELECTED"))
+            .collect();
+        assert_eq!(elected, [format!("ELECTED {leader}")], "one election only");
+        // Kill the leader's process: another takes over within TTL + 1 s.
+        let i = names.iter().position(|v| *v == leader).unwrap();
+        contenders[i].kill();
+        let killed = Instant::now();
+        let mut new_leader = None;
+        while new_leader.is_none() {
+            assert!(
+                killed.elapsed() <= Duration::from_secs(ttl + 1),
+                "no new leader within TTL + 1 s"
+            );
+            new_leader = call!(leader_ops.get(key)).unwrap().filter(|l| *l != leader);
+            sleep!(Duration::from_millis(20));
+        }
+        let took = killed.elapsed();
+        eprintln!("new leader {new_leader:?} {took:?} after the leader was killed (TTL {ttl} s)");
+        sleep!(Duration::from_millis(500));
+        elected = contenders
+            .iter()
+            .flat_map(|c| c.drain())
+            .filter(|l| l.starts_with("ELECTED"))
+            .collect();
+        assert_eq!(
+            elected,
+            [format!("ELECTED {}", new_leader.unwrap())],
+            "exactly one new leader"
+        );
+    }
+);
 
 etcd_test!(reentrant_locks_by_instance_value, |c, p| {
     let name = p.key("rlock").trim_start_matches('/').replace('/', "-");
@@ -360,18 +406,23 @@ etcd_test!(lock_timeouts_guards_renewal_and_loss, |c, p| {
         let guard = call!(waiter.lock()).unwrap();
         drop(guard);
     }
-    assert_eq!(
-        call!(waiter.get_active_index()).unwrap(),
-        None,
-        "the guard released on drop"
-    );
+    // The guard released on drop (an async guard, in the background).
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while call!(waiter.get_active_index()).unwrap().is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the guard did not release on drop"
+        );
+        sleep!(Duration::from_millis(20));
+    }
     // A holder whose key is deleted behind its back learns it when renewing.
     call!(holder.acquire()).unwrap();
     let key = holder.key().unwrap().to_owned();
     call!(c.node().delete(&key, None, None)).unwrap();
     let err = call!(holder.renew(30)).unwrap_err();
     assert!(matches!(err, etcd_v2::Error::LockLost { .. }), "{err}");
-    let err = c.module().lock().get_lock("", 5).try_acquire().unwrap_err();
+    let mut nameless = c.module().lock().get_lock("", 5);
+    let err = call!(nameless.try_acquire()).unwrap_err();
     assert!(err.is_invalid_input());
 });
 
@@ -380,13 +431,11 @@ etcd_test!(a_keep_alive_renews_and_reports_loss, |c, p| {
     let mut lock = c.module().lock().get_lock(&name, 1);
     call!(lock.acquire()).unwrap();
     let alive = lock.keep_alive().unwrap();
-    std::thread::sleep(Duration::from_millis(2500));
+    sleep!(Duration::from_millis(2500));
     assert!(!alive.is_lost(), "renewed past its 1 s TTL");
     assert!(call!(c.node().get(lock.key().unwrap(), false)).is_ok());
     call!(c.node().delete(lock.key().unwrap(), None, None)).unwrap();
-    let lost = alive
-        .wait_lost(Duration::from_secs(3))
-        .expect("loss is reported");
+    let lost = call!(alive.wait_lost(Duration::from_secs(3))).expect("loss is reported");
     assert!(matches!(lost, etcd_v2::Error::LockLost { .. }), "{lost}");
     assert!(alive.is_lost());
 });
@@ -406,20 +455,23 @@ etcd_test!(leader_set_or_renew_get_delete_and_observe, |c, p| {
         "b is not the leader"
     );
     let mut observe = c.module().leader().observe(&key);
-    assert!(matches!(observe.next(), Some(Ok(LeaderEvent::Changed(Some(ref v)))) if v == "a"));
+    assert!(
+        matches!(call!(observe.next()), Some(Ok(LeaderEvent::Changed(Some(ref v)))) if v == "a")
+    );
     let contender = support::client();
     let k2 = key.clone();
     let handle = std::thread::spawn(move || contender.module().leader().set_or_renew(&k2, "b", 30));
-    std::thread::sleep(Duration::from_millis(300));
+    sleep!(Duration::from_millis(300));
     assert!(call!(leader.delete(&key, "a")).unwrap(), "a resigns");
     handle.join().unwrap().unwrap();
     assert_eq!(call!(leader.get(&key)).unwrap().as_deref(), Some("b"));
-    let changes: Vec<Option<String>> = (0..2)
-        .map(|_| match observe.next() {
-            Some(Ok(LeaderEvent::Changed(v))) => v,
+    let mut changes: Vec<Option<String>> = Vec::new();
+    for _ in 0..2 {
+        match call!(observe.next()) {
+            Some(Ok(LeaderEvent::Changed(v))) => changes.push(v),
             other => panic!("{other:?}"),
-        })
-        .collect();
+        }
+    }
     assert_eq!(changes, [None, Some("b".to_owned())]);
 });
 
@@ -427,22 +479,34 @@ etcd_test!(a_campaign_reports_election_and_resigns_on_drop, |c, p| {
     let key = p.key("campaign");
     let campaign = c.module().leader().campaign(&key, "me", 2);
     assert!(matches!(
-        campaign.next_event(Duration::from_secs(10)),
+        call!(campaign.next_event(Duration::from_secs(10))),
         Some(LeaderEvent::Elected)
     ));
     assert!(campaign.is_leader());
-    std::thread::sleep(Duration::from_secs(3));
+    sleep!(Duration::from_secs(3));
     assert!(campaign.is_leader(), "kept alive past its TTL");
     assert_eq!(
         call!(c.module().leader().get(&key)).unwrap().as_deref(),
         Some("me")
     );
     drop(campaign);
-    assert_eq!(
-        call!(c.module().leader().get(&key)).unwrap(),
-        None,
-        "resigned on drop"
-    );
+    // Resigned on drop (an async campaign resigns in the background).
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while call!(c.module().leader().get(&key)).unwrap().is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the campaign did not resign on drop"
+        );
+        sleep!(Duration::from_millis(20));
+    }
+    // Explicit resignation waits until done.
+    let again = c.module().leader().campaign(&key, "me-too", 2);
+    assert!(matches!(
+        call!(again.next_event(Duration::from_secs(10))),
+        Some(LeaderEvent::Elected)
+    ));
+    call!(again.resign());
+    assert_eq!(call!(c.module().leader().get(&key)).unwrap(), None);
 });
 
 /// python-etcd's `etcd.Lock`, run by `python3` (installed by scripts/test.sh).
@@ -473,46 +537,52 @@ fn read_line(child: &mut Child) -> String {
     line.trim().to_owned()
 }
 
-#[test]
-fn rust_and_python_etcd_contend_for_the_same_lock() {
-    use std::io::Write;
-    let etcd = Etcd::start(1);
-    let client = support::client_for(&etcd);
+etcd_test!(
+    rust_and_python_etcd_contend_for_the_same_lock,
+    standalone,
+    |_p| {
+        use std::io::Write;
+        let etcd = Etcd::start(1);
+        let client = build!(support::builder_for(&etcd));
 
-    // Python holds the lock: Rust sees Python's uuid as the holder and waits.
-    let mut python = python_lock(etcd.endpoint(), "shared", "hold");
-    let held = read_line(&mut python);
-    let mut words = held.split(' ');
-    assert_eq!(words.next(), Some("HELD"), "{held}");
-    let (uuid, py_key) = (
-        words.next().unwrap().to_owned(),
-        words.next().unwrap().to_owned(),
-    );
-    assert!(py_key.starts_with("/_locks/shared/"), "{py_key}");
-    let mut rust = client.module().lock().get_lock("shared", 30);
-    assert!(!rust.try_acquire().unwrap());
-    assert_eq!(
-        rust.get_active_value().unwrap().as_deref(),
-        Some(uuid.as_str())
-    );
-    let waiter = std::thread::spawn(move || {
-        rust.acquire().unwrap();
-        rust
-    });
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(!waiter.is_finished(), "Rust waits for Python");
-    writeln!(python.stdin.as_mut().unwrap()).unwrap();
-    assert_eq!(read_line(&mut python), "RELEASED");
-    python.wait().unwrap();
-    let mut rust = waiter.join().unwrap();
-    assert!(rust.is_held());
+        // Python holds the lock: Rust sees Python's uuid as the holder and waits.
+        let mut python = python_lock(etcd.endpoint(), "shared", "hold");
+        let held = read_line(&mut python);
+        let mut words = held.split(' ');
+        assert_eq!(words.next(), Some("HELD"), "{held}");
+        let (uuid, py_key) = (
+            words.next().unwrap().to_owned(),
+            words.next().unwrap().to_owned(),
+        );
+        assert!(py_key.starts_with("/_locks/shared/"), "{py_key}");
+        let mut rust = client.module().lock().get_lock("shared", 30);
+        assert!(!call!(rust.try_acquire()).unwrap());
+        assert_eq!(
+            call!(rust.get_active_value()).unwrap().as_deref(),
+            Some(uuid.as_str())
+        );
+        let waiting = Arc::new(AtomicUsize::new(1));
+        let flag = Arc::clone(&waiting);
+        let waiter = spawn!({
+            call!(rust.acquire()).unwrap();
+            flag.store(0, Ordering::SeqCst);
+            rust
+        });
+        sleep!(Duration::from_millis(500));
+        assert_eq!(waiting.load(Ordering::SeqCst), 1, "Rust waits for Python");
+        writeln!(python.stdin.as_mut().unwrap()).unwrap();
+        assert_eq!(read_line(&mut python), "RELEASED");
+        python.wait().unwrap();
+        let mut rust = join!(waiter);
+        assert!(rust.is_held());
 
-    // Rust holds it: Python cannot take it.
-    let mut python = python_lock(etcd.endpoint(), "shared", "try");
-    assert_eq!(read_line(&mut python), "TRY False");
-    python.wait().unwrap();
-    rust.release().unwrap();
-    let mut python = python_lock(etcd.endpoint(), "shared", "try");
-    assert_eq!(read_line(&mut python), "TRY True");
-    python.wait().unwrap();
-}
+        // Rust holds it: Python cannot take it.
+        let mut python = python_lock(etcd.endpoint(), "shared", "try");
+        assert_eq!(read_line(&mut python), "TRY False");
+        python.wait().unwrap();
+        call!(rust.release()).unwrap();
+        let mut python = python_lock(etcd.endpoint(), "shared", "try");
+        assert_eq!(read_line(&mut python), "TRY True");
+        python.wait().unwrap();
+    }
+);

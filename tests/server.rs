@@ -25,7 +25,11 @@ etcd_test!(statistics, |c, p| {
     let me = call!(c.stat().get_self_stats()).unwrap();
     assert_eq!(me.name, "m1");
     // etcd prints member IDs with %x: up to 16 hex digits, fewer with leading zeros.
-    assert!((1..=16).contains(&me.id.len()) && me.id.bytes().all(|b| b.is_ascii_hexdigit()), "{}", me.id);
+    assert!(
+        (1..=16).contains(&me.id.len()) && me.id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{}",
+        me.id
+    );
     assert_eq!(me.leader_info.leader, me.id, "a single member leads itself");
     assert!(me.start_time.is_some());
 

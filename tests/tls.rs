@@ -109,37 +109,32 @@ fn localhost_url() -> String {
     etcd().endpoint().replace("127.0.0.1", "localhost")
 }
 
-#[test]
-fn the_member_serves_https_only() {
+etcd_test!(the_member_serves_https_only, standalone, |_p| {
     assert!(etcd().endpoint().starts_with("https://127.0.0.1:"));
-}
+});
 
-#[test]
-fn ca_bundle_and_client_certificate_work() {
+etcd_test!(ca_bundle_and_client_certificate_work, standalone, |_p| {
     let p = pki();
-    let client = Client::builder()
+    let client = build!(Client::builder()
         .endpoint(localhost_url())
         .ca_file(p.path("ca.pem"))
-        .client_cert(p.path("client.pem"), p.path("client.key"))
-        .build()
-        .unwrap();
-    client.node().set("/tls/hello", "secure", None).unwrap();
+        .client_cert(p.path("client.pem"), p.path("client.key")));
+    call!(client.node().set("/tls/hello", "secure", None)).unwrap();
     assert_eq!(
-        client.node().get("/tls/hello", false).unwrap().value(),
+        call!(client.node().get("/tls/hello", false))
+            .unwrap()
+            .value(),
         Some("secure")
     );
-    assert!(client.server().health().unwrap());
-}
+    assert!(call!(client.server().health()).unwrap());
+});
 
-#[test]
-fn without_the_ca_the_server_is_not_trusted() {
+etcd_test!(without_the_ca_the_server_is_not_trusted, standalone, |_p| {
     let p = pki();
-    let client = Client::builder()
+    let client = build!(Client::builder()
         .endpoint(localhost_url())
-        .client_cert(p.path("client.pem"), p.path("client.key"))
-        .build()
-        .unwrap();
-    let err = client.node().get("/tls/hello", false).unwrap_err();
+        .client_cert(p.path("client.pem"), p.path("client.key")));
+    let err = call!(client.node().get("/tls/hello", false)).unwrap_err();
     assert!(
         matches!(&err, Error::Transport { source, .. } if source.kind() == etcd_v2::TransportErrorKind::Connect),
         "{err:?}"
@@ -148,19 +143,16 @@ fn without_the_ca_the_server_is_not_trusted() {
         !err.may_have_been_applied(),
         "a failed handshake sent nothing"
     );
-}
+});
 
-#[test]
-fn hostname_verification_is_on_by_default() {
+etcd_test!(hostname_verification_is_on_by_default, standalone, |_p| {
     let p = pki();
     // The certificate names localhost, not 127.0.0.1.
-    let client = Client::builder()
+    let client = build!(Client::builder()
         .endpoint(etcd().endpoint())
         .ca_file(p.path("ca.pem"))
-        .client_cert(p.path("client.pem"), p.path("client.key"))
-        .build()
-        .unwrap();
-    let err = client.node().get("/tls/x", false).unwrap_err();
+        .client_cert(p.path("client.pem"), p.path("client.key")));
+    let err = call!(client.node().get("/tls/x", false)).unwrap_err();
     let text = format!("{err}");
     assert!(
         text.contains("NotValidForName") || text.to_lowercase().contains("name"),
@@ -168,68 +160,58 @@ fn hostname_verification_is_on_by_default() {
     );
 
     // Turning verification off is explicit, and then the mismatch is accepted.
-    let reckless = Client::builder()
+    let reckless = build!(Client::builder()
         .endpoint(etcd().endpoint())
         .danger_accept_invalid_certs(true)
-        .client_cert(p.path("client.pem"), p.path("client.key"))
-        .build()
-        .unwrap();
-    reckless.node().set("/tls/reckless", "ok", None).unwrap();
-}
+        .client_cert(p.path("client.pem"), p.path("client.key")));
+    call!(reckless.node().set("/tls/reckless", "ok", None)).unwrap();
+});
 
-#[test]
-fn etcd_refuses_a_missing_or_untrusted_client_certificate() {
-    let p = pki();
-    let anonymous = Client::builder()
-        .endpoint(localhost_url())
-        .ca_file(p.path("ca.pem"))
-        .build()
-        .unwrap();
-    // Under TLS 1.3 the client may already be writing when etcd hangs up, so
-    // this can surface as a broken pipe, which cannot be told apart from a loss
-    // after sending; what matters is that nothing was written (checked below).
-    assert!(anonymous.node().set("/tls/anonymous", "x", None).is_err());
-    let intruder = Client::builder()
-        .endpoint(localhost_url())
-        .ca_file(p.path("ca.pem"))
-        .client_cert(p.path("intruder.pem"), p.path("intruder.key"))
-        .build()
-        .unwrap();
-    // Likewise a create: at worst its outcome is reported unknown, never success.
-    assert!(intruder
-        .node()
-        .create_only("/tls/intruder", "x", None)
-        .is_err());
-    let ok = Client::builder()
-        .endpoint(localhost_url())
-        .ca_file(p.path("ca.pem"))
-        .client_cert(p.path("client.pem"), p.path("client.key"))
-        .build()
-        .unwrap();
-    for key in ["/tls/anonymous", "/tls/intruder"] {
-        assert!(ok.node().get(key, false).unwrap_err().is_key_not_found());
+etcd_test!(
+    etcd_refuses_a_missing_or_untrusted_client_certificate,
+    standalone,
+    |_p| {
+        let p = pki();
+        let anonymous = build!(Client::builder()
+            .endpoint(localhost_url())
+            .ca_file(p.path("ca.pem")));
+        // Under TLS 1.3 the client may already be writing when etcd hangs up, so
+        // this can surface as a broken pipe, which cannot be told apart from a loss
+        // after sending; what matters is that nothing was written (checked below).
+        assert!(call!(anonymous.node().set("/tls/anonymous", "x", None)).is_err());
+        let intruder = build!(Client::builder()
+            .endpoint(localhost_url())
+            .ca_file(p.path("ca.pem"))
+            .client_cert(p.path("intruder.pem"), p.path("intruder.key")));
+        // Likewise a create: at worst its outcome is reported unknown, never success.
+        assert!(call!(intruder.node().create_only("/tls/intruder", "x", None)).is_err());
+        let ok = build!(Client::builder()
+            .endpoint(localhost_url())
+            .ca_file(p.path("ca.pem"))
+            .client_cert(p.path("client.pem"), p.path("client.key")));
+        for key in ["/tls/anonymous", "/tls/intruder"] {
+            assert!(call!(ok.node().get(key, false))
+                .unwrap_err()
+                .is_key_not_found());
+        }
     }
-}
+);
 
-#[test]
-fn bad_tls_files_are_refused_when_building() {
+etcd_test!(bad_tls_files_are_refused_when_building, standalone, |_p| {
     let p = pki();
     let cases = [
-        Client::builder()
+        try_build!(Client::builder()
             .endpoint(localhost_url())
-            .ca_file("/nonexistent/ca.pem")
-            .build(),
-        Client::builder()
+            .ca_file("/nonexistent/ca.pem")),
+        try_build!(Client::builder()
             .endpoint(localhost_url())
-            .ca_file(p.path("client.key"))
-            .build(),
-        Client::builder()
+            .ca_file(p.path("client.key"))),
+        try_build!(Client::builder()
             .endpoint(localhost_url())
-            .client_cert(p.path("client.pem"), p.path("ca.pem"))
-            .build(),
+            .client_cert(p.path("client.pem"), p.path("ca.pem"))),
     ];
     for result in cases {
         let err = result.unwrap_err();
         assert!(err.is_invalid_input(), "{err}");
     }
-}
+});

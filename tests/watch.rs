@@ -71,23 +71,23 @@ impl Drop for StopOnPanic {
     }
 }
 
-/// Read `count` changes from `watch`, publishing progress in `seen`.
-fn read_changes<T: etcd_v2::Transport>(
-    watch: &mut etcd_v2::client::Watch<T>,
-    count: usize,
-    seen: &AtomicU64,
-) -> Vec<u64> {
-    let mut indexes = Vec::with_capacity(count);
-    while indexes.len() < count {
-        match watch.next().expect("the watch ended").expect("watch error") {
-            WatchEvent::Change(c) => {
-                seen.store(c.node.modified_index, Ordering::SeqCst);
-                indexes.push(c.node.modified_index);
+/// Read `$count` changes from `$watch` (with the test's `call!`), publishing
+/// progress in `$seen`; a resync fails the test.
+macro_rules! read_changes {
+    ($watch:ident, $count:expr, $seen:expr, |$w:ident| $next:expr) => {{
+        let mut indexes: Vec<u64> = Vec::with_capacity($count);
+        while indexes.len() < $count {
+            let $w = &mut $watch;
+            match $next.expect("the watch ended").expect("watch error") {
+                WatchEvent::Change(c) => {
+                    $seen.store(c.node.modified_index, Ordering::SeqCst);
+                    indexes.push(c.node.modified_index);
+                }
+                WatchEvent::Resync { index, .. } => panic!("unexpected resync at {index}"),
             }
-            WatchEvent::Resync { index, .. } => panic!("unexpected resync at {index}"),
         }
-    }
-    indexes
+        indexes
+    }};
 }
 
 fn assert_exactly_once_in_order(written: &[u64], seen: &[u64]) {
@@ -99,38 +99,40 @@ fn assert_exactly_once_in_order(written: &[u64], seen: &[u64]) {
     assert_eq!(a, b, "every modifiedIndex exactly once");
 }
 
-#[test]
-fn a_recursive_watcher_sees_3000_changes_exactly_once_in_order() {
-    let etcd = Etcd::start(1);
-    let client = support::client_for(&etcd);
-    let start = client.execute(&CurrentIndex::new("/stream")).unwrap() + 1;
-    let mut watch = client
-        .watch("/stream")
-        .recursive(true)
-        .from_index(start)
-        .poll_timeout(Duration::from_secs(1))
-        .start();
-    let seen = Arc::new(AtomicU64::new(start));
-    let writer = {
-        let (c, s) = (support::client_for(&etcd), Arc::clone(&seen));
-        let guard = StopOnPanic(watch.stopper());
-        std::thread::spawn(move || {
-            let _guard = guard;
-            write_changes(c, "/stream".into(), 3000, s, 600, || ())
-        })
-    };
-    let started = Instant::now();
-    let got = read_changes(&mut watch, 3000, &seen);
-    let written = writer.join().unwrap();
-    eprintln!(
-        "3000 changes written and watched in {:?}",
-        started.elapsed()
-    );
-    assert_exactly_once_in_order(&written, &got);
-}
+etcd_test!(
+    a_recursive_watcher_sees_3000_changes_exactly_once_in_order,
+    standalone,
+    |_p| {
+        let etcd = Etcd::start(1);
+        let client = build!(support::builder_for(&etcd));
+        let start = call!(client.execute(&CurrentIndex::new("/stream"))).unwrap() + 1;
+        let mut watch = client
+            .watch("/stream")
+            .recursive(true)
+            .from_index(start)
+            .poll_timeout(Duration::from_secs(1))
+            .start();
+        let seen = Arc::new(AtomicU64::new(start));
+        let writer = {
+            let (c, s) = (support::client_for(&etcd), Arc::clone(&seen));
+            let guard = StopOnPanic(watch.stopper());
+            std::thread::spawn(move || {
+                let _guard = guard;
+                write_changes(c, "/stream".into(), 3000, s, 600, || ())
+            })
+        };
+        let started = Instant::now();
+        let got = read_changes!(watch, 3000, seen, |w| call!(w.next()));
+        let written = writer.join().unwrap();
+        eprintln!(
+            "3000 changes written and watched in {:?}",
+            started.elapsed()
+        );
+        assert_exactly_once_in_order(&written, &got);
+    }
+);
 
-#[test]
-fn the_same_across_a_sigkilled_member() {
+etcd_test!(the_same_across_a_sigkilled_member, standalone, |_p| {
     let etcd = Etcd::start(3);
     let probe = support::client_for(&etcd);
     let leader = probe.server().get_leader_url_prefix().unwrap();
@@ -146,15 +148,16 @@ fn the_same_across_a_sigkilled_member() {
         .position(|u| *u == followers[0])
         .unwrap();
     // The watcher is pinned to a follower; the writer to the leader.
-    let watcher_client = etcd_v2::Client::builder()
-        .endpoints([followers[0].clone(), followers[1].clone(), leader.clone()])
-        .build()
-        .unwrap();
+    let watcher_client = build!(etcd_v2::Client::builder().endpoints([
+        followers[0].clone(),
+        followers[1].clone(),
+        leader.clone()
+    ]));
     let writer_client = etcd_v2::Client::builder()
         .endpoints([leader.clone(), followers[1].clone()])
         .build()
         .unwrap();
-    let start = watcher_client.execute(&CurrentIndex::new("/ha")).unwrap() + 1;
+    let start = call!(watcher_client.execute(&CurrentIndex::new("/ha"))).unwrap() + 1;
     let mut watch = watcher_client
         .watch("/ha")
         .recursive(true)
@@ -173,7 +176,7 @@ fn the_same_across_a_sigkilled_member() {
             })
         })
     };
-    let got = read_changes(&mut watch, 3000, &seen);
+    let got = read_changes!(watch, 3000, seen, |w| call!(w.next()));
     let written = writer.join().unwrap();
     assert_exactly_once_in_order(&written, &got);
     assert_ne!(
@@ -181,116 +184,124 @@ fn the_same_across_a_sigkilled_member() {
         followers[0],
         "the watcher moved off the killed member"
     );
-}
+});
 
-#[test]
-fn falling_more_than_1000_events_behind_gives_one_resync_and_nothing_twice() {
-    let etcd = Etcd::start(1);
-    let client = support::client_for(&etcd);
-    let writer = support::client_for(&etcd);
-    let start = client.execute(&CurrentIndex::new("/behind")).unwrap() + 1;
-    let mut watch = client
-        .watch("/behind")
-        .recursive(true)
-        .from_index(start)
-        .start();
-    let mut reported = Vec::new();
-    for i in 0..5 {
-        writer
-            .node()
-            .set(&format!("/behind/k{i}"), "early", None)
-            .unwrap();
-    }
-    for _ in 0..5 {
-        reported.push(watch.next().unwrap().unwrap());
-    }
-    // The watcher pauses while 1500 changes go by.
-    let mut last = 0;
-    for i in 0..1500 {
-        last = writer
-            .node()
-            .set(&format!("/behind/k{}", i % 20), &i.to_string(), None)
-            .unwrap()
-            .node
-            .modified_index;
-    }
-    let resync = watch.next().unwrap().unwrap();
-    let WatchEvent::Resync {
-        snapshot: Some(snapshot),
-        index,
-    } = &resync
-    else {
-        panic!("expected a resync, got {resync:?}");
-    };
-    assert!(
-        *index >= last,
-        "the snapshot is at least as new as the last write"
-    );
-    assert_eq!(snapshot.node.leaves().len(), 20);
-    let k7 = snapshot
-        .node
-        .leaves()
-        .into_iter()
-        .find(|n| n.key == "/behind/k7")
-        .unwrap();
-    assert_eq!(
-        k7.value.as_deref(),
-        Some("1487"),
-        "the snapshot holds the latest values"
-    );
-    reported.push(resync.clone());
-    // Afterwards, changes resume after the snapshot's index.
-    let mut after = Vec::new();
-    for i in 0..10 {
-        after.push(
+etcd_test!(
+    falling_more_than_1000_events_behind_gives_one_resync_and_nothing_twice,
+    standalone,
+    |_p| {
+        let etcd = Etcd::start(1);
+        let client = build!(support::builder_for(&etcd));
+        let writer = support::client_for(&etcd);
+        let start = call!(client.execute(&CurrentIndex::new("/behind"))).unwrap() + 1;
+        let mut watch = client
+            .watch("/behind")
+            .recursive(true)
+            .from_index(start)
+            .start();
+        let mut reported = Vec::new();
+        for i in 0..5 {
             writer
                 .node()
-                .set("/behind/after", &i.to_string(), None)
+                .set(&format!("/behind/k{i}"), "early", None)
+                .unwrap();
+        }
+        for _ in 0..5 {
+            reported.push(call!(watch.next()).unwrap().unwrap());
+        }
+        // The watcher pauses while 1500 changes go by.
+        let mut last = 0;
+        for i in 0..1500 {
+            last = writer
+                .node()
+                .set(&format!("/behind/k{}", i % 20), &i.to_string(), None)
                 .unwrap()
                 .node
-                .modified_index,
+                .modified_index;
+        }
+        let resync = call!(watch.next()).unwrap().unwrap();
+        let WatchEvent::Resync {
+            snapshot: Some(snapshot),
+            index,
+        } = &resync
+        else {
+            panic!("expected a resync, got {resync:?}");
+        };
+        assert!(
+            *index >= last,
+            "the snapshot is at least as new as the last write"
+        );
+        assert_eq!(snapshot.node.leaves().len(), 20);
+        let k7 = snapshot
+            .node
+            .leaves()
+            .into_iter()
+            .find(|n| n.key == "/behind/k7")
+            .unwrap();
+        assert_eq!(
+            k7.value.as_deref(),
+            Some("1487"),
+            "the snapshot holds the latest values"
+        );
+        reported.push(resync.clone());
+        // Afterwards, changes resume after the snapshot's index.
+        let mut after = Vec::new();
+        for i in 0..10 {
+            after.push(
+                writer
+                    .node()
+                    .set("/behind/after", &i.to_string(), None)
+                    .unwrap()
+                    .node
+                    .modified_index,
+            );
+        }
+        for _ in 0..10 {
+            reported.push(call!(watch.next()).unwrap().unwrap());
+        }
+        let indexes: Vec<u64> = reported.iter().map(WatchEvent::index).collect();
+        assert!(
+            indexes.windows(2).all(|w| w[0] < w[1]),
+            "nothing twice, in order: {indexes:?}"
+        );
+        assert_eq!(
+            reported
+                .iter()
+                .filter(|e| matches!(e, WatchEvent::Resync { .. }))
+                .count(),
+            1
+        );
+        assert_eq!(&indexes[6..], &after[..]);
+    }
+);
+
+etcd_test!(
+    a_watch_can_be_stopped_from_another_thread_or_task,
+    |client, p| {
+        let mut watch = client
+            .watch(p.dir())
+            .recursive(true)
+            .poll_timeout(Duration::from_millis(400))
+            .start();
+        let stopper = watch.stopper();
+        let started = Instant::now();
+        let reader = spawn!({
+            let mut events = 0;
+            while call!(watch.next()).is_some() {
+                events += 1;
+            }
+            events
+        });
+        sleep!(Duration::from_millis(300));
+        stopper.stop();
+        assert_eq!(join!(reader), 0);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "stopped within the poll timeout: {:?}",
+            started.elapsed()
         );
     }
-    for _ in 0..10 {
-        reported.push(watch.next().unwrap().unwrap());
-    }
-    let indexes: Vec<u64> = reported.iter().map(WatchEvent::index).collect();
-    assert!(
-        indexes.windows(2).all(|w| w[0] < w[1]),
-        "nothing twice, in order: {indexes:?}"
-    );
-    assert_eq!(
-        reported
-            .iter()
-            .filter(|e| matches!(e, WatchEvent::Resync { .. }))
-            .count(),
-        1
-    );
-    assert_eq!(&indexes[6..], &after[..]);
-}
-
-#[test]
-fn a_watch_can_be_stopped_from_another_thread() {
-    let client = support::client();
-    let p = support::Prefix::new("stop");
-    let watch = client
-        .watch(p.dir())
-        .recursive(true)
-        .poll_timeout(Duration::from_millis(400))
-        .start();
-    let stopper = watch.stopper();
-    let started = Instant::now();
-    let reader = std::thread::spawn(move || watch.count());
-    std::thread::sleep(Duration::from_millis(300));
-    stopper.stop();
-    let events = reader.join().unwrap();
-    assert_eq!(events, 0);
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "stopped within the poll timeout: {:?}",
-        started.elapsed()
-    );
-}
+);
 
 etcd_test!(
     from_now_skips_the_past_and_from_an_index_replays_it,
@@ -301,12 +312,13 @@ etcd_test!(
             .modified_index;
         call!(c.node().set(&p.key("k"), "2", None)).unwrap();
         let mut replay = c.watch(&p.key("k")).from_index(first).start();
-        let values: Vec<String> = (0..2)
-            .map(|_| match call!(replay.next()).unwrap().unwrap() {
-                WatchEvent::Change(ch) => ch.value().unwrap().to_owned(),
+        let mut values = Vec::new();
+        for _ in 0..2 {
+            match call!(replay.next()).unwrap().unwrap() {
+                WatchEvent::Change(ch) => values.push(ch.value().unwrap().to_owned()),
                 other => panic!("{other:?}"),
-            })
-            .collect();
+            }
+        }
         assert_eq!(values, ["1", "2"]);
 
         let mut live = c.watch(&p.key("k")).start();

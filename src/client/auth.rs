@@ -1,103 +1,108 @@
 //! The auth API.
 
-use super::Client;
+use super::{AsyncClient, Client};
 use crate::error::Error;
 use crate::ops::auth::*;
-use crate::transport::Transport;
+use crate::transport::{AsyncTransport, Transport};
 
 /// Users, roles, and turning auth on and off (`/v2/auth`). With auth on, every
 /// call here needs root credentials ([`crate::ClientBuilder::basic_auth`]),
 /// except [`AuthOps::status`]. Errors are [`Error::Api`] with etcd's message.
 #[derive(Debug)]
-pub struct AuthOps<'a, T: Transport> {
-    client: &'a Client<T>,
+pub struct AuthOps<'a, C> {
+    client: &'a C,
 }
 
-impl<'a, T: Transport> AuthOps<'a, T> {
-    pub(super) fn new(client: &'a Client<T>) -> AuthOps<'a, T> {
+impl<'a, C> AuthOps<'a, C> {
+    pub(super) fn new(client: &'a C) -> AuthOps<'a, C> {
         AuthOps { client }
     }
+}
 
+macro_rules! auth_api {
+    (sync) => { auth_api!(@ [] []); };
+    (async) => { auth_api!(@ [async] [.await]); };
+    (@ [$($kw:tt)*] [$($aw:tt)*]) => {
     /// Whether auth is on.
-    pub fn status(&self) -> Result<bool, Error> {
-        self.client.execute(&Status::new())
+    pub $($kw)* fn status(&self) -> Result<bool, Error> {
+        self.client.execute(&Status::new())$($aw)*
     }
 
     /// Turn auth on (a `root` user must exist).
-    pub fn enable(&self) -> Result<(), Error> {
-        self.client.execute(&Enable::new())
+    pub $($kw)* fn enable(&self) -> Result<(), Error> {
+        self.client.execute(&Enable::new())$($aw)*
     }
 
     /// Turn auth off.
-    pub fn disable(&self) -> Result<(), Error> {
-        self.client.execute(&Disable::new())
+    pub $($kw)* fn disable(&self) -> Result<(), Error> {
+        self.client.execute(&Disable::new())$($aw)*
     }
 
     /// Every user.
-    pub fn users(&self) -> Result<Vec<User>, Error> {
-        self.client.execute(&ListUsers::new())
+    pub $($kw)* fn users(&self) -> Result<Vec<User>, Error> {
+        self.client.execute(&ListUsers::new())$($aw)*
     }
 
     /// One user, with its roles expanded.
-    pub fn get_user(&self, name: &str) -> Result<User, Error> {
-        self.client.execute(&GetUser::new(name))
+    pub $($kw)* fn get_user(&self, name: &str) -> Result<User, Error> {
+        self.client.execute(&GetUser::new(name))$($aw)*
     }
 
     /// Create a user with a password and roles.
-    pub fn create_user(&self, name: &str, password: &str, roles: &[&str]) -> Result<User, Error> {
+    pub $($kw)* fn create_user(&self, name: &str, password: &str, roles: &[&str]) -> Result<User, Error> {
         self.client
-            .execute(&CreateUser::new(name, password, roles.iter().copied()))
+            .execute(&CreateUser::new(name, password, roles.iter().copied()))$($aw)*
     }
 
     /// Delete a user.
-    pub fn delete_user(&self, name: &str) -> Result<(), Error> {
-        self.client.execute(&DeleteUser::new(name))
+    pub $($kw)* fn delete_user(&self, name: &str) -> Result<(), Error> {
+        self.client.execute(&DeleteUser::new(name))$($aw)*
     }
 
     /// Grant roles to a user.
-    pub fn grant_roles(&self, name: &str, roles: &[&str]) -> Result<User, Error> {
+    pub $($kw)* fn grant_roles(&self, name: &str, roles: &[&str]) -> Result<User, Error> {
         self.client
-            .execute(&GrantRoles::new(name, roles.iter().copied()))
+            .execute(&GrantRoles::new(name, roles.iter().copied()))$($aw)*
     }
 
     /// Revoke roles from a user.
-    pub fn revoke_roles(&self, name: &str, roles: &[&str]) -> Result<User, Error> {
+    pub $($kw)* fn revoke_roles(&self, name: &str, roles: &[&str]) -> Result<User, Error> {
         self.client
-            .execute(&RevokeRoles::new(name, roles.iter().copied()))
+            .execute(&RevokeRoles::new(name, roles.iter().copied()))$($aw)*
     }
 
     /// Change a user's password.
-    pub fn change_password(&self, name: &str, password: &str) -> Result<User, Error> {
-        self.client.execute(&ChangePassword::new(name, password))
+    pub $($kw)* fn change_password(&self, name: &str, password: &str) -> Result<User, Error> {
+        self.client.execute(&ChangePassword::new(name, password))$($aw)*
     }
 
     /// Every role.
-    pub fn roles(&self) -> Result<Vec<Role>, Error> {
-        self.client.execute(&ListRoles::new())
+    pub $($kw)* fn roles(&self) -> Result<Vec<Role>, Error> {
+        self.client.execute(&ListRoles::new())$($aw)*
     }
 
     /// One role.
-    pub fn get_role(&self, name: &str) -> Result<Role, Error> {
-        self.client.execute(&GetRole::new(name))
+    pub $($kw)* fn get_role(&self, name: &str) -> Result<Role, Error> {
+        self.client.execute(&GetRole::new(name))$($aw)*
     }
 
     /// Create a role that may read `read` and write `write` (key patterns such as
     /// `/app/*`).
-    pub fn create_role(&self, name: &str, read: &[&str], write: &[&str]) -> Result<Role, Error> {
+    pub $($kw)* fn create_role(&self, name: &str, read: &[&str], write: &[&str]) -> Result<Role, Error> {
         self.client.execute(&CreateRole::new(
             name,
             read.iter().copied(),
             write.iter().copied(),
-        ))
+        ))$($aw)*
     }
 
     /// Delete a role.
-    pub fn delete_role(&self, name: &str) -> Result<(), Error> {
-        self.client.execute(&DeleteRole::new(name))
+    pub $($kw)* fn delete_role(&self, name: &str) -> Result<(), Error> {
+        self.client.execute(&DeleteRole::new(name))$($aw)*
     }
 
     /// Add permissions to a role.
-    pub fn grant_permissions(
+    pub $($kw)* fn grant_permissions(
         &self,
         name: &str,
         read: &[&str],
@@ -107,11 +112,11 @@ impl<'a, T: Transport> AuthOps<'a, T> {
             name,
             read.iter().copied(),
             write.iter().copied(),
-        ))
+        ))$($aw)*
     }
 
     /// Remove permissions from a role.
-    pub fn revoke_permissions(
+    pub $($kw)* fn revoke_permissions(
         &self,
         name: &str,
         read: &[&str],
@@ -121,6 +126,15 @@ impl<'a, T: Transport> AuthOps<'a, T> {
             name,
             read.iter().copied(),
             write.iter().copied(),
-        ))
+        ))$($aw)*
     }
+    };
+}
+
+impl<T: Transport> AuthOps<'_, Client<T>> {
+    auth_api!(sync);
+}
+
+impl<T: AsyncTransport> AuthOps<'_, AsyncClient<T>> {
+    auth_api!(async);
 }

@@ -1,28 +1,28 @@
 //! The seed's `InOrderOps`: directories of in-order keys (queues).
 
 use super::node::with_ttl;
-use super::Client;
+use super::{AsyncClient, Client};
 use crate::error::Error;
 use crate::key;
 use crate::ops::keys::{CreateDir, CreateInOrder, Delete, Get};
 use crate::response::{KeysResponse, Node};
-use crate::transport::Transport;
+use crate::transport::{AsyncTransport, Transport};
 
 /// In-order operations (the seed's `client.inorder`).
 #[derive(Debug)]
-pub struct InOrderOps<'a, T: Transport> {
-    client: &'a Client<T>,
+pub struct InOrderOps<'a, C> {
+    client: &'a C,
 }
 
-impl<'a, T: Transport> InOrderOps<'a, T> {
-    pub(super) fn new(client: &'a Client<T>) -> InOrderOps<'a, T> {
+impl<'a, C: Clone> InOrderOps<'a, C> {
+    pub(super) fn new(client: &'a C) -> InOrderOps<'a, C> {
         InOrderOps { client }
     }
 
     /// A handle on the in-order directory at `path` (the seed's `get_inorder`).
     /// Nothing is sent until a method of the handle is called; the key is
     /// validated then.
-    pub fn get_inorder(&self, path: &str) -> InOrder<T> {
+    pub fn get_inorder(&self, path: &str) -> InOrder<C> {
         InOrder {
             client: self.client.clone(),
             path: path.to_owned(),
@@ -33,62 +33,70 @@ impl<'a, T: Transport> InOrderOps<'a, T> {
 /// An in-order directory: values appended under keys etcd generates in creation
 /// order (the seed's `_InOrder`).
 #[derive(Debug, Clone)]
-pub struct InOrder<T: Transport> {
-    client: Client<T>,
+pub struct InOrder<C> {
+    client: C,
     path: String,
 }
 
-impl<T: Transport> InOrder<T> {
+impl<C> InOrder<C> {
     /// The directory's key.
     pub fn path(&self) -> &str {
         &self.path
     }
 
-    /// Create the directory explicitly (not usually needed: [`InOrder::add`]
-    /// creates it). Fails with errorCode 105 if it exists.
-    pub fn create(&self, ttl: Option<u64>) -> Result<KeysResponse, Error> {
-        self.client.execute(&with_ttl(
-            CreateDir::new(self.path.as_str()),
-            ttl,
-            CreateDir::ttl,
-        ))
-    }
-
-    /// Append `value`, optionally expiring after `ttl` seconds. The generated key
-    /// is the answer's `node.key`.
-    pub fn add(&self, value: &str, ttl: Option<u64>) -> Result<KeysResponse, Error> {
-        self.client.execute(&with_ttl(
-            CreateInOrder::new(self.path.as_str(), value),
-            ttl,
-            CreateInOrder::ttl,
-        ))
-    }
-
-    /// The entries, oldest first (a sorted listing).
-    pub fn list(&self) -> Result<Vec<Node>, Error> {
-        let listing = self
-            .client
-            .execute(&Get::new(self.path.as_str()).sorted(true))?;
-        Ok(listing.node.children.unwrap_or_default())
-    }
-
-    /// Remove the entry `name` (the last segment of its key, or its full key) and
-    /// return the deletion, whose `prev_node` holds the value.
-    pub fn pop(&self, name: &str) -> Result<KeysResponse, Error> {
+    fn entry_key(&self, name: &str) -> String {
         let dir_prefix = format!("{}/", self.path.trim_end_matches('/'));
-        let name = name.strip_prefix(&dir_prefix).unwrap_or(name);
-        self.client
-            .execute(&Delete::new(key::join(&self.path, name)))
+        key::join(&self.path, name.strip_prefix(&dir_prefix).unwrap_or(name))
     }
+}
 
-    /// Delete the directory and every entry.
-    pub fn delete(&self) -> Result<KeysResponse, Error> {
-        self.client
-            .execute(&Delete::new(self.path.as_str()).recursive(true))
-    }
+macro_rules! inorder_api {
+    (sync) => { inorder_api!(@ [] []); };
+    (async) => { inorder_api!(@ [async] [.await]); };
+    (@ [$($kw:tt)*] [$($aw:tt)*]) => {
+        /// Create the directory explicitly (not usually needed: `add` creates
+        /// it). Fails with errorCode 105 if it exists.
+        pub $($kw)* fn create(&self, ttl: Option<u64>) -> Result<KeysResponse, Error> {
+            self.client
+                .execute(&with_ttl(CreateDir::new(self.path.as_str()), ttl, CreateDir::ttl))$($aw)*
+        }
 
-    /// Block until something in the directory changes and return that change.
-    pub fn wait(&self) -> Result<KeysResponse, Error> {
-        self.client.first_change(&self.path, true, None)
-    }
+        /// Append `value`, optionally expiring after `ttl` seconds. The
+        /// generated key is the answer's `node.key`.
+        pub $($kw)* fn add(&self, value: &str, ttl: Option<u64>) -> Result<KeysResponse, Error> {
+            self.client
+                .execute(&with_ttl(CreateInOrder::new(self.path.as_str(), value), ttl, CreateInOrder::ttl))$($aw)*
+        }
+
+        /// The entries, oldest first (a sorted listing).
+        pub $($kw)* fn list(&self) -> Result<Vec<Node>, Error> {
+            let listing = self.client.execute(&Get::new(self.path.as_str()).sorted(true))$($aw)*?;
+            Ok(listing.node.children.unwrap_or_default())
+        }
+
+        /// Remove the entry `name` (the last segment of its key, or its full key)
+        /// and return the deletion, whose `prev_node` holds the value.
+        pub $($kw)* fn pop(&self, name: &str) -> Result<KeysResponse, Error> {
+            self.client.execute(&Delete::new(self.entry_key(name)))$($aw)*
+        }
+
+        /// Delete the directory and every entry.
+        pub $($kw)* fn delete(&self) -> Result<KeysResponse, Error> {
+            self.client.execute(&Delete::new(self.path.as_str()).recursive(true))$($aw)*
+        }
+
+        /// Block until something in the directory changes and return that
+        /// change.
+        pub $($kw)* fn wait(&self) -> Result<KeysResponse, Error> {
+            self.client.first_change(&self.path, true, None)$($aw)*
+        }
+    };
+}
+
+impl<T: Transport> InOrder<Client<T>> {
+    inorder_api!(sync);
+}
+
+impl<T: AsyncTransport> InOrder<AsyncClient<T>> {
+    inorder_api!(async);
 }

@@ -1,46 +1,59 @@
 //! The members API.
 
-use super::Client;
+use super::{AsyncClient, Client};
 use crate::error::Error;
 use crate::ops::members::{Add, Leader, List, Member, Remove, Update};
-use crate::transport::Transport;
+use crate::transport::{AsyncTransport, Transport};
 
 /// Cluster membership (`/v2/members`). Errors are [`Error::Api`] with etcd's
 /// message (404 unknown member, 409 peer URL in use, 410 already removed, 500
 /// when etcd's strict reconfiguration check refuses an add).
 #[derive(Debug)]
-pub struct MembersOps<'a, T: Transport> {
-    client: &'a Client<T>,
+pub struct MembersOps<'a, C> {
+    client: &'a C,
 }
 
-impl<'a, T: Transport> MembersOps<'a, T> {
-    pub(super) fn new(client: &'a Client<T>) -> MembersOps<'a, T> {
+impl<'a, C> MembersOps<'a, C> {
+    pub(super) fn new(client: &'a C) -> MembersOps<'a, C> {
         MembersOps { client }
     }
+}
 
-    /// Every member, started or not.
-    pub fn list(&self) -> Result<Vec<Member>, Error> {
-        self.client.execute(&List)
-    }
+macro_rules! members_api {
+    (sync) => { members_api!(@ [] []); };
+    (async) => { members_api!(@ [async] [.await]); };
+    (@ [$($kw:tt)*] [$($aw:tt)*]) => {
+        /// Every member, started or not.
+        pub $($kw)* fn list(&self) -> Result<Vec<Member>, Error> {
+            self.client.execute(&List)$($aw)*
+        }
 
-    /// The current leader (503 during an election).
-    pub fn leader(&self) -> Result<Member, Error> {
-        self.client.execute(&Leader)
-    }
+        /// The current leader (503 during an election).
+        pub $($kw)* fn leader(&self) -> Result<Member, Error> {
+            self.client.execute(&Leader)$($aw)*
+        }
 
-    /// Add a member reachable at `peer_urls`; it is unnamed until it starts.
-    pub fn add(&self, peer_urls: &[&str]) -> Result<Member, Error> {
-        self.client.execute(&Add::new(peer_urls.iter().copied()))
-    }
+        /// Add a member reachable at `peer_urls`; it is unnamed until it starts.
+        pub $($kw)* fn add(&self, peer_urls: &[&str]) -> Result<Member, Error> {
+            self.client.execute(&Add::new(peer_urls.iter().copied()))$($aw)*
+        }
 
-    /// Remove member `id`.
-    pub fn remove(&self, id: &str) -> Result<(), Error> {
-        self.client.execute(&Remove::new(id))
-    }
+        /// Remove member `id`.
+        pub $($kw)* fn remove(&self, id: &str) -> Result<(), Error> {
+            self.client.execute(&Remove::new(id))$($aw)*
+        }
 
-    /// Change member `id`'s peer URLs.
-    pub fn update(&self, id: &str, peer_urls: &[&str]) -> Result<(), Error> {
-        self.client
-            .execute(&Update::new(id, peer_urls.iter().copied()))
-    }
+        /// Change member `id`'s peer URLs.
+        pub $($kw)* fn update(&self, id: &str, peer_urls: &[&str]) -> Result<(), Error> {
+            self.client.execute(&Update::new(id, peer_urls.iter().copied()))$($aw)*
+        }
+    };
+}
+
+impl<T: Transport> MembersOps<'_, Client<T>> {
+    members_api!(sync);
+}
+
+impl<T: AsyncTransport> MembersOps<'_, AsyncClient<T>> {
+    members_api!(async);
 }

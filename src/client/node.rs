@@ -1,192 +1,24 @@
 //! The seed's `NodeOps`: reads, writes, conditional writes and deletes of keys.
 
-use super::Client;
+use super::{AsyncClient, Client};
 use crate::error::Error;
 use crate::ops::keys::{CompareAndSwap, Create, Delete, Get, Refresh, Set, Update};
 use crate::response::KeysResponse;
-use crate::transport::Transport;
+use crate::transport::{AsyncTransport, Transport};
 
-/// Node operations (the seed's `client.node`). Every method returns the typed
-/// answer or a typed [`Error`]: a missing key is
-/// [`Error::is_key_not_found`], a failed condition
+/// Node operations (the seed's `client.node`), for a [`Client`] or an
+/// [`AsyncClient`]. Every method returns the typed answer or a typed [`Error`]:
+/// a missing key is [`Error::is_key_not_found`], a failed condition
 /// [`Error::is_precondition_failed`], an existing key
 /// [`Error::is_already_exists`].
 #[derive(Debug)]
-pub struct NodeOps<'a, T: Transport> {
-    client: &'a Client<T>,
+pub struct NodeOps<'a, C> {
+    client: &'a C,
 }
 
-impl<'a, T: Transport> NodeOps<'a, T> {
-    pub(super) fn new(client: &'a Client<T>) -> NodeOps<'a, T> {
+impl<'a, C> NodeOps<'a, C> {
+    pub(super) fn new(client: &'a C) -> NodeOps<'a, C> {
         NodeOps { client }
-    }
-
-    /// Read a key, or list a directory (its whole subtree with `recursive`).
-    pub fn get(&self, path: &str, recursive: bool) -> Result<KeysResponse, Error> {
-        self.client.execute(&Get::new(path).recursive(recursive))
-    }
-
-    /// Like [`NodeOps::get`], listing children in key order (in-order keys sort
-    /// by creation).
-    pub fn get_sorted(&self, path: &str, recursive: bool) -> Result<KeysResponse, Error> {
-        self.client
-            .execute(&Get::new(path).recursive(recursive).sorted(true))
-    }
-
-    /// Like [`NodeOps::get`], but linearizable: read through raft rather than the
-    /// member's local, possibly stale, state.
-    pub fn get_quorum(&self, path: &str, recursive: bool) -> Result<KeysResponse, Error> {
-        self.client
-            .execute(&Get::new(path).recursive(recursive).quorum(true))
-    }
-
-    /// Set a key's value, with an optional TTL in seconds. A plain set replaces
-    /// the node (its TTL is dropped unless given again).
-    pub fn set(&self, path: &str, value: &str, ttl: Option<u64>) -> Result<KeysResponse, Error> {
-        self.client
-            .execute(&with_ttl(Set::new(path, value), ttl, Set::ttl))
-    }
-
-    /// Block until the key (or, with `recursive`, anything below it) changes, and
-    /// return that change.
-    pub fn wait(&self, path: &str, recursive: bool) -> Result<KeysResponse, Error> {
-        self.client.first_change(path, recursive, None)
-    }
-
-    /// Return the first change at or after `index` (possibly one in the past; etcd
-    /// keeps the last 1000 events, older indexes give errorCode 401).
-    pub fn wait_from(
-        &self,
-        path: &str,
-        index: u64,
-        recursive: bool,
-    ) -> Result<KeysResponse, Error> {
-        self.client.first_change(path, recursive, Some(index))
-    }
-
-    /// The seed's compare-and-swap: set `value` only if every condition given
-    /// holds (`current_value`, `current_index`, `prev_exists`). With no condition
-    /// at all it is a plain [`NodeOps::set`], as in the seed.
-    pub fn compare_and_swap(
-        &self,
-        path: &str,
-        value: &str,
-        current_value: Option<&str>,
-        current_index: Option<u64>,
-        prev_exists: Option<bool>,
-        ttl: Option<u64>,
-    ) -> Result<KeysResponse, Error> {
-        if current_value.is_none() && current_index.is_none() && prev_exists.is_none() {
-            return self.set(path, value, ttl);
-        }
-        let mut op = with_ttl(CompareAndSwap::new(path, value), ttl, CompareAndSwap::ttl);
-        if let Some(v) = current_value {
-            op = op.prev_value(v);
-        }
-        if let Some(i) = current_index {
-            op = op.prev_index(i);
-        }
-        if let Some(e) = prev_exists {
-            op = op.prev_exist(e);
-        }
-        self.client.execute(&op)
-    }
-
-    /// Set a key only if it does not exist yet (errorCode 105 otherwise).
-    pub fn create_only(
-        &self,
-        path: &str,
-        value: &str,
-        ttl: Option<u64>,
-    ) -> Result<KeysResponse, Error> {
-        self.client
-            .execute(&with_ttl(Create::new(path, value), ttl, Create::ttl))
-    }
-
-    /// Set a key only if it exists (errorCode 100 otherwise).
-    pub fn update_only(
-        &self,
-        path: &str,
-        value: &str,
-        ttl: Option<u64>,
-    ) -> Result<KeysResponse, Error> {
-        self.client
-            .execute(&with_ttl(Update::new(path, value), ttl, Update::ttl))
-    }
-
-    /// Set a key only if its `modifiedIndex` is `current_index` (errorCode 101
-    /// otherwise).
-    pub fn update_if_index(
-        &self,
-        path: &str,
-        value: &str,
-        current_index: u64,
-        ttl: Option<u64>,
-    ) -> Result<KeysResponse, Error> {
-        let op = CompareAndSwap::new(path, value).prev_index(current_index);
-        self.client.execute(&with_ttl(op, ttl, CompareAndSwap::ttl))
-    }
-
-    /// Set a key only if its value is `current_value` (errorCode 101 otherwise).
-    pub fn update_if_value(
-        &self,
-        path: &str,
-        value: &str,
-        current_value: &str,
-        ttl: Option<u64>,
-    ) -> Result<KeysResponse, Error> {
-        let op = CompareAndSwap::new(path, value).prev_value(current_value);
-        self.client.execute(&with_ttl(op, ttl, CompareAndSwap::ttl))
-    }
-
-    /// Reset a key's TTL without changing its value (watchers are not woken).
-    pub fn refresh(&self, path: &str, ttl: u64) -> Result<KeysResponse, Error> {
-        self.client.execute(&Refresh::new(path, ttl))
-    }
-
-    /// Delete a key; with `current_value` and/or `current_index`, only if they
-    /// match (a compare-and-delete, errorCode 101 otherwise).
-    pub fn delete(
-        &self,
-        path: &str,
-        current_value: Option<&str>,
-        current_index: Option<u64>,
-    ) -> Result<KeysResponse, Error> {
-        self.client
-            .execute(&conditions(Delete::new(path), current_value, current_index))
-    }
-
-    /// Delete a key only if its `modifiedIndex` is `current_index`.
-    pub fn delete_if_index(&self, path: &str, current_index: u64) -> Result<KeysResponse, Error> {
-        self.delete(path, None, Some(current_index))
-    }
-
-    /// Delete a key only if its value is `current_value`.
-    pub fn delete_if_value(&self, path: &str, current_value: &str) -> Result<KeysResponse, Error> {
-        self.delete(path, Some(current_value), None)
-    }
-
-    /// The seed's `CommonOps.compare_and_delete`: delete only if the conditions
-    /// hold; at least one is required. `is_recursive` implies `is_dir`. etcd
-    /// refuses compare-and-delete on directories (errorCode 102), and this never
-    /// falls back to an unconditional delete.
-    pub fn compare_and_delete(
-        &self,
-        path: &str,
-        is_dir: bool,
-        current_value: Option<&str>,
-        current_index: Option<u64>,
-        is_recursive: bool,
-    ) -> Result<KeysResponse, Error> {
-        if current_value.is_none() && current_index.is_none() {
-            return Err(Error::invalid_argument(
-                "conditions",
-                "a compare-and-delete needs current_value or current_index",
-            ));
-        }
-        let op = Delete::new(path).dir(is_dir).recursive(is_recursive);
-        self.client
-            .execute(&conditions(op, current_value, current_index))
     }
 }
 
@@ -205,4 +37,183 @@ pub(super) fn conditions(mut op: Delete, value: Option<&str>, index: Option<u64>
         op = op.prev_index(i);
     }
     op
+}
+
+/// The seed's compare-and-swap as an operation: with no condition at all, a
+/// plain set (as in the seed).
+fn cas(
+    path: &str,
+    value: &str,
+    current_value: Option<&str>,
+    current_index: Option<u64>,
+    prev_exists: Option<bool>,
+    ttl: Option<u64>,
+) -> Result<CompareAndSwap, Set> {
+    if current_value.is_none() && current_index.is_none() && prev_exists.is_none() {
+        return Err(with_ttl(Set::new(path, value), ttl, Set::ttl));
+    }
+    let mut op = with_ttl(CompareAndSwap::new(path, value), ttl, CompareAndSwap::ttl);
+    if let Some(v) = current_value {
+        op = op.prev_value(v);
+    }
+    if let Some(i) = current_index {
+        op = op.prev_index(i);
+    }
+    if let Some(e) = prev_exists {
+        op = op.prev_exist(e);
+    }
+    Ok(op)
+}
+
+macro_rules! node_api {
+    (sync) => { node_api!(@ [] []); };
+    (async) => { node_api!(@ [async] [.await]); };
+    (@ [$($kw:tt)*] [$($aw:tt)*]) => {
+        /// Read a key, or list a directory (its whole subtree with `recursive`).
+        pub $($kw)* fn get(&self, path: &str, recursive: bool) -> Result<KeysResponse, Error> {
+            self.client.execute(&Get::new(path).recursive(recursive))$($aw)*
+        }
+
+        /// Like `get`, listing children in key order (in-order keys sort by
+        /// creation).
+        pub $($kw)* fn get_sorted(&self, path: &str, recursive: bool) -> Result<KeysResponse, Error> {
+            self.client.execute(&Get::new(path).recursive(recursive).sorted(true))$($aw)*
+        }
+
+        /// Like `get`, but linearizable: read through raft rather than the
+        /// member's local, possibly stale, state.
+        pub $($kw)* fn get_quorum(&self, path: &str, recursive: bool) -> Result<KeysResponse, Error> {
+            self.client.execute(&Get::new(path).recursive(recursive).quorum(true))$($aw)*
+        }
+
+        /// Set a key's value, with an optional TTL in seconds. A plain set
+        /// replaces the node (its TTL is dropped unless given again).
+        pub $($kw)* fn set(&self, path: &str, value: &str, ttl: Option<u64>) -> Result<KeysResponse, Error> {
+            self.client.execute(&with_ttl(Set::new(path, value), ttl, Set::ttl))$($aw)*
+        }
+
+        /// Block until the key (or, with `recursive`, anything below it)
+        /// changes, and return that change.
+        pub $($kw)* fn wait(&self, path: &str, recursive: bool) -> Result<KeysResponse, Error> {
+            self.client.first_change(path, recursive, None)$($aw)*
+        }
+
+        /// Return the first change at or after `index` (possibly one in the
+        /// past; etcd keeps the last 1000 events, older indexes give errorCode
+        /// 401).
+        pub $($kw)* fn wait_from(&self, path: &str, index: u64, recursive: bool) -> Result<KeysResponse, Error> {
+            self.client.first_change(path, recursive, Some(index))$($aw)*
+        }
+
+        /// The seed's compare-and-swap: set `value` only if every condition
+        /// given holds (`current_value`, `current_index`, `prev_exists`). With no
+        /// condition at all it is a plain `set`, as in the seed.
+        pub $($kw)* fn compare_and_swap(
+            &self,
+            path: &str,
+            value: &str,
+            current_value: Option<&str>,
+            current_index: Option<u64>,
+            prev_exists: Option<bool>,
+            ttl: Option<u64>,
+        ) -> Result<KeysResponse, Error> {
+            match cas(path, value, current_value, current_index, prev_exists, ttl) {
+                Ok(op) => self.client.execute(&op)$($aw)*,
+                Err(set) => self.client.execute(&set)$($aw)*,
+            }
+        }
+
+        /// Set a key only if it does not exist yet (errorCode 105 otherwise).
+        pub $($kw)* fn create_only(&self, path: &str, value: &str, ttl: Option<u64>) -> Result<KeysResponse, Error> {
+            self.client.execute(&with_ttl(Create::new(path, value), ttl, Create::ttl))$($aw)*
+        }
+
+        /// Set a key only if it exists (errorCode 100 otherwise).
+        pub $($kw)* fn update_only(&self, path: &str, value: &str, ttl: Option<u64>) -> Result<KeysResponse, Error> {
+            self.client.execute(&with_ttl(Update::new(path, value), ttl, Update::ttl))$($aw)*
+        }
+
+        /// Set a key only if its `modifiedIndex` is `current_index` (errorCode
+        /// 101 otherwise).
+        pub $($kw)* fn update_if_index(
+            &self,
+            path: &str,
+            value: &str,
+            current_index: u64,
+            ttl: Option<u64>,
+        ) -> Result<KeysResponse, Error> {
+            let op = CompareAndSwap::new(path, value).prev_index(current_index);
+            self.client.execute(&with_ttl(op, ttl, CompareAndSwap::ttl))$($aw)*
+        }
+
+        /// Set a key only if its value is `current_value` (errorCode 101
+        /// otherwise).
+        pub $($kw)* fn update_if_value(
+            &self,
+            path: &str,
+            value: &str,
+            current_value: &str,
+            ttl: Option<u64>,
+        ) -> Result<KeysResponse, Error> {
+            let op = CompareAndSwap::new(path, value).prev_value(current_value);
+            self.client.execute(&with_ttl(op, ttl, CompareAndSwap::ttl))$($aw)*
+        }
+
+        /// Reset a key's TTL without changing its value (watchers are not
+        /// woken).
+        pub $($kw)* fn refresh(&self, path: &str, ttl: u64) -> Result<KeysResponse, Error> {
+            self.client.execute(&Refresh::new(path, ttl))$($aw)*
+        }
+
+        /// Delete a key; with `current_value` and/or `current_index`, only if
+        /// they match (a compare-and-delete, errorCode 101 otherwise).
+        pub $($kw)* fn delete(
+            &self,
+            path: &str,
+            current_value: Option<&str>,
+            current_index: Option<u64>,
+        ) -> Result<KeysResponse, Error> {
+            self.client.execute(&conditions(Delete::new(path), current_value, current_index))$($aw)*
+        }
+
+        /// Delete a key only if its `modifiedIndex` is `current_index`.
+        pub $($kw)* fn delete_if_index(&self, path: &str, current_index: u64) -> Result<KeysResponse, Error> {
+            self.delete(path, None, Some(current_index))$($aw)*
+        }
+
+        /// Delete a key only if its value is `current_value`.
+        pub $($kw)* fn delete_if_value(&self, path: &str, current_value: &str) -> Result<KeysResponse, Error> {
+            self.delete(path, Some(current_value), None)$($aw)*
+        }
+
+        /// The seed's `CommonOps.compare_and_delete`: delete only if the
+        /// conditions hold; at least one is required. `is_recursive` implies
+        /// `is_dir`. etcd refuses compare-and-delete on directories (errorCode
+        /// 102), and this never falls back to an unconditional delete.
+        pub $($kw)* fn compare_and_delete(
+            &self,
+            path: &str,
+            is_dir: bool,
+            current_value: Option<&str>,
+            current_index: Option<u64>,
+            is_recursive: bool,
+        ) -> Result<KeysResponse, Error> {
+            if current_value.is_none() && current_index.is_none() {
+                return Err(Error::invalid_argument(
+                    "conditions",
+                    "a compare-and-delete needs current_value or current_index",
+                ));
+            }
+            let op = Delete::new(path).dir(is_dir).recursive(is_recursive);
+            self.client.execute(&conditions(op, current_value, current_index))$($aw)*
+        }
+    };
+}
+
+impl<T: Transport> NodeOps<'_, Client<T>> {
+    node_api!(sync);
+}
+
+impl<T: AsyncTransport> NodeOps<'_, AsyncClient<T>> {
+    node_api!(async);
 }

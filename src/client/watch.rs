@@ -1,22 +1,24 @@
-//! The blocking watch stream: drives a [`Watcher`] through the client.
+//! Watch streams: a blocking iterator and an async stream, both driving a
+//! [`Watcher`] through the client.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::Client;
+use super::{AsyncClient, Client};
 use crate::error::Error;
-use crate::transport::Transport;
+use crate::response::KeysResponse;
+use crate::transport::{AsyncTransport, Transport};
 use crate::watch::{Step, WatchEvent, Watcher};
 
-/// Longest single sleep while backing off, so that a stop is noticed quickly.
-const STOP_CHECK: Duration = Duration::from_millis(50);
-
-/// Options of a watch stream, from [`Client::watch`].
+/// Options of a watch stream, from `client.watch(key)`.
 #[derive(Debug)]
 #[must_use = "a watch does nothing until started"]
-pub struct WatchOptions<T: Transport> {
-    client: Client<T>,
+pub struct WatchOptions<C> {
+    client: C,
     key: String,
     recursive: bool,
     from_index: Option<u64>,
@@ -24,8 +26,8 @@ pub struct WatchOptions<T: Transport> {
     resync: bool,
 }
 
-impl<T: Transport> WatchOptions<T> {
-    pub(super) fn new(client: Client<T>, key: &str) -> WatchOptions<T> {
+impl<C> WatchOptions<C> {
+    pub(super) fn new(client: C, key: &str) -> WatchOptions<C> {
         WatchOptions {
             client,
             key: key.to_owned(),
@@ -37,14 +39,14 @@ impl<T: Transport> WatchOptions<T> {
     }
 
     /// Also report changes anywhere below the key.
-    pub fn recursive(mut self, on: bool) -> WatchOptions<T> {
+    pub fn recursive(mut self, on: bool) -> WatchOptions<C> {
         self.recursive = on;
         self
     }
 
     /// Start at `index` rather than now (past events are replayed while etcd
     /// still has them).
-    pub fn from_index(mut self, index: u64) -> WatchOptions<T> {
+    pub fn from_index(mut self, index: u64) -> WatchOptions<C> {
         self.from_index = Some(index);
         self
     }
@@ -52,20 +54,20 @@ impl<T: Transport> WatchOptions<T> {
     /// How long one long poll may last before it is re-issued (default: the
     /// client's wait timeout). It also bounds how long a [`WatchStopper::stop`]
     /// can take to end a blocked `next()`.
-    pub fn poll_timeout(mut self, timeout: Duration) -> WatchOptions<T> {
+    pub fn poll_timeout(mut self, timeout: Duration) -> WatchOptions<C> {
         self.poll_timeout = Some(Some(timeout));
         self
     }
 
     /// Whether falling behind etcd's 1000-event history gives a
     /// [`WatchEvent::Resync`] (default) or ends the stream with errorCode 401.
-    pub fn resync(mut self, on: bool) -> WatchOptions<T> {
+    pub fn resync(mut self, on: bool) -> WatchOptions<C> {
         self.resync = on;
         self
     }
 
     /// Start watching. Nothing is sent until the first `next()`.
-    pub fn start(self) -> Watch<T> {
+    pub fn start(self) -> Watch<C> {
         let mut watcher =
             Watcher::new(self.key, self.recursive).resync_on_cleared_history(self.resync);
         if let Some(i) = self.from_index {
@@ -73,26 +75,40 @@ impl<T: Transport> WatchOptions<T> {
         }
         Watch {
             client: self.client,
-            watcher,
+            watcher: Some(watcher),
             poll_timeout: self.poll_timeout,
             stop: Arc::new(AtomicBool::new(false)),
+            pending: None,
         }
     }
 }
 
-/// A watch stream: a blocking iterator of [`WatchEvent`]s in index order, each
-/// reported once. It ends after an error it cannot recover from (reported as
-/// the last item) or once stopped.
-#[derive(Debug)]
-pub struct Watch<T: Transport> {
-    client: Client<T>,
-    watcher: Watcher,
+type Item = Result<WatchEvent, Error>;
+type Pending = Pin<Box<dyn Future<Output = (Watcher, Option<Item>)> + Send>>;
+
+/// A watch stream of [`WatchEvent`]s in index order, each reported once: a
+/// blocking `Iterator` for a [`Client`], a `Stream` (and an `async fn next`) for
+/// an [`AsyncClient`]. It ends after an error it cannot recover from (reported
+/// as the last item) or once stopped.
+pub struct Watch<C> {
+    client: C,
+    watcher: Option<Watcher>,
     poll_timeout: Option<Option<Duration>>,
     stop: Arc<AtomicBool>,
+    pending: Option<Pending>,
 }
 
-/// Stops a [`Watch`] from another thread. A `next()` blocked in a long poll
-/// returns `None` when that poll ends (within the poll timeout).
+impl<C: std::fmt::Debug> std::fmt::Debug for Watch<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watch")
+            .field("client", &self.client)
+            .field("watcher", &self.watcher)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stops a [`Watch`] from another thread or task. A `next()` blocked in a long
+/// poll returns `None` when that poll ends (within the poll timeout).
 #[derive(Debug, Clone)]
 pub struct WatchStopper(Arc<AtomicBool>);
 
@@ -103,56 +119,147 @@ impl WatchStopper {
     }
 }
 
-impl<T: Transport> Watch<T> {
+impl<C> Watch<C> {
     /// A handle that stops this watch from any thread.
     pub fn stopper(&self) -> WatchStopper {
         WatchStopper(Arc::clone(&self.stop))
     }
 
-    /// The index the next wait asks for, once known: resume a later watch
-    /// from here to miss nothing.
+    /// The index the next wait asks for, once known: resume a later watch from
+    /// here to miss nothing.
     pub fn next_index(&self) -> Option<u64> {
-        self.watcher.next_index()
-    }
-
-    fn stopped(&mut self) -> bool {
-        if self.stop.load(Ordering::SeqCst) {
-            self.watcher.finish();
-            return true;
-        }
-        false
+        self.watcher.as_ref().and_then(Watcher::next_index)
     }
 }
 
-impl<T: Transport> Iterator for Watch<T> {
-    type Item = Result<WatchEvent, Error>;
+macro_rules! watch_api {
+    (sync) => { watch_api!(@ [] []); };
+    (async) => { watch_api!(@ [async] [.await]); };
+    (@ [$($kw:tt)*] [$($aw:tt)*]) => {
+        /// Drive `watcher` to its next event (or its end).
+        pub(crate) $($kw)* fn next_watch_event(
+            &self,
+            watcher: &mut Watcher,
+            poll_timeout: Option<Option<Duration>>,
+            stop: &AtomicBool,
+        ) -> Option<Item> {
+            // A request abandoned by a dropped future is issued again.
+            watcher.cancel_in_flight();
+            loop {
+                if stop.load(Ordering::SeqCst) {
+                    watcher.finish();
+                    return None;
+                }
+                match watcher.poll(self.transport().now()) {
+                    Step::Emit(event) => return Some(Ok(event)),
+                    Step::Send(request) => {
+                        let outcome = self.run_watch_request(&request, poll_timeout)$($aw)*;
+                        if stop.load(Ordering::SeqCst) {
+                            watcher.finish();
+                            return None;
+                        }
+                        if let Err(e) = watcher.handle(outcome, self.transport().now()) {
+                            watcher.finish();
+                            return Some(Err(e));
+                        }
+                    }
+                    Step::SleepUntil(at) => self.sleep_until(at, Some(stop))$($aw)*,
+                    Step::Failed(e) => return Some(Err(e)),
+                    Step::Finished => return None,
+                }
+            }
+        }
 
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if self.stopped() {
-                return None;
+        /// The first change of `key` from `index` (or from now), through the
+        /// watcher (without resync: errorCode 401 is returned as an error).
+        pub(crate) $($kw)* fn first_change(
+            &self,
+            key: &str,
+            recursive: bool,
+            index: Option<u64>,
+        ) -> Result<KeysResponse, Error> {
+            let mut watcher = Watcher::new(key, recursive).resync_on_cleared_history(false);
+            if let Some(i) = index {
+                watcher = watcher.from_index(i);
             }
-            let transport = self.client.transport();
-            match self.watcher.poll(transport.now()) {
-                Step::Emit(event) => return Some(Ok(event)),
-                Step::Send(request) => {
-                    let outcome = self.client.run_watch_request(&request, self.poll_timeout);
-                    if self.stopped() {
-                        return None;
-                    }
-                    let now = self.client.transport().now();
-                    if let Err(e) = self.watcher.handle(outcome, now) {
-                        self.watcher.finish();
-                        return Some(Err(e));
-                    }
+            let never = AtomicBool::new(false);
+            match self.next_watch_event(&mut watcher, None, &never)$($aw)* {
+                Some(Ok(WatchEvent::Change(change))) => Ok(*change),
+                Some(Ok(WatchEvent::Resync { .. })) => {
+                    Err(Error::Misuse("a watch without resync reported a resync".into()))
                 }
-                Step::SleepUntil(at) => {
-                    let left = at.saturating_duration_since(transport.now());
-                    transport.sleep(left.min(STOP_CHECK));
-                }
-                Step::Failed(e) => return Some(Err(e)),
-                Step::Finished => return None,
+                Some(Err(e)) => Err(e),
+                None => Err(Error::Misuse("the watch ended without an event".into())),
             }
+        }
+    };
+}
+
+impl<T: Transport> Client<T> {
+    watch_api!(sync);
+}
+
+impl<T: AsyncTransport> AsyncClient<T> {
+    watch_api!(async);
+}
+
+impl<T: Transport> Iterator for Watch<Client<T>> {
+    type Item = Item;
+
+    fn next(&mut self) -> Option<Item> {
+        let watcher = self.watcher.as_mut()?;
+        self.client
+            .next_watch_event(watcher, self.poll_timeout, &self.stop)
+    }
+}
+
+impl<T: AsyncTransport + 'static> Watch<AsyncClient<T>> {
+    /// The next event; `None` once the watch is over. (The same stream is also a
+    /// `futures_core::Stream`.)
+    pub async fn next(&mut self) -> Option<Item> {
+        if let Some(pending) = self.pending.take() {
+            let (watcher, item) = pending.await;
+            self.watcher = Some(watcher);
+            return item;
+        }
+        let watcher = self.watcher.as_mut()?;
+        self.client
+            .next_watch_event(watcher, self.poll_timeout, &self.stop)
+            .await
+    }
+}
+
+impl<T: AsyncTransport + 'static> futures_core::Stream for Watch<AsyncClient<T>> {
+    type Item = Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item>> {
+        let this = self.get_mut();
+        if this.pending.is_none() {
+            let Some(mut watcher) = this.watcher.take() else {
+                return Poll::Ready(None);
+            };
+            let (client, poll_timeout, stop) = (
+                this.client.clone(),
+                this.poll_timeout,
+                Arc::clone(&this.stop),
+            );
+            this.pending = Some(Box::pin(async move {
+                let item = client
+                    .next_watch_event(&mut watcher, poll_timeout, &stop)
+                    .await;
+                (watcher, item)
+            }));
+        }
+        let Some(pending) = this.pending.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match pending.as_mut().poll(cx) {
+            Poll::Ready((watcher, item)) => {
+                this.pending = None;
+                this.watcher = Some(watcher);
+                Poll::Ready(item)
+            }
+            Poll::Pending => Poll::Pending,
         }
     }
 }

@@ -173,24 +173,37 @@ pub fn client() -> etcd_v2::Client {
     client_for(Etcd::shared())
 }
 
-/// A blocking client on the shared member, configured further by `tweak`.
-pub fn client_with(
+/// The builder for the shared member, configured further by `tweak`.
+pub fn builder_with(
     tweak: impl FnOnce(etcd_v2::ClientBuilder) -> etcd_v2::ClientBuilder,
-) -> etcd_v2::Client {
-    tweak(builder_for(Etcd::shared())).build().expect("client")
+) -> etcd_v2::ClientBuilder {
+    tweak(builder_for(Etcd::shared()))
 }
 
-/// Write a test body once, run it for every client kind. Inside the body, wrap
-/// each client call in `call!(...)` (it adds `.await` for async clients), build
-/// further clients of the same kind with `build!(builder)`, and use `$c` (the
-/// client) and `$p` (a fresh key prefix). An optional `builder: |b| ...`
-/// configures the client.
+/// Write a test body once, run it for every client kind: a `blocking` test
+/// with the ureq client and a `nonblocking` tokio test with the reqwest client.
+/// Inside the body:
+/// - `$c` is the client (on the shared member) and `$p` a fresh key prefix;
+/// - wrap each client call in `call!(...)` (it adds `.await` for async);
+/// - `build!(builder)` builds another client of the same kind,
+///   `recording!(builder)` one over a [`Recorder`];
+/// - `spawn!({ ... })` runs a body concurrently (a thread, or a task) and
+///   `join!(handle)` waits for it; `sleep!(duration)` sleeps either way.
+///
+/// An optional `builder: |b| ...` configures `$c`; the `standalone` form has no
+/// `$c` (for tests that bring their own etcd).
 #[macro_export]
 macro_rules! etcd_test {
     ($name:ident, |$c:ident, $p:ident| $body:block) => {
-        $crate::etcd_test!($name, builder: |b| b, |$c, $p| $body);
+        $crate::etcd_test!(@ $name, [$c = $crate::support::builder_with(|b| b)], $p, $body);
     };
     ($name:ident, builder: |$b:ident| $tweak:expr, |$c:ident, $p:ident| $body:block) => {
+        $crate::etcd_test!(@ $name, [$c = $crate::support::builder_with(|$b| $tweak)], $p, $body);
+    };
+    ($name:ident, standalone, |$p:ident| $body:block) => {
+        $crate::etcd_test!(@ $name, [], $p, $body);
+    };
+    (@ $name:ident, [$($c:ident = $builder:expr)?], $p:ident, $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -199,18 +212,77 @@ macro_rules! etcd_test {
             fn blocking() {
                 #[allow(unused_macros)]
                 macro_rules! call {
-                    ($e:expr) => {
-                        $e
-                    };
+                    ($e:expr) => { $e };
                 }
                 #[allow(unused_macros)]
                 macro_rules! build {
-                    ($b:expr) => {
-                        $b.build().expect("client")
-                    };
+                    ($bb:expr) => { $bb.build().expect("client") };
                 }
-                let $c = $crate::support::client_with(|$b| $tweak);
-                let $p = $crate::support::Prefix::new(stringify!($name));
+                #[allow(unused_macros)]
+                macro_rules! recording {
+                    ($bb:expr) => { $crate::support::recording_client($bb) };
+                }
+                #[allow(unused_macros)]
+                macro_rules! spawn {
+                    ($task:block) => { std::thread::spawn(move || $task) };
+                }
+                #[allow(unused_macros)]
+                macro_rules! join {
+                    ($h:expr) => { $h.join().expect("the spawned body panicked") };
+                }
+                #[allow(unused_macros)]
+                macro_rules! sleep {
+                    ($d:expr) => { std::thread::sleep($d) };
+                }
+                #[allow(unused_macros)]
+                macro_rules! is_async {
+                    () => { false };
+                }
+                #[allow(unused_macros)]
+                macro_rules! try_build {
+                    ($bb:expr) => { $bb.build() };
+                }
+                $(let $c = $builder.build().expect("client");)?
+                let $p = $crate::support::Prefix::new(concat!(stringify!($name), "-b"));
+                $body
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn nonblocking() {
+                #[allow(unused_macros)]
+                macro_rules! call {
+                    ($e:expr) => { $e.await };
+                }
+                #[allow(unused_macros)]
+                macro_rules! build {
+                    ($bb:expr) => { $bb.build_async().expect("client") };
+                }
+                #[allow(unused_macros)]
+                macro_rules! recording {
+                    ($bb:expr) => { $crate::support::async_recording_client($bb) };
+                }
+                #[allow(unused_macros)]
+                macro_rules! spawn {
+                    ($task:block) => { tokio::spawn(async move $task) };
+                }
+                #[allow(unused_macros)]
+                macro_rules! join {
+                    ($h:expr) => { $h.await.expect("the spawned body panicked") };
+                }
+                #[allow(unused_macros)]
+                macro_rules! sleep {
+                    ($d:expr) => { tokio::time::sleep($d).await };
+                }
+                #[allow(unused_macros)]
+                macro_rules! is_async {
+                    () => { true };
+                }
+                #[allow(unused_macros)]
+                macro_rules! try_build {
+                    ($bb:expr) => { $bb.build_async() };
+                }
+                $(let $c = $builder.build_async().expect("client");)?
+                let $p = $crate::support::Prefix::new(concat!(stringify!($name), "-a"));
                 $body
             }
         }
@@ -258,12 +330,13 @@ impl<T> Recorder<T> {
     }
 }
 
-impl<T: etcd_v2::Transport> etcd_v2::Transport for Recorder<T> {
-    fn send(
+impl<T> Recorder<T> {
+    fn record(
         &self,
-        request: http::Request<Vec<u8>>,
-        timeout: Option<Duration>,
-    ) -> Result<http::Response<Vec<u8>>, etcd_v2::TransportError> {
+        request: &http::Request<Vec<u8>>,
+        at: std::time::Instant,
+        result: &Result<http::Response<Vec<u8>>, etcd_v2::TransportError>,
+    ) {
         let to = request
             .uri()
             .authority()
@@ -275,9 +348,7 @@ impl<T: etcd_v2::Transport> etcd_v2::Transport for Recorder<T> {
             .path_and_query()
             .map(|p| p.to_string())
             .unwrap_or_default();
-        let at = std::time::Instant::now();
-        let result = self.inner.send(request, timeout);
-        let outcome = match &result {
+        let outcome = match result {
             Ok(r) => r.status().as_u16().to_string(),
             Err(e) => format!("{:?}", e.kind()),
         };
@@ -288,7 +359,52 @@ impl<T: etcd_v2::Transport> etcd_v2::Transport for Recorder<T> {
             outcome,
             at,
         });
+    }
+}
+
+fn without_body(request: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
+    let mut copy = http::Request::builder()
+        .method(request.method().clone())
+        .uri(request.uri().clone())
+        .body(Vec::new())
+        .unwrap();
+    *copy.headers_mut() = request.headers().clone();
+    copy
+}
+
+impl<T: etcd_v2::Transport> etcd_v2::Transport for Recorder<T> {
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        timeout: Option<Duration>,
+    ) -> Result<http::Response<Vec<u8>>, etcd_v2::TransportError> {
+        let at = std::time::Instant::now();
+        let copy = without_body(&request);
+        let result = self.inner.send(request, timeout);
+        self.record(&copy, at, &result);
         result
+    }
+}
+
+impl<T: etcd_v2::AsyncTransport> etcd_v2::AsyncTransport for Recorder<T> {
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        timeout: Option<Duration>,
+    ) -> Result<http::Response<Vec<u8>>, etcd_v2::TransportError> {
+        let at = std::time::Instant::now();
+        let copy = without_body(&request);
+        let result = self.inner.send(request, timeout).await;
+        self.record(&copy, at, &result);
+        result
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        self.inner.sleep(duration).await
+    }
+
+    fn spawn(&self, task: etcd_v2::transport::Task) {
+        self.inner.spawn(task)
     }
 }
 
@@ -298,6 +414,15 @@ pub fn recording_client(
 ) -> etcd_v2::Client<Recorder<etcd_v2::transports::ureq::UreqTransport>> {
     let inner = etcd_v2::transports::ureq::UreqTransport::new(builder.transport_options()).unwrap();
     builder.build_with(Recorder::new(inner)).unwrap()
+}
+
+/// An async client over a recording reqwest transport.
+pub fn async_recording_client(
+    builder: etcd_v2::ClientBuilder,
+) -> etcd_v2::AsyncClient<Recorder<etcd_v2::transports::reqwest::ReqwestTransport>> {
+    let inner =
+        etcd_v2::transports::reqwest::ReqwestTransport::new(builder.transport_options()).unwrap();
+    builder.build_async_with(Recorder::new(inner)).unwrap()
 }
 
 /// `host:port` of a client URL.

@@ -1,0 +1,254 @@
+//! Configuring a client: endpoints, timeouts, credentials, TLS, sync.
+
+use std::time::Duration;
+
+use super::shared::{Config, Shared};
+use super::{AsyncClient, Client};
+use crate::cluster::EndpointPool;
+use crate::credentials::Credentials;
+use crate::endpoint::Endpoint;
+use crate::error::Error;
+use crate::transport::{AsyncTransport, Transport};
+
+/// Default per-request timeout: longer than the ~7 s after which etcd itself
+/// answers a stuck write with errorCode 300, so that etcd's definite answer
+/// arrives before an ambiguous client-side timeout.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default long-poll timeout of a wait; when it passes, the wait is re-issued at
+/// the same index, so nothing is lost.
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Default cap on a response body.
+pub const DEFAULT_MAX_BODY_SIZE: usize = 64 * 1024 * 1024;
+
+/// Options for the transport an adapter builds from a [`ClientBuilder`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransportOptions {
+    /// Bound on establishing a connection (TCP and TLS).
+    pub connect_timeout: Duration,
+    /// Largest response body read; a larger one is a
+    /// [`crate::TransportErrorKind::BodyTooLarge`] error.
+    pub max_body_size: usize,
+    /// Idle connections kept per host.
+    pub max_idle_per_host: usize,
+    /// TLS settings for `https` endpoints.
+    pub tls: TlsOptions,
+}
+
+impl Default for TransportOptions {
+    fn default() -> TransportOptions {
+        TransportOptions {
+            connect_timeout: Duration::from_secs(3),
+            max_body_size: DEFAULT_MAX_BODY_SIZE,
+            max_idle_per_host: 32,
+            tls: TlsOptions::default(),
+        }
+    }
+}
+
+/// TLS settings: the seed's `ssl_ca_bundle_filepath`, `ssl_client_cert_filepath`,
+/// `ssl_client_key_filepath` and `ssl_do_verify`, as PEM file paths. The adapter
+/// reads the files when the client is built.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsOptions {
+    /// A PEM bundle of CA certificates to trust instead of the built-in roots.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// A PEM client certificate (chain) for client-certificate auth.
+    pub client_cert_file: Option<std::path::PathBuf>,
+    /// The PEM private key of the client certificate.
+    pub client_key_file: Option<std::path::PathBuf>,
+    /// Accept any server certificate: no chain or hostname verification.
+    /// Dangerous; see [`ClientBuilder::danger_accept_invalid_certs`].
+    pub danger_accept_invalid_certs: bool,
+}
+
+/// Configures a [`Client`]: endpoints, timeouts, credentials, TLS.
+///
+/// ```
+/// use std::time::Duration;
+/// let builder = etcd_v2::Client::builder()
+///     .endpoint("http://10.0.0.1:2379")
+///     .endpoint("http://10.0.0.2:2379")
+///     .timeout(Duration::from_secs(3))
+///     .basic_auth("root", "secret");
+/// assert!(!format!("{builder:?}").contains("secret"));
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct ClientBuilder {
+    endpoints: Vec<String>,
+    request_timeout: Option<Option<Duration>>,
+    wait_timeout: Option<Option<Duration>>,
+    deadline: Option<Duration>,
+    auto_sync: Option<Duration>,
+    prefer_leader: bool,
+    fail_wait: Option<Duration>,
+    credentials: Option<Credentials>,
+    cluster_id: Option<String>,
+    transport: TransportOptions,
+}
+
+impl ClientBuilder {
+    /// Add an endpoint (`http://host:port` or `https://host:port`).
+    pub fn endpoint(mut self, url: impl Into<String>) -> ClientBuilder {
+        self.endpoints.push(url.into());
+        self
+    }
+
+    /// Add several endpoints.
+    pub fn endpoints<I, S>(mut self, urls: I) -> ClientBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.endpoints.extend(urls.into_iter().map(Into::into));
+        self
+    }
+
+    /// Per-request timeout (default [`DEFAULT_REQUEST_TIMEOUT`]); `None` waits
+    /// forever. Waits do not inherit it (see [`ClientBuilder::wait_timeout`]).
+    pub fn timeout(mut self, timeout: impl Into<Option<Duration>>) -> ClientBuilder {
+        self.request_timeout = Some(timeout.into());
+        self
+    }
+
+    /// Long-poll timeout of a single wait request (default
+    /// [`DEFAULT_WAIT_TIMEOUT`]); when it passes the wait is re-issued at the same
+    /// index.
+    pub fn wait_timeout(mut self, timeout: impl Into<Option<Duration>>) -> ClientBuilder {
+        self.wait_timeout = Some(timeout.into());
+        self
+    }
+
+    /// An overall deadline for each call, across every failover attempt (each
+    /// attempt's timeout is cut to what is left). None by default. Waits are
+    /// exempt: they take the long-poll timeout.
+    pub fn deadline(mut self, deadline: Duration) -> ClientBuilder {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Refresh the endpoint list from `/v2/members` before a call when the last
+    /// refresh is older than `interval` (see [`Client::sync_endpoints`]).
+    pub fn auto_sync(mut self, interval: Duration) -> ClientBuilder {
+        self.auto_sync = Some(interval);
+        self
+    }
+
+    /// When syncing endpoints, pin the leader's client URL (from
+    /// `/v2/members/leader`), so that writes go straight to it.
+    pub fn prefer_leader(mut self, prefer: bool) -> ClientBuilder {
+        self.prefer_leader = prefer;
+        self
+    }
+
+    /// How long a failed endpoint is skipped (default
+    /// [`crate::cluster::HOST_FAIL_WAIT`], the seed's `HOST_FAIL_WAIT_S`).
+    pub fn fail_wait(mut self, wait: Duration) -> ClientBuilder {
+        self.fail_wait = Some(wait);
+        self
+    }
+
+    /// Send HTTP basic-auth credentials with every request.
+    pub fn basic_auth(
+        mut self,
+        user: impl Into<String>,
+        password: impl AsRef<str>,
+    ) -> ClientBuilder {
+        self.credentials = Some(Credentials::new(user, password));
+        self
+    }
+
+    /// Only talk to the cluster with this ID (`X-Etcd-Cluster-Id`, hex). Without
+    /// it, the client pins the ID of the first answer.
+    pub fn cluster_id(mut self, id: impl Into<String>) -> ClientBuilder {
+        self.cluster_id = Some(id.into());
+        self
+    }
+
+    /// Bound on establishing a connection (default 3 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> ClientBuilder {
+        self.transport.connect_timeout = timeout;
+        self
+    }
+
+    /// Largest response body accepted (default [`DEFAULT_MAX_BODY_SIZE`]).
+    pub fn max_body_size(mut self, bytes: usize) -> ClientBuilder {
+        self.transport.max_body_size = bytes;
+        self
+    }
+
+    /// Trust the CA certificates in this PEM file (the seed's
+    /// `ssl_ca_bundle_filepath`).
+    pub fn ca_file(mut self, path: impl Into<std::path::PathBuf>) -> ClientBuilder {
+        self.transport.tls.ca_file = Some(path.into());
+        self
+    }
+
+    /// Authenticate with this PEM client certificate and key (the seed's
+    /// `ssl_client_cert_filepath` and `ssl_client_key_filepath`).
+    pub fn client_cert(
+        mut self,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> ClientBuilder {
+        self.transport.tls.client_cert_file = Some(cert.into());
+        self.transport.tls.client_key_file = Some(key.into());
+        self
+    }
+
+    /// **Dangerous**: accept any server certificate, without verifying its chain
+    /// or host name (the seed's `ssl_do_verify=False`). Anyone on the path can
+    /// then impersonate etcd and read every key and credential.
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> ClientBuilder {
+        self.transport.tls.danger_accept_invalid_certs = accept;
+        self
+    }
+
+    /// The transport options collected so far, for an adapter.
+    pub fn transport_options(&self) -> &TransportOptions {
+        &self.transport
+    }
+
+    /// Build a client that sends through `transport`.
+    pub fn build_with<T: Transport>(self, transport: T) -> Result<Client<T>, Error> {
+        Ok(Client::from_parts(transport, self.into_shared()?))
+    }
+
+    /// Build an async client that sends through `transport`.
+    pub fn build_async_with<T: AsyncTransport>(
+        self,
+        transport: T,
+    ) -> Result<AsyncClient<T>, Error> {
+        Ok(AsyncClient::from_parts(transport, self.into_shared()?))
+    }
+
+    fn into_shared(self) -> Result<Shared, Error> {
+        let endpoints = if self.endpoints.is_empty() {
+            vec![Endpoint::new("127.0.0.1", 2379, false)]
+        } else {
+            self.endpoints
+                .iter()
+                .map(|e| Endpoint::parse(e))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let mut pool = EndpointPool::new(endpoints)?.with_cluster_id(self.cluster_id);
+        if let Some(wait) = self.fail_wait {
+            pool = pool.with_fail_wait(wait);
+        }
+        let config = Config {
+            request_timeout: self
+                .request_timeout
+                .unwrap_or(Some(DEFAULT_REQUEST_TIMEOUT)),
+            wait_timeout: self.wait_timeout.unwrap_or(Some(DEFAULT_WAIT_TIMEOUT)),
+            deadline: self.deadline,
+            auto_sync: self.auto_sync,
+            prefer_leader: self.prefer_leader,
+            credentials: self.credentials,
+        };
+        Ok(Shared::new(pool, config))
+    }
+}

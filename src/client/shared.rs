@@ -1,0 +1,162 @@
+//! What the blocking and the async client share: the endpoint pool, the
+//! configuration, and the steps of a request around the transport call (pick
+//! an endpoint, build and sign the request, judge the outcome). The clients only
+//! add the call itself, blocking or awaited.
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::cluster::{Attempts, EndpointPool, Verdict};
+use crate::credentials::Credentials;
+use crate::endpoint::Endpoint;
+use crate::error::{Error, TransportError};
+use crate::ops::members::Member;
+use crate::ops::Operation;
+
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) request_timeout: Option<Duration>,
+    pub(crate) wait_timeout: Option<Duration>,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) auto_sync: Option<Duration>,
+    pub(crate) prefer_leader: bool,
+    pub(crate) credentials: Option<Credentials>,
+}
+
+/// The state both clients keep: the pool (behind a lock, shared by every clone
+/// and thread) and the configuration.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pool: Mutex<EndpointPool>,
+    pub(crate) config: Config,
+}
+
+/// One attempt, ready to send.
+pub(crate) struct Prepared {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) request: http::Request<Vec<u8>>,
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// What to do after an attempt.
+pub(crate) enum After<T> {
+    Done(Result<T, Error>),
+    Retry,
+}
+
+impl Shared {
+    pub(crate) fn new(pool: EndpointPool, config: Config) -> Shared {
+        Shared {
+            pool: Mutex::new(pool),
+            config,
+        }
+    }
+
+    pub(crate) fn pool(&self) -> MutexGuard<'_, EndpointPool> {
+        // A panic while holding the lock cannot leave the pool inconsistent (each
+        // update is a single assignment), so a poisoned lock is still usable.
+        self.pool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The attempts of a new request at `now`, with the call's deadline.
+    pub(crate) fn attempts<O: Operation + ?Sized>(&self, op: &O, now: Instant) -> Attempts {
+        let deadline = match self.config.deadline {
+            Some(d) if !op.is_long_poll() => Some(now + d),
+            _ => None,
+        };
+        Attempts::new(op.idempotent())
+            .long_poll(op.is_long_poll())
+            .with_deadline(deadline)
+    }
+
+    /// Pick the next endpoint, build and sign the request, and choose its timeout.
+    pub(crate) fn prepare<O: Operation + ?Sized>(
+        &self,
+        op: &O,
+        attempts: &mut Attempts,
+        now: Instant,
+    ) -> Result<Prepared, Error> {
+        let endpoint = self.pool().next_endpoint(attempts, now)?;
+        let base = attempts.timeout().unwrap_or(if op.is_long_poll() {
+            self.config.wait_timeout
+        } else {
+            self.config.request_timeout
+        });
+        // Each attempt gets the per-request timeout, cut to what is left of the
+        // call's deadline.
+        let timeout = match (attempts.deadline(), base) {
+            (Some(deadline), Some(t)) => Some(t.min(deadline.saturating_duration_since(now))),
+            (Some(deadline), None) => Some(deadline.saturating_duration_since(now)),
+            (None, t) => t,
+        };
+        let mut request = op.build(&endpoint)?;
+        if let Some(credentials) = &self.config.credentials {
+            request
+                .headers_mut()
+                .insert(http::header::AUTHORIZATION, credentials.header().clone());
+        }
+        log::debug!("{} {}", request.method(), request.uri());
+        Ok(Prepared {
+            endpoint,
+            request,
+            timeout,
+        })
+    }
+
+    /// Judge an attempt's outcome: the parsed result, or try again.
+    pub(crate) fn conclude<O: Operation + ?Sized>(
+        &self,
+        op: &O,
+        attempts: &mut Attempts,
+        endpoint: &Endpoint,
+        outcome: Result<http::Response<Vec<u8>>, TransportError>,
+        now: Instant,
+    ) -> After<O::Output> {
+        if let Err(e) = &outcome {
+            log::debug!("{endpoint}: {e}");
+        }
+        match self.pool().handle(attempts, endpoint, outcome, now) {
+            Verdict::Deliver(response) => After::Done(op.parse(response)),
+            Verdict::Retry => After::Retry,
+            Verdict::Fail(err) => After::Done(Err(err)),
+        }
+    }
+
+    /// Whether an automatic endpoint sync is due (and claim it).
+    pub(crate) fn sync_due(&self, now: Instant) -> bool {
+        match self.config.auto_sync {
+            Some(interval) => self.pool().claim_sync(now, interval),
+            None => false,
+        }
+    }
+
+    /// Replace the endpoints with the members' client URLs, pinning the leader's
+    /// when given. Returns the new list.
+    pub(crate) fn apply_sync(
+        &self,
+        members: &[Member],
+        leader: Option<&Member>,
+    ) -> Result<Vec<Endpoint>, Error> {
+        let mut endpoints = Vec::new();
+        for url in members.iter().flat_map(|m| &m.client_urls) {
+            match Endpoint::parse(url) {
+                Ok(endpoint) if !endpoints.contains(&endpoint) => endpoints.push(endpoint),
+                Ok(_) => {}
+                Err(e) => log::debug!("ignoring a member's client URL: {e}"),
+            }
+        }
+        if endpoints.is_empty() {
+            return Err(Error::invalid_argument(
+                "members",
+                "the cluster reported no client URLs; keeping the current endpoints",
+            ));
+        }
+        let leader =
+            leader.and_then(|m| m.client_urls.first().and_then(|u| Endpoint::parse(u).ok()));
+        let mut pool = self.pool();
+        pool.set_endpoints(endpoints, leader.as_ref())?;
+        Ok(pool.endpoints())
+    }
+}

@@ -1,0 +1,254 @@
+//! The async transport over [reqwest](https://docs.rs/reqwest) (tokio, rustls
+//! on ring). [`AsyncClient::new`](crate::AsyncClient::new) and
+//! [`ClientBuilder::build_async`](crate::ClientBuilder::build_async) use it.
+//!
+//! Like the ureq adapter it copies the status, every header and the whole body
+//! (up to the configured maximum), never follows redirects, never retries, and
+//! takes the same TLS options: a CA bundle, a client certificate and key, and
+//! hostname verification on unless explicitly turned off.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use crate::client::{ClientBuilder, TransportOptions};
+use crate::error::{Error, TransportError, TransportErrorKind};
+use crate::transport::{AsyncTransport, Task};
+use crate::AsyncClient;
+
+/// An [`AsyncTransport`] over a reqwest `Client` (one connection pool, shared by
+/// every clone).
+#[derive(Debug, Clone)]
+pub struct ReqwestTransport {
+    client: reqwest::Client,
+    max_body_size: usize,
+}
+
+impl ReqwestTransport {
+    /// A transport configured by `options`; reads the TLS files it names.
+    pub fn new(options: &TransportOptions) -> Result<ReqwestTransport, Error> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(options.connect_timeout)
+            .pool_max_idle_per_host(options.max_idle_per_host)
+            .user_agent(concat!("etcd-v2-rs/", env!("CARGO_PKG_VERSION")))
+            .tls_backend_preconfigured(tls_config(options)?)
+            .build()
+            .map_err(|e| Error::invalid_argument("transport", e.to_string()))?;
+        Ok(ReqwestTransport {
+            client,
+            max_body_size: options.max_body_size,
+        })
+    }
+}
+
+fn certificates(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let bad =
+        |reason: String| Error::invalid_argument(what, format!("{}: {reason}", path.display()));
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| bad(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(format!("not PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(bad("no certificate found".into()));
+    }
+    Ok(certs)
+}
+
+fn tls_config(options: &TransportOptions) -> Result<rustls::ClientConfig, Error> {
+    let tls = &options.tls;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::invalid_argument("tls", e.to_string()))?;
+    let builder = if tls.danger_accept_invalid_certs {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+    } else {
+        let mut roots = RootCertStore::empty();
+        match &tls.ca_file {
+            Some(ca) => {
+                for cert in certificates("ca_file", ca)? {
+                    roots.add(cert).map_err(|e| {
+                        Error::invalid_argument("ca_file", format!("{}: {e}", ca.display()))
+                    })?;
+                }
+            }
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        }
+        builder.with_root_certificates(roots)
+    };
+    let config = match (&tls.client_cert_file, &tls.client_key_file) {
+        (Some(cert), Some(key)) => {
+            let chain = certificates("client_cert", cert)?;
+            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+                Error::invalid_argument(
+                    "client_key",
+                    format!("{}: no private key found ({e})", key.display()),
+                )
+            })?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| Error::invalid_argument("client_cert", e.to_string()))?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => {
+            return Err(Error::invalid_argument(
+                "client_cert",
+                "a client certificate needs both the certificate and its key",
+            ))
+        }
+    };
+    Ok(config)
+}
+
+/// `danger_accept_invalid_certs`: any certificate, any name. Handshake
+/// signatures are still checked (the peer must hold the key it presents).
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Sort reqwest's errors into "nothing was sent" (safe to retry anywhere) and
+/// "may have been applied".
+fn classify(err: reqwest::Error) -> TransportError {
+    let kind = if err.is_connect() {
+        // Includes the TLS handshake: nothing was sent.
+        TransportErrorKind::Connect
+    } else if err.is_timeout() {
+        TransportErrorKind::Timeout
+    } else if err.is_builder() {
+        TransportErrorKind::Request
+    } else if err.is_body() || err.is_decode() || err.is_request() {
+        TransportErrorKind::Io
+    } else {
+        TransportErrorKind::Other
+    };
+    let message = error_chain(&err);
+    TransportError::new(kind, message).with_source(err)
+}
+
+/// reqwest's message and its causes, so that e.g. a certificate error shows.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+impl AsyncTransport for ReqwestTransport {
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        timeout: Option<Duration>,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        let mut request = reqwest::Request::try_from(request).map_err(classify)?;
+        *request.timeout_mut() = timeout;
+        let mut response = self.client.execute(request).await.map_err(classify)?;
+        let mut builder = http::Response::builder()
+            .status(response.status())
+            .version(response.version());
+        if let Some(headers) = builder.headers_mut() {
+            *headers = std::mem::take(response.headers_mut());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(classify)? {
+            if body.len() + chunk.len() > self.max_body_size {
+                return Err(TransportError::new(
+                    TransportErrorKind::BodyTooLarge,
+                    format!("the response body exceeds {} bytes", self.max_body_size),
+                ));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        builder
+            .body(body)
+            .map_err(|e| TransportError::new(TransportErrorKind::Other, e.to_string()))
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await
+    }
+
+    fn spawn(&self, task: Task) {
+        super::tokio::spawn(task);
+    }
+}
+
+impl ClientBuilder {
+    /// Build an async client over the default reqwest transport (reading any
+    /// TLS files configured).
+    pub fn build_async(self) -> Result<AsyncClient, Error> {
+        let transport = ReqwestTransport::new(self.transport_options())?;
+        self.build_async_with(transport)
+    }
+}
+
+impl AsyncClient {
+    /// An async client for one etcd member at `host:port` over plain HTTP.
+    /// Nothing is sent until the first request.
+    ///
+    /// ```
+    /// let client = etcd_v2::AsyncClient::new("127.0.0.1", 2379).unwrap();
+    /// assert_eq!(client.prefix(), "http://127.0.0.1:2379");
+    /// ```
+    pub fn new(host: &str, port: u16) -> Result<AsyncClient, Error> {
+        crate::Client::builder()
+            .endpoint(crate::Endpoint::new(host, port, false).to_string())
+            .build_async()
+    }
+}
