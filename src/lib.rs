@@ -11,9 +11,15 @@
 //! Transports execute the requests:
 //!
 //! - `ureq` (default feature): blocking, [`Client::new`] and
-//!   [`ClientBuilder::build`] use it;
-//! - any type implementing [`Transport`], including a closure, through
-//!   [`ClientBuilder::build_with`].
+//!   `ClientBuilder::build` use it;
+//! - `reqwest` (feature `reqwest`, tokio): async, `AsyncClient::new` and
+//!   `ClientBuilder::build_async` use it;
+//! - any type implementing [`Transport`] or [`AsyncTransport`], including a
+//!   closure, through [`ClientBuilder::build_with`] or
+//!   [`ClientBuilder::build_async_with`].
+//!
+//! [`AsyncClient`] has [`Client`]'s API method for method; both drive the same
+//! operations and state machines.
 //!
 //! ## The basics
 //!

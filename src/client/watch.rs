@@ -66,7 +66,10 @@ impl<C> WatchOptions<C> {
         self
     }
 
-    /// Start watching. Nothing is sent until the first `next()`.
+    /// Start watching. Nothing is sent until the first `next()`: a watch from
+    /// now starts at the store index read then, so changes made between
+    /// `start()` and the first `next()` are not reported. To include them, give
+    /// [`WatchOptions::from_index`] (e.g. the index of a write you made before).
     pub fn start(self) -> Watch<C> {
         let mut watcher =
             Watcher::new(self.key, self.recursive).resync_on_cleared_history(self.resync);
