@@ -13,11 +13,18 @@
 //! from a connection lost after sending, so an unsafe write reports
 //! [`crate::Error::OutcomeUnknown`].
 
+use std::collections::HashMap;
 use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
+use ureq::config::Config;
+use ureq::http::Uri;
 use ureq::tls::{Certificate, ClientCert, PemItem, RootCerts, TlsConfig};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 use crate::client::{ClientBuilder, TransportOptions};
 use crate::error::{Error, TransportError, TransportErrorKind};
@@ -45,9 +52,68 @@ impl UreqTransport {
             .tls_config(tls_config(options)?)
             .build();
         Ok(UreqTransport {
-            agent: config.new_agent(),
+            agent: ureq::Agent::with_parts(
+                config,
+                DefaultConnector::default(),
+                QuickResolver::default(),
+            ),
             max_body_size: u64::try_from(options.max_body_size).unwrap_or(u64::MAX),
         })
+    }
+}
+
+/// How long a host name's addresses are reused before being resolved again.
+const RESOLVE_CACHE: Duration = Duration::from_secs(30);
+
+/// ureq's default resolver runs every lookup under a timeout in a thread of its
+/// own, even for an IP address and before reusing a pooled connection: a thread
+/// per request (measured: 64 µs per GET without a timeout, 155 µs with one).
+/// This one answers IP literals at once and keeps host names' addresses for
+/// [`RESOLVE_CACHE`], deferring to ureq's resolver only to look a name up.
+#[derive(Debug, Default)]
+struct QuickResolver {
+    names: Mutex<HashMap<String, (Instant, ResolvedSocketAddrs)>>,
+}
+
+impl Resolver for QuickResolver {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let (Some(authority), Some(scheme)) = (uri.authority(), uri.scheme()) else {
+            return DefaultResolver::default().resolve(uri, config, timeout);
+        };
+        let port = authority
+            .port_u16()
+            .unwrap_or(if scheme == &ureq::http::uri::Scheme::HTTPS {
+                443
+            } else {
+                80
+            });
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            let mut addrs = self.empty();
+            addrs.push(SocketAddr::new(ip, port));
+            return Ok(addrs);
+        }
+        let key = format!("{host}:{port}");
+        if let Ok(names) = self.names.lock() {
+            if let Some((at, addrs)) = names.get(&key) {
+                if at.elapsed() < RESOLVE_CACHE {
+                    return Ok(addrs.clone());
+                }
+            }
+        }
+        let addrs = DefaultResolver::default().resolve(uri, config, timeout)?;
+        if let Ok(mut names) = self.names.lock() {
+            names.insert(key, (Instant::now(), addrs.clone()));
+        }
+        Ok(addrs)
     }
 }
 
