@@ -14,9 +14,11 @@
 //!   wait at the same index after a backoff (100 ms doubling to 5 s); the
 //!   endpoint pool moves it to the next endpoint;
 //! - errorCode 401 (etcd keeps only the last 1000 events) makes it read the
-//!   watched key (recursively for a recursive watch), emit a
-//!   [`WatchEvent::Resync`] carrying that state and its index, and continue from
-//!   that index + 1;
+//!   watched key (recursively for a recursive watch, with a quorum read so that
+//!   a lagging member cannot answer), emit a [`WatchEvent::Resync`] carrying
+//!   that state and its index, and continue from that index + 1; a snapshot
+//!   older than what the watch already covers is read again after a backoff,
+//!   so a watch never goes back in time;
 //! - an event at or below the last index reported is dropped, so nothing is
 //!   reported twice, whatever a member replays after a failover;
 //! - any other error (unauthorised, not a directory, a bad key) ends the watch.
@@ -237,7 +239,8 @@ impl Watcher {
             return Step::Send(Request::Snapshot(
                 keys::Get::new(self.key.as_str())
                     .recursive(self.recursive)
-                    .sorted(true),
+                    .sorted(true)
+                    .quorum(true),
             ));
         }
         match self.next_index {
@@ -320,9 +323,19 @@ impl Watcher {
                         return Ok(());
                     }
                 };
+                // The watch already covers everything below `next_index`: a
+                // snapshot older than that (a lagging member) would take it
+                // backwards, so read again after a pause.
+                let covered = self
+                    .next_index
+                    .map_or(0, |n| n.saturating_sub(1))
+                    .max(self.last_reported.unwrap_or(0));
+                if index < covered {
+                    self.back_off(now);
+                    return Ok(());
+                }
                 self.succeeded();
                 self.need_snapshot = false;
-                let index = index.max(self.last_reported.unwrap_or(0));
                 self.next_index = Some(index + 1);
                 self.last_reported = Some(index);
                 self.pending
@@ -331,6 +344,11 @@ impl Watcher {
             Outcome::CurrentIndex(Err(e)) | Outcome::Wait(Err(e)) => self.failure(e, now),
         }
         Ok(())
+    }
+
+    fn back_off(&mut self, now: Instant) {
+        self.retry_at = Some(now + self.backoff);
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
     }
 
     fn succeeded(&mut self) {
@@ -346,8 +364,7 @@ impl Watcher {
             return; // the poll simply ran its course: poll again at once
         }
         if is_transient(&err) {
-            self.retry_at = Some(now + self.backoff);
-            self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+            self.back_off(now);
             return;
         }
         self.failed = Some(err);

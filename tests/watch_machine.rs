@@ -209,8 +209,8 @@ fn history_cleared_gives_one_resync_and_continues_after_it() {
         etcd_v2::Operation::build(&get, &etcd_v2::Endpoint::parse("http://a:1").unwrap()).unwrap();
     assert_eq!(
         req.uri().query(),
-        Some("recursive=true&sorted=true"),
-        "a recursive snapshot"
+        Some("recursive=true&sorted=true&quorum=true"),
+        "a recursive snapshot that no lagging member can answer"
     );
     let snapshot = r#"{"action":"get","node":{"key":"/dir","dir":true,"nodes":[{"key":"/dir/a","value":"1","modifiedIndex":2400,"createdIndex":3}],"modifiedIndex":3,"createdIndex":3}}"#;
     w.handle(
@@ -268,6 +268,35 @@ fn a_failed_snapshot_is_retried_after_a_backoff() {
         panic!()
     };
     assert!(matches!(w.poll(at), Step::Send(Request::Snapshot(_))));
+}
+
+#[test]
+fn a_stale_snapshot_never_takes_the_watch_back() {
+    // Found by the watch fuzzer: a watch from "now" (index 37) got errorCode 401
+    // and then a snapshot from a lagging member at 34; it resumed from 35 and
+    // reported index 37, which precedes its start.
+    let t = Instant::now();
+    let mut w = Watcher::new("/k", false).from_index(38);
+    expect_wait(&mut w, t, 38, false);
+    w.handle(wait_err(etcd_error(401, 400, 37)), t).unwrap();
+    assert!(matches!(w.poll(t), Step::Send(Request::Snapshot(_))));
+    w.handle(Outcome::Snapshot(Err(etcd_error(100, 404, 34))), t)
+        .unwrap();
+    // Read again after a pause, not a resync to 34.
+    let Step::SleepUntil(at) = w.poll(t) else {
+        panic!("a stale snapshot was accepted")
+    };
+    assert!(matches!(w.poll(at), Step::Send(Request::Snapshot(_))));
+    w.handle(Outcome::Snapshot(Err(etcd_error(100, 404, 40))), at)
+        .unwrap();
+    match w.poll(at) {
+        Step::Emit(WatchEvent::Resync {
+            snapshot: None,
+            index: 40,
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    expect_wait(&mut w, at, 41, false);
 }
 
 #[test]
