@@ -49,14 +49,23 @@ fn dir() -> std::path::PathBuf {
 
 /// Load the capture named `name` (e.g. `"007-set-new-201"`).
 pub fn load(name: &str) -> Capture {
-    let path = dir().join(format!("{name}.txt"));
+    load_from(&dir(), name)
+}
+
+fn load_from(dir: &Path, name: &str) -> Capture {
+    let path = dir.join(format!("{name}.txt"));
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     parse(name, &bytes)
 }
 
 /// Every capture that records an exchange (not the INDEX or narrative files).
 pub fn all() -> Vec<Capture> {
-    let mut names: Vec<String> = std::fs::read_dir(dir())
+    all_in(&dir())
+}
+
+/// Every capture in `dir`.
+pub fn all_in(dir: &Path) -> Vec<Capture> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
         .expect("captures dir")
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -66,7 +75,7 @@ pub fn all() -> Vec<Capture> {
     names.sort();
     names
         .iter()
-        .map(|n| load(n))
+        .map(|n| load_from(dir, n))
         .filter(|c| !c.method.is_empty())
         .collect()
 }

@@ -28,7 +28,7 @@ struct Event {
 }
 
 /// The model.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Model {
     index: u64,
     entries: BTreeMap<String, Entry>,
