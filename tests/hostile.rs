@@ -282,16 +282,30 @@ etcd_test!(
     a_body_over_the_maximum_is_refused_and_memory_stays_bounded,
     standalone,
     |_p| {
-        // 10 MB promised and sent, against a 64 KiB maximum.
-        let big = format!(
-            r#"{{"action":"get","node":{{"key":"/k","value":"{}"}}}}"#,
-            "x".repeat(10_000_000)
-        );
-        let (bad, _) = server(Misbehave::Raw(http_response(
-            "200 OK",
-            "application/json",
-            &big,
-        )));
+        // 1 GB promised and streamed, against a 64 KiB maximum: the client
+        // stops reading and hangs up, so the server cannot send it all (what
+        // it did send fits in the sockets' buffers). Reading it all would have
+        // taken a gigabyte of memory.
+        const PROMISED: usize = 1 << 30;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let bad = format!("http://{}", listener.local_addr().unwrap());
+        let (done, written) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut sent = 0;
+            if read_request(&mut stream) {
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {PROMISED}\r\n\r\n{{\"action\":\"get\",\"node\":{{\"key\":\"/k\",\"value\":\"");
+                let chunk = vec![b'x'; 64 * 1024];
+                if stream.write_all(head.as_bytes()).is_ok() {
+                    while sent < PROMISED && stream.write_all(&chunk).is_ok() {
+                        sent += chunk.len();
+                    }
+                }
+            }
+            let _ = done.send(sent);
+        });
         let c = build!(builder(&[&bad]));
         let err = call!(c.node().get("/k", false)).unwrap_err();
         match &err {
@@ -300,6 +314,14 @@ etcd_test!(
             }
             other => panic!("{other:?}"),
         }
+        drop(c);
+        let sent = written
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the client hung up, ending the server's writes");
+        assert!(
+            sent < 64 << 20,
+            "the server sent {sent} bytes: the client kept reading"
+        );
         // Also with a chunked body (no length announced up front).
         let mut chunked = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
         let piece = "y".repeat(32 * 1024);
