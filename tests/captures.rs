@@ -356,3 +356,35 @@ fn values_round_trip_unicode_and_escapes() {
     let invalid = parse_keys(&capture::load("040-value-invalid-utf8").response()).unwrap();
     assert!(invalid.value().unwrap().contains('\u{fffd}'));
 }
+
+#[test]
+fn a_body_that_is_not_utf8_is_a_decode_error() {
+    // etcd itself sends U+FFFD for invalid bytes (capture 040); a server that
+    // sends raw invalid bytes inside a JSON string (a value, a key) gets a typed
+    // error.
+    for body in [
+        &b"{\"action\":\"get\",\"node\":{\"key\":\"/a\",\"value\":\"\xff\xfe\",\"modifiedIndex\":7,\"createdIndex\":7}}"[..],
+        &b"{\"action\":\"get\",\"node\":{\"key\":\"/\xc3\",\"modifiedIndex\":7,\"createdIndex\":7}}"[..],
+    ] {
+        let response = http::Response::builder()
+            .status(200)
+            .body(body.to_vec())
+            .unwrap();
+        match parse_keys(&response).unwrap_err() {
+            Error::Decode { status, reason, .. } => {
+                assert_eq!(status, 200);
+                assert!(reason.contains("invalid unicode"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // An error body that is not UTF-8 is still an error, not a panic.
+    let response = http::Response::builder()
+        .status(404)
+        .body(b"{\"errorCode\":100,\"message\":\"\xff\"}".to_vec())
+        .unwrap();
+    assert!(matches!(
+        parse_keys(&response).unwrap_err(),
+        Error::Http { status: 404, .. }
+    ));
+}

@@ -64,7 +64,7 @@ impl Operation for Health {
             200 | 503 => {}
             _ => return Err(error_from_response(&response)),
         }
-        let raw: RawHealth = serde_json::from_slice(response.body())
+        let raw: RawHealth = crate::response::json_from_body(response.body())
             .map_err(|e| decode_failure(&response, format!("not a health report: {e}")))?;
         Ok(raw.health == "true")
     }
