@@ -1,7 +1,8 @@
 //! End-to-end throughput against a real etcd it starts itself, beside a raw
 //! baseline measured in the same run: a minimal keep-alive HTTP/1.1 client on
 //! `std::net` sending the same requests. Prints each figure and its ratio to the
-//! baseline.
+//! baseline. Bare `UreqTransport` rows show how much of the gap is the HTTP
+//! stack alone.
 //!
 //! `cargo bench --bench e2e --features reqwest` (a quick pass: add `-- --quick`).
 
@@ -11,7 +12,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use etcd_v2::{AsyncClient, Client};
+use etcd_v2::transports::ureq::UreqTransport;
+use etcd_v2::{AsyncClient, Client, Transport, TransportOptions};
 
 /// A keep-alive HTTP/1.1 connection that sends prepared requests and reads
 /// whole responses (Content-Length or chunked): the least a client can do.
@@ -221,7 +223,24 @@ fn main() {
             }
         }))
     });
+    // The HTTP stack alone, with no Client around it: how much of the gap to
+    // raw is ureq's own.
+    let bare = Arc::new(UreqTransport::new(&TransportOptions::default()).unwrap());
+    let uri = format!("{endpoint}/v2/keys/bench/k");
+    let bare_get = best(3, || {
+        (0..n).for_each(|_| {
+            let request = http::Request::get(&uri).body(Vec::new()).unwrap();
+            let response = bare.send(request, Some(Duration::from_secs(5))).unwrap();
+            assert_eq!(response.status(), 200);
+        })
+    });
     report.rate("sequential GET, Client (ureq)", n, ureq_get, raw_get);
+    report.rate(
+        "sequential GET, bare UreqTransport (no Client)",
+        n,
+        bare_get,
+        raw_get,
+    );
     report.rate(
         "sequential GET, AsyncClient (reqwest)",
         n,
@@ -346,6 +365,21 @@ fn main() {
             .collect();
         handles.into_iter().for_each(|h| h.join().unwrap());
     });
+    let bare_par = best(3, || {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let (bare, uri) = (Arc::clone(&bare), uri.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..per {
+                        let request = http::Request::get(&uri).body(Vec::new()).unwrap();
+                        let response = bare.send(request, Some(Duration::from_secs(5))).unwrap();
+                        assert_eq!(response.status(), 200);
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().for_each(|h| h.join().unwrap());
+    });
     let reqwest_par = best(3, || {
         runtime.block_on(async {
             let tasks: Vec<_> = (0..threads)
@@ -367,6 +401,12 @@ fn main() {
         "16 threads sharing one Client (ureq), GET",
         threads * per,
         ureq_par,
+        raw_par,
+    );
+    report.rate(
+        "16 threads sharing one bare UreqTransport, GET",
+        threads * per,
+        bare_par,
         raw_par,
     );
     report.rate(
