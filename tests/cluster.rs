@@ -20,7 +20,7 @@ use support::{authority, Etcd};
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+    support::one_at_a_time(&SERIAL)
 }
 
 /// Wait until the member at `url` answers a local read.

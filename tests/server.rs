@@ -1,7 +1,14 @@
 //! The seed's server and stat operations, and the members list, against a real
 //! single-member etcd.
 
+// The MEMBERSHIP guard serializes the membership test's two variants, async
+// included: a tokio test's future runs on its own thread (block_on), so holding a
+// std guard across its awaits is intended.
+#![allow(clippy::await_holding_lock)]
+
 mod support;
+
+use std::sync::Mutex;
 
 use etcd_v2::Endpoint;
 
@@ -48,7 +55,12 @@ etcd_test!(statistics, |c, p| {
     );
 });
 
+/// Membership changes, one test variant at a time (see
+/// [`support::one_at_a_time`]).
+static MEMBERSHIP: Mutex<()> = Mutex::new(());
+
 etcd_test!(members_of_a_single_member_cluster, |c, _p| {
+    let _membership = support::one_at_a_time(&MEMBERSHIP);
     let members = call!(c.members().list()).unwrap();
     assert_eq!(members.len(), 1);
     assert_eq!(members[0].name, "m1");

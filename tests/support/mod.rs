@@ -8,7 +8,7 @@ pub mod capture;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 /// The project's etcd script.
@@ -25,6 +25,17 @@ pub struct Etcd {
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// Take `lock`, for a stretch of a test that no other test of the binary may run
+/// at the same time (a test that panicked while holding it does not block the
+/// others).
+///
+/// For example, etcd takes one membership change at a time: a second one
+/// proposed while the first is pending is dropped by raft and answered, 7 s
+/// later, with a 500.
+pub fn one_at_a_time(lock: &'static Mutex<()>) -> MutexGuard<'static, ()> {
+    lock.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn run_script(args: &[&str]) -> String {
     run_script_env(args, &[])
