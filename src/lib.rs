@@ -102,29 +102,7 @@ pub use ops::Operation;
 pub use response::{Acknowledged, Action, ClusterInfo, KeysResponse, Node};
 pub use transport::{AsyncTransport, Transport};
 
-/// The transport [`Client`] uses when none is named: ureq with the default
-/// feature, otherwise [`transport::NoTransport`] (build with
-/// [`ClientBuilder::build_with`]).
-#[cfg(feature = "ureq")]
-pub type DefaultTransport = transports::ureq::UreqTransport;
-
-/// The transport [`Client`] uses when none is named: ureq with the default
-/// feature, otherwise [`transport::NoTransport`] (build with
-/// [`ClientBuilder::build_with`]).
-#[cfg(not(feature = "ureq"))]
-pub type DefaultTransport = transport::NoTransport;
-
-/// The transport [`AsyncClient`] uses when none is named: reqwest with the
-/// `reqwest` feature, otherwise [`transport::NoTransport`] (build with
-/// [`ClientBuilder::build_async_with`]).
-#[cfg(feature = "reqwest")]
-pub type DefaultAsyncTransport = transports::reqwest::ReqwestTransport;
-
-/// The transport [`AsyncClient`] uses when none is named: reqwest with the
-/// `reqwest` feature, otherwise [`transport::NoTransport`] (build with
-/// [`ClientBuilder::build_async_with`]).
-#[cfg(not(feature = "reqwest"))]
-pub type DefaultAsyncTransport = transport::NoTransport;
+pub use transports::{DefaultAsyncTransport, DefaultTransport};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

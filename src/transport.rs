@@ -30,8 +30,8 @@ pub use crate::error::{TransportError, TransportErrorKind};
 ///
 /// `now` and `sleep` are the driver's clock, and `spawn` its way of running
 /// background work; override them to run a client on virtual time in tests.
-/// Their default bodies are the only place the core reads the clock, sleeps or
-/// starts a thread.
+/// Their default bodies use the operating system's (`transports::system`): the
+/// core itself never reads the clock, sleeps or starts a thread.
 pub trait Transport: Send + Sync {
     /// Send `request` and read the whole response. `timeout`, when given, bounds
     /// the whole exchange.
@@ -43,17 +43,17 @@ pub trait Transport: Send + Sync {
 
     /// The current time.
     fn now(&self) -> Instant {
-        Instant::now()
+        crate::transports::system::now()
     }
 
     /// Block the calling thread for `duration`.
     fn sleep(&self, duration: Duration) {
-        std::thread::sleep(duration)
+        crate::transports::system::sleep(duration)
     }
 
     /// Run `task` in the background (lock and leader keep-alives, campaigns).
     fn spawn(&self, task: Box<dyn FnOnce() + Send + 'static>) {
-        std::thread::spawn(task);
+        crate::transports::system::spawn(task)
     }
 }
 
@@ -107,7 +107,7 @@ pub trait AsyncTransport: Send + Sync {
 
     /// The current time.
     fn now(&self) -> Instant {
-        Instant::now()
+        crate::transports::system::now()
     }
 
     /// Wait for `duration`.

@@ -1,0 +1,21 @@
+//! The operating system's clock, sleep and threads: what a blocking transport
+//! uses unless it brings its own (a test's virtual clock, say). The
+//! [`crate::Transport`] trait's default `now`, `sleep` and `spawn` call these, so
+//! the sans-IO core under `src/` never touches them itself.
+
+use std::time::{Duration, Instant};
+
+/// The monotonic clock's current reading.
+pub fn now() -> Instant {
+    Instant::now()
+}
+
+/// Block the calling thread for `duration`.
+pub fn sleep(duration: Duration) {
+    std::thread::sleep(duration)
+}
+
+/// Run `task` on a new, detached thread.
+pub fn spawn(task: Box<dyn FnOnce() + Send + 'static>) {
+    std::thread::spawn(task);
+}
