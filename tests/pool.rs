@@ -415,3 +415,118 @@ async fn the_async_client_cuts_attempts_to_the_deadline_on_its_transports_clock(
         [Some(Duration::from_secs(2)), Some(Duration::from_secs(1))]
     );
 }
+
+/// A cluster on a virtual clock whose membership changes: `/v2/members` lists
+/// whatever `members` holds at the time; every keys request succeeds. Records
+/// each request's path and host.
+struct ChangingCluster {
+    clock: Arc<AtomicU64>,
+    t0: Instant,
+    members: Mutex<Vec<&'static str>>,
+    sent: Mutex<Vec<String>>,
+}
+
+impl ChangingCluster {
+    fn advance(&self, d: Duration) {
+        self.clock.fetch_add(d.as_nanos() as u64, Ordering::SeqCst);
+    }
+    fn take_sent(&self) -> Vec<String> {
+        std::mem::take(&mut *self.sent.lock().unwrap())
+    }
+}
+
+impl Transport for ChangingCluster {
+    fn send(&self, r: http::Request<Vec<u8>>, _timeout: Option<Duration>) -> Outcome {
+        let host = r.uri().host().unwrap_or_default().to_owned();
+        self.sent
+            .lock()
+            .unwrap()
+            .push(format!("{host} {}", r.uri().path()));
+        let body = if r.uri().path() == "/v2/members" {
+            let members: Vec<String> = self
+                .members
+                .lock()
+                .unwrap()
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    format!(
+                        r#"{{"id":"{i:x}","name":"{name}","peerURLs":["http://{name}:2380"],"clientURLs":["http://{name}:2379"]}}"#
+                    )
+                })
+                .collect();
+            format!(r#"{{"members":[{}]}}"#, members.join(","))
+        } else {
+            r#"{"action":"get","node":{"key":"/k","value":"v","modifiedIndex":1,"createdIndex":1}}"#
+                .to_owned()
+        };
+        Ok(http::Response::builder()
+            .status(200)
+            .header("X-Etcd-Cluster-Id", "c1")
+            .body(body.into_bytes())
+            .unwrap())
+    }
+    fn now(&self) -> Instant {
+        self.t0 + Duration::from_nanos(self.clock.load(Ordering::SeqCst))
+    }
+    fn sleep(&self, d: Duration) {
+        self.advance(d);
+    }
+}
+
+#[test]
+fn auto_sync_refreshes_the_endpoints_once_per_interval_on_the_transports_clock() {
+    let transport = ChangingCluster {
+        clock: Arc::new(AtomicU64::new(0)),
+        t0: Instant::now(),
+        members: Mutex::new(vec!["a", "b", "c"]),
+        sent: Mutex::new(Vec::new()),
+    };
+    let client = Client::builder()
+        .endpoint("http://a:2379")
+        .auto_sync(Duration::from_secs(60))
+        .build_with(transport)
+        .unwrap();
+    let t = client.transport();
+
+    // The first call syncs before its own request.
+    client.node().get("/k", false).unwrap();
+    assert_eq!(t.take_sent(), ["a /v2/members", "a /v2/keys/k"]);
+    let hosts = |c: &Client<ChangingCluster>| -> Vec<String> {
+        c.endpoints()
+            .iter()
+            .map(|e| e.as_str().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        hosts(&client),
+        ["http://a:2379", "http://b:2379", "http://c:2379"]
+    );
+
+    // Within the interval: no sync, however many calls.
+    t.members.lock().unwrap().push("d");
+    for _ in 0..3 {
+        t.advance(Duration::from_secs(19));
+        client.node().get("/k", false).unwrap();
+    }
+    assert_eq!(t.take_sent(), ["a /v2/keys/k"; 3]);
+    assert_eq!(hosts(&client).len(), 3);
+
+    // Once the interval has passed: one sync, which sees the new member.
+    t.advance(Duration::from_secs(4));
+    client.node().get("/k", false).unwrap();
+    client.node().get("/k", false).unwrap();
+    assert_eq!(
+        t.take_sent(),
+        ["a /v2/members", "a /v2/keys/k", "a /v2/keys/k"]
+    );
+    assert_eq!(
+        hosts(&client),
+        [
+            "http://a:2379",
+            "http://b:2379",
+            "http://c:2379",
+            "http://d:2379"
+        ]
+    );
+}
