@@ -530,3 +530,68 @@ fn auto_sync_refreshes_the_endpoints_once_per_interval_on_the_transports_clock()
         ]
     );
 }
+
+/// Answers every request with one event and records the timeout each was given.
+struct TimeoutRecorder {
+    timeouts: Mutex<Vec<(bool, Option<Duration>)>>,
+}
+
+impl Transport for TimeoutRecorder {
+    fn send(&self, r: http::Request<Vec<u8>>, timeout: Option<Duration>) -> Outcome {
+        let is_wait = r.uri().query().is_some_and(|q| q.contains("wait=true"));
+        self.timeouts.lock().unwrap().push((is_wait, timeout));
+        Ok(http::Response::builder()
+            .status(200)
+            .header("X-Etcd-Index", "9")
+            .body(
+                br#"{"action":"set","node":{"key":"/k","value":"v","modifiedIndex":9,"createdIndex":9}}"#
+                    .to_vec(),
+            )
+            .unwrap())
+    }
+}
+
+#[test]
+fn waits_take_their_own_timeout_not_the_per_request_one_nor_the_deadline() {
+    let client = Client::builder()
+        .endpoint("http://a:2379")
+        .timeout(Duration::from_secs(2))
+        .wait_timeout(Duration::from_secs(45))
+        .deadline(Duration::from_secs(3))
+        .build_with(TimeoutRecorder {
+            timeouts: Mutex::new(Vec::new()),
+        })
+        .unwrap();
+    client.node().get("/k", false).unwrap();
+    client.node().wait_from("/k", 5, false).unwrap();
+    client.node().set("/k", "v", None).unwrap();
+    let mut watch = client.watch("/k").from_index(9).start();
+    watch.next().unwrap().unwrap();
+    let timeouts = client.transport().timeouts.lock().unwrap().clone();
+    let request = Some(Duration::from_secs(2));
+    let wait = Some(Duration::from_secs(45));
+    assert_eq!(
+        timeouts,
+        [
+            (false, request),
+            (true, wait),
+            (false, request),
+            (true, wait)
+        ]
+    );
+
+    // With no wait timeout, a wait may block for as long as etcd keeps it open.
+    let forever = Client::builder()
+        .endpoint("http://a:2379")
+        .timeout(Duration::from_secs(2))
+        .wait_timeout(None)
+        .build_with(TimeoutRecorder {
+            timeouts: Mutex::new(Vec::new()),
+        })
+        .unwrap();
+    forever.node().wait_from("/k", 5, false).unwrap();
+    assert_eq!(
+        *forever.transport().timeouts.lock().unwrap(),
+        [(true, None)]
+    );
+}
