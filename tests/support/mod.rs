@@ -22,6 +22,7 @@ pub fn script() -> PathBuf {
 pub struct Etcd {
     dir: PathBuf,
     endpoints: Vec<String>,
+    attempts: u32,
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -41,6 +42,10 @@ fn run_script(args: &[&str]) -> String {
     run_script_env(args, &[])
 }
 
+/// The script's exit status when no etcd of the wanted version is installed (only
+/// then is installing one the fix).
+const MISSING_ETCD: i32 = 3;
+
 fn run_script_env(args: &[&str], env: &[(&str, &str)]) -> String {
     let out = Command::new("bash")
         .arg(script())
@@ -49,16 +54,30 @@ fn run_script_env(args: &[&str], env: &[(&str, &str)]) -> String {
         .output()
         .unwrap_or_else(|e| panic!("cannot run bash {}: {e}", script().display()));
     if !out.status.success() {
+        let hint = if out.status.code() == Some(MISSING_ETCD) {
+            "\nThese tests need a real etcd 3.4/3.5: install it with `apt-get install -y etcd-server` \
+             (or run `bash scripts/test.sh`, which installs it; ETCD_VERSION=3.5 for etcd 3.5), or set \
+             ETCD_BIN."
+        } else {
+            ""
+        };
         panic!(
-            "scripts/etcd.sh {} failed ({}).\n{}\n\
-             These tests need a real etcd 3.4/3.5: install it with `apt-get install -y etcd-server` \
-             (or run `bash scripts/test.sh`, which installs it), or set ETCD_BIN.",
+            "scripts/etcd.sh {} failed ({}):\n{}{hint}",
             args.join(" "),
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
     }
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A fresh state directory name for throwaway members (not created).
+pub fn state_dir() -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "etcd-v2-test-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ))
 }
 
 impl Etcd {
@@ -71,25 +90,38 @@ impl Etcd {
     /// Start `members` members with `extra` flags and the script run with `env`
     /// (e.g. `ETCD_SCHEME=https`).
     pub fn start_with_env(members: usize, extra: &[&str], env: &[(&str, &str)]) -> Etcd {
-        let dir = std::env::temp_dir().join(format!(
-            "etcd-v2-test-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
+        Etcd::start_in(state_dir(), members, extra, env)
+    }
+
+    /// Start `members` members with their state in `dir` (which may already hold
+    /// files of the caller's, such as certificates: the members' watchdog removes
+    /// the whole directory once this test binary has exited).
+    pub fn start_in(dir: PathBuf, members: usize, extra: &[&str], env: &[(&str, &str)]) -> Etcd {
         let owner = std::process::id().to_string();
         let n = members.to_string();
         let dir_s = dir.to_string_lossy().into_owned();
         let mut args = vec!["start", dir_s.as_str(), n.as_str(), owner.as_str()];
         args.extend_from_slice(extra);
         let out = run_script_env(&args, env);
-        let endpoints = out
-            .lines()
-            .find_map(|l| l.strip_prefix("ENDPOINTS="))
-            .unwrap_or_else(|| panic!("no ENDPOINTS line in {out:?}"))
-            .split(',')
-            .map(str::to_owned)
-            .collect();
-        Etcd { dir, endpoints }
+        let line = |name: &str| {
+            out.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .unwrap_or_else(|| panic!("no {name} line in {out:?}"))
+                .to_owned()
+        };
+        let endpoints = line("ENDPOINTS=").split(',').map(str::to_owned).collect();
+        let attempts = line("ATTEMPTS=").parse().expect("ATTEMPTS=n");
+        Etcd {
+            dir,
+            endpoints,
+            attempts,
+        }
+    }
+
+    /// How many tries the script needed to start the members (1 unless a port
+    /// was lost between the check and etcd's bind).
+    pub fn attempts(&self) -> u32 {
+        self.attempts
     }
 
     /// Start `members` members.
