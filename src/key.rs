@@ -109,6 +109,40 @@ pub fn join(dir: &str, name: &str) -> String {
     )
 }
 
+/// The key of `name` inside the directory `dir` (a queue entry, a lock
+/// contender): `name` may span several segments, but none of them may be `.` or
+/// `..`, and it may not be empty, so the result is always strictly below `dir`.
+/// A name that would resolve elsewhere is refused rather than cleaned into
+/// another place.
+///
+/// ```
+/// use etcd_v2::key;
+/// assert_eq!(key::child("/q", "00000000000000000042").unwrap(), "/q/00000000000000000042");
+/// assert_eq!(key::child("/_locks", "jobs/nightly").unwrap(), "/_locks/jobs/nightly");
+/// assert!(key::child("/q", "../victim").unwrap_err().is_invalid_input());
+/// assert!(key::child("/_locks", "a/./b").is_err());
+/// assert!(key::child("/q", "/").is_err());
+/// ```
+pub fn child(dir: &str, name: &str) -> Result<String, Error> {
+    let refuse = |reason: &str| Error::InvalidKey {
+        key: name.to_owned(),
+        reason: format!("{reason}, so it cannot name something inside {dir:?}"),
+    };
+    if name.split('/').any(|s| s == "." || s == "..") {
+        return Err(refuse("it has a '.' or '..' segment"));
+    }
+    if name.split('/').all(str::is_empty) {
+        return Err(refuse("it is empty"));
+    }
+    let dir = clean(dir)?;
+    let joined = clean(&join(&dir, name))?;
+    let inside = dir == "/" || joined.starts_with(&format!("{dir}/"));
+    if !inside || joined == dir {
+        return Err(refuse("it resolves outside the directory"));
+    }
+    Ok(joined)
+}
+
 /// The last segment of a key (`"b"` for `/a/b`); etcd hides keys whose last
 /// segment starts with `_`.
 pub fn basename(key: &str) -> &str {
@@ -180,6 +214,17 @@ mod tests {
         assert_eq!(encode_path("/a b/c"), "/a%20b/c");
         assert_eq!(encode_path("/%2F"), "/%252F");
         assert_eq!(encode_path("/"), "/");
+    }
+
+    #[test]
+    fn children_stay_inside_their_directory() {
+        assert_eq!(child("/q", "1").unwrap(), "/q/1");
+        assert_eq!(child("/q/", "/a//b/").unwrap(), "/q/a/b");
+        assert_eq!(child("/", "x").unwrap(), "/x");
+        for bad in ["..", "../x", "a/../../x", ".", "./a", "", "/", "//", "a/.."] {
+            let err = child("/q", bad).unwrap_err();
+            assert!(matches!(err, Error::InvalidKey { .. }), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use etcd_v2::Action;
+use etcd_v2::{Action, Error};
 
 etcd_test!(create_directory_and_fail_if_it_exists, |c, p| {
     let d = p.key("dir");
@@ -203,3 +203,38 @@ etcd_test!(inorder_create_add_with_ttl_and_wait, |c, p| {
         .unwrap_err()
         .is_not_a_directory());
 });
+
+etcd_test!(
+    queue_entry_and_lock_names_cannot_escape_their_directory,
+    |c, p| {
+        let victim = p.key("victim");
+        call!(c.node().set(&victim, "precious", None)).unwrap();
+        let q = c.inorder().get_inorder(&p.key("q"));
+        let entry = call!(q.add("job", None)).unwrap();
+        for bad in ["../victim", "..", ".", "a/../../victim", "./x", ""] {
+            let err = call!(q.pop(bad)).unwrap_err();
+            assert!(matches!(err, Error::InvalidKey { .. }), "{bad:?}: {err}");
+        }
+        assert_eq!(
+            call!(c.node().get(&victim, false)).unwrap().value(),
+            Some("precious")
+        );
+        // The entry's name and its full key still work.
+        let name = etcd_v2::key::basename(&entry.node.key).to_owned();
+        let popped = call!(q.pop(&name)).unwrap();
+        assert_eq!(popped.prev_node.unwrap().value.as_deref(), Some("job"));
+
+        let outside = format!("../..{}", p.key("escaped"));
+        for name in ["../../x/y", outside.as_str(), "a/./b", "/"] {
+            let mut lock = c.module().lock().get_lock(name, 5);
+            let err = call!(lock.try_acquire()).unwrap_err();
+            assert!(matches!(err, Error::InvalidKey { .. }), "{name:?}: {err}");
+        }
+        assert!(call!(c.node().get("/x", false))
+            .unwrap_err()
+            .is_key_not_found());
+        assert!(call!(c.node().get(&p.key("escaped"), false))
+            .unwrap_err()
+            .is_key_not_found());
+    }
+);

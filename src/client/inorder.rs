@@ -44,9 +44,12 @@ impl<C> InOrder<C> {
         &self.path
     }
 
-    fn entry_key(&self, name: &str) -> String {
-        let dir_prefix = format!("{}/", self.path.trim_end_matches('/'));
-        key::join(&self.path, name.strip_prefix(&dir_prefix).unwrap_or(name))
+    /// The key of entry `name` (its last segment, or its full key): always
+    /// inside the directory (a name with `.` or `..` segments is refused).
+    fn entry_key(&self, name: &str) -> Result<String, Error> {
+        let dir = key::clean(&self.path)?;
+        let dir_prefix = format!("{}/", dir.trim_end_matches('/'));
+        key::child(&dir, name.strip_prefix(&dir_prefix).unwrap_or(name))
     }
 }
 
@@ -75,9 +78,11 @@ macro_rules! inorder_api {
         }
 
         /// Remove the entry `name` (the last segment of its key, or its full key)
-        /// and return the deletion, whose `prev_node` holds the value.
+        /// and return the deletion, whose `prev_node` holds the value. A name
+        /// that would reach outside the directory (`..`, `.`) is refused with
+        /// [`Error::InvalidKey`] before anything is sent.
         pub $($kw)* fn pop(&self, name: &str) -> Result<KeysResponse, Error> {
-            self.client.execute(&Delete::new(self.entry_key(name)))$($aw)*
+            self.client.execute(&Delete::new(self.entry_key(name)?))$($aw)*
         }
 
         /// Delete the directory and every entry.
