@@ -56,7 +56,8 @@ async fn main() -> Result<(), Error> {
         .watch("/async-demo/jobs")
         .recursive(true)
         .from_index(set.node.modified_index + 1)
-        .start();
+        .start()
+        .await?;
     let writer = client.clone();
     let producer = tokio::spawn(async move {
         let queue = writer.inorder().get_inorder("/async-demo/jobs");
@@ -120,7 +121,7 @@ async fn main() -> Result<(), Error> {
     let campaign = client
         .module()
         .leader()
-        .campaign("/async-demo/leader", "tour", 3);
+        .campaign("/async-demo/leader", "tour", 3)?;
     if let Some(LeaderEvent::Elected) = campaign.next_event(Duration::from_secs(10)).await {
         println!("  elected leader of /async-demo/leader");
     }

@@ -143,11 +143,36 @@ fn an_ambiguous_failure_is_never_resent_for_unsafe_requests() {
 }
 
 #[test]
-fn an_ambiguous_failure_is_retried_for_safe_requests() {
+fn an_ambiguous_failure_is_retried_for_reads_and_for_plain_sets_only_when_opted_in() {
     let (t, seen) = scripted(vec![fail(TransportErrorKind::Timeout), ok(200, GOT)]);
     let client = two_endpoints(t);
-    client.node().set("/k", "v", None).unwrap();
-    assert_eq!(seen.lock().unwrap().len(), 2);
+    client.node().get("/k", false).unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 2, "a read is resent");
+
+    type Call<T> = Box<dyn Fn(&Client<T>) -> Result<etcd_v2::KeysResponse, Error>>;
+    let plain_writes: Vec<Call<_>> = vec![
+        Box::new(|c| c.node().set("/k", "v", None)),
+        Box::new(|c| c.node().update_only("/k", "v", None)),
+        Box::new(|c| c.node().refresh("/k", 5)),
+        Box::new(|c| c.directory().update_ttl("/d", Some(5))),
+    ];
+    for call in &plain_writes {
+        let (t, seen) = scripted(vec![fail(TransportErrorKind::Timeout), ok(200, GOT)]);
+        let err = call(&two_endpoints(t)).unwrap_err();
+        assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err}");
+        assert!(err.may_have_been_applied());
+        assert_eq!(seen.lock().unwrap().len(), 1, "not resent by default");
+    }
+    for call in &plain_writes {
+        let (t, seen) = scripted(vec![fail(TransportErrorKind::Timeout), ok(200, GOT)]);
+        let client = Client::builder()
+            .endpoints(["http://a:2379", "http://b:2379"])
+            .resend_sets_after_unknown_outcome(true)
+            .build_with(t)
+            .unwrap();
+        call(&client).unwrap();
+        assert_eq!(seen.lock().unwrap().len(), 2, "resent when opted in");
+    }
 }
 
 #[test]
@@ -390,12 +415,15 @@ mod async_closures {
         assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err}");
         assert_eq!(*count.lock().unwrap(), 1);
         let err = client.node().set("/k", "v", None).await.unwrap_err();
-        assert!(matches!(err, Error::AllEndpointsFailed { .. }), "{err}");
+        assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err}");
         assert_eq!(
             *count.lock().unwrap(),
-            3,
-            "a safe write tried both endpoints"
+            2,
+            "a plain set is not resent either"
         );
+        let err = client.node().get("/k", false).await.unwrap_err();
+        assert!(matches!(err, Error::AllEndpointsFailed { .. }), "{err}");
+        assert_eq!(*count.lock().unwrap(), 4, "a read tried both endpoints");
     }
 
     #[tokio::test]
@@ -436,4 +464,52 @@ mod async_closures {
             11
         );
     }
+}
+
+#[test]
+fn transport_options_a_given_transport_cannot_see_are_refused_not_dropped() {
+    let transport = |_req: Req| -> Resp { unreachable!("nothing is sent") };
+    let builders = [
+        ("ca_file", Client::builder().ca_file("/etc/etcd/ca.pem")),
+        (
+            "client_cert",
+            Client::builder().client_cert("/etc/etcd/c.pem", "/etc/etcd/c.key"),
+        ),
+        (
+            "danger_accept_invalid_certs",
+            Client::builder().danger_accept_invalid_certs(true),
+        ),
+        (
+            "connect_timeout",
+            Client::builder().connect_timeout(std::time::Duration::from_millis(250)),
+        ),
+        ("max_body_size", Client::builder().max_body_size(1024)),
+    ];
+    for (name, builder) in builders {
+        let err = builder.clone().build_with(transport).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidArgument { .. }) && err.to_string().contains(name),
+            "{name}: {err}"
+        );
+        assert!(err.to_string().contains("build_from"), "{err}");
+        // build_from hands them to the transport being built.
+        let mut seen = None;
+        builder
+            .build_from(|options| {
+                seen = Some(options.clone());
+                Ok(transport)
+            })
+            .unwrap();
+        assert_ne!(
+            seen.unwrap(),
+            etcd_v2::TransportOptions::default(),
+            "{name}"
+        );
+    }
+    // Options that are the transport's own business are fine.
+    Client::builder()
+        .timeout(std::time::Duration::from_secs(1))
+        .basic_auth("u", "p")
+        .build_with(transport)
+        .unwrap();
 }

@@ -165,22 +165,38 @@ etcd_test!(
         // 10 s timeout; and a second client whose 2 s timeout fires first.
         let patient = recording!(Client::builder().endpoints(order.clone()));
         let hasty = recording!(Client::builder()
-            .endpoints(order)
+            .endpoints(order.clone())
             .timeout(Duration::from_secs(2)));
+        // The same, but opted in to resending plain sets.
+        let resending = recording!(Client::builder()
+            .endpoints(order)
+            .timeout(Duration::from_secs(2))
+            .resend_sets_after_unknown_outcome(true));
         call!(patient.node().set("/elect/k", "0", None)).unwrap();
         call!(hasty.node().set("/elect/h", "0", None)).unwrap();
+        call!(resending.node().set("/elect/r", "0", None)).unwrap();
 
         etcd.kill(leader, "KILL");
         let killed = Instant::now();
 
         // Unsafe writes right away, from both clients, concurrently with a safe one.
-        let (p1, h1, h2) = (patient.clone(), hasty.clone(), hasty.clone());
+        let (p1, h1, h2, r1) = (
+            patient.clone(),
+            hasty.clone(),
+            hasty.clone(),
+            resending.clone(),
+        );
         let created = spawn!({ call!(p1.node().create_only("/elect/created", "once", None)) });
         let created_hasty =
             spawn!({ call!(h1.node().create_only("/elect/created-hasty", "once", None)) });
-        let safe_hasty = spawn!({ call!(h2.node().set("/elect/h", "1", None)) });
-        let (created, created_hasty, safe_hasty) =
-            (join!(created), join!(created_hasty), join!(safe_hasty));
+        let set_hasty = spawn!({ call!(h2.node().set("/elect/h", "1", None)) });
+        let set_resending = spawn!({ call!(r1.node().set("/elect/r", "1", None)) });
+        let (created, created_hasty, set_hasty, set_resending) = (
+            join!(created),
+            join!(created_hasty),
+            join!(set_hasty),
+            join!(set_resending),
+        );
         eprintln!(
             "killed member {leader} ({leader_url}); after {:?}:",
             killed.elapsed()
@@ -207,10 +223,15 @@ etcd_test!(
                 "/elect/created-hasty",
                 &created_hasty,
             ),
+            (hasty.transport().sent(), "/elect/h", &set_hasty),
         ] {
             let creates: Vec<_> = sent
                 .into_iter()
-                .filter(|s| s.method == "PUT" && s.target.starts_with(&format!("/v2/keys{key}")))
+                .filter(|s| {
+                    s.at >= killed
+                        && s.method == "PUT"
+                        && s.target.starts_with(&format!("/v2/keys{key}"))
+                })
                 .collect();
             let reached_a_live_member = creates.iter().filter(|s| s.outcome != "Connect").count();
             assert_eq!(
@@ -218,7 +239,10 @@ etcd_test!(
                 "{key}: sent to one live member at most once: {creates:?}"
             );
             match result {
-                Ok(r) => assert_eq!(r.value(), Some("once")),
+                Ok(r) => assert_eq!(
+                    r.value(),
+                    Some(if key == "/elect/h" { "1" } else { "once" })
+                ),
                 Err(Error::OutcomeUnknown { source }) => {
                     // errorCode 300 (etcd gave up after ~7 s) or our own timeout: both
                     // leave the outcome unknown.
@@ -229,9 +253,9 @@ etcd_test!(
                 Err(e) => panic!("{key}: {e}"),
             }
         }
-        // The safe write with the short timeout is retried elsewhere and lands.
-        if let Err(e) = &safe_hasty {
-            panic!("a safe write should be retried until a member takes it: {e}");
+        // A plain set from a client that opted in is resent elsewhere and lands.
+        if let Err(e) = &set_resending {
+            panic!("an opted-in plain set should be resent until a member takes it: {e}");
         }
 
         // Writes resume once a new leader is elected.

@@ -492,3 +492,174 @@ etcd_test!(
         assert_eq!(all.node.leaves().len(), 200);
     }
 );
+
+etcd_test!(
+    ttls_up_to_max_ttl_are_kept_and_longer_ones_refused_before_sending,
+    |c, p| {
+        use etcd_v2::ops::MAX_TTL;
+        let rec = recording!(support::builder_with(|b| b));
+        let k = p.key("longest");
+        let set = call!(rec.node().set(&k, "v", Some(MAX_TTL))).unwrap();
+        assert_eq!(
+            set.node.ttl,
+            Some(MAX_TTL as i64),
+            "etcd keeps the longest TTL exactly"
+        );
+        assert!(set.node.expiration.is_some());
+        let got = call!(c.node().get(&k, false)).unwrap();
+        let left = got.node.ttl.unwrap();
+        assert!(
+            (MAX_TTL as i64 - 3..=MAX_TTL as i64).contains(&left),
+            "{left}"
+        );
+        let sent = rec.transport().sent().len();
+        for ttl in [MAX_TTL + 1, 9_000_000_000, u64::MAX] {
+            let node = rec.node();
+            let results = [
+                call!(node.set(&k, "v", Some(ttl))),
+                call!(node.create_only(&p.key("new"), "v", Some(ttl))),
+                call!(node.update_only(&k, "v", Some(ttl))),
+                call!(node.compare_and_swap(&k, "w", Some("v"), None, None, Some(ttl))),
+                call!(node.update_if_index(&k, "w", set.node.modified_index, Some(ttl))),
+                call!(node.update_if_value(&k, "w", "v", Some(ttl))),
+                call!(node.refresh(&k, ttl)),
+                call!(rec.directory().create(&p.key("dir"), Some(ttl))),
+                call!(rec.directory().update_ttl(&p.key("dir"), Some(ttl))),
+                call!(rec.inorder().get_inorder(&p.key("q")).add("v", Some(ttl))),
+                call!(rec.inorder().get_inorder(&p.key("q")).create(Some(ttl))),
+            ];
+            for (i, r) in results.into_iter().enumerate() {
+                let err = r.unwrap_err();
+                assert!(
+                    matches!(err, Error::InvalidArgument { name: "ttl", .. }),
+                    "call {i} with ttl {ttl}: {err}"
+                );
+            }
+        }
+        assert_eq!(rec.transport().sent().len(), sent, "nothing was sent");
+        assert_eq!(call!(c.node().get(&k, false)).unwrap().value(), Some("v"));
+    }
+);
+
+/// etcd's own bound, measured: it keeps a key's expiry as nanoseconds since
+/// 1970 in an i64, so a TTL reaching past 2262-04-11T23:47:16Z is misread (kept
+/// as a key that never expires), and one above 2^63 ns wraps into the past (an
+/// already expired key). This is why the client refuses TTLs over `MAX_TTL`.
+#[test]
+fn etcds_own_ttl_bound_is_where_its_expiry_overflows() {
+    let c = support::client();
+    let p = support::Prefix::new("ttl-bound");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let bound = (i64::MAX as u128 - now.as_nanos()) / 1_000_000_000;
+    let bound = u64::try_from(bound).unwrap();
+    assert!(
+        etcd_v2::ops::MAX_TTL < bound - 60,
+        "MAX_TTL is below etcd's bound"
+    );
+    let raw = |key: &str, ttl: u64| {
+        let path = format!("/keys{key}");
+        c.send(
+            &RawRequest::new(http::Method::PUT, path.as_str())
+                .value("v")
+                .data("ttl", ttl.to_string()),
+        )
+        .unwrap()
+    };
+    let below = raw(&p.key("below"), bound - 60);
+    assert_eq!(below.node.ttl, Some((bound - 60) as i64), "kept exactly");
+    let above = raw(&p.key("above"), bound + 60);
+    assert_eq!(above.node.ttl, None, "misread: a key that never expires");
+    assert!(above.node.expiration.is_none());
+    let wrapped = raw(&p.key("wrapped"), u64::MAX);
+    assert_eq!(wrapped.node.ttl, Some(-1), "misread: expired a second ago");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while c.node().get(&p.key("wrapped"), false).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the wrapped key should expire at once"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A transport that passes requests to etcd, but reports the first write's
+/// answer as lost (a timeout after etcd applied it), as a leader killed
+/// mid-write does.
+struct LosesFirstWriteAnswer {
+    inner: etcd_v2::transports::ureq::UreqTransport,
+    writes: std::sync::Mutex<usize>,
+}
+
+impl etcd_v2::Transport for LosesFirstWriteAnswer {
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        timeout: Option<Duration>,
+    ) -> Result<http::Response<Vec<u8>>, etcd_v2::TransportError> {
+        let write = request.method() == http::Method::PUT;
+        let answer = self.inner.send(request, timeout)?;
+        let mut writes = self.writes.lock().unwrap();
+        if write {
+            *writes += 1;
+            if *writes == 1 {
+                return Err(etcd_v2::TransportError::new(
+                    etcd_v2::TransportErrorKind::Timeout,
+                    "the answer was lost",
+                ));
+            }
+        }
+        Ok(answer)
+    }
+}
+
+#[test]
+fn a_set_whose_answer_was_lost_is_not_resent_unless_opted_in() {
+    let etcd = support::Etcd::shared();
+    let p = support::Prefix::new("no-resend");
+    // Two URLs of the one member, so that failover has somewhere to go.
+    let endpoints = [
+        etcd.endpoint().to_owned(),
+        etcd.endpoint().replace("127.0.0.1", "localhost"),
+    ];
+    let observer = support::client();
+    for opt_in in [false, true] {
+        let k = p.key(&format!("k-{opt_in}"));
+        let start = observer
+            .execute(&etcd_v2::ops::keys::CurrentIndex::new(&k))
+            .unwrap();
+        let client = etcd_v2::Client::builder()
+            .endpoints(endpoints.clone())
+            .resend_sets_after_unknown_outcome(opt_in)
+            .build_from(|options| {
+                Ok(LosesFirstWriteAnswer {
+                    inner: etcd_v2::transports::ureq::UreqTransport::new(options)?,
+                    writes: std::sync::Mutex::new(0),
+                })
+            })
+            .unwrap();
+        let result = client.node().set(&k, "v", None);
+        let writes = *client.transport().writes.lock().unwrap();
+        let mut watch = observer.watch(&k).from_index(start + 1).start().unwrap();
+        let first = match watch.next() {
+            Some(Ok(etcd_v2::watch::WatchEvent::Change(c))) => c,
+            other => panic!("{other:?}"),
+        };
+        let later = observer.node().get(&k, false).unwrap().node.modified_index;
+        if opt_in {
+            result.unwrap();
+            assert_eq!(writes, 2, "resent once, as asked");
+            assert!(
+                later > first.node.modified_index,
+                "applied twice: two events"
+            );
+        } else {
+            let err = result.unwrap_err();
+            assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err}");
+            assert!(err.may_have_been_applied());
+            assert_eq!(writes, 1, "never resent");
+            assert_eq!(later, first.node.modified_index, "applied exactly once");
+        }
+    }
+}

@@ -565,7 +565,7 @@ fn waits_take_their_own_timeout_not_the_per_request_one_nor_the_deadline() {
     client.node().get("/k", false).unwrap();
     client.node().wait_from("/k", 5, false).unwrap();
     client.node().set("/k", "v", None).unwrap();
-    let mut watch = client.watch("/k").from_index(9).start();
+    let mut watch = client.watch("/k").from_index(9).start().unwrap();
     watch.next().unwrap().unwrap();
     let timeouts = client.transport().timeouts.lock().unwrap().clone();
     let request = Some(Duration::from_secs(2));

@@ -45,7 +45,7 @@ fn helper_process() {
                     std::future::pending::<()>().await;
                 }
                 "contender" => {
-                    let campaign = client.module().leader().campaign(&name, &me, ttl);
+                    let campaign = client.module().leader().campaign(&name, &me, ttl).unwrap();
                     loop {
                         match campaign.next_event(Duration::from_secs(60)).await {
                             Some(LeaderEvent::Elected) => println!("ELECTED {me}"),
@@ -57,6 +57,10 @@ fn helper_process() {
                 other => panic!("unknown helper role {other}"),
             }
         });
+        return;
+    }
+    if role == "paused-leader" || role == "paused-holder" {
+        paused_helper(&role, builder, &name, ttl);
         return;
     }
     let client = builder.build().unwrap();
@@ -71,7 +75,7 @@ fn helper_process() {
             }
         }
         "contender" => {
-            let campaign = client.module().leader().campaign(&name, &me, ttl);
+            let campaign = client.module().leader().campaign(&name, &me, ttl).unwrap();
             loop {
                 match campaign.next_event(Duration::from_secs(60)) {
                     Some(LeaderEvent::Elected) => println!("ELECTED {me}"),
@@ -81,6 +85,84 @@ fn helper_process() {
             }
         }
         other => panic!("unknown helper role {other}"),
+    }
+}
+
+/// Whether the helper's campaign leads, or its lock is held, right now.
+static HOLDING: std::sync::OnceLock<Box<dyn Fn() -> bool + Send + Sync>> =
+    std::sync::OnceLock::new();
+
+/// A transport that prints every request it sends, with whether the helper
+/// held its lock or leadership at that moment.
+struct Announcing(etcd_v2::transports::ureq::UreqTransport);
+
+impl etcd_v2::Transport for Announcing {
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        timeout: Option<Duration>,
+    ) -> Result<http::Response<Vec<u8>>, etcd_v2::TransportError> {
+        let holding = HOLDING.get().map(|h| h());
+        println!(
+            "SEND {} {} holding={holding:?}",
+            request.method(),
+            request.uri().path()
+        );
+        self.0.send(request, timeout)
+    }
+}
+
+/// A helper that holds leadership (a campaign) or a lock (a guard with its
+/// keep-alive) and prints `HOLDING true|false` whenever that changes, its
+/// events, and every request it sends: the test pauses it with SIGSTOP past its
+/// TTL and looks at what it says when it resumes.
+fn paused_helper(role: &str, builder: etcd_v2::ClientBuilder, name: &str, ttl: u64) {
+    let client = builder
+        .build_from(|o| {
+            Ok(Announcing(etcd_v2::transports::ureq::UreqTransport::new(
+                o,
+            )?))
+        })
+        .unwrap();
+    let mut last = None;
+    let mut report = |holding: bool| {
+        if last != Some(holding) {
+            println!("HOLDING {holding}");
+            last = Some(holding);
+        }
+    };
+    if role == "paused-leader" {
+        let campaign = Arc::new(
+            client
+                .module()
+                .leader()
+                .campaign(name, "paused", ttl)
+                .unwrap(),
+        );
+        let c = Arc::clone(&campaign);
+        let _ = HOLDING.set(Box::new(move || c.is_leader()));
+        loop {
+            report(campaign.is_leader());
+            match campaign.next_event(Duration::from_millis(5)) {
+                Some(LeaderEvent::Elected) => println!("ELECTED"),
+                Some(LeaderEvent::Lost(e)) => println!("LOST {e}"),
+                _ => {}
+            }
+        }
+    }
+    let lock = Arc::new(std::sync::Mutex::new(
+        client.module().lock().get_lock(name, ttl),
+    ));
+    lock.lock().unwrap().acquire().unwrap();
+    let alive = lock.lock().unwrap().keep_alive().unwrap();
+    let l = Arc::clone(&lock);
+    let _ = HOLDING.set(Box::new(move || l.lock().unwrap().is_held()));
+    println!("HELD");
+    loop {
+        report(lock.lock().unwrap().is_held());
+        if let Some(e) = alive.wait_lost(Duration::from_millis(5)) {
+            println!("LOST {e}");
+        }
     }
 }
 
@@ -163,6 +245,20 @@ impl Helper {
     fn kill(&mut self) {
         self.child.kill().unwrap(); // SIGKILL on Unix
         self.child.wait().unwrap();
+    }
+
+    /// Send `signal` (e.g. "STOP", "CONT").
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal}");
+    }
+
+    /// Every line printed so far.
+    fn pending_lines(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
     }
 }
 
@@ -477,7 +573,7 @@ etcd_test!(leader_set_or_renew_get_delete_and_observe, |c, p| {
 
 etcd_test!(a_campaign_reports_election_and_resigns_on_drop, |c, p| {
     let key = p.key("campaign");
-    let campaign = c.module().leader().campaign(&key, "me", 2);
+    let campaign = c.module().leader().campaign(&key, "me", 2).unwrap();
     assert!(matches!(
         call!(campaign.next_event(Duration::from_secs(10))),
         Some(LeaderEvent::Elected)
@@ -500,7 +596,7 @@ etcd_test!(a_campaign_reports_election_and_resigns_on_drop, |c, p| {
         sleep!(Duration::from_millis(20));
     }
     // Explicit resignation waits until done.
-    let again = c.module().leader().campaign(&key, "me-too", 2);
+    let again = c.module().leader().campaign(&key, "me-too", 2).unwrap();
     assert!(matches!(
         call!(again.next_event(Duration::from_secs(10))),
         Some(LeaderEvent::Elected)
@@ -586,3 +682,134 @@ etcd_test!(
         python.wait().unwrap();
     }
 );
+
+/// A holder (leader or lock holder, TTL 2 s) paused with SIGSTOP for 3 s while
+/// a successor takes over, then resumed: from its first look after resuming it
+/// knows it lost. No request it sends after resuming goes out while it still
+/// believes it holds, and it reports the loss.
+fn a_paused_holder_knows_it_lost_as_soon_as_it_resumes(role: &str, ready: &str) {
+    let etcd = Etcd::start(1);
+    let ttl = 2;
+    let name = "/paused/leader";
+    let lock_name = "paused";
+    let target = if role == "paused-leader" {
+        name
+    } else {
+        lock_name
+    };
+    let helper = Helper::start(role, etcd.endpoint(), target, ttl, "", false);
+    helper.expect(ready, Duration::from_secs(20));
+    helper.expect("HOLDING true", Duration::from_secs(20));
+    let client = support::client_for(&etcd);
+    helper.signal("STOP");
+    let stopped = Instant::now();
+    // The successor takes over once the paused holder's key expires.
+    let took_over = if role == "paused-leader" {
+        client
+            .module()
+            .leader()
+            .set_or_renew_timeout(name, "successor", 30, Duration::from_secs(20))
+            .unwrap()
+    } else {
+        let mut lock = client.module().lock().get_lock(lock_name, 30);
+        let got = lock.acquire_timeout(Duration::from_secs(20)).unwrap();
+        std::mem::forget(lock); // keep holding it while the helper resumes
+        got
+    };
+    assert!(took_over, "the successor took over from the paused holder");
+    let paused = Duration::from_secs(3).saturating_sub(stopped.elapsed());
+    std::thread::sleep(paused);
+    let before = helper.pending_lines();
+    assert!(
+        !before.iter().any(|l| l.contains("HOLDING false")),
+        "{before:?}"
+    );
+    helper.signal("CONT");
+    // Read what it says after resuming, until it reports the loss.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut after = Vec::new();
+    let seen = |after: &[String], what: &str| after.iter().any(|l| l.contains(what));
+    while !seen(&after, "LOST") || !seen(&after, "HOLDING false") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match helper.lines.recv_timeout(left) {
+            Ok(line) => after.push(line),
+            Err(_) => panic!("no loss reported after resuming: {after:?}"),
+        }
+    }
+    let first_send = after.iter().find(|l| l.contains("SEND"));
+    if let Some(send) = first_send {
+        assert!(
+            send.contains("holding=Some(false)"),
+            "a request went out while it still believed it held: {after:?}"
+        );
+    }
+    let told = after
+        .iter()
+        .position(|l| l.contains("HOLDING false"))
+        .expect("HOLDING false");
+    assert!(
+        after[..told].iter().all(|l| !l.contains("HOLDING true")),
+        "{after:?}"
+    );
+    eprintln!("after resuming, the helper said: {after:?}");
+}
+
+#[test]
+fn a_paused_leader_knows_it_lost_as_soon_as_it_resumes() {
+    a_paused_holder_knows_it_lost_as_soon_as_it_resumes("paused-leader", "ELECTED");
+}
+
+#[test]
+fn a_paused_lock_holder_knows_it_lost_as_soon_as_it_resumes() {
+    a_paused_holder_knows_it_lost_as_soon_as_it_resumes("paused-holder", "HELD");
+}
+
+etcd_test!(
+    a_lock_guard_keeps_the_lock_alive_and_reports_its_loss,
+    |c, p| {
+        let name = p.key("guard").trim_start_matches('/').replace('/', "-");
+        let mut lock = c.module().lock().get_lock(&name, 1);
+        let guard = call!(lock.lock()).unwrap();
+        sleep!(Duration::from_millis(2500));
+        assert!(
+            guard.is_held(),
+            "renewed past its 1 s TTL by the guard alone"
+        );
+        let alive = guard.keep_alive().expect("the guard renews");
+        let key = alive.key().to_owned();
+        assert!(call!(c.node().get(&key, false)).is_ok());
+        call!(c.node().delete(&key, None, None)).unwrap();
+        let lost = call!(alive.wait_lost(Duration::from_secs(3))).expect("loss is reported");
+        assert!(matches!(lost, etcd_v2::Error::LockLost { .. }), "{lost}");
+        assert!(!guard.is_held());
+        let err = call!(guard.release()).unwrap_err();
+        assert!(matches!(err, etcd_v2::Error::LockLost { .. }), "{err}");
+    }
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_async_acquisition_removes_its_key() {
+    let etcd = Etcd::start(1);
+    let holder_client = support::client_for(&etcd);
+    let mut holder = holder_client.module().lock().get_lock("dropped", 30);
+    tokio::task::spawn_blocking(move || {
+        holder.acquire().unwrap();
+        holder
+    })
+    .await
+    .unwrap();
+    let client = support::builder_for(&etcd).build_async().unwrap();
+    let mut waiter = client.module().lock().get_lock("dropped", 30);
+    let waited = tokio::time::timeout(Duration::from_millis(700), waiter.acquire()).await;
+    assert!(waited.is_err(), "the holder still holds it");
+    // The abandoned contender's key goes at once, not after its 30 s TTL.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let keys = client.node().get("/_locks/dropped", false).await.unwrap();
+        if keys.children().len() == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{:?}", keys.children());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -243,15 +243,43 @@ fn no_value_on_success_adds_the_flag_to_the_query() {
         "value=v",
     );
     assert!(!NoValueOnSuccess::new(Create::new("/k", "v")).idempotent());
-    assert!(NoValueOnSuccess::new(Set::new("/k", "v")).idempotent());
+    assert!(!NoValueOnSuccess::new(Set::new("/k", "v")).idempotent());
+    assert!(NoValueOnSuccess::new(Set::new("/k", "v")).repeatable());
+    assert!(!NoValueOnSuccess::new(Create::new("/k", "v")).repeatable());
 }
 
 #[test]
-fn only_safe_operations_are_idempotent() {
-    assert!(Set::new("/k", "v").idempotent());
-    assert!(Update::new("/k", "v").idempotent());
-    assert!(Refresh::new("/k", 1).idempotent());
-    assert!(UpdateDir::new("/k").idempotent());
+fn only_reads_are_idempotent_and_only_plain_writes_repeatable() {
+    // No write is resent after an ambiguous failure unless the client opts in,
+    // and then only these plain writes.
+    for (name, idempotent, repeatable) in [
+        (
+            "set",
+            Set::new("/k", "v").idempotent(),
+            Set::new("/k", "v").repeatable(),
+        ),
+        (
+            "update",
+            Update::new("/k", "v").idempotent(),
+            Update::new("/k", "v").repeatable(),
+        ),
+        (
+            "refresh",
+            Refresh::new("/k", 1).idempotent(),
+            Refresh::new("/k", 1).repeatable(),
+        ),
+        (
+            "update dir",
+            UpdateDir::new("/k").idempotent(),
+            UpdateDir::new("/k").repeatable(),
+        ),
+    ] {
+        assert!(!idempotent && repeatable, "{name}");
+    }
+    assert!(!Create::new("/k", "v").repeatable());
+    assert!(!CompareAndSwap::new("/k", "v").prev_value("x").repeatable());
+    assert!(!Delete::new("/k").repeatable());
+    assert!(!CreateInOrder::new("/k", "v").repeatable());
     assert!(!Create::new("/k", "v").idempotent());
     assert!(!CompareAndSwap::new("/k", "v").prev_value("x").idempotent());
     assert!(!Delete::new("/k").idempotent());

@@ -106,12 +106,13 @@ etcd_test!(
         let etcd = Etcd::start(1);
         let client = build!(support::builder_for(&etcd));
         let start = call!(client.execute(&CurrentIndex::new("/stream"))).unwrap() + 1;
-        let mut watch = client
+        let mut watch = call!(client
             .watch("/stream")
             .recursive(true)
             .from_index(start)
             .poll_timeout(Duration::from_secs(1))
-            .start();
+            .start())
+        .unwrap();
         let seen = Arc::new(AtomicU64::new(start));
         let writer = {
             let (c, s) = (support::client_for(&etcd), Arc::clone(&seen));
@@ -158,12 +159,13 @@ etcd_test!(the_same_across_a_sigkilled_member, standalone, |_p| {
         .build()
         .unwrap();
     let start = call!(watcher_client.execute(&CurrentIndex::new("/ha"))).unwrap() + 1;
-    let mut watch = watcher_client
+    let mut watch = call!(watcher_client
         .watch("/ha")
         .recursive(true)
         .from_index(start)
         .poll_timeout(Duration::from_secs(1))
-        .start();
+        .start())
+    .unwrap();
     let seen = Arc::new(AtomicU64::new(start));
     let etcd = Arc::new(etcd);
     let writer = {
@@ -194,11 +196,12 @@ etcd_test!(
         let client = build!(support::builder_for(&etcd));
         let writer = support::client_for(&etcd);
         let start = call!(client.execute(&CurrentIndex::new("/behind"))).unwrap() + 1;
-        let mut watch = client
+        let mut watch = call!(client
             .watch("/behind")
             .recursive(true)
             .from_index(start)
-            .start();
+            .start())
+        .unwrap();
         let mut reported = Vec::new();
         for i in 0..5 {
             writer
@@ -278,11 +281,12 @@ etcd_test!(
 etcd_test!(
     a_watch_can_be_stopped_from_another_thread_or_task,
     |client, p| {
-        let mut watch = client
+        let mut watch = call!(client
             .watch(p.dir())
             .recursive(true)
             .poll_timeout(Duration::from_millis(400))
-            .start();
+            .start())
+        .unwrap();
         let stopper = watch.stopper();
         let started = Instant::now();
         let reader = spawn!({
@@ -311,7 +315,7 @@ etcd_test!(
             .node
             .modified_index;
         call!(c.node().set(&p.key("k"), "2", None)).unwrap();
-        let mut replay = c.watch(&p.key("k")).from_index(first).start();
+        let mut replay = call!(c.watch(&p.key("k")).from_index(first).start()).unwrap();
         let mut values = Vec::new();
         for _ in 0..2 {
             match call!(replay.next()).unwrap().unwrap() {
@@ -321,7 +325,7 @@ etcd_test!(
         }
         assert_eq!(values, ["1", "2"]);
 
-        let mut live = c.watch(&p.key("k")).start();
+        let mut live = call!(c.watch(&p.key("k")).start()).unwrap();
         let writer = support::client();
         let key = p.key("k");
         let handle = std::thread::spawn(move || {
@@ -342,7 +346,7 @@ etcd_test!(a_refresh_does_not_wake_watchers_live_or_replayed, |c, p| {
     // Replayed: the refresh is skipped, the next set is reported.
     call!(c.node().refresh(&k, 120)).unwrap();
     call!(c.node().set(&k, "after-refresh", None)).unwrap();
-    let mut replay = c.watch(&k).from_index(set.node.modified_index + 1).start();
+    let mut replay = call!(c.watch(&k).from_index(set.node.modified_index + 1).start()).unwrap();
     match call!(replay.next()).unwrap().unwrap() {
         WatchEvent::Change(ch) => {
             assert_eq!(ch.action, Action::Set);
@@ -351,7 +355,7 @@ etcd_test!(a_refresh_does_not_wake_watchers_live_or_replayed, |c, p| {
         other => panic!("{other:?}"),
     }
     // Live: a refresh while the watch waits does not wake it.
-    let mut live = c.watch(&k).start();
+    let mut live = call!(c.watch(&k).start()).unwrap();
     let writer = support::client();
     let key = k.clone();
     let handle = std::thread::spawn(move || {
@@ -373,7 +377,7 @@ etcd_test!(
         let dir = p.key("h");
         call!(c.directory().create(&dir, None)).unwrap();
         // Live: the hidden child's change is not reported, the visible one is.
-        let mut live = c.watch(&dir).recursive(true).start();
+        let mut live = call!(c.watch(&dir).recursive(true).start()).unwrap();
         let writer = support::client();
         let (hidden, visible) = (p.key("h/_secret"), p.key("h/visible"));
         let (h2, v2) = (hidden.clone(), visible.clone());
@@ -394,11 +398,12 @@ etcd_test!(
         }
         let hidden_index = handle.join().unwrap();
         // Replayed from an index: the hidden child's change is there.
-        let mut replay = c
+        let mut replay = call!(c
             .watch(&dir)
             .recursive(true)
             .from_index(hidden_index)
-            .start();
+            .start())
+        .unwrap();
         match call!(replay.next()).unwrap().unwrap() {
             WatchEvent::Change(ch) => {
                 assert_eq!(ch.node.key, hidden);
@@ -415,7 +420,7 @@ etcd_test!(
         let k = p.key("d");
         let made = call!(c.node().set(&p.key("d/child"), "x", None)).unwrap();
         let deleted = call!(c.directory().delete_recursive(&k, None)).unwrap();
-        let mut w = c.watch(&k).from_index(made.node.modified_index).start();
+        let mut w = call!(c.watch(&k).from_index(made.node.modified_index).start()).unwrap();
         match call!(w.next()).unwrap().unwrap() {
             WatchEvent::Change(ch) => {
                 assert_eq!(
@@ -425,6 +430,27 @@ etcd_test!(
                 assert!(ch.is_deleted());
             }
             other => panic!("{other:?}"),
+        }
+    }
+);
+
+etcd_test!(
+    a_change_made_right_after_start_is_the_first_event,
+    |c, p| {
+        let k = p.key("early");
+        call!(c.node().set(&k, "before", None)).unwrap();
+        for round in 0..5 {
+            let mut watch = call!(c.watch(&k).start()).unwrap();
+            // Written at once, before the first next(): it must not be missed.
+            let value = format!("after-{round}");
+            let write = call!(c.node().set(&k, &value, None)).unwrap();
+            match call!(watch.next()) {
+                Some(Ok(WatchEvent::Change(change))) => {
+                    assert_eq!(change.node.modified_index, write.node.modified_index);
+                    assert_eq!(change.value(), Some(value.as_str()));
+                }
+                other => panic!("{other:?}"),
+            }
         }
     }
 );

@@ -233,8 +233,7 @@ impl ClientBuilder {
     /// Build an async client over the default reqwest transport (reading any
     /// TLS files configured).
     pub fn build_async(self) -> Result<AsyncClient, Error> {
-        let transport = ReqwestTransport::new(self.transport_options())?;
-        self.build_async_with(transport)
+        self.build_async_from(ReqwestTransport::new)
     }
 }
 

@@ -236,8 +236,7 @@ impl ClientBuilder {
     /// Build a client over the default ureq transport (reading any TLS files
     /// configured).
     pub fn build(self) -> Result<Client, Error> {
-        let transport = UreqTransport::new(self.transport_options())?;
-        self.build_with(transport)
+        self.build_from(UreqTransport::new)
     }
 }
 

@@ -11,6 +11,7 @@
 //!
 //! Invariants:
 //! - at most one request in flight per contender;
+//! - a holder's lease is sound: until its `valid_until` its key exists;
 //! - never two holders: at every instant at most one contender believes it
 //!   holds the lock while its key still exists (a holder whose key expired has
 //!   lost the lock, and finds out when it renews);
@@ -128,6 +129,22 @@ impl Harness {
             })
             .collect();
         assert!(holders.len() <= 1, "two holders at once: {holders:?}");
+        // Holding is a lease: until `valid_until` (the TTL after the last write of
+        // the key was sent) the key cannot have expired, so a holder that counts
+        // itself as holding really does.
+        for c in &self.contenders {
+            if let State::Holding(held) = &c.state {
+                if self.now < held.valid_until {
+                    assert_eq!(
+                        self.model.value(&held.key).as_deref(),
+                        Some(c.id.as_str()),
+                        "{}: its lease runs until {:?} from now but its key is gone",
+                        c.id,
+                        held.valid_until - self.now
+                    );
+                }
+            }
+        }
     }
 
     /// Poll contender `i`; returns whether anything happened (not a sleep).

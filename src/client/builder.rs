@@ -88,6 +88,7 @@ pub struct ClientBuilder {
     fail_wait: Option<Duration>,
     credentials: Option<Credentials>,
     cluster_id: Option<String>,
+    resend_sets: bool,
     transport: TransportOptions,
 }
 
@@ -152,6 +153,19 @@ impl ClientBuilder {
         self
     }
 
+    /// Resend a plain `set` (and `update_only`, a TTL `refresh`, a directory's
+    /// `update_ttl`) to another member after a failure that leaves its outcome
+    /// unknown: a timeout, a connection lost after sending, errorCode 300. Off by
+    /// default: such a write may already have been applied, and applying it
+    /// again is a second event for every watcher and, in between, overwrites
+    /// whatever another writer stored (seen with a leader killed mid-write). With
+    /// it off, the call returns [`Error::OutcomeUnknown`] and you decide. Creates,
+    /// compare-and-swaps, deletes and in-order POSTs are never resent.
+    pub fn resend_sets_after_unknown_outcome(mut self, resend: bool) -> ClientBuilder {
+        self.resend_sets = resend;
+        self
+    }
+
     /// Send HTTP basic-auth credentials with every request.
     pub fn basic_auth(
         mut self,
@@ -213,17 +227,109 @@ impl ClientBuilder {
         &self.transport
     }
 
-    /// Build a client that sends through `transport`.
+    /// Build a client that sends through `transport`, a transport of your own
+    /// (or a closure). The builder's transport options (TLS files, connect
+    /// timeout, body limit, idle connections) configure the transports this crate
+    /// builds and cannot reach yours: if any was set, this is an
+    /// [`Error::InvalidArgument`] naming them, never a client that quietly goes
+    /// without them. Build your transport from them with
+    /// [`ClientBuilder::build_from`] instead.
+    ///
+    /// ```
+    /// let transport = |_: http::Request<Vec<u8>>| -> Result<http::Response<Vec<u8>>, etcd_v2::TransportError> {
+    ///     unreachable!()
+    /// };
+    /// let err = etcd_v2::Client::builder().ca_file("/etc/etcd/ca.pem").build_with(transport).unwrap_err();
+    /// assert!(err.to_string().contains("ca_file"));
+    /// ```
     pub fn build_with<T: Transport>(self, transport: T) -> Result<Client<T>, Error> {
+        self.refuse_unseen_options()?;
         Ok(Client::from_parts(transport, self.into_shared()?))
     }
 
-    /// Build an async client that sends through `transport`.
+    /// Build an async client that sends through `transport`; like
+    /// [`ClientBuilder::build_with`], refused if transport options were set
+    /// (use [`ClientBuilder::build_async_from`]).
     pub fn build_async_with<T: AsyncTransport>(
         self,
         transport: T,
     ) -> Result<AsyncClient<T>, Error> {
+        self.refuse_unseen_options()?;
         Ok(AsyncClient::from_parts(transport, self.into_shared()?))
+    }
+
+    /// Build a client over the transport `make` builds from this builder's
+    /// transport options (TLS files, timeouts, limits), so that none is lost.
+    ///
+    /// ```
+    /// # #[cfg(feature = "ureq")] {
+    /// use etcd_v2::transports::ureq::UreqTransport;
+    /// let client = etcd_v2::Client::builder()
+    ///     .connect_timeout(std::time::Duration::from_secs(1))
+    ///     .build_from(UreqTransport::new)
+    ///     .unwrap();
+    /// # }
+    /// ```
+    pub fn build_from<T, F>(self, make: F) -> Result<Client<T>, Error>
+    where
+        T: Transport,
+        F: FnOnce(&TransportOptions) -> Result<T, Error>,
+    {
+        let transport = make(&self.transport)?;
+        Ok(Client::from_parts(transport, self.into_shared()?))
+    }
+
+    /// Build an async client over the transport `make` builds from this
+    /// builder's transport options.
+    pub fn build_async_from<T, F>(self, make: F) -> Result<AsyncClient<T>, Error>
+    where
+        T: AsyncTransport,
+        F: FnOnce(&TransportOptions) -> Result<T, Error>,
+    {
+        let transport = make(&self.transport)?;
+        Ok(AsyncClient::from_parts(transport, self.into_shared()?))
+    }
+
+    /// The transport options set on this builder that a transport handed to
+    /// `build_with` would never see.
+    fn refuse_unseen_options(&self) -> Result<(), Error> {
+        let default = TransportOptions::default();
+        let t = &self.transport;
+        let set: Vec<&str> = [
+            ("ca_file", t.tls.ca_file.is_some()),
+            (
+                "client_cert",
+                t.tls.client_cert_file.is_some() || t.tls.client_key_file.is_some(),
+            ),
+            (
+                "danger_accept_invalid_certs",
+                t.tls.danger_accept_invalid_certs,
+            ),
+            (
+                "connect_timeout",
+                t.connect_timeout != default.connect_timeout,
+            ),
+            ("max_body_size", t.max_body_size != default.max_body_size),
+            (
+                "max_idle_per_host",
+                t.max_idle_per_host != default.max_idle_per_host,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect();
+        if set.is_empty() {
+            return Ok(());
+        }
+        Err(Error::invalid_argument(
+            "transport",
+            format!(
+                "{} configure the transports this crate builds, and the transport given to \
+                 build_with cannot see them; build it from them with build_from(|options| ...) \
+                 (or build_async_from), or configure your transport yourself and leave them unset",
+                set.join(", ")
+            ),
+        ))
     }
 
     fn into_shared(self) -> Result<Shared, Error> {
@@ -248,6 +354,7 @@ impl ClientBuilder {
             auto_sync: self.auto_sync,
             prefer_leader: self.prefer_leader,
             credentials: self.credentials,
+            resend_sets: self.resend_sets,
         };
         Ok(Shared::new(pool, config))
     }

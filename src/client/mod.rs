@@ -5,12 +5,16 @@
 //! a blocking and an `async` version (they differ only by `.await`).
 
 mod auth;
+mod background;
 mod builder;
 mod directory;
 mod inorder;
+mod leader;
+mod lock;
 mod members;
 mod module;
 mod node;
+mod recipe_driver;
 mod server;
 mod shared;
 mod signal;
@@ -21,16 +25,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use auth::AuthOps;
+pub use background::KeepAlive;
 pub use builder::{
     ClientBuilder, TlsOptions, TransportOptions, DEFAULT_MAX_BODY_SIZE, DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_WAIT_TIMEOUT,
 };
 pub use directory::DirectoryOps;
 pub use inorder::{InOrder, InOrderOps};
+pub use leader::{Campaign, LeaderEvent, LeaderOps, Observe};
+pub use lock::{Lock, LockGuard, LockOps};
 pub use members::MembersOps;
-pub use module::{
-    Campaign, KeepAlive, LeaderEvent, LeaderOps, Lock, LockGuard, LockOps, Modules, Observe,
-};
+pub use module::Modules;
 pub use node::NodeOps;
 pub use server::{ServerOps, StatOps};
 pub use watch::{Watch, WatchOptions, WatchStopper};

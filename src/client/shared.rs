@@ -21,6 +21,7 @@ pub(crate) struct Config {
     pub(crate) auto_sync: Option<Duration>,
     pub(crate) prefer_leader: bool,
     pub(crate) credentials: Option<Credentials>,
+    pub(crate) resend_sets: bool,
 }
 
 /// The state both clients keep: the pool (behind a lock, shared by every clone
@@ -66,7 +67,7 @@ impl Shared {
             Some(d) if !op.is_long_poll() => Some(now + d),
             _ => None,
         };
-        Attempts::new(op.idempotent())
+        Attempts::new(op.idempotent() || (self.config.resend_sets && op.repeatable()))
             .long_poll(op.is_long_poll())
             .with_deadline(deadline)
     }

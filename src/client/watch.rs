@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::{AsyncClient, Client};
 use crate::error::Error;
+use crate::ops::keys::CurrentIndex;
 use crate::response::KeysResponse;
 use crate::transport::{AsyncTransport, Transport};
 use crate::watch::{Step, WatchEvent, Watcher};
@@ -66,16 +67,10 @@ impl<C> WatchOptions<C> {
         self
     }
 
-    /// Start watching. Nothing is sent until the first `next()`: a watch from
-    /// now starts at the store index read then, so changes made between
-    /// `start()` and the first `next()` are not reported. To include them, give
-    /// [`WatchOptions::from_index`] (e.g. the index of a write you made before).
-    pub fn start(self) -> Watch<C> {
-        let mut watcher =
-            Watcher::new(self.key, self.recursive).resync_on_cleared_history(self.resync);
-        if let Some(i) = self.from_index {
-            watcher = watcher.from_index(i);
-        }
+    fn into_watch(self, from_index: u64) -> Watch<C> {
+        let watcher = Watcher::new(self.key, self.recursive)
+            .resync_on_cleared_history(self.resync)
+            .from_index(from_index);
         Watch {
             client: self.client,
             watcher: Some(watcher),
@@ -83,6 +78,38 @@ impl<C> WatchOptions<C> {
             stop: Arc::new(AtomicBool::new(false)),
             pending: None,
         }
+    }
+}
+
+impl<T: Transport> WatchOptions<Client<T>> {
+    /// Start watching. Without [`WatchOptions::from_index`], this reads the store
+    /// index now (one `HEAD`, with failover), so every change made after `start`
+    /// returns is reported, however soon it comes. The error is that read's.
+    pub fn start(self) -> Result<Watch<Client<T>>, Error> {
+        let from = match self.from_index {
+            Some(index) => index,
+            None => self.client.execute(&CurrentIndex::new(self.key.as_str()))? + 1,
+        };
+        Ok(self.into_watch(from))
+    }
+}
+
+impl<T: AsyncTransport> WatchOptions<AsyncClient<T>> {
+    /// Start watching. Without [`WatchOptions::from_index`], this reads the store
+    /// index now (one `HEAD`, with failover), so every change made after the
+    /// returned future resolves is reported, however soon it comes. The error is
+    /// that read's.
+    pub async fn start(self) -> Result<Watch<AsyncClient<T>>, Error> {
+        let from = match self.from_index {
+            Some(index) => index,
+            None => {
+                self.client
+                    .execute(&CurrentIndex::new(self.key.as_str()))
+                    .await?
+                    + 1
+            }
+        };
+        Ok(self.into_watch(from))
     }
 }
 

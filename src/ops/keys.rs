@@ -5,17 +5,25 @@
 //! in the query string, because etcd ignores a DELETE body, which would turn a
 //! compare-and-delete into an unconditional delete.
 //!
+//! "Safe to resend" is whether the client sends the request again, to another
+//! member, after a failure that leaves its outcome unknown (a timeout, a
+//! connection lost after sending, errorCode 300). No write is, by default: a
+//! write applied twice is two events to every watcher, and in between another
+//! writer's value is overwritten. The plain writes marked "opt-in" are resent
+//! only by a client built with
+//! [`crate::ClientBuilder::resend_sets_after_unknown_outcome`].
+//!
 //! | operation | request | safe to resend |
 //! |---|---|---|
 //! | [`Get`] | `GET ?recursive&sorted&quorum` | yes |
-//! | [`Set`] | `PUT value, ttl` | yes |
+//! | [`Set`] | `PUT value, ttl` | opt-in |
 //! | [`Create`] | `PUT value, ttl, prevExist=false` | no |
-//! | [`Update`] | `PUT value, ttl, prevExist=true` | yes |
+//! | [`Update`] | `PUT value, ttl, prevExist=true` | opt-in |
 //! | [`CompareAndSwap`] | `PUT value, ttl, prevValue, prevIndex, prevExist` | no |
-//! | [`Refresh`] | `PUT ttl, refresh=true, prevExist=true` | yes |
+//! | [`Refresh`] | `PUT ttl, refresh=true, prevExist=true` | opt-in |
 //! | [`Delete`] | `DELETE ?prevValue&prevIndex&recursive&dir` | no |
 //! | [`CreateDir`] | `PUT dir=true, ttl, prevExist=false` | no |
-//! | [`UpdateDir`] | `PUT dir=true, ttl, prevExist=true` | yes |
+//! | [`UpdateDir`] | `PUT dir=true, ttl, prevExist=true` | opt-in |
 //! | [`CreateInOrder`] | `POST value, ttl` | no |
 //! | [`Wait`] | `GET ?wait=true&waitIndex&recursive` (long poll) | yes |
 //! | [`CurrentIndex`] | `HEAD` (the store index, no body) | yes |
@@ -23,7 +31,8 @@
 
 use http::Method;
 
-use super::{check_prev_index, check_prev_value, keys_path, request, Operation, Params};
+pub use super::MAX_TTL;
+use super::{check_prev_index, check_prev_value, check_ttl, keys_path, request, Operation, Params};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, ErrorCode};
 use crate::response::{parse_acknowledged, parse_keys, Acknowledged, ClusterInfo, KeysResponse};
@@ -101,7 +110,8 @@ impl Operation for Get {
 macro_rules! ttl_setter {
     () => {
         /// Expire the node after `seconds` (etcd's TTL is whole seconds; 0 expires
-        /// it at the next sweep).
+        /// it at the next sweep). Above [`MAX_TTL`] the request is refused before
+        /// sending (etcd would misread it).
         pub fn ttl(mut self, seconds: u64) -> Self {
             self.ttl = Some(seconds);
             self
@@ -144,6 +154,7 @@ fn put(endpoint: &Endpoint, key: &str, form: &Params) -> Result<http::Request<Ve
 impl Operation for Set {
     type Output = KeysResponse;
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
+        check_ttl(self.ttl)?;
         let mut form = Params::new();
         form.push("value", &self.value).push_opt("ttl", self.ttl);
         put(endpoint, &self.key, &form)
@@ -152,6 +163,9 @@ impl Operation for Set {
         parse_keys(&response)
     }
     fn idempotent(&self) -> bool {
+        false
+    }
+    fn repeatable(&self) -> bool {
         true
     }
 }
@@ -180,6 +194,7 @@ impl Create {
 impl Operation for Create {
     type Output = KeysResponse;
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
+        check_ttl(self.ttl)?;
         let mut form = Params::new();
         form.push("value", &self.value)
             .push_opt("ttl", self.ttl)
@@ -219,6 +234,7 @@ impl Update {
 impl Operation for Update {
     type Output = KeysResponse;
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
+        check_ttl(self.ttl)?;
         let mut form = Params::new();
         form.push("value", &self.value)
             .push_opt("ttl", self.ttl)
@@ -229,6 +245,9 @@ impl Operation for Update {
         parse_keys(&response)
     }
     fn idempotent(&self) -> bool {
+        false
+    }
+    fn repeatable(&self) -> bool {
         true
     }
 }
@@ -306,6 +325,7 @@ impl CompareAndSwap {
 impl Operation for CompareAndSwap {
     type Output = KeysResponse;
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
+        check_ttl(self.ttl)?;
         self.check()?;
         let mut form = Params::new();
         form.push("value", &self.value)
@@ -362,6 +382,7 @@ impl Refresh {
 impl Operation for Refresh {
     type Output = KeysResponse;
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
+        check_ttl(Some(self.ttl))?;
         check_prev_index(self.prev_index)?;
         check_prev_value(self.prev_value.as_deref())?;
         let mut form = Params::new();
@@ -376,6 +397,9 @@ impl Operation for Refresh {
         parse_keys(&response)
     }
     fn idempotent(&self) -> bool {
+        false
+    }
+    fn repeatable(&self) -> bool {
         true
     }
 }
@@ -498,6 +522,7 @@ impl CreateDir {
 impl Operation for CreateDir {
     type Output = KeysResponse;
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
+        check_ttl(self.ttl)?;
         let mut form = Params::new();
         form.push("dir", "true")
             .push_opt("ttl", self.ttl)
@@ -534,6 +559,7 @@ impl UpdateDir {
 impl Operation for UpdateDir {
     type Output = KeysResponse;
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
+        check_ttl(self.ttl)?;
         let mut form = Params::new();
         form.push("dir", "true")
             .push("ttl", &self.ttl.map(|t| t.to_string()).unwrap_or_default())
@@ -544,6 +570,9 @@ impl Operation for UpdateDir {
         parse_keys(&response)
     }
     fn idempotent(&self) -> bool {
+        false
+    }
+    fn repeatable(&self) -> bool {
         true
     }
 }
@@ -573,6 +602,7 @@ impl CreateInOrder {
 impl Operation for CreateInOrder {
     type Output = KeysResponse;
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
+        check_ttl(self.ttl)?;
         let mut form = Params::new();
         form.push("value", &self.value).push_opt("ttl", self.ttl);
         request(
@@ -782,5 +812,8 @@ impl<W: Write> Operation for NoValueOnSuccess<W> {
     }
     fn idempotent(&self) -> bool {
         self.write.idempotent()
+    }
+    fn repeatable(&self) -> bool {
+        self.write.repeatable()
     }
 }

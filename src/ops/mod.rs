@@ -44,9 +44,17 @@ pub trait Operation {
     fn parse(&self, response: http::Response<Vec<u8>>) -> Result<Self::Output, Error>;
 
     /// Whether sending the request again after an ambiguous failure (a timeout, a
-    /// connection lost after sending) is harmless. False for creates,
-    /// compare-and-swap, compare-and-delete, deletes and in-order POSTs.
+    /// connection lost after sending) is harmless: true for reads, false for
+    /// every write.
     fn idempotent(&self) -> bool;
+
+    /// Whether this is a plain write (set, update, refresh) whose second
+    /// application leaves the same value, though as a second event: resent after
+    /// an ambiguous failure only by a client built with
+    /// [`crate::ClientBuilder::resend_sets_after_unknown_outcome`].
+    fn repeatable(&self) -> bool {
+        false
+    }
 
     /// Whether this is a long poll (a watch), which does not inherit the
     /// per-request timeout.
@@ -65,6 +73,9 @@ impl<O: Operation + ?Sized> Operation for &O {
     }
     fn idempotent(&self) -> bool {
         (**self).idempotent()
+    }
+    fn repeatable(&self) -> bool {
+        (**self).repeatable()
     }
     fn is_long_poll(&self) -> bool {
         (**self).is_long_poll()
@@ -219,6 +230,34 @@ pub(crate) fn name_segment(what: &'static str, name: &str) -> Result<String, Err
         ));
     }
     Ok(key::encode_path(name))
+}
+
+/// The longest TTL this client sends: 100 years (3,155,760,000 s).
+///
+/// etcd turns a TTL into an expiry instant in nanoseconds since 1970, kept in a
+/// signed 64-bit integer, which overflows in April 2262. Measured against etcd
+/// 3.4.23 and 3.5.1: a TTL that ends before that instant is kept exactly; one
+/// that ends after it (any TTL above about 7.43e9 s at the end of 2026, a bound
+/// that shrinks by one every second) is silently stored as a key that never
+/// expires, and one above 2^63 ns, such as `u64::MAX`, as a key that expired a
+/// second ago (`"ttl":-1`). A lock with such a TTL is free for anyone the next
+/// moment. This client refuses TTLs above 100 years before sending anything,
+/// which stays below etcd's bound until the year 2162.
+pub const MAX_TTL: u64 = 3_155_760_000;
+
+/// Refuse a TTL etcd would misread (see [`MAX_TTL`]).
+pub(crate) fn check_ttl(ttl: Option<u64>) -> Result<(), Error> {
+    match ttl {
+        Some(t) if t > MAX_TTL => Err(Error::invalid_argument(
+            "ttl",
+            format!(
+                "{t} s is longer than the {MAX_TTL} s (100 years) this client allows: etcd keeps \
+                 expiry instants as nanoseconds in an i64, and a TTL reaching past April 2262 is \
+                 silently stored as never expiring or as already expired"
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Refuse an index condition of 0: etcd treats `prevIndex=0` as "no condition"

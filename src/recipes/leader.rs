@@ -14,8 +14,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::{is_transient, KeysRequest, Outcome, Request, BACKOFF_MAX, BACKOFF_MIN, MAX_POLL};
+use super::{
+    is_transient, later, KeysRequest, Outcome, Request, BACKOFF_MAX, BACKOFF_MIN, MAX_POLL,
+};
 use crate::error::Error;
+use crate::ops::check_ttl;
 use crate::ops::keys::{self, WaitOutcome};
 
 /// What the driver must do next.
@@ -32,6 +35,9 @@ pub enum LeaderStep {
         renewed: bool,
         /// The key's `modifiedIndex` after the write.
         index: u64,
+        /// The TTL after that write was sent: leadership is surely held until
+        /// then, unless renewed (see [`super::renew::Renewer`]).
+        valid_until: Instant,
     },
     /// The deadline passed with another leader in place.
     TimedOut,
@@ -57,27 +63,36 @@ pub struct LeaderMachine {
     deadline: Option<Instant>,
     phase: Phase,
     in_flight: bool,
+    sent_at: Option<Instant>,
     retry_at: Option<Instant>,
     backoff: Duration,
-    outcome: Option<(bool, u64)>,
+    outcome: Option<(bool, u64, Instant)>,
     failure: Option<Error>,
     timed_out: bool,
 }
 
 impl LeaderMachine {
-    /// Campaign for `key` with `value` and a `ttl` in seconds (at least 1).
+    /// Campaign for `key` with `value` and a `ttl` in seconds (at least 1). A
+    /// TTL over [`crate::ops::MAX_TTL`] fails at the first poll with
+    /// [`Error::InvalidArgument`], before anything is sent.
     pub fn new(key: impl Into<String>, value: impl Into<String>, ttl: u64) -> LeaderMachine {
+        let failure = check_ttl(Some(ttl)).err();
         LeaderMachine {
             key: key.into(),
             value: value.into(),
             ttl: ttl.max(1),
             deadline: None,
-            phase: Phase::Create,
+            phase: if failure.is_some() {
+                Phase::Done
+            } else {
+                Phase::Create
+            },
             in_flight: false,
+            sent_at: None,
             retry_at: None,
             backoff: BACKOFF_MIN,
             outcome: None,
-            failure: None,
+            failure,
             timed_out: false,
         }
     }
@@ -93,8 +108,12 @@ impl LeaderMachine {
         if let Some(e) = self.failure.take() {
             return LeaderStep::Failed(e);
         }
-        if let Some((renewed, index)) = self.outcome {
-            return LeaderStep::Elected { renewed, index };
+        if let Some((renewed, index, valid_until)) = self.outcome {
+            return LeaderStep::Elected {
+                renewed,
+                index,
+                valid_until,
+            };
         }
         if self.timed_out {
             return LeaderStep::TimedOut;
@@ -139,6 +158,7 @@ impl LeaderMachine {
             }
         };
         self.in_flight = true;
+        self.sent_at = Some(now);
         LeaderStep::Send(request)
     }
 
@@ -161,9 +181,10 @@ impl LeaderMachine {
             ));
         }
         self.in_flight = false;
+        let until = later(self.sent_at.unwrap_or(now), Duration::from_secs(self.ttl));
         match (self.phase, outcome) {
             (Phase::Create, Outcome::Keys(Ok(r))) => {
-                self.outcome = Some((false, r.node.modified_index))
+                self.outcome = Some((false, r.node.modified_index, until))
             }
             (Phase::Create, Outcome::Keys(Err(e))) if e.is_already_exists() => {
                 self.phase = Phase::Read
@@ -189,7 +210,7 @@ impl LeaderMachine {
                 self.phase = Phase::Create
             }
             (Phase::Renew, Outcome::Keys(Ok(r))) => {
-                self.outcome = Some((true, r.node.modified_index))
+                self.outcome = Some((true, r.node.modified_index, until))
             }
             (Phase::Renew, Outcome::Keys(Err(e)))
                 if e.is_key_not_found() || e.is_precondition_failed() =>

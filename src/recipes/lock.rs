@@ -18,6 +18,13 @@
 //!   its key and reports a timeout; a non-blocking attempt that is not first
 //!   deletes its key at once.
 //!
+//! **Holding is a lease**: the lock counts as held only until the TTL has passed
+//! since the last successful write of the contender's key (its creation or a
+//! refresh) was *sent* ([`Held::valid_until`]); etcd starts the TTL when it
+//! applies the write, never earlier. A key that reaches the head of the queue
+//! with no time left on that lease is refreshed before the lock is reported
+//! held.
+//!
 //! A reentrant lock ([`LockMachine::reentrant`]) uses the caller's instance value
 //! as the id: a contender whose value already has a key reuses it, so the holder
 //! acquires again without blocking. Entries are not counted: one release
@@ -26,35 +33,42 @@
 use std::time::{Duration, Instant};
 
 use super::{
-    is_transient, renew_interval, KeysRequest, Outcome, Request, BACKOFF_MAX, BACKOFF_MIN, MAX_POLL,
+    is_transient, later, renew_interval, KeysRequest, Outcome, Request, BACKOFF_MAX, BACKOFF_MIN,
+    MAX_POLL,
 };
 use crate::error::Error;
 use crate::key;
+use crate::ops::check_ttl;
 use crate::ops::keys::{self, WaitOutcome};
 use crate::response::{KeysResponse, Node};
 
 /// Where locks live (python-etcd's `lock_prefix`).
 pub const LOCK_PREFIX: &str = "/_locks";
 
-/// The directory of lock `name`: `/_locks/<name>`.
+/// The directory of lock `name`: `/_locks/<name>`. A name that is empty or has
+/// a `.` or `..` segment (which would put the lock's keys outside `/_locks`) is
+/// refused with [`Error::InvalidKey`].
+///
+/// ```
+/// use etcd_v2::recipes::lock::lock_dir;
+/// assert_eq!(lock_dir("nightly-job").unwrap(), "/_locks/nightly-job");
+/// assert!(lock_dir("../../x/y").unwrap_err().is_invalid_input());
+/// ```
 pub fn lock_dir(name: &str) -> Result<String, Error> {
-    let trimmed = name.trim_matches('/');
-    if trimmed.is_empty() {
-        return Err(Error::invalid_argument(
-            "name",
-            "a lock needs a non-empty name",
-        ));
-    }
-    Ok(key::join(LOCK_PREFIX, trimmed))
+    key::child(LOCK_PREFIX, name)
 }
 
-/// A lock held: the contender's key and its creation index.
+/// A lock held: the contender's key, its creation index, and until when it is
+/// surely held.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Held {
     /// The contender's key (`/_locks/<name>/<20 digits>`).
     pub key: String,
     /// Its `createdIndex` (the number in its name).
     pub index: u64,
+    /// The TTL after the last successful write of the key was sent: the lock is
+    /// held until then, unless renewed (see the module docs).
+    pub valid_until: Instant,
 }
 
 /// What the driver must do next.
@@ -100,14 +114,29 @@ pub struct LockMachine {
     ttl: u64,
     blocking: bool,
     deadline: Option<Instant>,
-    mine: Option<Held>,
+    mine: Option<Mine>,
     phase: Phase,
     in_flight: bool,
+    sent_at: Option<Instant>,
+    create_sent_at: Option<Instant>,
+    reentrant_find: bool,
     refresh_at: Option<Instant>,
     retry_at: Option<Instant>,
     backoff: Duration,
     finish: Option<Finish>,
     failure: Option<Error>,
+}
+
+/// The contender's own key, once known.
+#[derive(Debug, Clone)]
+struct Mine {
+    key: String,
+    index: u64,
+    /// Until when it is surely ours (`None`: not known yet, refresh first).
+    valid_until: Option<Instant>,
+    /// Whether this machine created it (rather than finding a reentrant
+    /// holder's key).
+    created: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -120,9 +149,12 @@ enum Finish {
 
 impl LockMachine {
     /// Contend for the lock in directory `dir` (see [`lock_dir`]) with the
-    /// unique `id` and a `ttl` in seconds (at least 1).
+    /// unique `id` and a `ttl` in seconds (at least 1). A TTL over
+    /// [`crate::ops::MAX_TTL`] fails at the first poll with
+    /// [`Error::InvalidArgument`], before anything is sent.
     pub fn new(dir: impl Into<String>, id: impl Into<String>, ttl: u64) -> LockMachine {
-        LockMachine {
+        let failure = check_ttl(Some(ttl)).err();
+        let mut machine = LockMachine {
             dir: dir.into(),
             id: id.into(),
             ttl: ttl.max(1),
@@ -131,17 +163,27 @@ impl LockMachine {
             mine: None,
             phase: Phase::Create,
             in_flight: false,
+            sent_at: None,
+            create_sent_at: None,
+            reentrant_find: false,
             refresh_at: None,
             retry_at: None,
             backoff: BACKOFF_MIN,
             finish: None,
             failure: None,
+        };
+        if let Some(e) = failure {
+            machine.fail(e);
         }
+        machine
     }
 
     /// Reuse a key already holding this id (a reentrant lock's instance value).
     pub fn reentrant(mut self) -> LockMachine {
-        self.phase = Phase::Find;
+        if self.finish.is_none() {
+            self.phase = Phase::Find;
+        }
+        self.reentrant_find = true;
         self
     }
 
@@ -158,9 +200,30 @@ impl LockMachine {
         self
     }
 
+    /// The lock's directory.
+    pub fn dir(&self) -> &str {
+        &self.dir
+    }
+
     /// The contender's key, once created.
     pub fn key(&self) -> Option<&str> {
-        self.mine.as_ref().map(|h| h.key.as_str())
+        self.mine.as_ref().map(|m| m.key.as_str())
+    }
+
+    /// The key this machine created itself (not a reentrant holder's key it
+    /// found), if any: what an abandoned acquisition should delete.
+    pub fn created_key(&self) -> Option<&str> {
+        self.mine
+            .as_ref()
+            .filter(|m| m.created)
+            .map(|m| m.key.as_str())
+    }
+
+    /// Whether a create was sent whose outcome is not known yet (in flight, or
+    /// ended ambiguously): a key with this contender's id may exist that the
+    /// machine does not know of.
+    pub fn create_pending(&self) -> bool {
+        self.create_sent_at.is_some()
     }
 
     fn listing(&self) -> KeysRequest {
@@ -202,18 +265,25 @@ impl LockMachine {
                 return LockStep::TimedOut;
             }
         }
-        let request = match &self.phase {
-            Phase::Find | Phase::List => Request::Keys(self.listing()),
-            Phase::Create => Request::Keys(KeysRequest::CreateInOrder(
-                keys::CreateInOrder::new(self.dir.as_str(), self.id.as_str()).ttl(self.ttl),
-            )),
-            Phase::Wait { pred, index } => {
+        if let Phase::Wait { .. } = self.phase {
+            if now >= self.refresh_at.unwrap_or(now) {
+                self.phase = Phase::Refresh;
+            }
+        }
+        if matches!(self.phase, Phase::Refresh | Phase::GiveUp { .. }) && self.mine.is_none() {
+            self.phase = Phase::Create;
+        }
+        let request = match (&self.phase, &self.mine) {
+            (Phase::Find | Phase::List, _) => Request::Keys(self.listing()),
+            (Phase::Create, _) => {
+                self.create_sent_at = Some(now);
+                Request::Keys(KeysRequest::CreateInOrder(
+                    keys::CreateInOrder::new(self.dir.as_str(), self.id.as_str()).ttl(self.ttl),
+                ))
+            }
+            (Phase::Wait { pred, index }, _) => {
                 let refresh_at = self.refresh_at.unwrap_or(now);
-                if now >= refresh_at {
-                    self.phase = Phase::Refresh;
-                    return self.poll(now);
-                }
-                let mut timeout = MAX_POLL.min(refresh_at - now);
+                let mut timeout = MAX_POLL.min(refresh_at.saturating_duration_since(now));
                 if let Some(d) = self.deadline {
                     timeout = timeout.min(d.saturating_duration_since(now));
                 }
@@ -222,27 +292,18 @@ impl LockMachine {
                     timeout: timeout.max(Duration::from_millis(1)),
                 }
             }
-            Phase::Refresh | Phase::GiveUp { .. } => {
-                let Some(held) = &self.mine else {
-                    self.phase = Phase::Create;
-                    return self.poll(now);
-                };
-                if matches!(self.phase, Phase::Refresh) {
-                    Request::Keys(KeysRequest::Refresh(
-                        keys::Refresh::new(held.key.as_str(), self.ttl)
-                            .prev_value(self.id.as_str()),
-                    ))
-                } else {
-                    Request::Keys(KeysRequest::Delete(
-                        keys::Delete::new(held.key.as_str()).prev_value(self.id.as_str()),
-                    ))
-                }
-            }
-            Phase::Done => {
+            (Phase::Refresh, Some(mine)) => Request::Keys(KeysRequest::Refresh(
+                keys::Refresh::new(mine.key.as_str(), self.ttl).prev_value(self.id.as_str()),
+            )),
+            (Phase::GiveUp { .. }, Some(mine)) => Request::Keys(KeysRequest::Delete(
+                keys::Delete::new(mine.key.as_str()).prev_value(self.id.as_str()),
+            )),
+            (Phase::Refresh | Phase::GiveUp { .. }, None) | (Phase::Done, _) => {
                 return LockStep::Failed(Error::Misuse("the lock machine has finished".into()));
             }
         };
         self.in_flight = true;
+        self.sent_at = Some(now);
         LockStep::Send(request)
     }
 
@@ -262,40 +323,70 @@ impl LockMachine {
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
     }
 
-    /// Where our key stands in a sorted listing of the directory.
-    fn evaluate(&mut self, listing: &KeysResponse, now: Instant) {
+    /// Where our key stands in a sorted listing of the directory, read with a
+    /// request sent at `sent`.
+    fn evaluate(&mut self, listing: &KeysResponse, sent: Instant, now: Instant) {
         let mut children: Vec<&Node> = listing.children().iter().filter(|n| !n.dir).collect();
         children.sort_by(|a, b| a.key.cmp(&b.key));
+        // What the listing tells about a key's remaining life: etcd reports the
+        // TTL rounded up, as of a moment after `sent`.
+        let lasts = |n: &Node| {
+            n.ttl
+                .filter(|t| *t > 0)
+                .map(|t| later(sent, Duration::from_secs(t.unsigned_abs() - 1)))
+        };
         if self.mine.is_none() {
             if let Some(found) = children
                 .iter()
                 .find(|n| n.value.as_deref() == Some(self.id.as_str()))
             {
-                self.mine = Some(Held {
+                // A contender's id is unique, so a key with it is the one our
+                // ambiguous create made, no earlier than that create was sent. A
+                // reentrant lock's instance value may be another handle's key.
+                let created = !self.reentrant_find && self.create_sent_at.is_some();
+                let valid_until = match self.create_sent_at {
+                    Some(at) if created => Some(later(at, Duration::from_secs(self.ttl))),
+                    _ => lasts(found),
+                };
+                self.mine = Some(Mine {
                     key: found.key.clone(),
                     index: found.created_index,
+                    valid_until,
+                    created,
                 });
                 self.refresh_at = Some(now);
             }
         }
-        let Some(mine) = &self.mine else {
+        self.create_sent_at = None;
+        let Some(mine) = &mut self.mine else {
             self.phase = Phase::Create;
             return;
         };
-        match children.iter().position(|n| n.key == mine.key) {
-            None => {
-                // Our key expired (or was deleted): start over.
-                self.mine = None;
-                self.phase = Phase::Create;
-            }
-            Some(0) => {
-                let held = mine.clone();
-                self.done(Finish::Acquired(held));
-            }
-            Some(_) if !self.blocking => {
-                self.phase = Phase::GiveUp { timed_out: false };
-            }
-            Some(i) => {
+        let Some(position) = children.iter().position(|n| n.key == mine.key) else {
+            // Our key expired (or was deleted): start over.
+            self.mine = None;
+            self.phase = Phase::Create;
+            return;
+        };
+        if let Some(more) = lasts(children[position]) {
+            mine.valid_until = Some(mine.valid_until.map_or(more, |v| v.max(more)));
+        }
+        match position {
+            0 => match mine.valid_until {
+                Some(until) if until > now => {
+                    let held = Held {
+                        key: mine.key.clone(),
+                        index: mine.index,
+                        valid_until: until,
+                    };
+                    self.done(Finish::Acquired(held));
+                }
+                // First, but with no time known to be left: refresh, then look
+                // again, rather than report a lock that may be gone already.
+                _ => self.phase = Phase::Refresh,
+            },
+            _ if !self.blocking => self.phase = Phase::GiveUp { timed_out: false },
+            i => {
                 let pred = children[i - 1];
                 self.phase = Phase::Wait {
                     pred: pred.key.clone(),
@@ -319,23 +410,28 @@ impl LockMachine {
             ));
         }
         self.in_flight = false;
+        let sent = self.sent_at.unwrap_or(now);
         match (self.phase.clone(), outcome) {
             (Phase::Find | Phase::List, Outcome::Keys(Ok(listing))) => {
                 self.backoff = BACKOFF_MIN;
-                self.evaluate(&listing, now);
+                self.evaluate(&listing, sent, now);
             }
             (Phase::Find | Phase::List, Outcome::Keys(Err(e))) if e.is_key_not_found() => {
                 // No directory: nobody holds it, and our key (if any) has expired.
                 self.mine = None;
+                self.create_sent_at = None;
                 self.phase = Phase::Create;
             }
             (Phase::Create, Outcome::Keys(Ok(created))) => {
                 self.backoff = BACKOFF_MIN;
-                self.mine = Some(Held {
+                self.create_sent_at = None;
+                self.mine = Some(Mine {
                     key: created.node.key.clone(),
                     index: created.node.created_index,
+                    valid_until: Some(later(sent, Duration::from_secs(self.ttl))),
+                    created: true,
                 });
-                self.refresh_at = Some(now + renew_interval(self.ttl));
+                self.refresh_at = Some(later(sent, renew_interval(self.ttl)));
                 self.phase = Phase::List;
             }
             (Phase::Create, Outcome::Keys(Err(e))) if is_transient(&e) => {
@@ -363,7 +459,11 @@ impl LockMachine {
                 }
             }
             (Phase::Refresh, Outcome::Keys(Ok(_))) => {
-                self.refresh_at = Some(now + renew_interval(self.ttl));
+                if let Some(mine) = &mut self.mine {
+                    let until = later(sent, Duration::from_secs(self.ttl));
+                    mine.valid_until = Some(mine.valid_until.map_or(until, |v| v.max(until)));
+                }
+                self.refresh_at = Some(later(sent, renew_interval(self.ttl)));
                 self.phase = Phase::List;
             }
             (Phase::Refresh, Outcome::Keys(Err(e)))

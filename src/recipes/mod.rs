@@ -9,7 +9,7 @@ pub mod leader;
 pub mod lock;
 pub mod renew;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::endpoint::Endpoint;
 use crate::error::Error;
@@ -62,6 +62,9 @@ impl Operation for KeysRequest {
             KeysRequest::Delete(op) => op.idempotent(),
         }
     }
+    fn repeatable(&self) -> bool {
+        matches!(self, KeysRequest::Refresh(_))
+    }
 }
 
 /// A request of a recipe machine.
@@ -111,6 +114,14 @@ pub(crate) const BACKOFF_MAX: Duration = Duration::from_secs(2);
 /// Longest single long poll a machine asks for (bounded so that deadlines and
 /// renewals are checked).
 pub const MAX_POLL: Duration = Duration::from_secs(30);
+
+/// `at + d`, or `at` plus about a century when that would overflow (a far
+/// future, never a panic).
+pub(crate) fn later(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .or_else(|| at.checked_add(Duration::from_secs(crate::ops::MAX_TTL)))
+        .unwrap_or(at)
+}
 
 /// A third of a TTL (at least 100 ms): when a holder renews.
 pub fn renew_interval(ttl: u64) -> Duration {

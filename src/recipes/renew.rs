@@ -2,6 +2,13 @@
 //! its value, and report loss once the key is gone, no longer ours, or its TTL
 //! has run out without a successful refresh.
 //!
+//! The key is counted as held until the TTL has passed since the last
+//! successful refresh was *sent* ([`Renewer::valid_until`]): etcd restarts the
+//! TTL when it applies the refresh, never before it was sent, so until then the
+//! key is surely still there. Past that instant the key is lost, before any
+//! request: a process that was paused (or starved) for longer than its TTL
+//! learns it lost at once when it resumes.
+//!
 //! ```
 //! use std::time::{Duration, Instant};
 //! use etcd_v2::recipes::renew::{Renewer, RenewStep};
@@ -14,9 +21,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::{is_transient, renew_interval, KeysRequest};
+use super::{is_transient, later, renew_interval, KeysRequest};
 use crate::error::Error;
-use crate::ops::keys;
+use crate::ops::{check_ttl, keys};
 use crate::response::KeysResponse;
 
 /// What the keep-alive driver must do next.
@@ -39,30 +46,68 @@ pub struct Renewer {
     ttl: u64,
     next_at: Instant,
     expires_at: Instant,
-    in_flight: bool,
+    in_flight: Option<Instant>,
     lost: Option<Error>,
     reported: bool,
 }
 
 impl Renewer {
-    /// Keep `key` (holding `value`) alive with `ttl`-second refreshes; `now` is
-    /// when the key was last written.
+    /// Keep `key` (holding `value`) alive with `ttl`-second refreshes;
+    /// `written_at` is when the request that last wrote the key was sent. A TTL
+    /// over [`crate::ops::MAX_TTL`] is reported as [`RenewStep::Lost`] with
+    /// [`Error::InvalidArgument`] at the first poll.
     pub fn new(
+        key: impl Into<String>,
+        value: impl Into<String>,
+        ttl: u64,
+        written_at: Instant,
+    ) -> Renewer {
+        let key = key.into();
+        let lost = check_ttl(Some(ttl)).err();
+        Renewer {
+            key,
+            value: value.into(),
+            ttl,
+            next_at: later(written_at, renew_interval(ttl)),
+            expires_at: later(written_at, Duration::from_secs(ttl)),
+            in_flight: None,
+            lost,
+            reported: false,
+        }
+    }
+
+    /// Keep alive a key known to be held until `valid_until` (the TTL after its
+    /// last write was sent).
+    pub fn held_until(
+        key: impl Into<String>,
+        value: impl Into<String>,
+        ttl: u64,
+        valid_until: Instant,
+    ) -> Renewer {
+        let written_at = valid_until
+            .checked_sub(Duration::from_secs(ttl))
+            .unwrap_or(valid_until);
+        Renewer::new(key, value, ttl, written_at)
+    }
+
+    /// Keep alive a key whose last write is unknown (an existing leadership
+    /// handed over by the caller): refresh at once, and count it as lost if no
+    /// refresh succeeds within the TTL.
+    pub fn starting_now(
         key: impl Into<String>,
         value: impl Into<String>,
         ttl: u64,
         now: Instant,
     ) -> Renewer {
-        Renewer {
-            key: key.into(),
-            value: value.into(),
-            ttl,
-            next_at: now + renew_interval(ttl),
-            expires_at: now + Duration::from_secs(ttl),
-            in_flight: false,
-            lost: None,
-            reported: false,
-        }
+        let mut renewer = Renewer::new(key, value, ttl, now);
+        renewer.next_at = now;
+        renewer
+    }
+
+    /// Until when the key is surely held: the TTL after the last successful
+    /// refresh (or write) was sent.
+    pub fn valid_until(&self) -> Instant {
+        self.expires_at
     }
 
     /// The key kept alive.
@@ -76,7 +121,7 @@ impl Renewer {
             self.reported = true;
             return RenewStep::Lost(clone_loss(e, &self.key));
         }
-        if self.in_flight {
+        if self.in_flight.is_some() {
             return RenewStep::Lost(Error::Misuse("polled while a refresh was in flight".into()));
         }
         if now >= self.expires_at {
@@ -89,7 +134,7 @@ impl Renewer {
         if now < self.next_at {
             return RenewStep::SleepUntil(self.next_at.min(self.expires_at));
         }
-        self.in_flight = true;
+        self.in_flight = Some(now);
         RenewStep::Send(KeysRequest::Refresh(
             keys::Refresh::new(self.key.as_str(), self.ttl).prev_value(self.value.as_str()),
         ))
@@ -101,16 +146,17 @@ impl Renewer {
         outcome: Result<KeysResponse, Error>,
         now: Instant,
     ) -> Result<(), Error> {
-        if !self.in_flight {
+        let Some(sent_at) = self.in_flight.take() else {
             return Err(Error::Misuse(
                 "a refresh outcome with no refresh in flight".into(),
             ));
-        }
-        self.in_flight = false;
+        };
         match outcome {
             Ok(_) => {
-                self.expires_at = now + Duration::from_secs(self.ttl);
-                self.next_at = now + renew_interval(self.ttl);
+                // etcd restarted the TTL when it applied the refresh: no earlier
+                // than it was sent.
+                self.expires_at = later(sent_at, Duration::from_secs(self.ttl));
+                self.next_at = later(sent_at, renew_interval(self.ttl)).max(now);
             }
             Err(e) if is_transient(&e) => {
                 // Try again soon, while the key may still be alive.

@@ -455,17 +455,22 @@ impl<T: etcd_v2::AsyncTransport> etcd_v2::AsyncTransport for Recorder<T> {
 pub fn recording_client(
     builder: etcd_v2::ClientBuilder,
 ) -> etcd_v2::Client<Recorder<etcd_v2::transports::ureq::UreqTransport>> {
-    let inner = etcd_v2::transports::ureq::UreqTransport::new(builder.transport_options()).unwrap();
-    builder.build_with(Recorder::new(inner)).unwrap()
+    builder
+        .build_from(|options| {
+            etcd_v2::transports::ureq::UreqTransport::new(options).map(Recorder::new)
+        })
+        .unwrap()
 }
 
 /// An async client over a recording reqwest transport.
 pub fn async_recording_client(
     builder: etcd_v2::ClientBuilder,
 ) -> etcd_v2::AsyncClient<Recorder<etcd_v2::transports::reqwest::ReqwestTransport>> {
-    let inner =
-        etcd_v2::transports::reqwest::ReqwestTransport::new(builder.transport_options()).unwrap();
-    builder.build_async_with(Recorder::new(inner)).unwrap()
+    builder
+        .build_async_from(|options| {
+            etcd_v2::transports::reqwest::ReqwestTransport::new(options).map(Recorder::new)
+        })
+        .unwrap()
 }
 
 /// `host:port` of a client URL.

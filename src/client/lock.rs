@@ -1,0 +1,483 @@
+//! Locks (the seed's `module.lock`): [`Lock`] handles and their guards, driving
+//! the lock machine of [`crate::recipes::lock`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::background::{KeepAlive, Lease};
+use super::module::unique_id;
+use super::recipe_driver::{Abandon, Acquisition};
+use super::{AsyncClient, Client};
+use crate::error::Error;
+use crate::ops::{check_ttl, keys};
+use crate::recipes::lock::{lock_dir, Held, LockMachine};
+use crate::response::Node;
+use crate::transport::{AsyncTransport, Transport};
+
+/// Locks (the seed's `module.lock`), with python-etcd's key layout: see
+/// [`crate::recipes::lock`].
+#[derive(Debug)]
+pub struct LockOps<'a, C> {
+    pub(super) client: &'a C,
+}
+
+impl<C: Clone> LockOps<'_, C> {
+    /// An exclusive lock named `name` (a name with `.` or `..` segments is
+    /// refused when used), whose key expires `ttl` seconds after it was last
+    /// written (so a crashed holder's lock frees itself). Nothing is sent until a
+    /// method of the handle is called.
+    pub fn get_lock(&self, name: &str, ttl: u64) -> Lock<C> {
+        Lock::new(self.client.clone(), name, unique_id(), ttl, false)
+    }
+
+    /// A reentrant lock: a holder identified by `instance_value` acquires it
+    /// again without blocking; one release (by value) releases it.
+    pub fn get_rlock(&self, name: &str, instance_value: &str, ttl: u64) -> Lock<C> {
+        Lock::new(
+            self.client.clone(),
+            name,
+            instance_value.to_owned(),
+            ttl,
+            true,
+        )
+    }
+}
+
+/// A lock handle: one contender (the seed's `_Lock` and `_ReentrantLock`).
+///
+/// Holding is a lease: the lock counts as held only until its TTL has passed
+/// since the last successful acquisition or renewal request was sent, on the
+/// transport's clock. Keep it with [`Lock::lock`]'s guard (which renews in the
+/// background), `keep_alive`, or `renew`.
+#[derive(Debug)]
+pub struct Lock<C> {
+    client: C,
+    name: String,
+    id: String,
+    ttl: u64,
+    reentrant: bool,
+    held: Option<Held>,
+    lease: Arc<Lease>,
+}
+
+impl<C> Lock<C> {
+    fn new(client: C, name: &str, id: String, ttl: u64, reentrant: bool) -> Lock<C> {
+        Lock {
+            client,
+            name: name.to_owned(),
+            id,
+            ttl,
+            reentrant,
+            held: None,
+            lease: Lease::none(),
+        }
+    }
+
+    /// The lock's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// This contender's id: the value of its key (the instance value of a
+    /// reentrant lock).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// This contender's key, while this handle holds the lock.
+    pub fn key(&self) -> Option<&str> {
+        self.held.as_ref().map(|h| h.key.as_str())
+    }
+
+    /// Why the lock was lost, once its loss has been noticed (by `is_held`, a
+    /// keep-alive or a renewal).
+    pub fn lost_reason(&self) -> Option<String> {
+        self.lease.lost_reason()
+    }
+
+    fn machine(&self) -> Result<LockMachine, Error> {
+        if self.ttl == 0 {
+            return Err(Error::invalid_argument(
+                "ttl",
+                "a lock needs a TTL of at least 1 second",
+            ));
+        }
+        check_ttl(Some(self.ttl))?;
+        let m = LockMachine::new(lock_dir(&self.name)?, self.id.as_str(), self.ttl);
+        Ok(if self.reentrant { m.reentrant() } else { m })
+    }
+
+    fn listing(&self) -> Result<keys::Get, Error> {
+        Ok(keys::Get::new(lock_dir(&self.name)?).sorted(true))
+    }
+
+    fn acquired(&mut self, outcome: Acquisition) -> bool {
+        match outcome {
+            Acquisition::Acquired(held) => {
+                self.lease = Lease::held(Some(held.valid_until));
+                self.held = Some(held);
+                true
+            }
+            Acquisition::NotAcquired | Acquisition::TimedOut => false,
+        }
+    }
+
+    fn not_held(&self) -> Error {
+        Error::Misuse(format!("lock {:?} is not held by this handle", self.name))
+    }
+
+    /// Whether the handle holds the lock at `now`; a lapsed hold is dropped.
+    fn holds_at(&mut self, now: std::time::Instant) -> bool {
+        if self.held.is_some() && !self.lease.holds(now) {
+            self.held = None;
+        }
+        self.held.is_some()
+    }
+}
+
+/// The first (holding) entry of a lock's listing, `None` when it is free.
+fn holder(listing: Result<crate::KeysResponse, Error>) -> Result<Option<Node>, Error> {
+    match listing {
+        Ok(listing) => {
+            let mut children: Vec<Node> = listing.node.children.unwrap_or_default();
+            children.retain(|n| !n.dir);
+            children.sort_by(|a, b| a.key.cmp(&b.key));
+            Ok(children.into_iter().next())
+        }
+        Err(e) if e.is_key_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// An acquisition in progress. If it is dropped before it ends (an async
+/// `acquire` whose future was dropped), the contender's key is removed in the
+/// background rather than left to its TTL.
+struct Contending<'c, C: Abandon> {
+    client: &'c C,
+    id: &'c str,
+    reentrant: bool,
+    machine: LockMachine,
+    ended: bool,
+}
+
+impl<C: Abandon> Drop for Contending<'_, C> {
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        let key = self.machine.created_key().map(str::to_owned);
+        // A create of unknown outcome may have left a key with our id; a
+        // reentrant lock's instance value may be another handle's key, so only
+        // an exclusive lock searches for it.
+        let search = key.is_none() && self.machine.create_pending() && !self.reentrant;
+        let dir = self.machine.dir().to_owned();
+        self.client.abandon(dir, self.id.to_owned(), key, search);
+    }
+}
+
+/// Releases its lock when dropped (at once for a blocking client, in a
+/// background task for an async one; errors are logged). While it lives, a
+/// guard from [`Lock::lock`] keeps the lock alive, renewing every third of the
+/// TTL, and reports a loss through [`LockGuard::is_held`] and
+/// [`LockGuard::release`].
+pub struct LockGuard<'a, C> {
+    lock: &'a mut Lock<C>,
+    keep_alive: Option<KeepAlive<C>>,
+    release: fn(&mut Lock<C>),
+}
+
+impl<C: std::fmt::Debug> std::fmt::Debug for LockGuard<'_, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockGuard")
+            .field("lock", &self.lock)
+            .field("keep_alive", &self.keep_alive.is_some())
+            .finish()
+    }
+}
+
+impl<C> LockGuard<'_, C> {
+    /// The lock.
+    pub fn lock(&mut self) -> &mut Lock<C> {
+        self.lock
+    }
+
+    /// The guard's background renewal, if it has one (see
+    /// [`Lock::lock_without_keep_alive`]): to wait for a loss.
+    pub fn keep_alive(&self) -> Option<&KeepAlive<C>> {
+        self.keep_alive.as_ref()
+    }
+
+    /// Why the lock was lost, once noticed.
+    pub fn lost_reason(&self) -> Option<String> {
+        self.lock.lost_reason()
+    }
+}
+
+impl<C> Drop for LockGuard<'_, C> {
+    fn drop(&mut self) {
+        // Stop renewing before releasing.
+        drop(self.keep_alive.take());
+        (self.release)(self.lock);
+    }
+}
+
+macro_rules! lock_api {
+    (blocking, $client:ty) => { lock_api!(@ $client, [] []); };
+    (awaiting, $client:ty) => { lock_api!(@ $client, [async] [.await]); };
+    (@ $client:ty, [$($kw:tt)*] [$($aw:tt)*]) => {
+        /// Whether this handle holds the lock now: it acquired it, has not
+        /// released it, and the TTL has not passed since the last successful
+        /// acquisition or renewal request was sent (on the transport's clock),
+        /// so etcd cannot have expired its key.
+        pub fn is_held(&self) -> bool {
+            self.held.is_some() && self.lease.holds(self.client.transport().now())
+        }
+
+        $($kw)* fn run(&mut self, machine: LockMachine) -> Result<bool, Error> {
+            let mut contending = Contending {
+                client: &self.client,
+                id: self.id.as_str(),
+                reentrant: self.reentrant,
+                machine,
+                ended: false,
+            };
+            let outcome = self.client.run_lock_machine(&mut contending.machine)$($aw)*?;
+            contending.ended = true;
+            drop(contending);
+            Ok(self.acquired(outcome))
+        }
+
+        /// Acquire the lock, waiting as long as it takes. Already held by this
+        /// handle: returns at once.
+        pub $($kw)* fn acquire(&mut self) -> Result<(), Error> {
+            if self.holds_at(self.client.transport().now()) {
+                return Ok(());
+            }
+            let machine = self.machine()?;
+            if self.run(machine)$($aw)*? {
+                Ok(())
+            } else {
+                Err(Error::Misuse("an acquisition without a deadline ended without the lock".into()))
+            }
+        }
+
+        /// Wait at most `timeout` for the lock: `Ok(true)` once held, `Ok(false)`
+        /// if the time ran out (the contender's key is then removed).
+        pub $($kw)* fn acquire_timeout(&mut self, timeout: Duration) -> Result<bool, Error> {
+            if self.holds_at(self.client.transport().now()) {
+                return Ok(true);
+            }
+            let deadline = self.client.transport().now() + timeout;
+            let machine = self.machine()?.deadline(Some(deadline));
+            self.run(machine)$($aw)*
+        }
+
+        /// Take the lock only if it is free now: `Ok(false)` if another holds it.
+        pub $($kw)* fn try_acquire(&mut self) -> Result<bool, Error> {
+            if self.holds_at(self.client.transport().now()) {
+                return Ok(true);
+            }
+            let machine = self.machine()?.non_blocking();
+            self.run(machine)$($aw)*
+        }
+
+        /// Acquire, and return a guard that keeps the lock alive while it lives
+        /// (renewing every third of the TTL in the background) and releases it
+        /// when dropped.
+        pub $($kw)* fn lock(&mut self) -> Result<LockGuard<'_, $client>, Error>
+        where
+            T: 'static,
+        {
+            self.acquire()$($aw)*?;
+            let keep_alive = self.keep_alive()?;
+            Ok(LockGuard {
+                lock: self,
+                keep_alive: Some(keep_alive),
+                release: Self::release_on_drop,
+            })
+        }
+
+        /// Acquire, and return a guard that releases the lock when dropped but
+        /// does not renew it: the lock is held only for its TTL unless you
+        /// `renew` it.
+        pub $($kw)* fn lock_without_keep_alive(&mut self) -> Result<LockGuard<'_, $client>, Error> {
+            self.acquire()$($aw)*?;
+            Ok(LockGuard {
+                lock: self,
+                keep_alive: None,
+                release: Self::release_on_drop,
+            })
+        }
+
+        /// Renew the lock's TTL (guarded by this holder's id), to `ttl` seconds
+        /// from now on: [`Error::LockLost`] if it expired or is no longer this
+        /// holder's, without sending anything if the TTL has already passed.
+        pub $($kw)* fn renew(&mut self, ttl: u64) -> Result<(), Error> {
+            check_ttl(Some(ttl))?;
+            let sent = self.client.transport().now();
+            if !self.holds_at(sent) {
+                return match self.lease.lost_reason() {
+                    Some(reason) if self.held.is_none() => Err(Error::LockLost {
+                        key: self.name.clone(),
+                        reason,
+                    }),
+                    _ => Err(self.not_held()),
+                };
+            }
+            let Some(held) = &self.held else {
+                return Err(self.not_held());
+            };
+            let op = keys::Refresh::new(held.key.as_str(), ttl).prev_value(self.id.as_str());
+            match self.client.execute(&op)$($aw)* {
+                Ok(_) => {
+                    self.ttl = ttl;
+                    let now = self.client.transport().now();
+                    let until = sent + Duration::from_secs(ttl);
+                    if self.lease.renewed(until, now) {
+                        Ok(())
+                    } else {
+                        let key = held.key.clone();
+                        self.held = None;
+                        Err(Error::LockLost {
+                            key,
+                            reason: super::background::TTL_RAN_OUT.into(),
+                        })
+                    }
+                }
+                Err(e) if e.is_key_not_found() || e.is_precondition_failed() => {
+                    let key = held.key.clone();
+                    let reason = "it expired or another holder's value is in it";
+                    self.lease.lose(reason);
+                    self.held = None;
+                    Err(Error::LockLost {
+                        key,
+                        reason: reason.into(),
+                    })
+                }
+                Err(e) => Err(e),
+            }
+        }
+
+        /// The current holder's index (the number of its in-order key), or `None`
+        /// when nobody holds the lock (the seed's `get_active_index`).
+        pub $($kw)* fn get_active_index(&self) -> Result<Option<u64>, Error> {
+            let listing = self.client.execute(&self.listing()?)$($aw)*;
+            Ok(holder(listing)?.map(|n| n.created_index))
+        }
+
+        /// The current holder's id or instance value, or `None` when nobody holds
+        /// the lock (the seed's `get_active_value`).
+        pub $($kw)* fn get_active_value(&self) -> Result<Option<String>, Error> {
+            let listing = self.client.execute(&self.listing()?)$($aw)*;
+            Ok(holder(listing)?.and_then(|n| n.value))
+        }
+
+        /// Release the lock: delete this holder's key, guarded by its id (a
+        /// reentrant lock finds the key by its instance value). Releasing a lock
+        /// that is not held, or whose key is already gone, does nothing.
+        pub $($kw)* fn release(&mut self) -> Result<(), Error> {
+            self.lease.end();
+            let key = match self.held.take() {
+                Some(held) => Some(held.key),
+                None if self.reentrant => {
+                    let listing = self.client.execute(&self.listing()?)$($aw)*;
+                    match listing {
+                        Ok(l) => l
+                            .children()
+                            .iter()
+                            .find(|n| n.value.as_deref() == Some(self.id.as_str()))
+                            .map(|n| n.key.clone()),
+                        Err(e) if e.is_key_not_found() => None,
+                        Err(e) => return Err(e),
+                    }
+                }
+                None => None,
+            };
+            match key {
+                Some(key) => self.client.delete_if_holding(&key, &self.id)$($aw)*.map(|_| ()),
+                None => Ok(()),
+            }
+        }
+
+        /// Keep the held lock alive from the background: renew every third of
+        /// the TTL and report loss (see [`KeepAlive`]). Each renewal extends
+        /// what [`Lock::is_held`] reports.
+        pub fn keep_alive(&mut self) -> Result<KeepAlive<$client>, Error>
+        where
+            T: 'static,
+        {
+            if !self.holds_at(self.client.transport().now()) {
+                return Err(self.not_held());
+            }
+            let Some(held) = &self.held else {
+                return Err(self.not_held());
+            };
+            Ok(self.client.start_keep_alive(
+                held.key.clone(),
+                self.id.clone(),
+                self.ttl,
+                Arc::clone(&self.lease),
+            ))
+        }
+    };
+}
+
+impl<T: Transport> Lock<Client<T>> {
+    lock_api!(blocking, Client<T>);
+
+    fn release_on_drop(lock: &mut Lock<Client<T>>) {
+        if let Err(e) = lock.release() {
+            log::debug!("releasing lock {:?} on drop failed: {e}", lock.name);
+        }
+    }
+}
+
+impl<T: AsyncTransport + 'static> Lock<AsyncClient<T>> {
+    lock_api!(awaiting, AsyncClient<T>);
+
+    fn release_on_drop(lock: &mut Lock<AsyncClient<T>>) {
+        lock.lease.end();
+        if let Some(held) = lock.held.take() {
+            let (client, id) = (lock.client.clone(), lock.id.clone());
+            lock.client.transport().spawn(Box::pin(async move {
+                if let Err(e) = client.delete_if_holding(&held.key, &id).await {
+                    log::debug!("releasing lock {} on drop failed: {e}", held.key);
+                }
+            }));
+        }
+    }
+}
+
+macro_rules! guard_api {
+    ($client:ident, $bound:ident, [$($kw:tt)*] [$($aw:tt)*]) => {
+        impl<T: $bound + 'static> LockGuard<'_, $client<T>> {
+            /// Whether the lock is still held (see `Lock::is_held`): false once
+            /// its TTL has passed since the last successful renewal was sent, or
+            /// a renewal found it gone or taken.
+            pub fn is_held(&self) -> bool {
+                self.lock.is_held()
+            }
+
+            /// Stop renewing and release the lock now, reporting what happened:
+            /// [`Error::LockLost`] if the lock had been lost while the guard
+            /// lived (the guarded delete is still sent, and removes nothing that
+            /// is not this holder's).
+            pub $($kw)* fn release(mut self) -> Result<(), Error> {
+                drop(self.keep_alive.take());
+                let held = self.lock.is_held();
+                let reason = self.lock.lost_reason();
+                let key = self.lock.key().unwrap_or(self.lock.name()).to_owned();
+                let released = self.lock.release()$($aw)*;
+                // Released: the drop has nothing left to do.
+                self.release = |_| {};
+                match (held, reason) {
+                    (false, Some(reason)) => Err(Error::LockLost { key, reason }),
+                    _ => released,
+                }
+            }
+        }
+    };
+}
+
+guard_api!(Client, Transport, [] []);
+guard_api!(AsyncClient, AsyncTransport, [async] [.await]);

@@ -1,0 +1,354 @@
+//! Holding a lock and leading are leases, on virtual time: once the TTL has
+//! passed since the last successful acquisition or renewal request was sent,
+//! `is_held()` and `is_leader()` are false and the loss is reported, before any
+//! request goes out. The transport here is a tiny fake etcd (just the requests
+//! the lock and leader recipes send) on a clock the test moves.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use etcd_v2::client::LeaderEvent;
+use etcd_v2::{Client, Error, Transport, TransportError};
+
+/// A fake etcd v2 on a virtual clock, recording every request.
+#[derive(Clone)]
+struct Fake {
+    clock: Arc<Mutex<Instant>>,
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    index: u64,
+    keys: BTreeMap<String, (String, u64)>,
+    sent: Vec<String>,
+}
+
+fn form(body: &[u8]) -> BTreeMap<String, String> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn reply(status: u16, index: u64, body: String) -> http::Response<Vec<u8>> {
+    http::Response::builder()
+        .status(status)
+        .header("X-Etcd-Index", index.to_string())
+        .body(body.into_bytes())
+        .unwrap()
+}
+
+fn node(key: &str, value: &str, index: u64) -> String {
+    format!(r#"{{"key":"{key}","value":"{value}","modifiedIndex":{index},"createdIndex":{index}}}"#)
+}
+
+impl Fake {
+    fn new() -> Fake {
+        Fake {
+            clock: Arc::new(Mutex::new(Instant::now())),
+            state: Arc::new(Mutex::new(State {
+                index: 10,
+                ..State::default()
+            })),
+        }
+    }
+
+    fn advance(&self, by: Duration) {
+        *self.clock.lock().unwrap() += by;
+    }
+
+    fn sent(&self) -> usize {
+        self.state.lock().unwrap().sent.len()
+    }
+
+    fn answer(&self, request: &http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+        let mut s = self.state.lock().unwrap();
+        let key = request
+            .uri()
+            .path()
+            .trim_start_matches("/v2/keys")
+            .to_owned();
+        let f = form(request.body());
+        let kind = if f.contains_key("refresh") {
+            " refresh"
+        } else if f.get("prevExist").map(String::as_str) == Some("false") {
+            " create"
+        } else {
+            ""
+        };
+        s.sent.push(format!("{} {key}{kind}", request.method()));
+        let query = form(request.uri().query().unwrap_or("").as_bytes());
+        let missing = |index| {
+            reply(
+                404,
+                index,
+                format!(
+                    r#"{{"errorCode":100,"message":"Key not found","cause":"{key}","index":{index}}}"#
+                ),
+            )
+        };
+        match request.method().as_str() {
+            "POST" => {
+                s.index += 1;
+                let (index, value) = (s.index, f["value"].clone());
+                let child = format!("{key}/{index:020}");
+                s.keys.insert(child.clone(), (value.clone(), index));
+                reply(
+                    201,
+                    index,
+                    format!(
+                        r#"{{"action":"create","node":{}}}"#,
+                        node(&child, &value, index)
+                    ),
+                )
+            }
+            "GET" => {
+                let prefix = format!("{key}/");
+                let children: Vec<String> = s
+                    .keys
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(&prefix))
+                    .map(|(k, (v, i))| node(k, v, *i))
+                    .collect();
+                if let Some((v, i)) = s.keys.get(&key) {
+                    return reply(
+                        200,
+                        s.index,
+                        format!(r#"{{"action":"get","node":{}}}"#, node(&key, v, *i)),
+                    );
+                }
+                if children.is_empty() {
+                    return missing(s.index);
+                }
+                reply(
+                    200,
+                    s.index,
+                    format!(
+                        r#"{{"action":"get","node":{{"key":"{key}","dir":true,"nodes":[{}]}}}}"#,
+                        children.join(",")
+                    ),
+                )
+            }
+            "PUT" if f.get("prevExist").map(String::as_str) == Some("false") => {
+                if s.keys.contains_key(&key) {
+                    let index = s.index;
+                    return reply(
+                        412,
+                        index,
+                        format!(
+                            r#"{{"errorCode":105,"message":"Key already exists","cause":"{key}","index":{index}}}"#
+                        ),
+                    );
+                }
+                s.index += 1;
+                let (index, value) = (s.index, f["value"].clone());
+                s.keys.insert(key.clone(), (value.clone(), index));
+                reply(
+                    201,
+                    index,
+                    format!(
+                        r#"{{"action":"create","node":{}}}"#,
+                        node(&key, &value, index)
+                    ),
+                )
+            }
+            "PUT" | "DELETE" => {
+                let guard = f.get("prevValue").or(query.get("prevValue")).cloned();
+                let Some((value, index)) = s.keys.get(&key).cloned() else {
+                    return missing(s.index);
+                };
+                if guard.is_some_and(|g| g != value) {
+                    let at = s.index;
+                    return reply(
+                        412,
+                        at,
+                        format!(
+                            r#"{{"errorCode":101,"message":"Compare failed","cause":"{key}","index":{at}}}"#
+                        ),
+                    );
+                }
+                if request.method() == http::Method::DELETE {
+                    s.keys.remove(&key);
+                    s.index += 1;
+                }
+                reply(
+                    200,
+                    s.index,
+                    format!(
+                        r#"{{"action":"update","node":{}}}"#,
+                        node(&key, &value, index)
+                    ),
+                )
+            }
+            other => panic!("the fake does not serve {other}"),
+        }
+    }
+}
+
+impl Transport for Fake {
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        _timeout: Option<Duration>,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        Ok(self.answer(&request))
+    }
+
+    fn now(&self) -> Instant {
+        *self.clock.lock().unwrap()
+    }
+
+    fn sleep(&self, _duration: Duration) {
+        // Virtual time moves only when the test says so; yield the real thread.
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn client(fake: &Fake) -> Client<Fake> {
+    Client::builder().build_with(fake.clone()).unwrap()
+}
+
+#[test]
+fn a_lock_counts_as_held_only_until_its_ttl_passes_without_a_renewal() {
+    let fake = Fake::new();
+    let client = client(&fake);
+    let mut lock = client.module().lock().get_lock("job", 10);
+    lock.acquire().unwrap();
+    assert!(lock.is_held());
+    fake.advance(Duration::from_millis(9_999));
+    assert!(lock.is_held(), "the TTL has not passed yet");
+    let before = fake.sent();
+    fake.advance(Duration::from_millis(1));
+    assert!(!lock.is_held(), "the TTL passed with no renewal");
+    assert_eq!(fake.sent(), before, "known without any request");
+    assert_eq!(
+        lock.lost_reason().as_deref(),
+        Some("its TTL ran out before a renewal succeeded")
+    );
+    // Renewing a lapsed lock is refused without sending: etcd may have given it
+    // to someone else already.
+    let err = lock.renew(10).unwrap_err();
+    assert!(matches!(err, Error::LockLost { .. }), "{err}");
+    assert_eq!(fake.sent(), before);
+}
+
+#[test]
+fn a_renewal_extends_the_lease_from_when_it_was_sent() {
+    let fake = Fake::new();
+    let client = client(&fake);
+    let mut lock = client.module().lock().get_lock("job", 10);
+    lock.acquire().unwrap();
+    fake.advance(Duration::from_secs(6));
+    lock.renew(10).unwrap();
+    fake.advance(Duration::from_secs(9));
+    assert!(
+        lock.is_held(),
+        "15 s after acquiring, 9 s after the renewal"
+    );
+    fake.advance(Duration::from_secs(1));
+    assert!(!lock.is_held());
+}
+
+#[test]
+fn a_guard_past_its_ttl_reports_the_loss_on_release() {
+    let fake = Fake::new();
+    let client = client(&fake);
+    let mut lock = client.module().lock().get_lock("job", 3);
+    let guard = lock.lock().unwrap();
+    assert!(guard.is_held());
+    let alive = guard
+        .keep_alive()
+        .expect("a guard from lock() keeps the lock alive");
+    assert!(!alive.is_lost());
+    // A jump past the TTL with no request in between (a paused process).
+    let before = fake.sent();
+    fake.advance(Duration::from_secs(4));
+    assert!(!guard.is_held());
+    assert!(alive.is_lost());
+    let lost = alive
+        .wait_lost(Duration::from_secs(5))
+        .expect("the loss is reported");
+    assert!(matches!(lost, Error::LockLost { .. }), "{lost}");
+    let renewals = fake.state.lock().unwrap().sent[before..]
+        .iter()
+        .filter(|r| r.ends_with("refresh"))
+        .count();
+    assert_eq!(renewals, 0, "nothing was renewed after the TTL passed");
+    let err = guard.release().unwrap_err();
+    assert!(matches!(err, Error::LockLost { .. }), "{err}");
+}
+
+#[test]
+fn a_campaign_stops_leading_when_its_ttl_passes_and_says_so_in_its_events() {
+    let fake = Fake::new();
+    let client = client(&fake);
+    let campaign = client
+        .module()
+        .leader()
+        .campaign("/leader", "me", 6)
+        .unwrap();
+    assert!(matches!(
+        campaign.next_event(Duration::from_secs(5)),
+        Some(LeaderEvent::Elected)
+    ));
+    assert!(campaign.is_leader());
+    let before = fake.sent();
+    fake.advance(Duration::from_secs(7));
+    // The first look after the jump already knows, whoever looks first.
+    assert!(!campaign.is_leader());
+    match campaign.next_event(Duration::from_secs(5)) {
+        Some(LeaderEvent::Lost(e)) => assert!(e.to_string().contains("TTL ran out"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    // It campaigns again (the key is still its own in the fake) and is elected;
+    // the lapsed leadership itself was never renewed: the first request after
+    // the jump is the new campaign's create.
+    assert!(matches!(
+        campaign.next_event(Duration::from_secs(5)),
+        Some(LeaderEvent::Elected)
+    ));
+    assert!(campaign.is_leader());
+    let sent = fake.state.lock().unwrap().sent[before..].to_vec();
+    assert_eq!(
+        sent.first().map(String::as_str),
+        Some("PUT /leader create"),
+        "{sent:?}"
+    );
+}
+
+#[test]
+fn a_ttl_etcd_would_misread_is_refused_by_every_recipe() {
+    let fake = Fake::new();
+    let client = client(&fake);
+    for ttl in [etcd_v2::ops::MAX_TTL + 1, u64::MAX] {
+        let mut lock = client.module().lock().get_lock("job", ttl);
+        assert!(lock.try_acquire().unwrap_err().is_invalid_input());
+        assert!(lock.acquire().unwrap_err().is_invalid_input());
+        assert!(lock
+            .acquire_timeout(Duration::from_secs(1))
+            .unwrap_err()
+            .is_invalid_input());
+        let mut rlock = client.module().lock().get_rlock("job", "me", ttl);
+        assert!(rlock.try_acquire().unwrap_err().is_invalid_input());
+        let leader = client.module().leader();
+        assert!(leader
+            .set_or_renew("/l", "me", ttl)
+            .unwrap_err()
+            .is_invalid_input());
+        assert!(leader
+            .set_or_renew_timeout("/l", "me", ttl, Duration::from_secs(1))
+            .unwrap_err()
+            .is_invalid_input());
+        assert!(leader
+            .keep_alive("/l", "me", ttl)
+            .unwrap_err()
+            .is_invalid_input());
+        assert!(leader
+            .campaign("/l", "me", ttl)
+            .unwrap_err()
+            .is_invalid_input());
+    }
+    let mut held = client.module().lock().get_lock("job", 5);
+    held.acquire().unwrap();
+    assert!(held.renew(u64::MAX).unwrap_err().is_invalid_input());
+    assert_eq!(fake.sent(), 2, "only the acquisition was sent (POST, list)");
+}
