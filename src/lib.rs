@@ -61,8 +61,12 @@
 //!
 //! Give the builder several endpoints: the client pins the one that answered
 //! last, skips a failed one for [`cluster::HOST_FAIL_WAIT`], never rotates on a
-//! 4xx, and never resends a request that may already have been applied (see
-//! [`cluster`] and [`Error::OutcomeUnknown`]).
+//! 4xx, and never resends a write that may already have been applied: after an
+//! ambiguous failure (a timeout, a connection lost after sending, errorCode 300)
+//! a write returns [`Error::OutcomeUnknown`], plain sets included, unless the
+//! client was built with
+//! [`ClientBuilder::resend_sets_after_unknown_outcome`] (see [`cluster`] and
+//! [`ops::keys`]). Reads are resent.
 //!
 //! ## Driving an operation by hand
 //!
