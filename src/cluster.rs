@@ -15,7 +15,14 @@
 //! - each endpoint is tried at most once per request; when all have failed, the
 //!   error lists each endpoint and its failure;
 //! - an endpoint that answers with another cluster's `X-Etcd-Cluster-Id` is
-//!   refused.
+//!   refused;
+//! - the pool remembers the highest raft term (`X-Raft-Term`) any member has
+//!   answered with. A read answered from a member's own state (see
+//!   [`crate::Operation::may_be_stale`]) by a member whose term is behind that
+//!   is stale: a member cut off from the majority keeps serving what it had.
+//!   The answer is refused ([`Error::StaleRead`]), the member rests for the
+//!   fail wait, and the read goes to another member. (etcd sends no
+//!   `X-Raft-Term` with error answers, so those cannot be judged.)
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -57,6 +64,7 @@ pub struct EndpointPool {
     fail_wait: Duration,
     cluster_id: Option<String>,
     last_sync: Option<Instant>,
+    raft_term: u64,
 }
 
 /// One request's progress through the pool: which endpoints it has tried and how
@@ -65,6 +73,7 @@ pub struct EndpointPool {
 pub struct Attempts {
     idempotent: bool,
     long_poll: bool,
+    may_be_stale: bool,
     failover: bool,
     only: Option<Endpoint>,
     timeout: Option<Option<Duration>>,
@@ -80,6 +89,7 @@ impl Attempts {
         Attempts {
             idempotent,
             long_poll: false,
+            may_be_stale: false,
             failover: true,
             only: None,
             timeout: None,
@@ -101,6 +111,14 @@ impl Attempts {
     /// caller can poll again at the same index).
     pub fn long_poll(mut self, long_poll: bool) -> Attempts {
         self.long_poll = long_poll;
+        self
+    }
+
+    /// Mark this request as a read answered from the member's own state, which
+    /// a member behind the cluster's raft term may serve stale (see the
+    /// module docs).
+    pub fn may_be_stale(mut self, may_be_stale: bool) -> Attempts {
+        self.may_be_stale = may_be_stale;
         self
     }
 
@@ -191,6 +209,7 @@ impl EndpointPool {
             fail_wait: HOST_FAIL_WAIT,
             cluster_id: None,
             last_sync: None,
+            raft_term: 0,
         })
     }
 
@@ -219,6 +238,11 @@ impl EndpointPool {
     /// The cluster ID the pool is pinned to, once known.
     pub fn cluster_id(&self) -> Option<&str> {
         self.cluster_id.as_deref()
+    }
+
+    /// The highest raft term a member has answered with (0 before any).
+    pub fn raft_term(&self) -> u64 {
+        self.raft_term
     }
 
     /// Whether `endpoint` is marked failed at `now`.
@@ -327,10 +351,12 @@ impl EndpointPool {
         }
     }
 
-    fn mark_ok(&mut self, endpoint: &Endpoint) {
+    fn mark_ok(&mut self, endpoint: &Endpoint, pin: bool) {
         if let Some(i) = self.index_of(endpoint) {
             self.members[i].failed_at = None;
-            self.pinned = i;
+            if pin {
+                self.pinned = i;
+            }
         }
     }
 
@@ -351,6 +377,11 @@ impl EndpointPool {
                     attempts.failures.push((name, err));
                     return Verdict::Retry;
                 }
+                if let Some(err) = self.check_raft_term(attempts, &response, &name) {
+                    self.mark_failed(endpoint, now);
+                    attempts.failures.push((name, err));
+                    return Verdict::Retry;
+                }
                 if response.status().is_server_error() {
                     self.mark_failed(endpoint, now);
                     let err = error_from_response(&response);
@@ -362,7 +393,9 @@ impl EndpointPool {
                         source: Box::new(err),
                     });
                 }
-                self.mark_ok(endpoint);
+                // A request for one member (its health, its statistics) does not
+                // move the pin.
+                self.mark_ok(endpoint, attempts.only.is_none());
                 Verdict::Deliver(response)
             }
             Err(source) => {
@@ -388,6 +421,29 @@ impl EndpointPool {
                 Verdict::Retry
             }
         }
+    }
+
+    /// A stale read's error, or `None` (then the term, if any, is remembered).
+    fn check_raft_term(
+        &mut self,
+        attempts: &Attempts,
+        response: &http::Response<Vec<u8>>,
+        name: &str,
+    ) -> Option<Error> {
+        let term: u64 = response
+            .headers()
+            .get("x-raft-term")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok())?;
+        if attempts.may_be_stale && term < self.raft_term {
+            return Some(Error::StaleRead {
+                endpoint: name.to_owned(),
+                term,
+                highest: self.raft_term,
+            });
+        }
+        self.raft_term = self.raft_term.max(term);
+        None
     }
 
     fn check_cluster_id(

@@ -134,6 +134,21 @@ pub enum Error {
         found: String,
     },
 
+    /// A member answered a read from its own state while its raft term was
+    /// behind the highest this client has seen: it is (or was until a moment
+    /// ago) cut off from the majority and may serve old data. The answer was
+    /// not used; the read went to another member, and this is the failure
+    /// reported for that member.
+    #[error("{endpoint} answered at raft term {term}, behind the cluster's term {highest}: it may be cut off from the majority and serve old data, so its answer was not used")]
+    StaleRead {
+        /// The member that answered.
+        endpoint: String,
+        /// Its `X-Raft-Term`.
+        term: u64,
+        /// The highest term this client has seen.
+        highest: u64,
+    },
+
     /// The endpoint is not the raft leader, and only the leader answers this
     /// request (`/v2/stats/leader` answers a follower with 403).
     #[error("{endpoint} is not the leader: only the leader serves leader statistics (stat().leader() asks the leader directly)")]

@@ -378,9 +378,10 @@ fn is_long_poll_timeout(err: &Error) -> bool {
 /// Failures worth waiting out: no answer, a server error, every endpoint down.
 fn is_transient(err: &Error) -> bool {
     match err {
-        Error::Transport { .. } | Error::DeadlineExceeded(_) | Error::ClusterIdMismatch { .. } => {
-            true
-        }
+        Error::Transport { .. }
+        | Error::DeadlineExceeded(_)
+        | Error::ClusterIdMismatch { .. }
+        | Error::StaleRead { .. } => true,
         Error::AllEndpointsFailed { .. } => true,
         Error::OutcomeUnknown { source } => is_transient(source),
         Error::Etcd(e) => e.status >= 500,

@@ -513,3 +513,71 @@ fn transport_options_a_given_transport_cannot_see_are_refused_not_dropped() {
         .build_with(transport)
         .unwrap();
 }
+
+/// An answer from a member at raft term `term`.
+fn at_term(term: u64, value: &'static str) -> Step {
+    Box::new(move |_| {
+        Ok(http::Response::builder()
+            .status(200)
+            .header("X-Etcd-Index", "10")
+            .header("X-Raft-Term", term.to_string())
+            .body(
+                format!(r#"{{"action":"get","node":{{"key":"/k","value":"{value}","modifiedIndex":5,"createdIndex":5}}}}"#)
+                    .into_bytes(),
+            )
+            .unwrap())
+    })
+}
+
+#[test]
+fn a_read_from_a_member_behind_the_raft_term_is_stale_and_goes_elsewhere() {
+    let (t, seen) = scripted(vec![
+        // a is down; b answers at term 7 and is pinned ...
+        fail(TransportErrorKind::Connect),
+        at_term(7, "new"),
+        // ... then b answers at term 5 (cut off since): stale; a answers.
+        at_term(5, "old"),
+        at_term(7, "new"),
+        // A quorum read goes through raft: its answer is never stale.
+        at_term(5, "quorum"),
+    ]);
+    let client = Client::builder()
+        .endpoints(["http://a:2379", "http://b:2379"])
+        .fail_wait(std::time::Duration::ZERO)
+        .build_with(t)
+        .unwrap();
+    assert_eq!(client.node().get("/k", false).unwrap().value(), Some("new"));
+    let read = client.node().get("/k", false).unwrap();
+    assert_eq!(read.value(), Some("new"), "the stale answer was not used");
+    assert_eq!(
+        client.node().get_quorum("/k", false).unwrap().value(),
+        Some("quorum")
+    );
+    let hosts: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|uri| uri.split('/').nth(2).unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(hosts, ["a:2379", "b:2379", "b:2379", "a:2379", "a:2379"]);
+
+    // With nowhere else to go, the stale answer is an error, never data.
+    let (t, _) = scripted(vec![at_term(9, "new"), at_term(8, "old")]);
+    let client = Client::builder()
+        .endpoint("http://a:2379")
+        .build_with(t)
+        .unwrap();
+    client.node().get("/k", false).unwrap();
+    let err = client.node().get("/k", false).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::StaleRead {
+                term: 8,
+                highest: 9,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}

@@ -374,3 +374,94 @@ etcd_test!(members_stats_sync_and_cluster_ids, standalone, |_p| {
     call!(learner.node().get("/", false)).unwrap();
     assert_eq!(learner.cluster_id(), client.cluster_id());
 });
+
+/// A member cut off from the majority keeps serving what it had, at its old
+/// raft term; a client that has seen the cluster's newer term never takes
+/// such a read. The partition: the leader is paused (SIGSTOP) while the other
+/// two elect a new leader and take a write, then they are paused and it is
+/// resumed, alone, still at its old term.
+#[test]
+fn a_read_from_a_member_cut_off_from_the_majority_is_refused_as_stale() {
+    let _serial = serial();
+    let etcd = Etcd::start(3);
+    let urls = etcd.endpoints().to_vec();
+    let probe = support::client_for(&etcd);
+    let leader_url = probe.server().get_leader_url_prefix().unwrap();
+    let a = urls.iter().position(|u| *u == leader_url).unwrap();
+    let others: Vec<usize> = (0..3).filter(|i| *i != a).collect();
+    probe.node().set("/term/k", "old", None).unwrap();
+    let reader = Client::builder()
+        .endpoints([&urls[a], &urls[others[0]], &urls[others[1]]])
+        .timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    assert_eq!(
+        reader.node().get("/term/k", false).unwrap().value(),
+        Some("old")
+    );
+    assert_eq!(reader.prefix(), urls[a]);
+
+    etcd.kill(a, "STOP");
+    let majority = Client::builder()
+        .endpoints([&urls[others[0]], &urls[others[1]]])
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    while majority.node().set("/term/k", "new", None).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no new leader");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The reader sees the new term (asking one member directly keeps its pin).
+    let b = Endpoint::parse(&urls[others[0]]).unwrap();
+    let read = reader
+        .execute_on(&b, &etcd_v2::ops::keys::Get::new("/term/k").quorum(true))
+        .unwrap();
+    assert_eq!(read.value(), Some("new"));
+    assert_eq!(
+        reader.prefix(),
+        urls[a],
+        "still pinned to the cut-off member"
+    );
+
+    for &i in &others {
+        etcd.kill(i, "STOP");
+    }
+    etcd.kill(a, "CONT");
+    let result = reader.node().get("/term/k", false);
+    // A client that has seen no newer term takes what the member says: old data.
+    let naive = Client::builder().endpoint(&urls[a]).build().unwrap();
+    let naive_read = naive.node().get("/term/k", false).unwrap();
+    for &i in &others {
+        etcd.kill(i, "CONT");
+    }
+    assert_eq!(
+        naive_read.value(),
+        Some("old"),
+        "the member serves stale data"
+    );
+    let err = match result {
+        Ok(r) => panic!("a stale read was taken: {r:?}"),
+        Err(e) => e,
+    };
+    let stale_from_a = match &err {
+        Error::AllEndpointsFailed { failures } => failures
+            .iter()
+            .any(|(e, f)| *e == urls[a] && matches!(f, Error::StaleRead { .. })),
+        Error::StaleRead { endpoint, .. } => *endpoint == urls[a],
+        _ => false,
+    };
+    assert!(stale_from_a, "{err}");
+    // Once the majority is back, the read is answered, and never with old data.
+    let started = Instant::now();
+    loop {
+        match reader.node().get("/term/k", false) {
+            Ok(r) if r.value() == Some("new") => break,
+            Ok(r) => panic!("a stale read was taken: {r:?}"),
+            Err(_) => {
+                assert!(started.elapsed() < Duration::from_secs(30));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}

@@ -238,9 +238,9 @@ impl Harness {
                 12 | 13 if matches!(k, KeysRequest::Get(_)) && !self.past.is_empty() => {
                     // A lagging member answers from an earlier state.
                     let pick = usize::from(choice) % self.past.len();
-                    let (mut old, at) = self.past[pick].clone();
+                    let (mut old, _) = self.past[pick].clone();
                     stale = true;
-                    Outcome::Keys(old.apply(k, at).map(Box::new))
+                    Outcome::Keys(old.apply_lagging(k, self.now).map(Box::new))
                 }
                 _ => {
                     let _ = self.apply(k);
@@ -296,9 +296,16 @@ impl Harness {
                 keys::Refresh::new(held.key.as_str(), c.ttl).prev_value(c.id.as_str()),
             )
         };
+        let ttl = Duration::from_secs(c.ttl);
         let renewed = self.apply(&request).is_ok();
+        let now = self.now;
+        let c = &mut self.contenders[i];
         if release || !renewed {
-            self.contenders[i].state = State::Done;
+            c.state = State::Done;
+        } else if let State::Holding(held) = &mut c.state {
+            // A renewal sent now holds the key until now + its TTL (as
+            // `Lock::renew` counts it), which may be shorter than before.
+            held.valid_until = now + ttl;
         }
     }
 
@@ -325,10 +332,11 @@ impl Harness {
 pub fn run(data: &[u8]) {
     let mut b = Bytes::new(data);
     let n = 2 + usize::from(b.below(3));
+    let t0 = Instant::now();
     let mut h = Harness {
         dir: lock_dir("fuzz").expect("a valid lock name"),
         model: Model::new(),
-        now: Instant::now(),
+        now: t0,
         past: Vec::new(),
         contenders: (0..n)
             .map(|i| Contender {

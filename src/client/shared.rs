@@ -69,6 +69,7 @@ impl Shared {
         };
         Attempts::new(op.idempotent() || (self.config.resend_sets && op.repeatable()))
             .long_poll(op.is_long_poll())
+            .may_be_stale(op.may_be_stale())
             .with_deadline(deadline)
     }
 

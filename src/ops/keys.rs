@@ -105,6 +105,10 @@ impl Operation for Get {
     fn idempotent(&self) -> bool {
         true
     }
+
+    fn may_be_stale(&self) -> bool {
+        !self.quorum
+    }
 }
 
 macro_rules! ttl_setter {
@@ -666,6 +670,9 @@ impl Operation for CurrentIndex {
     fn idempotent(&self) -> bool {
         true
     }
+    fn may_be_stale(&self) -> bool {
+        true
+    }
 }
 
 /// What a single long poll returned.
@@ -757,6 +764,9 @@ impl Operation for Wait {
         true
     }
     fn is_long_poll(&self) -> bool {
+        true
+    }
+    fn may_be_stale(&self) -> bool {
         true
     }
 }

@@ -61,6 +61,15 @@ pub trait Operation {
     fn is_long_poll(&self) -> bool {
         false
     }
+
+    /// Whether the answer comes from the member's own state (a read that is not
+    /// a quorum read, a wait, the store index), which a member cut off from the
+    /// majority may serve stale: the endpoint pool then refuses an answer from
+    /// a member whose raft term is behind the cluster's (see
+    /// [`crate::cluster`]).
+    fn may_be_stale(&self) -> bool {
+        false
+    }
 }
 
 impl<O: Operation + ?Sized> Operation for &O {
@@ -79,6 +88,9 @@ impl<O: Operation + ?Sized> Operation for &O {
     }
     fn is_long_poll(&self) -> bool {
         (**self).is_long_poll()
+    }
+    fn may_be_stale(&self) -> bool {
+        (**self).may_be_stale()
     }
 }
 

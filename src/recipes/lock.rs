@@ -21,9 +21,10 @@
 //! **Holding is a lease**: the lock counts as held only until the TTL has passed
 //! since the last successful write of the contender's key (its creation or a
 //! refresh) was *sent* ([`Held::valid_until`]); etcd starts the TTL when it
-//! applies the write, never earlier. A key that reaches the head of the queue
-//! with no time left on that lease is refreshed before the lock is reported
-//! held.
+//! applies the write, never earlier. Listings (which a lagging member may
+//! answer, showing keys deleted since) never extend it: a key that reaches the
+//! head of the queue with no time left on that lease, or that was found in a
+//! listing rather than made, is refreshed before the lock is reported held.
 //!
 //! A reentrant lock ([`LockMachine::reentrant`]) uses the caller's instance value
 //! as the id: a contender whose value already has a key reuses it, so the holder
@@ -276,7 +277,7 @@ impl LockMachine {
         let request = match (&self.phase, &self.mine) {
             (Phase::Find | Phase::List, _) => Request::Keys(self.listing()),
             (Phase::Create, _) => {
-                self.create_sent_at = Some(now);
+                self.create_sent_at.get_or_insert(now);
                 Request::Keys(KeysRequest::CreateInOrder(
                     keys::CreateInOrder::new(self.dir.as_str(), self.id.as_str()).ttl(self.ttl),
                 ))
@@ -323,41 +324,32 @@ impl LockMachine {
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
     }
 
-    /// Where our key stands in a sorted listing of the directory, read with a
-    /// request sent at `sent`.
-    fn evaluate(&mut self, listing: &KeysResponse, sent: Instant, now: Instant) {
+    /// Where our key stands in a sorted listing of the directory.
+    fn evaluate(&mut self, listing: &KeysResponse, now: Instant) {
         let mut children: Vec<&Node> = listing.children().iter().filter(|n| !n.dir).collect();
         children.sort_by(|a, b| a.key.cmp(&b.key));
-        // What the listing tells about a key's remaining life: etcd reports the
-        // TTL rounded up, as of a moment after `sent`.
-        let lasts = |n: &Node| {
-            n.ttl
-                .filter(|t| *t > 0)
-                .map(|t| later(sent, Duration::from_secs(t.unsigned_abs() - 1)))
-        };
         if self.mine.is_none() {
             if let Some(found) = children
                 .iter()
                 .find(|n| n.value.as_deref() == Some(self.id.as_str()))
             {
-                // A contender's id is unique, so a key with it is the one our
-                // ambiguous create made, no earlier than that create was sent. A
-                // reentrant lock's instance value may be another handle's key.
+                // A contender's id is unique, so a key with it is one our
+                // ambiguous create made; a reentrant lock's instance value may be
+                // another handle's key. Either way a listing (possibly from a
+                // lagging member, possibly showing a key deleted since) proves
+                // nothing about it: a key found, not made, is refreshed (a write
+                // through raft, guarded by our value) before it is trusted.
                 let created = !self.reentrant_find && self.create_sent_at.is_some();
-                let valid_until = match self.create_sent_at {
-                    Some(at) if created => Some(later(at, Duration::from_secs(self.ttl))),
-                    _ => lasts(found),
-                };
                 self.mine = Some(Mine {
                     key: found.key.clone(),
                     index: found.created_index,
-                    valid_until,
+                    valid_until: None,
                     created,
                 });
+                self.create_sent_at = None;
                 self.refresh_at = Some(now);
             }
         }
-        self.create_sent_at = None;
         let Some(mine) = &mut self.mine else {
             self.phase = Phase::Create;
             return;
@@ -368,9 +360,6 @@ impl LockMachine {
             self.phase = Phase::Create;
             return;
         };
-        if let Some(more) = lasts(children[position]) {
-            mine.valid_until = Some(mine.valid_until.map_or(more, |v| v.max(more)));
-        }
         match position {
             0 => match mine.valid_until {
                 Some(until) if until > now => {
@@ -414,12 +403,11 @@ impl LockMachine {
         match (self.phase.clone(), outcome) {
             (Phase::Find | Phase::List, Outcome::Keys(Ok(listing))) => {
                 self.backoff = BACKOFF_MIN;
-                self.evaluate(&listing, sent, now);
+                self.evaluate(&listing, now);
             }
             (Phase::Find | Phase::List, Outcome::Keys(Err(e))) if e.is_key_not_found() => {
                 // No directory: nobody holds it, and our key (if any) has expired.
                 self.mine = None;
-                self.create_sent_at = None;
                 self.phase = Phase::Create;
             }
             (Phase::Create, Outcome::Keys(Ok(created))) => {

@@ -65,6 +65,12 @@ impl Operation for KeysRequest {
     fn repeatable(&self) -> bool {
         matches!(self, KeysRequest::Refresh(_))
     }
+    fn may_be_stale(&self) -> bool {
+        match self {
+            KeysRequest::Get(op) => op.may_be_stale(),
+            _ => false,
+        }
+    }
 }
 
 /// A request of a recipe machine.
@@ -99,6 +105,7 @@ pub(crate) fn is_transient(err: &Error) -> bool {
         | Error::DeadlineExceeded(_)
         | Error::ClusterIdMismatch { .. }
         | Error::AllEndpointsFailed { .. }
+        | Error::StaleRead { .. }
         | Error::Decode { .. } => true,
         Error::OutcomeUnknown { .. } => true,
         Error::Etcd(e) => e.status >= 500,

@@ -51,13 +51,23 @@ fn error(code: ErrorCode, index: u64, cause: &str) -> Error {
     }))
 }
 
-fn node(key: &str, e: &Entry) -> Node {
+/// The TTL etcd reports at `now`: the seconds left, rounded up (0 or less once
+/// the expiry has passed).
+fn ttl_left(e: &Entry, now: Instant) -> Option<i64> {
+    e.expires.map(|t| {
+        let left = t.saturating_duration_since(now);
+        let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+        i64::try_from(secs).unwrap_or(i64::MAX)
+    })
+}
+
+fn node(key: &str, e: &Entry, now: Instant) -> Node {
     Node {
         key: key.to_owned(),
         value: Some(e.value.clone()),
         dir: false,
         expiration: None,
-        ttl: None,
+        ttl: ttl_left(e, now),
         children: None,
         modified_index: e.modified,
         created_index: e.created,
@@ -178,6 +188,21 @@ impl Model {
     /// Apply a keys request at `now`.
     pub fn apply(&mut self, request: &KeysRequest, now: Instant) -> Result<KeysResponse, Error> {
         self.expire(now);
+        self.answer(request, now)
+    }
+
+    /// Answer as a member that lags behind (cut off from the leader) does: from
+    /// this (older) state, expiring nothing (expiry comes from the leader), with
+    /// TTLs counted down to `now`, its clock.
+    pub fn apply_lagging(
+        &mut self,
+        request: &KeysRequest,
+        now: Instant,
+    ) -> Result<KeysResponse, Error> {
+        self.answer(request, now)
+    }
+
+    fn answer(&mut self, request: &KeysRequest, now: Instant) -> Result<KeysResponse, Error> {
         let endpoint = etcd_v2::Endpoint::parse("http://model:2379").unwrap();
         let req = etcd_v2::Operation::build(request, &endpoint)?;
         let key = etcd_v2::key::decode_path(req.uri().path().trim_start_matches("/v2/keys"));
@@ -196,7 +221,7 @@ impl Model {
                     modified: index,
                     expires: ttl.map(|t| now + Duration::from_secs(t)),
                 };
-                let n = node(&child, &e);
+                let n = node(&child, &e, now);
                 self.entries.insert(child, e);
                 Ok(self.response(Action::Create, n))
             }
@@ -213,19 +238,22 @@ impl Model {
                     modified: index,
                     expires: ttl.map(|t| now + Duration::from_secs(t)),
                 };
-                let n = node(&key, &e);
+                let n = node(&key, &e, now);
                 self.entries.insert(key, e);
                 Ok(self.response(Action::Create, n))
             }
             KeysRequest::Get(_) => {
                 if let Some(e) = self.entries.get(&key) {
-                    return Ok(self.response(Action::Get, node(&key, e)));
+                    return Ok(self.response(Action::Get, node(&key, e, now)));
                 }
                 let children = self.children(&key);
                 if children.is_empty() {
                     return Err(error(ErrorCode::KeyNotFound, self.index, &key));
                 }
-                let nodes = children.iter().map(|k| node(k, &self.entries[k])).collect();
+                let nodes = children
+                    .iter()
+                    .map(|k| node(k, &self.entries[k], now))
+                    .collect();
                 let dir = Node {
                     key: key.clone(),
                     value: None,
@@ -251,7 +279,7 @@ impl Model {
                 let e = self.entries.get_mut(&key).unwrap();
                 e.modified = index;
                 e.expires = ttl.map(|t| now + Duration::from_secs(t));
-                let n = node(&key, e);
+                let n = node(&key, e, now);
                 Ok(self.response(Action::Update, n))
             }
             KeysRequest::Delete(_) => {
@@ -268,7 +296,7 @@ impl Model {
                     Action::Delete
                 };
                 let index = self.event(&key, action.clone(), None, e.created);
-                let mut n = node(&key, &e);
+                let mut n = node(&key, &e, now);
                 n.value = None;
                 n.modified_index = index;
                 Ok(self.response(action, n))
