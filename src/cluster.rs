@@ -152,6 +152,12 @@ impl Attempts {
         self
     }
 
+    /// How many endpoints have been tried so far (the current attempt's
+    /// number, once one is chosen).
+    pub fn count(&self) -> usize {
+        self.tried.len()
+    }
+
     /// The failures so far.
     pub fn failures(&self) -> &[(String, Error)] {
         &self.failures

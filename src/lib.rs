@@ -96,12 +96,18 @@ pub mod timestamp;
 pub mod transport;
 #[path = "../transports/mod.rs"]
 pub mod transports;
+pub mod value;
 pub mod watch;
+
+/// The `http` crate this one builds on, re-exported so that hand-made requests
+/// (`RawRequest::new(http::Method::PUT, ..)`) and transports need no
+/// dependency of their own.
+pub use http;
 
 pub use client::{AsyncClient, Client, ClientBuilder, TlsOptions, TransportOptions};
 pub use credentials::{Credentials, Secret};
 pub use endpoint::Endpoint;
-pub use error::{Error, ErrorCode, EtcdError, TransportError, TransportErrorKind};
+pub use error::{Error, ErrorCode, ErrorKind, EtcdError, TransportError, TransportErrorKind};
 pub use ops::Operation;
 pub use response::{Acknowledged, Action, ClusterInfo, KeysResponse, Node};
 pub use transport::{AsyncTransport, Transport};

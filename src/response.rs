@@ -93,7 +93,9 @@ pub struct Node {
     /// The key (`/` for the root, which etcd sends without a key).
     #[serde(default = "root_key")]
     pub key: String,
-    /// The value; `None` for directories and for deleted or expired nodes.
+    /// The value as etcd sent it; `None` for directories, for deleted or
+    /// expired nodes, and after `noValueOnSuccess`. See [`Node::value`] and
+    /// [`Node::value_as`] for reading it.
     #[serde(default)]
     pub value: Option<String>,
     /// Whether the node is a directory.
@@ -148,11 +150,6 @@ impl Node {
     /// The listed children (empty when none were listed; the seed's `children`).
     pub fn children(&self) -> &[Node] {
         self.children.as_deref().unwrap_or(&[])
-    }
-
-    /// The value, or `""` for a directory or a deleted node.
-    pub fn value_str(&self) -> &str {
-        self.value.as_deref().unwrap_or("")
     }
 
     /// Whether etcd hides this key from listings (its last segment starts with
@@ -251,11 +248,6 @@ impl KeysResponse {
     /// The listed children (the seed's `children`).
     pub fn children(&self) -> &[Node] {
         self.node.children()
-    }
-
-    /// The node's value (`None` for directories and deletions).
-    pub fn value(&self) -> Option<&str> {
-        self.node.value.as_deref()
     }
 }
 

@@ -581,3 +581,68 @@ fn a_read_from_a_member_behind_the_raft_term_is_stale_and_goes_elsewhere() {
         "{err}"
     );
 }
+
+#[test]
+fn error_kinds_are_flat_and_see_through_the_wrappers() {
+    use etcd_v2::ErrorKind;
+    // The http crate is re-exported: a raw request needs nothing else.
+    let raw = etcd_v2::ops::raw::RawRequest::new(etcd_v2::http::Method::PUT, "/keys/k");
+    let _ = raw;
+    let client =
+        |status: u16, body: &'static str| two_endpoints(move |_req: Req| answer(status, body));
+    let cases: Vec<(Error, ErrorKind)> = vec![
+        (
+            client(
+                404,
+                r#"{"errorCode":100,"message":"Key not found","index":1}"#,
+            )
+            .node()
+            .get("/k", false)
+            .unwrap_err(),
+            ErrorKind::KeyNotFound,
+        ),
+        (
+            client(
+                412,
+                r#"{"errorCode":101,"message":"Compare failed","index":1}"#,
+            )
+            .node()
+            .update_if_value("/k", "b", "a", None)
+            .unwrap_err(),
+            ErrorKind::PreconditionFailed,
+        ),
+        (
+            client(
+                500,
+                r#"{"errorCode":300,"message":"Raft Internal Error","index":0}"#,
+            )
+            .node()
+            .create_only("/k", "v", None)
+            .unwrap_err(),
+            ErrorKind::Unavailable,
+        ),
+        (
+            client(200, "not json").node().get("/k", false).unwrap_err(),
+            ErrorKind::Decode,
+        ),
+        (
+            client(200, GOT).node().get("relative", false).unwrap_err(),
+            ErrorKind::InvalidInput,
+        ),
+    ];
+    for (err, kind) in &cases {
+        assert_eq!(err.kind(), *kind, "{err}");
+    }
+    // errorCode 300 on a create: the outcome is unknown, and the kind says why.
+    assert!(cases[2].0.may_have_been_applied());
+    assert!(matches!(cases[2].0, Error::OutcomeUnknown { .. }));
+    // Every endpoint failing: the last failure's kind.
+    let (t, _) = scripted(vec![
+        fail(TransportErrorKind::Connect),
+        fail(TransportErrorKind::Timeout),
+    ]);
+    let err = two_endpoints(t).node().get("/k", false).unwrap_err();
+    assert!(matches!(err, Error::AllEndpointsFailed { .. }));
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert_eq!(err.kind().as_str(), "timeout");
+}

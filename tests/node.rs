@@ -663,3 +663,70 @@ fn a_set_whose_answer_was_lost_is_not_resent_unless_opted_in() {
         }
     }
 }
+
+etcd_test!(
+    current_index_reads_the_store_index_without_writing,
+    |c, p| {
+        let before = call!(c.node().current_index()).unwrap();
+        let again = call!(c.node().current_index()).unwrap();
+        assert!(again >= before, "nothing was written by reading it");
+        let written = call!(c.node().set(&p.key("k"), "v", None)).unwrap();
+        assert!(written.node.modified_index > before);
+        let after = call!(c.node().current_index()).unwrap();
+        assert!(after >= written.node.modified_index);
+        // A wait from index + 1 sees the next change and nothing before it.
+        let next = call!(c.node().set(&p.key("k"), "w", None)).unwrap();
+        let seen = call!(c.node().wait_from(&p.key("k"), after + 1, false)).unwrap();
+        assert_eq!(seen.node.modified_index, next.node.modified_index);
+    }
+);
+
+etcd_test!(typed_values_parse_or_say_why_not, |c, p| {
+    call!(c.node().set(&p.key("port"), "8080", None)).unwrap();
+    call!(c
+        .node()
+        .set(&p.key("conf"), r#"{"replicas":3,"name":"web"}"#, None))
+    .unwrap();
+    let port = call!(c.node().get(&p.key("port"), false)).unwrap();
+    assert_eq!(port.value_as::<u16>().unwrap(), 8080);
+    assert_eq!(port.node.value_as::<u64>().unwrap(), 8080);
+    let err = port.value_as::<bool>().unwrap_err();
+    assert!(
+        matches!(err, Error::BadValue { .. }) && err.to_string().contains("port"),
+        "{err}"
+    );
+    assert_eq!(err.kind(), etcd_v2::ErrorKind::BadValue);
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Conf {
+        replicas: u32,
+        name: String,
+    }
+    let conf: Conf = call!(c.node().get(&p.key("conf"), false))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        conf,
+        Conf {
+            replicas: 3,
+            name: "web".into()
+        }
+    );
+    assert!(matches!(
+        port.json::<Conf>().unwrap_err(),
+        Error::BadValue { .. }
+    ));
+    let dir = call!(c.node().get(p.dir(), false)).unwrap();
+    assert_eq!(dir.value(), None);
+    assert_eq!(dir.value_str(), "");
+    let err = dir.value_as::<u16>().unwrap_err();
+    assert!(matches!(err, Error::NoValue { .. }), "{err}");
+    // The three ways to read the text agree.
+    let leaf = &dir
+        .children()
+        .iter()
+        .find(|n| n.key.ends_with("port"))
+        .unwrap();
+    assert_eq!(leaf.value(), leaf.value.as_deref());
+    assert_eq!(leaf.value_str(), "8080");
+});

@@ -454,3 +454,67 @@ etcd_test!(
         }
     }
 );
+
+#[test]
+fn next_timeout_returns_on_time_and_the_poll_it_leaves_loses_nothing() {
+    use etcd_v2::client::WatchNext;
+    let c = support::client();
+    let p = support::Prefix::new("next-timeout");
+    let k = p.key("k");
+    let mut watch = c.watch(&k).start().unwrap();
+    for _ in 0..3 {
+        let started = Instant::now();
+        assert_eq!(
+            watch.next_timeout(Duration::from_millis(200)).unwrap(),
+            WatchNext::Timeout
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    // The long poll left in flight delivers what comes next, once.
+    let written = c.node().set(&k, "1", None).unwrap();
+    match watch.next_timeout(Duration::from_secs(10)).unwrap() {
+        WatchNext::Event(WatchEvent::Change(change)) => {
+            assert_eq!(change.node.modified_index, written.node.modified_index)
+        }
+        other => panic!("{other:?}"),
+    }
+    let second = c.node().set(&k, "2", None).unwrap();
+    match watch.next() {
+        Some(Ok(WatchEvent::Change(change))) => {
+            assert_eq!(change.node.modified_index, second.node.modified_index)
+        }
+        other => panic!("{other:?}"),
+    }
+    watch.stopper().stop();
+    assert_eq!(
+        watch.next_timeout(Duration::from_secs(1)).unwrap(),
+        WatchNext::Ended
+    );
+    assert!(watch.next().is_none());
+}
+
+etcd_test!(
+    a_stopper_ends_a_next_blocked_in_a_long_poll_at_once,
+    |c, p| {
+        let k = p.key("idle");
+        // A long poll of 60 s that nothing will end early but the stopper.
+        let mut watch = call!(c.watch(&k).poll_timeout(Duration::from_secs(60)).start()).unwrap();
+        let stopper = watch.stopper();
+        let stopping = spawn!({
+            sleep!(Duration::from_millis(300));
+            stopper.stop();
+        });
+        let started = Instant::now();
+        assert!(call!(watch.next()).is_none(), "a stopped watch ends");
+        let took = started.elapsed();
+        join!(stopping);
+        assert!(
+            took < Duration::from_secs(20),
+            "the stop waited for the poll: {took:?}"
+        );
+    }
+);

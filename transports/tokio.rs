@@ -38,7 +38,9 @@ pub fn spawn(task: Task) {
                     .build()
                 {
                     Ok(runtime) => runtime.block_on(task),
-                    Err(e) => log::error!("cannot start a runtime for a background task: {e}"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot start a runtime for a background task")
+                    }
                 }
             });
         }

@@ -27,6 +27,8 @@ pub(crate) const TTL_RAN_OUT: &str = "its TTL ran out before a renewal succeeded
 /// and reports it while holding the lease's lock, so that a reported event and
 /// the state never disagree.
 pub(crate) struct Lease {
+    /// The key held (for traces).
+    key: String,
     state: Mutex<LeaseState>,
 }
 
@@ -47,6 +49,7 @@ impl std::fmt::Debug for Lease {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = self.lock();
         f.debug_struct("Lease")
+            .field("key", &self.key)
             .field("holding", &state.holding)
             .field("valid_until", &state.valid_until)
             .field("lost", &state.lost)
@@ -55,9 +58,10 @@ impl std::fmt::Debug for Lease {
 }
 
 impl Lease {
-    /// A key held until `valid_until` (unknown: `None`).
-    pub(crate) fn held(valid_until: Option<Instant>) -> Arc<Lease> {
+    /// `key`, held until `valid_until` (unknown: `None`).
+    pub(crate) fn held(key: &str, valid_until: Option<Instant>) -> Arc<Lease> {
         Arc::new(Lease {
+            key: key.to_owned(),
             state: Mutex::new(LeaseState {
                 holding: true,
                 valid_until,
@@ -67,9 +71,10 @@ impl Lease {
         })
     }
 
-    /// Nothing held (yet).
-    pub(crate) fn none() -> Arc<Lease> {
+    /// `key`, not held (yet).
+    pub(crate) fn none(key: &str) -> Arc<Lease> {
         Arc::new(Lease {
+            key: key.to_owned(),
             state: Mutex::new(LeaseState {
                 holding: false,
                 valid_until: None,
@@ -90,7 +95,8 @@ impl Lease {
         self.lock().listeners.push(listener);
     }
 
-    fn record_loss(state: &mut LeaseState, reason: &str) {
+    fn record_loss(&self, state: &mut LeaseState, reason: &str) {
+        tracing::warn!(key = %self.key, reason, "lost: the key is no longer held");
         state.holding = false;
         state.lost = Some(reason.to_owned());
         for listener in &state.listeners {
@@ -98,9 +104,9 @@ impl Lease {
         }
     }
 
-    fn check(state: &mut LeaseState, now: Instant) {
+    fn check(&self, state: &mut LeaseState, now: Instant) {
         if state.holding && state.valid_until.is_some_and(|v| now >= v) {
-            Lease::record_loss(state, TTL_RAN_OUT);
+            self.record_loss(state, TTL_RAN_OUT);
         }
     }
 
@@ -108,7 +114,7 @@ impl Lease {
     /// out records the loss and tells the listeners.
     pub(crate) fn holds(&self, now: Instant) -> bool {
         let mut state = self.lock();
-        Lease::check(&mut state, now);
+        self.check(&mut state, now);
         state.holding
     }
 
@@ -117,7 +123,7 @@ impl Lease {
     /// count.
     pub(crate) fn renewed(&self, valid_until: Instant, now: Instant) -> bool {
         let mut state = self.lock();
-        Lease::check(&mut state, now);
+        self.check(&mut state, now);
         if state.holding {
             state.valid_until = Some(valid_until);
         }
@@ -139,7 +145,7 @@ impl Lease {
     pub(crate) fn lose(&self, reason: &str) {
         let mut state = self.lock();
         if state.holding {
-            Lease::record_loss(&mut state, reason);
+            self.record_loss(&mut state, reason);
         }
     }
 

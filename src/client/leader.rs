@@ -216,7 +216,7 @@ macro_rules! leader_api {
         {
             check_leader_ttl(ttl)?;
             crate::key::clean(key)?;
-            Ok(self.client.start_keep_alive(key.to_owned(), value.to_owned(), ttl, Lease::held(None)))
+            Ok(self.client.start_keep_alive(key.to_owned(), value.to_owned(), ttl, Lease::held(key, None)))
         }
 
         /// Campaign from the background: become leader, renew every third of the
@@ -287,11 +287,11 @@ macro_rules! observe_api {
     };
 }
 
-impl<T: Transport> Observe<Client<T>> {
+impl<T: Transport + 'static> Observe<Client<T>> {
     observe_api!(blocking);
 }
 
-impl<T: Transport> Iterator for Observe<Client<T>> {
+impl<T: Transport + 'static> Iterator for Observe<Client<T>> {
     type Item = Result<LeaderEvent, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {

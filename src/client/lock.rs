@@ -69,7 +69,7 @@ impl<C> Lock<C> {
             ttl,
             reentrant,
             held: None,
-            lease: Lease::none(),
+            lease: Lease::none(name),
         }
     }
 
@@ -114,7 +114,8 @@ impl<C> Lock<C> {
     fn acquired(&mut self, outcome: Acquisition) -> bool {
         match outcome {
             Acquisition::Acquired(held) => {
-                self.lease = Lease::held(Some(held.valid_until));
+                tracing::info!(lock = %self.name, key = %held.key, "lock acquired");
+                self.lease = Lease::held(&held.key, Some(held.valid_until));
                 self.held = Some(held);
                 true
             }
@@ -394,7 +395,11 @@ macro_rules! lock_api {
                 None => None,
             };
             match key {
-                Some(key) => self.client.delete_if_holding(&key, &self.id)$($aw)*.map(|_| ()),
+                Some(key) => {
+                    let deleted = self.client.delete_if_holding(&key, &self.id)$($aw)*;
+                    tracing::info!(lock = %self.name, key = %key, deleted = ?deleted.as_ref().ok(), "lock released");
+                    deleted.map(|_| ())
+                }
                 None => Ok(()),
             }
         }
@@ -427,7 +432,7 @@ impl<T: Transport> Lock<Client<T>> {
 
     fn release_on_drop(lock: &mut Lock<Client<T>>) {
         if let Err(e) = lock.release() {
-            log::debug!("releasing lock {:?} on drop failed: {e}", lock.name);
+            tracing::info!(lock = %lock.name, error = %e, "releasing the lock on drop failed");
         }
     }
 }
@@ -441,7 +446,7 @@ impl<T: AsyncTransport + 'static> Lock<AsyncClient<T>> {
             let (client, id) = (lock.client.clone(), lock.id.clone());
             lock.client.transport().spawn(Box::pin(async move {
                 if let Err(e) = client.delete_if_holding(&held.key, &id).await {
-                    log::debug!("releasing lock {} on drop failed: {e}", held.key);
+                    tracing::info!(key = %held.key, error = %e, "releasing the lock on drop failed");
                 }
             }));
         }

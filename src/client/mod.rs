@@ -19,6 +19,7 @@ mod server;
 mod shared;
 mod signal;
 mod watch;
+mod watch_worker;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -38,7 +39,7 @@ pub use members::MembersOps;
 pub use module::Modules;
 pub use node::NodeOps;
 pub use server::{ServerOps, StatOps};
-pub use watch::{Watch, WatchOptions, WatchStopper};
+pub use watch::{Watch, WatchNext, WatchOptions, WatchStopper};
 
 use crate::cluster::Attempts;
 use crate::endpoint::Endpoint;
@@ -192,14 +193,21 @@ macro_rules! client_api {
             mut attempts: Attempts,
         ) -> Result<O::Output, Error> {
             let shared = &self.inner.shared;
+            let span = shared::call_span(op);
             loop {
-                let prepared = shared.prepare(op, &mut attempts, self.inner.transport.now())?;
+                let prepared = match shared.prepare(op, &mut attempts, self.inner.transport.now(), &span) {
+                    Ok(prepared) => prepared,
+                    Err(e) => {
+                        shared::failed_early(&span, &e);
+                        return Err(e);
+                    }
+                };
                 let outcome = self
                     .inner
                     .transport
                     .send(prepared.request, prepared.timeout)$($aw)*;
                 let now = self.inner.transport.now();
-                match shared.conclude(op, &mut attempts, &prepared.endpoint, outcome, now) {
+                match shared.conclude(op, &mut attempts, &prepared.endpoint, outcome, now, &span) {
                     After::Done(result) => return result,
                     After::Retry => continue,
                 }
@@ -219,13 +227,15 @@ macro_rules! client_api {
             } else {
                 None
             };
-            self.inner.shared.apply_sync(&members, leader.as_ref())
+            let endpoints = self.inner.shared.apply_sync(&members, leader.as_ref())?;
+            tracing::info!(endpoints = ?endpoints.iter().map(Endpoint::as_str).collect::<Vec<_>>(), "endpoints synced from the members");
+            Ok(endpoints)
         }
 
         $($kw)* fn auto_sync(&self) {
             if self.inner.shared.sync_due(self.inner.transport.now()) {
                 if let Err(e) = self.sync_endpoints()$($aw)* {
-                    log::debug!("endpoint sync failed, keeping the current endpoints: {e}");
+                    tracing::info!(error = %e, "endpoint sync failed; keeping the current endpoints");
                 }
             }
         }

@@ -2,7 +2,7 @@
 
 use super::{AsyncClient, Client};
 use crate::error::Error;
-use crate::ops::keys::{CompareAndSwap, Create, Delete, Get, Refresh, Set, Update};
+use crate::ops::keys::{CompareAndSwap, Create, CurrentIndex, Delete, Get, Refresh, Set, Update};
 use crate::response::KeysResponse;
 use crate::transport::{AsyncTransport, Transport};
 
@@ -90,6 +90,13 @@ macro_rules! node_api {
         /// replaces the node (its TTL is dropped unless given again).
         pub $($kw)* fn set(&self, path: &str, value: &str, ttl: Option<u64>) -> Result<KeysResponse, Error> {
             self.client.execute(&with_ttl(Set::new(path, value), ttl, Set::ttl))$($aw)*
+        }
+
+        /// The store's current index (`X-Etcd-Index`), read with a `HEAD` of the
+        /// root: nothing is written. A watch or wait from `current_index() + 1`
+        /// sees every change made after this call.
+        pub $($kw)* fn current_index(&self) -> Result<u64, Error> {
+            self.client.execute(&CurrentIndex::new("/"))$($aw)*
         }
 
         /// Block until the key (or, with `recursive`, anything below it)

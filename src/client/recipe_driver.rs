@@ -208,7 +208,7 @@ macro_rules! drivers_api {
             T: 'static,
         {
             let background: Arc<Background<LeaderEvent>> = Background::new();
-            let lease = Lease::none();
+            let lease = Lease::none(&key);
             let (bg, key2) = (Arc::clone(&background), key.clone());
             lease.on_loss(Box::new(move |reason| {
                 bg.events.push(LeaderEvent::Lost(lost(&key2, reason)))
@@ -222,19 +222,22 @@ macro_rules! drivers_api {
                         Ok(Some(until)) => until,
                         Ok(None) => break,
                         Err(e) => {
-                            log::debug!("campaign for {key2}: {e}; trying again");
+                            tracing::info!(key = %key2, error = %e, "campaign failed; trying again in 1 s");
                             let later = client.transport().now() + Duration::from_secs(1);
                             client.sleep_until(later, Some(&bg.stop))$($aw)*;
                             continue;
                         }
                     };
+                    tracing::info!(key = %key2, "elected leader");
                     lease2.gain(valid_until, || bg.events.push(LeaderEvent::Elected));
                     let mut renewer = Renewer::held_until(key2.as_str(), value.as_str(), ttl, valid_until);
                     client.renew_until_lost(&mut renewer, &lease2, &bg.stop)$($aw)*;
                 }
                 // Resign on the way out (guarded by our value: harmless if the key
                 // is gone or another's).
-                lease2.end();
+                if lease2.end() {
+                    tracing::info!(key = %key2, "resigned leadership");
+                }
                 let _ = client.delete_if_holding(&key2, &value)$($aw)*;
                 bg.done.close();
             });
@@ -291,7 +294,7 @@ impl<T: AsyncTransport + 'static> Abandon for AsyncClient<T> {
             };
             for key in keys {
                 if let Err(e) = client.delete_if_holding(&key, &id).await {
-                    log::debug!("removing the abandoned contender {key} failed: {e}");
+                    tracing::info!(key = %key, error = %e, "removing an abandoned contender's key failed");
                 }
             }
         }));

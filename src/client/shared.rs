@@ -13,6 +13,30 @@ use crate::error::{Error, TransportError};
 use crate::ops::members::Member;
 use crate::ops::Operation;
 
+use tracing::field::Empty;
+use tracing::Span;
+
+/// The span of one client call: the operation and its key, then the attempt
+/// number, the endpoint and the outcome (`ok`, or an [`crate::ErrorKind`]'s
+/// name) as they become known. Never a value or a credential.
+pub(crate) fn call_span<O: Operation + ?Sized>(op: &O) -> Span {
+    tracing::debug_span!(
+        "etcd",
+        op = op.name(),
+        key = op.key(),
+        attempt = Empty,
+        endpoint = Empty,
+        outcome = Empty
+    )
+}
+
+/// Close a call's span on an error that ended it before any answer (no
+/// endpoint left, a request that could not be built).
+pub(crate) fn failed_early(span: &Span, err: &Error) {
+    span.record("outcome", err.kind().as_str());
+    tracing::debug!(parent: span, outcome = err.kind().as_str(), error = %err, "done");
+}
+
 #[derive(Debug)]
 pub(crate) struct Config {
     pub(crate) request_timeout: Option<Duration>,
@@ -79,8 +103,11 @@ impl Shared {
         op: &O,
         attempts: &mut Attempts,
         now: Instant,
+        span: &Span,
     ) -> Result<Prepared, Error> {
         let endpoint = self.pool().next_endpoint(attempts, now)?;
+        span.record("attempt", attempts.count());
+        span.record("endpoint", endpoint.as_str());
         let base = attempts.timeout().unwrap_or(if op.is_long_poll() {
             self.config.wait_timeout
         } else {
@@ -99,7 +126,8 @@ impl Shared {
                 .headers_mut()
                 .insert(http::header::AUTHORIZATION, credentials.header().clone());
         }
-        log::debug!("{} {}", request.method(), request.uri());
+        // The path names the key; the query may hold a compared value: not logged.
+        tracing::debug!(parent: span, method = %request.method(), path = request.uri().path(), "sending");
         Ok(Prepared {
             endpoint,
             request,
@@ -115,15 +143,32 @@ impl Shared {
         endpoint: &Endpoint,
         outcome: Result<http::Response<Vec<u8>>, TransportError>,
         now: Instant,
+        span: &Span,
     ) -> After<O::Output> {
-        if let Err(e) = &outcome {
-            log::debug!("{endpoint}: {e}");
-        }
-        match self.pool().handle(attempts, endpoint, outcome, now) {
-            Verdict::Deliver(response) => After::Done(op.parse(response)),
-            Verdict::Retry => After::Retry,
-            Verdict::Fail(err) => After::Done(Err(err)),
-        }
+        let verdict = self.pool().handle(attempts, endpoint, outcome, now);
+        let result = match verdict {
+            Verdict::Deliver(response) => op.parse(response),
+            Verdict::Retry => {
+                if let Some((_, failure)) = attempts.failures().last() {
+                    tracing::info!(
+                        parent: span,
+                        endpoint = endpoint.as_str(),
+                        reason = failure.kind().as_str(),
+                        error = %failure,
+                        "failover: this member failed; trying another"
+                    );
+                }
+                return After::Retry;
+            }
+            Verdict::Fail(err) => Err(err),
+        };
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.kind().as_str(),
+        };
+        span.record("outcome", outcome);
+        tracing::debug!(parent: span, outcome, "done");
+        After::Done(result)
     }
 
     /// Whether an automatic endpoint sync is due (and claim it).
@@ -146,7 +191,7 @@ impl Shared {
             match Endpoint::parse(url) {
                 Ok(endpoint) if !endpoints.contains(&endpoint) => endpoints.push(endpoint),
                 Ok(_) => {}
-                Err(e) => log::debug!("ignoring a member's client URL: {e}"),
+                Err(e) => tracing::debug!(error = %e, "ignoring a member's client URL"),
             }
         }
         if endpoints.is_empty() {

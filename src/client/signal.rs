@@ -74,6 +74,17 @@ impl<T> Queue<T> {
         state.items.pop_front()
     }
 
+    /// Take the next item, blocking as long as it takes; `None` once closed and
+    /// empty.
+    pub(crate) fn pop_wait(&self) -> Option<T> {
+        let state = self.lock();
+        let mut state = self
+            .changed
+            .wait_while(state, |s| s.items.is_empty() && !s.closed)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.items.pop_front()
+    }
+
     /// Block up to `timeout` for the queue to be closed; whether it was.
     pub(crate) fn wait_closed(&self, timeout: Duration) -> bool {
         let state = self.lock();

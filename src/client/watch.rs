@@ -3,11 +3,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use super::signal::within;
+pub use super::watch_worker::WatchNext;
+use super::watch_worker::{traced, StopSignal, Worker};
 use super::{AsyncClient, Client};
 use crate::error::Error;
 use crate::ops::keys::CurrentIndex;
@@ -75,8 +77,9 @@ impl<C> WatchOptions<C> {
             client: self.client,
             watcher: Some(watcher),
             poll_timeout: self.poll_timeout,
-            stop: Arc::new(AtomicBool::new(false)),
+            stop: StopSignal::new(),
             pending: None,
+            worker: None,
         }
     }
 }
@@ -124,8 +127,11 @@ pub struct Watch<C> {
     client: C,
     watcher: Option<Watcher>,
     poll_timeout: Option<Option<Duration>>,
-    stop: Arc<AtomicBool>,
+    stop: Arc<StopSignal>,
+    /// The async driver's future in progress (for `Stream`).
     pending: Option<Pending>,
+    /// The blocking driver's request thread, once started.
+    worker: Option<Worker>,
 }
 
 impl<C: std::fmt::Debug> std::fmt::Debug for Watch<C> {
@@ -137,15 +143,17 @@ impl<C: std::fmt::Debug> std::fmt::Debug for Watch<C> {
     }
 }
 
-/// Stops a [`Watch`] from another thread or task. A `next()` blocked in a long
-/// poll returns `None` when that poll ends (within the poll timeout).
+/// Stops a [`Watch`] from another thread or task: a `next()` waiting for an
+/// event, even in the middle of a long poll, returns `None` at once (the poll
+/// is abandoned; nothing is lost that a later watch from
+/// [`Watch::next_index`] would not see).
 #[derive(Debug, Clone)]
-pub struct WatchStopper(Arc<AtomicBool>);
+pub struct WatchStopper(Arc<StopSignal>);
 
 impl WatchStopper {
     /// Stop the watch.
     pub fn stop(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.stop();
     }
 }
 
@@ -165,26 +173,39 @@ impl<C> Watch<C> {
 macro_rules! watch_api {
     (sync) => { watch_api!(@ [] []); };
     (async) => { watch_api!(@ [async] [.await]); };
+    // Run a request: blocking, to its end; async, until it ends or the watch is
+    // stopped (then the request's future is dropped: `None`).
+    (@run, $client:expr, $request:expr, $poll_timeout:expr, $stop:expr) => {
+        Some($client.run_watch_request(&$request, $poll_timeout))
+    };
+    (@run .await, $client:expr, $request:expr, $poll_timeout:expr, $stop:expr) => {
+        within($client.run_watch_request(&$request, $poll_timeout), $stop.stopped()).await
+    };
     (@ [$($kw:tt)*] [$($aw:tt)*]) => {
-        /// Drive `watcher` to its next event (or its end).
+        /// Drive `watcher` to its next event (or its end), in the calling thread
+        /// or task.
         pub(crate) $($kw)* fn next_watch_event(
             &self,
             watcher: &mut Watcher,
             poll_timeout: Option<Option<Duration>>,
-            stop: &AtomicBool,
+            stop: &StopSignal,
         ) -> Option<Item> {
             // A request abandoned by a dropped future is issued again.
             watcher.cancel_in_flight();
             loop {
-                if stop.load(Ordering::SeqCst) {
+                if stop.is_stopped() {
                     watcher.finish();
                     return None;
                 }
                 match watcher.poll(self.transport().now()) {
-                    Step::Emit(event) => return Some(Ok(event)),
+                    Step::Emit(event) => return Some(Ok(traced(watcher, event))),
                     Step::Send(request) => {
-                        let outcome = self.run_watch_request(&request, poll_timeout)$($aw)*;
-                        if stop.load(Ordering::SeqCst) {
+                        let outcome = watch_api!(@run $($aw)*, self, request, poll_timeout, stop);
+                        let Some(outcome) = outcome else {
+                            watcher.finish();
+                            return None;
+                        };
+                        if stop.is_stopped() {
                             watcher.finish();
                             return None;
                         }
@@ -193,7 +214,7 @@ macro_rules! watch_api {
                             return Some(Err(e));
                         }
                     }
-                    Step::SleepUntil(at) => self.sleep_until(at, Some(stop))$($aw)*,
+                    Step::SleepUntil(at) => self.sleep_until(at, Some(stop.flag()))$($aw)*,
                     Step::Failed(e) => return Some(Err(e)),
                     Step::Finished => return None,
                 }
@@ -212,7 +233,7 @@ macro_rules! watch_api {
             if let Some(i) = index {
                 watcher = watcher.from_index(i);
             }
-            let never = AtomicBool::new(false);
+            let never = StopSignal::new();
             match self.next_watch_event(&mut watcher, None, &never)$($aw)* {
                 Some(Ok(WatchEvent::Change(change))) => Ok(*change),
                 Some(Ok(WatchEvent::Resync { .. })) => {
@@ -233,13 +254,48 @@ impl<T: AsyncTransport> AsyncClient<T> {
     watch_api!(async);
 }
 
-impl<T: Transport> Iterator for Watch<Client<T>> {
+impl<T: Transport + 'static> Watch<Client<T>> {
+    /// Wait at most `timeout` for the next event: [`WatchNext::Timeout`] if none
+    /// came (the watch goes on: a long poll in progress is kept, so nothing is
+    /// lost or repeated), [`WatchNext::Ended`] once the watch is over, an error
+    /// (after which the watch is over) if it failed. `timeout` is measured on
+    /// the transport's clock for backoffs, and as real time while a request is
+    /// in flight.
+    pub fn next_timeout(&mut self, timeout: Duration) -> Result<WatchNext, Error> {
+        let deadline = self.client.transport().now() + timeout;
+        self.next_until(Some(deadline))
+    }
+
+    fn next_until(&mut self, deadline: Option<std::time::Instant>) -> Result<WatchNext, Error> {
+        let Some(watcher) = self.watcher.as_mut() else {
+            return Ok(WatchNext::Ended);
+        };
+        let worker = self
+            .worker
+            .get_or_insert_with(|| Worker::start(&self.client, self.poll_timeout, &self.stop));
+        worker.next(&self.client, watcher, &self.stop, deadline)
+    }
+}
+
+impl<T: Transport + 'static> Iterator for Watch<Client<T>> {
     type Item = Item;
 
+    /// The next event, waiting as long as it takes; `None` once the watch is
+    /// over (stopped, or after the error that ended it).
     fn next(&mut self) -> Option<Item> {
-        let watcher = self.watcher.as_mut()?;
-        self.client
-            .next_watch_event(watcher, self.poll_timeout, &self.stop)
+        match self.next_until(None) {
+            Ok(WatchNext::Event(event)) => Some(Ok(event)),
+            Ok(WatchNext::Timeout | WatchNext::Ended) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+impl<C> Drop for Watch<C> {
+    fn drop(&mut self) {
+        if let Some(worker) = &self.worker {
+            worker.close();
+        }
     }
 }
 

@@ -87,6 +87,9 @@ impl Get {
 
 impl Operation for Get {
     type Output = KeysResponse;
+    fn key(&self) -> Option<&str> {
+        Some(&self.key)
+    }
 
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
         let mut q = Params::new();
@@ -157,6 +160,9 @@ fn put(endpoint: &Endpoint, key: &str, form: &Params) -> Result<http::Request<Ve
 
 impl Operation for Set {
     type Output = KeysResponse;
+    fn key(&self) -> Option<&str> {
+        Some(&self.key)
+    }
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
         check_ttl(self.ttl)?;
         let mut form = Params::new();
@@ -197,6 +203,9 @@ impl Create {
 
 impl Operation for Create {
     type Output = KeysResponse;
+    fn key(&self) -> Option<&str> {
+        Some(&self.key)
+    }
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
         check_ttl(self.ttl)?;
         let mut form = Params::new();
@@ -237,6 +246,9 @@ impl Update {
 
 impl Operation for Update {
     type Output = KeysResponse;
+    fn key(&self) -> Option<&str> {
+        Some(&self.key)
+    }
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
         check_ttl(self.ttl)?;
         let mut form = Params::new();
@@ -328,6 +340,9 @@ impl CompareAndSwap {
 
 impl Operation for CompareAndSwap {
     type Output = KeysResponse;
+    fn key(&self) -> Option<&str> {
+        Some(&self.key)
+    }
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
         check_ttl(self.ttl)?;
         self.check()?;
@@ -385,6 +400,9 @@ impl Refresh {
 
 impl Operation for Refresh {
     type Output = KeysResponse;
+    fn key(&self) -> Option<&str> {
+        Some(&self.key)
+    }
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
         check_ttl(Some(self.ttl))?;
         check_prev_index(self.prev_index)?;
@@ -475,6 +493,9 @@ impl Delete {
 
 impl Operation for Delete {
     type Output = KeysResponse;
+    fn key(&self) -> Option<&str> {
+        Some(&self.key)
+    }
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
         check_prev_index(self.prev_index)?;
         check_prev_value(self.prev_value.as_deref())?;
@@ -525,6 +546,9 @@ impl CreateDir {
 
 impl Operation for CreateDir {
     type Output = KeysResponse;
+    fn key(&self) -> Option<&str> {
+        Some(&self.key)
+    }
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
         check_ttl(self.ttl)?;
         let mut form = Params::new();
@@ -562,6 +586,9 @@ impl UpdateDir {
 
 impl Operation for UpdateDir {
     type Output = KeysResponse;
+    fn key(&self) -> Option<&str> {
+        Some(&self.key)
+    }
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
         check_ttl(self.ttl)?;
         let mut form = Params::new();
@@ -605,6 +632,9 @@ impl CreateInOrder {
 
 impl Operation for CreateInOrder {
     type Output = KeysResponse;
+    fn key(&self) -> Option<&str> {
+        Some(&self.dir)
+    }
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
         check_ttl(self.ttl)?;
         let mut form = Params::new();
@@ -648,6 +678,9 @@ impl CurrentIndex {
 
 impl Operation for CurrentIndex {
     type Output = u64;
+    fn key(&self) -> Option<&str> {
+        Some(&self.key)
+    }
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
         request(
             endpoint,
@@ -743,6 +776,9 @@ impl Wait {
 
 impl Operation for Wait {
     type Output = WaitOutcome;
+    fn key(&self) -> Option<&str> {
+        Some(&self.key)
+    }
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
         let mut q = Params::new();
         q.push("wait", "true")
@@ -803,6 +839,12 @@ impl<W: Write> NoValueOnSuccess<W> {
 
 impl<W: Write> Operation for NoValueOnSuccess<W> {
     type Output = Acknowledged;
+    fn name(&self) -> &'static str {
+        self.write.name()
+    }
+    fn key(&self) -> Option<&str> {
+        self.write.key()
+    }
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
         let request = self.write.build(endpoint)?;
         let (mut parts, body) = request.into_parts();

@@ -70,6 +70,18 @@ pub trait Operation {
     fn may_be_stale(&self) -> bool {
         false
     }
+
+    /// A short name for logs and traces (the type's name, e.g. `Get`).
+    fn name(&self) -> &'static str {
+        let full = std::any::type_name::<Self>();
+        full.rsplit("::").next().unwrap_or(full)
+    }
+
+    /// The key the operation is about, if any, for logs and traces (never a
+    /// value or a credential).
+    fn key(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl<O: Operation + ?Sized> Operation for &O {
@@ -91,6 +103,12 @@ impl<O: Operation + ?Sized> Operation for &O {
     }
     fn may_be_stale(&self) -> bool {
         (**self).may_be_stale()
+    }
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn key(&self) -> Option<&str> {
+        (**self).key()
     }
 }
 

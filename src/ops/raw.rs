@@ -102,6 +102,10 @@ impl RawRequest {
 impl Operation for RawRequest {
     type Output = http::Response<Vec<u8>>;
 
+    fn key(&self) -> Option<&str> {
+        Some(&self.path)
+    }
+
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
         let cleaned = key::clean(&self.path)?;
         let prefix = if self.versioned { "/v2" } else { "" };

@@ -71,6 +71,24 @@ impl Operation for KeysRequest {
             _ => false,
         }
     }
+    fn name(&self) -> &'static str {
+        match self {
+            KeysRequest::CreateInOrder(op) => op.name(),
+            KeysRequest::Create(op) => op.name(),
+            KeysRequest::Get(op) => op.name(),
+            KeysRequest::Refresh(op) => op.name(),
+            KeysRequest::Delete(op) => op.name(),
+        }
+    }
+    fn key(&self) -> Option<&str> {
+        match self {
+            KeysRequest::CreateInOrder(op) => op.key(),
+            KeysRequest::Create(op) => op.key(),
+            KeysRequest::Get(op) => op.key(),
+            KeysRequest::Refresh(op) => op.key(),
+            KeysRequest::Delete(op) => op.key(),
+        }
+    }
 }
 
 /// A request of a recipe machine.

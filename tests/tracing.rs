@@ -1,0 +1,75 @@
+//! What the client traces: one span per call with the operation, the key, the
+//! attempt number, the endpoint and the outcome; an event for a failover; never
+//! a credential or a value.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use etcd_v2::{Client, TransportError, TransportErrorKind};
+use tracing_subscriber::fmt::format::FmtSpan;
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+type Req = http::Request<Vec<u8>>;
+
+#[test]
+fn every_call_is_a_span_with_its_attempts_and_outcome_and_no_secret() {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_span_events(FmtSpan::CLOSE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let transport = |req: Req| -> Result<http::Response<Vec<u8>>, TransportError> {
+        if req.uri().host() == Some("down") {
+            return Err(TransportError::new(TransportErrorKind::Connect, "refused"));
+        }
+        Ok(http::Response::builder()
+            .status(200)
+            .header("X-Etcd-Index", "7")
+            .body(
+                br#"{"action":"compareAndSwap","node":{"key":"/app/k","value":"the-new-value","modifiedIndex":7,"createdIndex":7}}"#
+                    .to_vec(),
+            )
+            .unwrap())
+    };
+    let client = Client::builder()
+        .endpoints(["http://down:2379", "http://up:2379"])
+        .basic_auth("app", "the-password")
+        .build_with(transport)
+        .unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        client
+            .node()
+            .update_if_value("/app/k", "the-new-value", "the-old-value", None)
+            .unwrap();
+    });
+    let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    for wanted in [
+        "op=\"CompareAndSwap\"",
+        "key=\"/app/k\"",
+        "attempt=2",
+        "endpoint=\"http://up:2379\"",
+        "outcome=\"ok\"",
+        "failover",
+        "reason=\"connect\"",
+    ] {
+        assert!(out.contains(wanted), "no {wanted} in:\n{out}");
+    }
+    for secret in ["the-password", "the-new-value", "the-old-value", "Basic "] {
+        assert!(!out.contains(secret), "{secret} was traced:\n{out}");
+    }
+}
