@@ -19,7 +19,7 @@ async fn main() -> Result<(), Error> {
     let client: AsyncClient = Client::builder()
         .endpoints(endpoints.split(','))
         .build_async()?;
-    println!("\n== async tour against {} ==", client.prefix());
+    println!("\n== async tour against {endpoints} ==");
     let _ = client
         .directory()
         .delete_recursive("/async-demo", None)
@@ -31,10 +31,11 @@ async fn main() -> Result<(), Error> {
         .set("/async-demo/greeting", "hello", None)
         .await?;
     println!(
-        "  set    {} = {:?} @{}",
+        "  set    {} = {:?} @{} (answered by {})",
         set.node.key,
         set.value().unwrap_or(""),
-        set.node.modified_index
+        set.node.modified_index,
+        client.prefix()
     );
     let got = client.node().get("/async-demo/greeting", false).await?;
     println!(

@@ -194,11 +194,63 @@ fn main() -> Result<(), Error> {
         store.sets_success, store.gets_success
     );
 
+    locks_and_leaders(&client)?;
+
     if let Some(state) = state_dir {
         failover(&client, &endpoints, &state)?;
     }
     dirs.delete_recursive("/demo", None)?;
     println!("\ndone: /demo removed");
+    Ok(())
+}
+
+/// The seed's modules, blocking: a lock held by a guard that renews it, and a
+/// leader campaign.
+fn locks_and_leaders(client: &Client) -> Result<(), Error> {
+    println!("\n== locks and leader election ==");
+    let mut lock = client.module().lock().get_lock("demo-job", 3);
+    let mut other = client.module().lock().get_lock("demo-job", 3);
+    {
+        let guard = lock.lock()?;
+        let key = guard
+            .keep_alive()
+            .map(|k| k.key().to_owned())
+            .unwrap_or_default();
+        println!("  lock demo-job held (key {key}, TTL 3 s, renewed by the guard)");
+        println!(
+            "  another contender's try_acquire: {}",
+            other.try_acquire()?
+        );
+        std::thread::sleep(Duration::from_secs(4));
+        println!(
+            "  4 s later, past the TTL: still held = {}",
+            guard.is_held()
+        );
+        guard.release()?;
+        println!("  released");
+    }
+    println!(
+        "  the other contender's try_acquire now: {}",
+        other.try_acquire()?
+    );
+    other.release()?;
+
+    let leader = client.module().leader();
+    let campaign = leader.campaign("/demo/leader", "demo-node-1", 3)?;
+    if let Some(etcd_v2::client::LeaderEvent::Elected) =
+        campaign.next_event(Duration::from_secs(10))
+    {
+        println!(
+            "  campaign for /demo/leader: elected; leader is {:?}",
+            leader.get("/demo/leader")?
+        );
+    }
+    println!(
+        "  a second contender waits at most 1 s: elected = {}",
+        leader.set_or_renew_timeout("/demo/leader", "demo-node-2", 3, Duration::from_secs(1))?
+    );
+    campaign.resign();
+    println!("  resigned; leader now {:?}", leader.get("/demo/leader")?);
     Ok(())
 }
 
@@ -232,6 +284,9 @@ fn failover(client: &Client, endpoints: &str, state: &str) -> Result<(), Error> 
         println!("  could not kill the member ({status:?}); skipping");
         return Ok(());
     }
+    // The members still up, for the rest of the tour (scripts/demo.sh reads it).
+    let live: Vec<&str> = endpoints.split(',').filter(|e| *e != pinned).collect();
+    let _ = std::fs::write(format!("{state}/live-endpoints"), live.join(","));
     let started = Instant::now();
     for i in 0..5 {
         node_write(client, &format!("after-{i}"))?;

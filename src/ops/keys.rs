@@ -600,6 +600,28 @@ impl Operation for UpdateDir {
     fn parse(&self, response: http::Response<Vec<u8>>) -> Result<KeysResponse, Error> {
         parse_keys(&response)
     }
+    fn refused_outright(&self, response: &http::Response<Vec<u8>>) -> Option<Error> {
+        // etcd 3.5 cannot change a directory's TTL (etcd issue #13589): its v2
+        // store refuses the update when applying it, and the answer is a 500
+        // with errorCode 300 and the cause "nodePath <path> : Not a file ()".
+        // Nothing was changed, so the outcome is known.
+        match crate::response::error_from_response(response) {
+            Error::Etcd(mut e)
+                if e.code == ErrorCode::RaftInternal
+                    && e.cause
+                        .as_deref()
+                        .is_some_and(|c| c.contains(": Not a file")) =>
+            {
+                e.code = ErrorCode::NotFile;
+                e.note = Some(
+                    "etcd 3.5 refuses to change a directory's TTL (etcd issue #13589, \
+                     errorCode 300 \"Not a file\"); nothing was changed",
+                );
+                Some(Error::Etcd(e))
+            }
+            _ => None,
+        }
+    }
     fn idempotent(&self) -> bool {
         false
     }

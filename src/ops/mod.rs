@@ -71,6 +71,17 @@ pub trait Operation {
         false
     }
 
+    /// Whether a 5xx answer proves that the request was refused without being
+    /// applied, and with which error. A 5xx to a write normally leaves its
+    /// outcome unknown ([`Error::OutcomeUnknown`]); an operation that knows a
+    /// server's definite refusal (etcd 3.5 answers a directory TTL update with
+    /// a 500, errorCode 300, "Not a file", having changed nothing) returns it
+    /// here, and that error is final.
+    fn refused_outright(&self, response: &http::Response<Vec<u8>>) -> Option<Error> {
+        let _ = response;
+        None
+    }
+
     /// A short name for logs and traces (the type's name, e.g. `Get`).
     fn name(&self) -> &'static str {
         let full = std::any::type_name::<Self>();
@@ -106,6 +117,9 @@ impl<O: Operation + ?Sized> Operation for &O {
     }
     fn name(&self) -> &'static str {
         (**self).name()
+    }
+    fn refused_outright(&self, response: &http::Response<Vec<u8>>) -> Option<Error> {
+        (**self).refused_outright(response)
     }
     fn key(&self) -> Option<&str> {
         (**self).key()
