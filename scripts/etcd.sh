@@ -203,9 +203,13 @@ launch_member() {
   local dir=$1
   local cmd
   mapfile -t cmd < "$dir/cmd"
+  # etcd reads every ETCD_* environment variable as a flag (ETCD_VERSION would be
+  # --version): the member gets none of ours, only its command line.
+  local unset=() v
+  for v in $(compgen -e | grep '^ETCD_' || true); do unset+=(-u "$v"); done
   # setsid: the member must not die with the caller's terminal or process group, and must
   # not hold the caller's stdout open (a test harness waits for EOF on it).
-  setsid "${cmd[@]}" >>"$dir/log" 2>&1 < /dev/null &
+  env ${unset[@]+"${unset[@]}"} setsid "${cmd[@]}" >>"$dir/log" 2>&1 < /dev/null &
   echo $! > "$dir/pid"
 }
 
