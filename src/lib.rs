@@ -89,6 +89,7 @@ mod credentials;
 pub mod endpoint;
 pub mod error;
 pub mod key;
+pub mod machine;
 pub mod ops;
 pub mod recipes;
 pub mod response;

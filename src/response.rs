@@ -290,8 +290,9 @@ struct RawMessage {
     message: String,
 }
 
-/// The endpoint a response came from, for error messages. Transports put it in
-/// the response's extensions; responses built by hand fall back to `"etcd"`.
+/// The endpoint a response came from, for error messages. The client puts it in
+/// each answer's extensions before judging it; responses built by hand fall
+/// back to `"etcd"`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RespondedBy(pub String);
 

@@ -56,6 +56,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorCode};
+use crate::machine::{self, Machine};
 use crate::ops::keys::{self, WaitOutcome};
 use crate::response::KeysResponse;
 
@@ -124,12 +125,25 @@ pub enum Step {
     Finished,
 }
 
+/// Which request is in flight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum InFlight {
-    Nothing,
     CurrentIndex,
     Wait,
     Snapshot,
+}
+
+/// Where the watcher is.
+#[derive(Debug)]
+enum State {
+    /// Ready to send its next request (not before `not_before`, a backoff).
+    Ready { not_before: Option<Instant> },
+    /// A request is in flight.
+    InFlight(InFlight),
+    /// Failed for good; the error until polled once.
+    Failed(Error),
+    /// Over.
+    Finished,
 }
 
 /// First and largest backoff after a transient failure.
@@ -142,15 +156,16 @@ pub struct Watcher {
     key: String,
     recursive: bool,
     resync: bool,
+    /// The index the next wait asks for, once known.
     next_index: Option<u64>,
+    /// The index of the last event reported.
     last_reported: Option<u64>,
-    in_flight: InFlight,
+    /// errorCode 401 was seen: read a snapshot before waiting again.
     need_snapshot: bool,
+    /// Events decided but not yet handed out.
     pending: VecDeque<WatchEvent>,
-    retry_at: Option<Instant>,
     backoff: Duration,
-    failed: Option<Error>,
-    finished: bool,
+    state: State,
 }
 
 impl Watcher {
@@ -162,13 +177,10 @@ impl Watcher {
             resync: true,
             next_index: None,
             last_reported: None,
-            in_flight: InFlight::Nothing,
             need_snapshot: false,
             pending: VecDeque::new(),
-            retry_at: None,
             backoff: BACKOFF_MIN,
-            failed: None,
-            finished: false,
+            state: State::Ready { not_before: None },
         }
     }
 
@@ -201,78 +213,85 @@ impl Watcher {
     /// Every request of the watcher is safe to repeat. Does nothing when no
     /// request is in flight.
     pub fn cancel_in_flight(&mut self) {
-        self.in_flight = InFlight::Nothing;
+        if let State::InFlight(_) = self.state {
+            self.state = State::Ready { not_before: None };
+        }
     }
 
     /// Stop: the next poll gives [`Step::Finished`] (a request in flight may be
     /// abandoned; its outcome is then ignored).
     pub fn finish(&mut self) {
-        self.finished = true;
-        self.in_flight = InFlight::Nothing;
+        self.state = State::Finished;
     }
 
     /// What to do next.
     pub fn poll(&mut self, now: Instant) -> Step {
-        if self.finished {
+        if matches!(self.state, State::Finished) {
             return Step::Finished;
         }
         if let Some(event) = self.pending.pop_front() {
             return Step::Emit(event);
         }
-        if let Some(err) = self.failed.take() {
-            self.finished = true;
-            return Step::Failed(err);
-        }
-        if self.in_flight != InFlight::Nothing {
-            return Step::Failed(Error::Misuse(
-                "the watcher was polled while a request was in flight; hand its outcome to handle() first".into(),
-            ));
-        }
-        if let Some(at) = self.retry_at {
-            if now < at {
-                return Step::SleepUntil(at);
+        match &self.state {
+            State::Failed(_) => {
+                let State::Failed(err) = std::mem::replace(&mut self.state, State::Finished) else {
+                    return Step::Finished;
+                };
+                return Step::Failed(err);
             }
-            self.retry_at = None;
-        }
-        if self.need_snapshot {
-            self.in_flight = InFlight::Snapshot;
-            return Step::Send(Request::Snapshot(
-                keys::Get::new(self.key.as_str())
-                    .recursive(self.recursive)
-                    .sorted(true)
-                    .quorum(true),
-            ));
-        }
-        match self.next_index {
-            None => {
-                self.in_flight = InFlight::CurrentIndex;
-                Step::Send(Request::CurrentIndex(keys::CurrentIndex::new(
-                    self.key.as_str(),
-                )))
-            }
-            Some(index) => {
-                self.in_flight = InFlight::Wait;
-                Step::Send(Request::Wait(
-                    keys::Wait::new(self.key.as_str())
-                        .recursive(self.recursive)
-                        .wait_index(index),
+            State::InFlight(_) => {
+                return Step::Failed(Error::Misuse(
+                    "the watcher was polled while a request was in flight; hand its outcome to handle() first".into(),
                 ))
             }
+            State::Ready {
+                not_before: Some(at),
+            } if now < *at => return Step::SleepUntil(*at),
+            State::Ready { .. } | State::Finished => {}
         }
+        let (in_flight, request) = if self.need_snapshot {
+            (
+                InFlight::Snapshot,
+                Request::Snapshot(
+                    keys::Get::new(self.key.as_str())
+                        .recursive(self.recursive)
+                        .sorted(true)
+                        .quorum(true),
+                ),
+            )
+        } else {
+            match self.next_index {
+                None => (
+                    InFlight::CurrentIndex,
+                    Request::CurrentIndex(keys::CurrentIndex::new(self.key.as_str())),
+                ),
+                Some(index) => (
+                    InFlight::Wait,
+                    Request::Wait(
+                        keys::Wait::new(self.key.as_str())
+                            .recursive(self.recursive)
+                            .wait_index(index),
+                    ),
+                ),
+            }
+        };
+        self.state = State::InFlight(in_flight);
+        Step::Send(request)
     }
 
     /// Hand over the outcome of the request last sent. An outcome that does not
     /// match it is refused with [`Error::Misuse`] (and changes nothing).
     pub fn handle(&mut self, outcome: Outcome, now: Instant) -> Result<(), Error> {
-        if self.finished {
-            return Ok(());
-        }
-        let expected = self.in_flight;
+        let expected = match &self.state {
+            State::Finished => return Ok(()),
+            State::InFlight(kind) => Some(*kind),
+            _ => None,
+        };
         let matches = matches!(
             (&outcome, expected),
-            (Outcome::CurrentIndex(_), InFlight::CurrentIndex)
-                | (Outcome::Wait(_), InFlight::Wait)
-                | (Outcome::Snapshot(_), InFlight::Snapshot)
+            (Outcome::CurrentIndex(_), Some(InFlight::CurrentIndex))
+                | (Outcome::Wait(_), Some(InFlight::Wait))
+                | (Outcome::Snapshot(_), Some(InFlight::Snapshot))
         );
         if !matches {
             return Err(Error::Misuse(format!(
@@ -284,7 +303,7 @@ impl Watcher {
                 }
             )));
         }
-        self.in_flight = InFlight::Nothing;
+        self.state = State::Ready { not_before: None };
         match outcome {
             Outcome::CurrentIndex(Ok(index)) => {
                 self.succeeded();
@@ -347,7 +366,9 @@ impl Watcher {
     }
 
     fn back_off(&mut self, now: Instant) {
-        self.retry_at = Some(now + self.backoff);
+        self.state = State::Ready {
+            not_before: Some(now + self.backoff),
+        };
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
     }
 
@@ -367,7 +388,33 @@ impl Watcher {
             self.back_off(now);
             return;
         }
-        self.failed = Some(err);
+        self.state = State::Failed(err);
+    }
+}
+
+impl Machine for Watcher {
+    type Request = Request;
+    type Outcome = Outcome;
+    type Event = WatchEvent;
+    /// How the watch ended: stopped (`Ok`) or failed for good.
+    type Output = Result<(), Error>;
+
+    fn poll(&mut self, now: Instant) -> machine::Step<Request, WatchEvent, Result<(), Error>> {
+        match Watcher::poll(self, now) {
+            Step::Send(request) => machine::Step::Send(request),
+            Step::Emit(event) => machine::Step::Event(event),
+            Step::SleepUntil(at) => machine::Step::SleepUntil(at),
+            Step::Failed(e) => machine::Step::Done(Err(e)),
+            Step::Finished => machine::Step::Done(Ok(())),
+        }
+    }
+
+    fn handle(&mut self, outcome: Outcome, now: Instant) -> Result<(), Error> {
+        Watcher::handle(self, outcome, now)
+    }
+
+    fn abandon(&mut self) {
+        self.cancel_in_flight();
     }
 }
 

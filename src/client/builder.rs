@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::shared::{Config, Shared};
 use super::{AsyncClient, Client};
-use crate::cluster::EndpointPool;
+use crate::cluster::{EndpointPool, Timeout};
 use crate::credentials::Credentials;
 use crate::endpoint::Endpoint;
 use crate::error::Error;
@@ -80,8 +80,8 @@ pub struct TlsOptions {
 #[must_use]
 pub struct ClientBuilder {
     endpoints: Vec<String>,
-    request_timeout: Option<Option<Duration>>,
-    wait_timeout: Option<Option<Duration>>,
+    request_timeout: Timeout,
+    wait_timeout: Timeout,
     deadline: Option<Duration>,
     auto_sync: Option<Duration>,
     prefer_leader: bool,
@@ -112,7 +112,7 @@ impl ClientBuilder {
     /// Per-request timeout (default [`DEFAULT_REQUEST_TIMEOUT`]); `None` waits
     /// forever. Waits do not inherit it (see [`ClientBuilder::wait_timeout`]).
     pub fn timeout(mut self, timeout: impl Into<Option<Duration>>) -> ClientBuilder {
-        self.request_timeout = Some(timeout.into());
+        self.request_timeout = Timeout::from(timeout.into());
         self
     }
 
@@ -120,7 +120,7 @@ impl ClientBuilder {
     /// [`DEFAULT_WAIT_TIMEOUT`]); when it passes the wait is re-issued at the same
     /// index.
     pub fn wait_timeout(mut self, timeout: impl Into<Option<Duration>>) -> ClientBuilder {
-        self.wait_timeout = Some(timeout.into());
+        self.wait_timeout = Timeout::from(timeout.into());
         self
     }
 
@@ -346,10 +346,8 @@ impl ClientBuilder {
             pool = pool.with_fail_wait(wait);
         }
         let config = Config {
-            request_timeout: self
-                .request_timeout
-                .unwrap_or(Some(DEFAULT_REQUEST_TIMEOUT)),
-            wait_timeout: self.wait_timeout.unwrap_or(Some(DEFAULT_WAIT_TIMEOUT)),
+            request_timeout: self.request_timeout.or(Some(DEFAULT_REQUEST_TIMEOUT)),
+            wait_timeout: self.wait_timeout.or(Some(DEFAULT_WAIT_TIMEOUT)),
             deadline: self.deadline,
             auto_sync: self.auto_sync,
             prefer_leader: self.prefer_leader,

@@ -4,12 +4,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::background::{Background, KeepAlive, Lease};
+use super::background::{Background, KeepAlive};
 use super::signal::within;
 use super::{AsyncClient, Client, Watch};
 use crate::error::Error;
 use crate::ops::{check_ttl, keys};
+use crate::recipes::campaign::Campaign as CampaignMachine;
 use crate::recipes::leader::LeaderMachine;
+use crate::recipes::lease::Lease;
 use crate::transport::{AsyncTransport, Transport};
 use crate::watch::WatchEvent;
 
@@ -173,7 +175,7 @@ macro_rules! leader_api {
         $($kw)* fn elect(&self, key: &str, value: &str, ttl: u64, deadline: Option<Instant>) -> Result<bool, Error> {
             check_leader_ttl(ttl)?;
             let mut machine = LeaderMachine::new(key, value, ttl).deadline(deadline);
-            let elected = self.client.run_leader_machine(&mut machine, None)$($aw)*?;
+            let elected = self.client.run_machine(&mut machine)$($aw)*??;
             Ok(elected.is_some())
         }
 
@@ -216,7 +218,7 @@ macro_rules! leader_api {
         {
             check_leader_ttl(ttl)?;
             crate::key::clean(key)?;
-            Ok(self.client.start_keep_alive(key.to_owned(), value.to_owned(), ttl, Lease::held(key, None)))
+            Ok(self.client.start_keep_alive(Lease::held(key, None), value.to_owned(), ttl))
         }
 
         /// Campaign from the background: become leader, renew every third of the
@@ -227,9 +229,8 @@ macro_rules! leader_api {
         where
             T: 'static,
         {
-            check_leader_ttl(ttl)?;
-            crate::key::clean(key)?;
-            Ok(self.client.start_campaign(key.to_owned(), value.to_owned(), ttl))
+            let machine = CampaignMachine::new(key, value, ttl, Lease::none(key))?;
+            Ok(self.client.start_campaign(machine))
         }
 
         /// Follow who leads `key`: [`LeaderEvent::Changed`] with the current

@@ -4,14 +4,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::background::{KeepAlive, Lease};
+use super::background::KeepAlive;
 use super::module::unique_id;
-use super::recipe_driver::{Abandon, Acquisition};
+use super::recipe_driver::ReleaseLater;
 use super::{AsyncClient, Client};
 use crate::error::Error;
 use crate::ops::{check_ttl, keys};
-use crate::recipes::lock::{lock_dir, Held, LockMachine};
-use crate::response::Node;
+use crate::recipes::lease::{Lease, TTL_RAN_OUT};
+use crate::recipes::lock::{holder, lock_dir, Held, LockMachine};
+use crate::recipes::release::Release;
+use crate::recipes::renew::RenewOnce;
 use crate::transport::{AsyncTransport, Transport};
 
 /// Locks (the seed's `module.lock`), with python-etcd's key layout: see
@@ -111,16 +113,27 @@ impl<C> Lock<C> {
         Ok(keys::Get::new(lock_dir(&self.name)?).sorted(true))
     }
 
-    fn acquired(&mut self, outcome: Acquisition) -> bool {
+    fn acquired(&mut self, outcome: Option<Held>) -> bool {
         match outcome {
-            Acquisition::Acquired(held) => {
+            Some(held) => {
                 tracing::info!(lock = %self.name, key = %held.key, "lock acquired");
                 self.lease = Lease::held(&held.key, Some(held.valid_until));
                 self.held = Some(held);
                 true
             }
-            Acquisition::NotAcquired | Acquisition::TimedOut => false,
+            None => false,
         }
+    }
+
+    /// What to release: this holder's key, or a reentrant lock's key found by
+    /// its instance value.
+    fn release_machine(&mut self) -> Result<Release, Error> {
+        self.lease.end();
+        Ok(match self.held.take() {
+            Some(held) => Release::key(held.key, self.id.as_str()),
+            None if self.reentrant => Release::find(lock_dir(&self.name)?, self.id.as_str()),
+            None => Release::nothing(),
+        })
     }
 
     fn not_held(&self) -> Error {
@@ -136,43 +149,20 @@ impl<C> Lock<C> {
     }
 }
 
-/// The first (holding) entry of a lock's listing, `None` when it is free.
-fn holder(listing: Result<crate::KeysResponse, Error>) -> Result<Option<Node>, Error> {
-    match listing {
-        Ok(listing) => {
-            let mut children: Vec<Node> = listing.node.children.unwrap_or_default();
-            children.retain(|n| !n.dir);
-            children.sort_by(|a, b| a.key.cmp(&b.key));
-            Ok(children.into_iter().next())
-        }
-        Err(e) if e.is_key_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 /// An acquisition in progress. If it is dropped before it ends (an async
 /// `acquire` whose future was dropped), the contender's key is removed in the
 /// background rather than left to its TTL.
-struct Contending<'c, C: Abandon> {
+struct Contending<'c, C: ReleaseLater> {
     client: &'c C,
-    id: &'c str,
-    reentrant: bool,
     machine: LockMachine,
     ended: bool,
 }
 
-impl<C: Abandon> Drop for Contending<'_, C> {
+impl<C: ReleaseLater> Drop for Contending<'_, C> {
     fn drop(&mut self) {
-        if self.ended {
-            return;
+        if !self.ended {
+            self.client.release_later(self.machine.abandoned());
         }
-        let key = self.machine.created_key().map(str::to_owned);
-        // A create of unknown outcome may have left a key with our id; a
-        // reentrant lock's instance value may be another handle's key, so only
-        // an exclusive lock searches for it.
-        let search = key.is_none() && self.machine.create_pending() && !self.reentrant;
-        let dir = self.machine.dir().to_owned();
-        self.client.abandon(dir, self.id.to_owned(), key, search);
     }
 }
 
@@ -237,15 +227,14 @@ macro_rules! lock_api {
         $($kw)* fn run(&mut self, machine: LockMachine) -> Result<bool, Error> {
             let mut contending = Contending {
                 client: &self.client,
-                id: self.id.as_str(),
-                reentrant: self.reentrant,
                 machine,
                 ended: false,
             };
-            let outcome = self.client.run_lock_machine(&mut contending.machine)$($aw)*?;
-            contending.ended = true;
+            let outcome = self.client.run_machine(&mut contending.machine)$($aw)*?;
+            // Ended (a failure too leaves nothing the machine knows to undo).
+            contending.ended = outcome.is_ok();
             drop(contending);
-            Ok(self.acquired(outcome))
+            Ok(self.acquired(outcome?))
         }
 
         /// Acquire the lock, waiting as long as it takes. Already held by this
@@ -315,45 +304,29 @@ macro_rules! lock_api {
         /// holder's, without sending anything if the TTL has already passed.
         pub $($kw)* fn renew(&mut self, ttl: u64) -> Result<(), Error> {
             check_ttl(Some(ttl))?;
-            let sent = self.client.transport().now();
-            if !self.holds_at(sent) {
-                return match self.lease.lost_reason() {
-                    Some(reason) if self.held.is_none() => Err(Error::LockLost {
-                        key: self.name.clone(),
-                        reason,
-                    }),
-                    _ => Err(self.not_held()),
-                };
-            }
+            let now = self.client.transport().now();
             let Some(held) = &self.held else {
                 return Err(self.not_held());
             };
-            let op = keys::Refresh::new(held.key.as_str(), ttl).prev_value(self.id.as_str());
-            match self.client.execute(&op)$($aw)* {
-                Ok(_) => {
+            let key = held.key.clone();
+            let until = self.lease.valid_until().unwrap_or(now);
+            let mut renewal = RenewOnce::new(key.as_str(), self.id.as_str(), ttl, until);
+            match self.client.run_machine(&mut renewal)$($aw)*? {
+                Ok(until) => {
                     self.ttl = ttl;
-                    let now = self.client.transport().now();
-                    let until = sent + Duration::from_secs(ttl);
-                    if self.lease.renewed(until, now) {
-                        Ok(())
-                    } else {
-                        let key = held.key.clone();
-                        self.held = None;
-                        Err(Error::LockLost {
-                            key,
-                            reason: super::background::TTL_RAN_OUT.into(),
-                        })
+                    if self.lease.renewed(until, self.client.transport().now()) {
+                        return Ok(());
                     }
-                }
-                Err(e) if e.is_key_not_found() || e.is_precondition_failed() => {
-                    let key = held.key.clone();
-                    let reason = "it expired or another holder's value is in it";
-                    self.lease.lose(reason);
                     self.held = None;
                     Err(Error::LockLost {
                         key,
-                        reason: reason.into(),
+                        reason: TTL_RAN_OUT.into(),
                     })
+                }
+                Err(Error::LockLost { key, reason }) => {
+                    self.lease.lose(&reason);
+                    self.held = None;
+                    Err(Error::LockLost { key, reason })
                 }
                 Err(e) => Err(e),
             }
@@ -377,31 +350,12 @@ macro_rules! lock_api {
         /// reentrant lock finds the key by its instance value). Releasing a lock
         /// that is not held, or whose key is already gone, does nothing.
         pub $($kw)* fn release(&mut self) -> Result<(), Error> {
-            self.lease.end();
-            let key = match self.held.take() {
-                Some(held) => Some(held.key),
-                None if self.reentrant => {
-                    let listing = self.client.execute(&self.listing()?)$($aw)*;
-                    match listing {
-                        Ok(l) => l
-                            .children()
-                            .iter()
-                            .find(|n| n.value.as_deref() == Some(self.id.as_str()))
-                            .map(|n| n.key.clone()),
-                        Err(e) if e.is_key_not_found() => None,
-                        Err(e) => return Err(e),
-                    }
-                }
-                None => None,
-            };
-            match key {
-                Some(key) => {
-                    let deleted = self.client.delete_if_holding(&key, &self.id)$($aw)*;
-                    tracing::info!(lock = %self.name, key = %key, deleted = ?deleted.as_ref().ok(), "lock released");
-                    deleted.map(|_| ())
-                }
-                None => Ok(()),
+            let mut release = self.release_machine()?;
+            let deleted = self.client.run_machine(&mut release)$($aw)*?;
+            if let Ok(true) = deleted {
+                tracing::info!(lock = %self.name, "lock released");
             }
+            deleted.map(|_| ())
         }
 
         /// Keep the held lock alive from the background: renew every third of
@@ -417,12 +371,10 @@ macro_rules! lock_api {
             let Some(held) = &self.held else {
                 return Err(self.not_held());
             };
-            Ok(self.client.start_keep_alive(
-                held.key.clone(),
-                self.id.clone(),
-                self.ttl,
-                Arc::clone(&self.lease),
-            ))
+            let _ = held;
+            Ok(self
+                .client
+                .start_keep_alive(Arc::clone(&self.lease), self.id.clone(), self.ttl))
         }
     };
 }
@@ -441,14 +393,11 @@ impl<T: AsyncTransport + 'static> Lock<AsyncClient<T>> {
     lock_api!(awaiting, AsyncClient<T>);
 
     fn release_on_drop(lock: &mut Lock<AsyncClient<T>>) {
-        lock.lease.end();
-        if let Some(held) = lock.held.take() {
-            let (client, id) = (lock.client.clone(), lock.id.clone());
-            lock.client.transport().spawn(Box::pin(async move {
-                if let Err(e) = client.delete_if_holding(&held.key, &id).await {
-                    tracing::info!(key = %held.key, error = %e, "releasing the lock on drop failed");
-                }
-            }));
+        match lock.release_machine() {
+            Ok(release) => lock.client.release_later(release),
+            Err(e) => {
+                tracing::info!(lock = %lock.name, error = %e, "releasing the lock on drop failed")
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ mod auth;
 mod background;
 mod builder;
 mod directory;
+mod driver;
 mod inorder;
 mod leader;
 mod lock;
@@ -262,41 +263,6 @@ macro_rules! client_api {
                     return;
                 }
                 self.inner.transport.sleep((at - now).min(STOP_CHECK))$($aw)*;
-            }
-        }
-
-        /// Run a watcher's request through the pool, with `poll_timeout` for its
-        /// long polls.
-        pub(crate) $($kw)* fn run_watch_request(
-            &self,
-            request: &crate::watch::Request,
-            poll_timeout: Option<Option<Duration>>,
-        ) -> crate::watch::Outcome {
-            use crate::watch::{Outcome, Request};
-            match request {
-                Request::CurrentIndex(op) => Outcome::CurrentIndex(self.execute(op)$($aw)*),
-                Request::Snapshot(op) => Outcome::Snapshot(self.execute(op)$($aw)*.map(Box::new)),
-                Request::Wait(op) => {
-                    self.auto_sync()$($aw)*;
-                    let mut attempts = self.attempts(op);
-                    if let Some(t) = poll_timeout {
-                        attempts = attempts.with_timeout(t);
-                    }
-                    Outcome::Wait(self.execute_with(op, attempts)$($aw)*)
-                }
-            }
-        }
-
-        /// Run a recipe machine's request: keys requests through the pool, waits
-        /// as long polls bounded by the machine's timeout.
-        pub(crate) $($kw)* fn run_recipe_request(&self, request: &crate::recipes::Request) -> crate::recipes::Outcome {
-            use crate::recipes::{Outcome, Request};
-            match request {
-                Request::Keys(op) => Outcome::Keys(self.execute(op)$($aw)*.map(Box::new)),
-                Request::Wait { wait, timeout } => {
-                    let attempts = self.attempts(wait).with_timeout(Some(*timeout));
-                    Outcome::Wait(self.execute_with(wait, attempts)$($aw)*)
-                }
             }
         }
 

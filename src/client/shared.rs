@@ -109,7 +109,7 @@ impl Shared {
         let endpoint = self.pool().next_endpoint(attempts, now)?;
         span.record("attempt", attempts.count());
         span.record("endpoint", endpoint.as_str());
-        let base = attempts.timeout().unwrap_or(if op.is_long_poll() {
+        let base = attempts.timeout().or(if op.is_long_poll() {
             self.config.wait_timeout
         } else {
             self.config.request_timeout
@@ -158,7 +158,13 @@ impl Shared {
         };
         let verdict = match refused {
             Some(err) => Verdict::Fail(err),
-            None => self.pool().handle(attempts, endpoint, outcome, now),
+            None => self.pool().handle_described(
+                attempts,
+                endpoint,
+                outcome,
+                now,
+                &crate::response::error_from_response,
+            ),
         };
         let result = match verdict {
             Verdict::Deliver(response) => op.parse(response),

@@ -5,17 +5,18 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::signal::within;
+use super::driver::{Driven, Inline, RunOptions, Stop};
 pub use super::watch_worker::WatchNext;
-use super::watch_worker::{traced, StopSignal, Worker};
+use super::watch_worker::{traced, Worker};
 use super::{AsyncClient, Client};
+use crate::cluster::Timeout;
 use crate::error::Error;
 use crate::ops::keys::CurrentIndex;
 use crate::response::KeysResponse;
 use crate::transport::{AsyncTransport, Transport};
-use crate::watch::{Step, WatchEvent, Watcher};
+use crate::watch::{WatchEvent, Watcher};
 
 /// Options of a watch stream, from `client.watch(key)`.
 #[derive(Debug)]
@@ -25,7 +26,7 @@ pub struct WatchOptions<C> {
     key: String,
     recursive: bool,
     from_index: Option<u64>,
-    poll_timeout: Option<Option<Duration>>,
+    poll_timeout: Timeout,
     resync: bool,
 }
 
@@ -36,7 +37,7 @@ impl<C> WatchOptions<C> {
             key: key.to_owned(),
             recursive: false,
             from_index: None,
-            poll_timeout: None,
+            poll_timeout: Timeout::Default,
             resync: true,
         }
     }
@@ -54,11 +55,10 @@ impl<C> WatchOptions<C> {
         self
     }
 
-    /// How long one long poll may last before it is re-issued (default: the
-    /// client's wait timeout). It also bounds how long a [`WatchStopper::stop`]
-    /// can take to end a blocked `next()`.
+    /// How long one long poll may last before it is re-issued at the same
+    /// index (default: the client's wait timeout).
     pub fn poll_timeout(mut self, timeout: Duration) -> WatchOptions<C> {
-        self.poll_timeout = Some(Some(timeout));
+        self.poll_timeout = Timeout::After(timeout);
         self
     }
 
@@ -76,8 +76,10 @@ impl<C> WatchOptions<C> {
         Watch {
             client: self.client,
             watcher: Some(watcher),
-            poll_timeout: self.poll_timeout,
-            stop: StopSignal::new(),
+            options: RunOptions {
+                wait: self.poll_timeout,
+            },
+            stop: Stop::new(),
             pending: None,
             worker: None,
         }
@@ -126,8 +128,8 @@ type Pending = Pin<Box<dyn Future<Output = (Watcher, Option<Item>)> + Send>>;
 pub struct Watch<C> {
     client: C,
     watcher: Option<Watcher>,
-    poll_timeout: Option<Option<Duration>>,
-    stop: Arc<StopSignal>,
+    options: RunOptions,
+    stop: Arc<Stop>,
     /// The async driver's future in progress (for `Stream`).
     pending: Option<Pending>,
     /// The blocking driver's request thread, once started.
@@ -145,10 +147,9 @@ impl<C: std::fmt::Debug> std::fmt::Debug for Watch<C> {
 
 /// Stops a [`Watch`] from another thread or task: a `next()` waiting for an
 /// event, even in the middle of a long poll, returns `None` at once (the poll
-/// is abandoned; nothing is lost that a later watch from
-/// [`Watch::next_index`] would not see).
+/// is abandoned; a later watch from [`Watch::next_index`] misses nothing).
 #[derive(Debug, Clone)]
-pub struct WatchStopper(Arc<StopSignal>);
+pub struct WatchStopper(Arc<Stop>);
 
 impl WatchStopper {
     /// Stop the watch.
@@ -170,88 +171,72 @@ impl<C> Watch<C> {
     }
 }
 
-macro_rules! watch_api {
-    (sync) => { watch_api!(@ [] []); };
-    (async) => { watch_api!(@ [async] [.await]); };
-    // Run a request: blocking, to its end; async, until it ends or the watch is
-    // stopped (then the request's future is dropped: `None`).
-    (@run, $client:expr, $request:expr, $poll_timeout:expr, $stop:expr) => {
-        Some($client.run_watch_request(&$request, $poll_timeout))
-    };
-    (@run .await, $client:expr, $request:expr, $poll_timeout:expr, $stop:expr) => {
-        within($client.run_watch_request(&$request, $poll_timeout), $stop.stopped()).await
-    };
-    (@ [$($kw:tt)*] [$($aw:tt)*]) => {
-        /// Drive `watcher` to its next event (or its end), in the calling thread
-        /// or task.
-        pub(crate) $($kw)* fn next_watch_event(
-            &self,
-            watcher: &mut Watcher,
-            poll_timeout: Option<Option<Duration>>,
-            stop: &StopSignal,
-        ) -> Option<Item> {
-            // A request abandoned by a dropped future is issued again.
-            watcher.cancel_in_flight();
-            loop {
-                if stop.is_stopped() {
-                    watcher.finish();
-                    return None;
-                }
-                match watcher.poll(self.transport().now()) {
-                    Step::Emit(event) => return Some(Ok(traced(watcher, event))),
-                    Step::Send(request) => {
-                        let outcome = watch_api!(@run $($aw)*, self, request, poll_timeout, stop);
-                        let Some(outcome) = outcome else {
-                            watcher.finish();
-                            return None;
-                        };
-                        if stop.is_stopped() {
-                            watcher.finish();
-                            return None;
-                        }
-                        if let Err(e) = watcher.handle(outcome, self.transport().now()) {
-                            watcher.finish();
-                            return Some(Err(e));
-                        }
-                    }
-                    Step::SleepUntil(at) => self.sleep_until(at, Some(stop.flag()))$($aw)*,
-                    Step::Failed(e) => return Some(Err(e)),
-                    Step::Finished => return None,
-                }
-            }
+/// What a drive of a watcher means for the stream: the next item, or its end.
+fn item(
+    watcher: &mut Watcher,
+    driven: Result<Driven<WatchEvent, Result<(), Error>>, Error>,
+) -> Option<Item> {
+    match driven {
+        Ok(Driven::Event(event)) => Some(Ok(traced(watcher, event))),
+        Ok(Driven::Done(Ok(()))) | Ok(Driven::Stopped) | Ok(Driven::TimedOut) => {
+            watcher.finish();
+            None
         }
-
-        /// The first change of `key` from `index` (or from now), through the
-        /// watcher (without resync: errorCode 401 is returned as an error).
-        pub(crate) $($kw)* fn first_change(
-            &self,
-            key: &str,
-            recursive: bool,
-            index: Option<u64>,
-        ) -> Result<KeysResponse, Error> {
-            let mut watcher = Watcher::new(key, recursive).resync_on_cleared_history(false);
-            if let Some(i) = index {
-                watcher = watcher.from_index(i);
-            }
-            let never = StopSignal::new();
-            match self.next_watch_event(&mut watcher, None, &never)$($aw)* {
-                Some(Ok(WatchEvent::Change(change))) => Ok(*change),
-                Some(Ok(WatchEvent::Resync { .. })) => {
-                    Err(Error::Misuse("a watch without resync reported a resync".into()))
-                }
-                Some(Err(e)) => Err(e),
-                None => Err(Error::Misuse("the watch ended without an event".into())),
-            }
+        Ok(Driven::Done(Err(e))) | Err(e) => {
+            watcher.finish();
+            Some(Err(e))
         }
-    };
+    }
 }
 
 impl<T: Transport> Client<T> {
-    watch_api!(sync);
+    /// The first change of `key` from `index` (or from now), through the
+    /// watcher (without resync: errorCode 401 is returned as an error).
+    pub(crate) fn first_change(
+        &self,
+        key: &str,
+        recursive: bool,
+        index: Option<u64>,
+    ) -> Result<KeysResponse, Error> {
+        let mut watcher = first_change_watcher(key, recursive, index);
+        let mut exec = Inline::new(self, RunOptions::default());
+        let driven = self.drive(&mut watcher, &mut exec, None, None);
+        first_change_of(item(&mut watcher, driven))
+    }
 }
 
 impl<T: AsyncTransport> AsyncClient<T> {
-    watch_api!(async);
+    /// The first change of `key` from `index` (or from now), through the
+    /// watcher (without resync: errorCode 401 is returned as an error).
+    pub(crate) async fn first_change(
+        &self,
+        key: &str,
+        recursive: bool,
+        index: Option<u64>,
+    ) -> Result<KeysResponse, Error> {
+        let mut watcher = first_change_watcher(key, recursive, index);
+        let driven = self.drive(&mut watcher, RunOptions::default(), None).await;
+        first_change_of(item(&mut watcher, driven))
+    }
+}
+
+fn first_change_watcher(key: &str, recursive: bool, index: Option<u64>) -> Watcher {
+    let watcher = Watcher::new(key, recursive).resync_on_cleared_history(false);
+    match index {
+        Some(i) => watcher.from_index(i),
+        None => watcher,
+    }
+}
+
+fn first_change_of(item: Option<Item>) -> Result<KeysResponse, Error> {
+    match item {
+        Some(Ok(WatchEvent::Change(change))) => Ok(*change),
+        Some(Ok(WatchEvent::Resync { .. })) => Err(Error::Misuse(
+            "a watch without resync reported a resync".into(),
+        )),
+        Some(Err(e)) => Err(e),
+        None => Err(Error::Misuse("the watch ended without an event".into())),
+    }
 }
 
 impl<T: Transport + 'static> Watch<Client<T>> {
@@ -266,14 +251,27 @@ impl<T: Transport + 'static> Watch<Client<T>> {
         self.next_until(Some(deadline))
     }
 
-    fn next_until(&mut self, deadline: Option<std::time::Instant>) -> Result<WatchNext, Error> {
+    fn next_until(&mut self, deadline: Option<Instant>) -> Result<WatchNext, Error> {
         let Some(watcher) = self.watcher.as_mut() else {
             return Ok(WatchNext::Ended);
         };
         let worker = self
             .worker
-            .get_or_insert_with(|| Worker::start(&self.client, self.poll_timeout, &self.stop));
-        worker.next(&self.client, watcher, &self.stop, deadline)
+            .get_or_insert_with(|| Worker::start(&self.client, self.options, &self.stop));
+        let driven = self
+            .client
+            .drive(watcher, worker, Some(&self.stop), deadline);
+        if let Ok(Driven::TimedOut) = driven {
+            return Ok(WatchNext::Timeout);
+        }
+        if let Ok(Driven::Stopped) = driven {
+            worker.close();
+        }
+        match item(watcher, driven) {
+            Some(Ok(event)) => Ok(WatchNext::Event(event)),
+            Some(Err(e)) => Err(e),
+            None => Ok(WatchNext::Ended),
+        }
     }
 }
 
@@ -299,9 +297,22 @@ impl<C> Drop for Watch<C> {
     }
 }
 
+/// Drive an async watch's watcher to its next item (a request abandoned by a
+/// dropped future is issued again).
+async fn next_item<T: AsyncTransport>(
+    client: &AsyncClient<T>,
+    watcher: &mut Watcher,
+    options: RunOptions,
+    stop: &Stop,
+) -> Option<Item> {
+    watcher.cancel_in_flight();
+    let driven = client.drive(watcher, options, Some(stop)).await;
+    item(watcher, driven)
+}
+
 impl<T: AsyncTransport + 'static> Watch<AsyncClient<T>> {
-    /// The next event; `None` once the watch is over. (The same stream is also a
-    /// `futures_core::Stream`.)
+    /// Resolves with the next event; `None` once the watch is over. (The same
+    /// stream is also a `futures_core::Stream`.)
     pub async fn next(&mut self) -> Option<Item> {
         if let Some(pending) = self.pending.take() {
             let (watcher, item) = pending.await;
@@ -309,9 +320,7 @@ impl<T: AsyncTransport + 'static> Watch<AsyncClient<T>> {
             return item;
         }
         let watcher = self.watcher.as_mut()?;
-        self.client
-            .next_watch_event(watcher, self.poll_timeout, &self.stop)
-            .await
+        next_item(&self.client, watcher, self.options, &self.stop).await
     }
 }
 
@@ -324,15 +333,10 @@ impl<T: AsyncTransport + 'static> futures_core::Stream for Watch<AsyncClient<T>>
             let Some(mut watcher) = this.watcher.take() else {
                 return Poll::Ready(None);
             };
-            let (client, poll_timeout, stop) = (
-                this.client.clone(),
-                this.poll_timeout,
-                Arc::clone(&this.stop),
-            );
+            let (client, options, stop) =
+                (this.client.clone(), this.options, Arc::clone(&this.stop));
             this.pending = Some(Box::pin(async move {
-                let item = client
-                    .next_watch_event(&mut watcher, poll_timeout, &stop)
-                    .await;
+                let item = next_item(&client, &mut watcher, options, &stop).await;
                 (watcher, item)
             }));
         }

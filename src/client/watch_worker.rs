@@ -1,19 +1,17 @@
-//! How a blocking [`super::Watch`] waits: its requests run on a thread of their
-//! own (started through the transport's `spawn`), and `next()` waits for their
-//! outcomes or for a stop, whichever comes first. So a stop ends a `next()`
-//! blocked in a long poll at once, and `next_timeout` returns on time, while
-//! the poll in progress is kept (nothing lost, nothing repeated).
+//! How a blocking [`super::Watch`] runs its requests: on a thread of their own
+//! (started through the transport's `spawn`), so that the driver can stop
+//! waiting for one, at a stop or at `next_timeout`'s deadline, while the
+//! request goes on (its outcome is picked up by the next `next()`: nothing
+//! lost, nothing repeated).
 
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use super::driver::{run_watch_request, Exec, RunOptions, Stop};
 use super::signal::Queue;
 use super::Client;
-use crate::error::Error;
 use crate::transport::Transport;
-use crate::watch::{Outcome, Request, Step, WatchEvent, Watcher};
+use crate::watch::{Outcome, Request, WatchEvent, Watcher};
 
 /// What `Watch::next_timeout` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,56 +22,6 @@ pub enum WatchNext {
     Timeout,
     /// The watch is over (stopped, or after the error that ended it).
     Ended,
-}
-
-/// A message to a waiting `next()`.
-#[derive(Debug)]
-pub(crate) enum Message {
-    /// The outcome of the request in flight.
-    Outcome(Outcome),
-    /// The watch was stopped.
-    Stop,
-}
-
-/// A watch's stop: a flag, and the queue a blocking `next()` waits on (which
-/// also carries its requests' outcomes), closed on stop so that async waits
-/// end too.
-#[derive(Debug)]
-pub(crate) struct StopSignal {
-    flag: AtomicBool,
-    messages: Queue<Message>,
-}
-
-impl StopSignal {
-    pub(crate) fn new() -> Arc<StopSignal> {
-        Arc::new(StopSignal {
-            flag: AtomicBool::new(false),
-            messages: Queue::new(),
-        })
-    }
-
-    /// Stop the watch, waking whatever waits for it.
-    pub(crate) fn stop(&self) {
-        self.flag.store(true, Ordering::SeqCst);
-        self.messages.push(Message::Stop);
-        self.messages.close();
-    }
-
-    pub(crate) fn is_stopped(&self) -> bool {
-        self.flag.load(Ordering::SeqCst)
-    }
-
-    pub(crate) fn flag(&self) -> &AtomicBool {
-        &self.flag
-    }
-
-    /// Resolves once the watch is stopped.
-    pub(crate) fn stopped(&self) -> impl Future<Output = ()> + Send + '_ {
-        let closed = self.messages.closed();
-        async move {
-            closed.await;
-        }
-    }
 }
 
 /// Note a resync in the traces; give the event back.
@@ -89,32 +37,45 @@ pub(crate) fn traced(watcher: &Watcher, event: WatchEvent) -> WatchEvent {
     event
 }
 
+/// What the waiting driver is told.
+#[derive(Debug)]
+enum Message {
+    /// The outcome of the request in flight.
+    Outcome(Outcome),
+    /// The watch was stopped.
+    Stop,
+}
+
 /// The request thread of a blocking watch.
 #[derive(Debug)]
 pub(crate) struct Worker {
     requests: Arc<Queue<Request>>,
-    in_flight: bool,
+    messages: Arc<Queue<Message>>,
+    busy: bool,
 }
 
 impl Worker {
     /// Start the thread: it runs each request through `client` and hands the
-    /// outcome to whoever waits on `stop`'s queue, until closed.
+    /// outcome back, until closed. A stop wakes a waiting driver at once.
     pub(crate) fn start<T: Transport + 'static>(
         client: &Client<T>,
-        poll_timeout: Option<Option<Duration>>,
-        stop: &Arc<StopSignal>,
+        options: RunOptions,
+        stop: &Arc<Stop>,
     ) -> Worker {
         let requests = Arc::new(Queue::new());
-        let (c, queue, signal) = (client.clone(), Arc::clone(&requests), Arc::clone(stop));
+        let messages = Arc::new(Queue::new());
+        let (c, queue, out) = (client.clone(), Arc::clone(&requests), Arc::clone(&messages));
         client.transport().spawn(Box::new(move || {
             while let Some(request) = queue.pop_wait() {
-                let outcome = c.run_watch_request(&request, poll_timeout);
-                signal.messages.push(Message::Outcome(outcome));
+                out.push(Message::Outcome(run_watch_request(&c, &request, options)));
             }
         }));
+        let wake = Arc::clone(&messages);
+        stop.on_stop(Box::new(move || wake.push(Message::Stop)));
         Worker {
             requests,
-            in_flight: false,
+            messages,
+            busy: false,
         }
     }
 
@@ -122,61 +83,29 @@ impl Worker {
     pub(crate) fn close(&self) {
         self.requests.close();
     }
+}
 
-    /// Drive `watcher` to its next event, its end, or `deadline` (on the
-    /// transport's clock).
-    pub(crate) fn next<T: Transport>(
-        &mut self,
-        client: &Client<T>,
-        watcher: &mut Watcher,
-        stop: &StopSignal,
-        deadline: Option<Instant>,
-    ) -> Result<WatchNext, Error> {
-        let now = || client.transport().now();
-        let passed = |deadline: Option<Instant>| deadline.is_some_and(|d| now() >= d);
-        loop {
-            if stop.is_stopped() {
-                watcher.finish();
-                self.close();
-                return Ok(WatchNext::Ended);
+impl Exec<Request, Outcome> for Worker {
+    fn start(&mut self, request: Request) {
+        self.requests.push(request);
+        self.busy = true;
+    }
+
+    fn busy(&self) -> bool {
+        self.busy
+    }
+
+    fn outcome(&mut self, now: Instant, deadline: Option<Instant>) -> Option<Outcome> {
+        let message = match deadline {
+            Some(d) => self.messages.pop_timeout(d.saturating_duration_since(now)),
+            None => self.messages.pop_wait(),
+        };
+        match message {
+            Some(Message::Outcome(outcome)) => {
+                self.busy = false;
+                Some(outcome)
             }
-            if self.in_flight {
-                let message = match deadline {
-                    Some(d) => stop
-                        .messages
-                        .pop_timeout(d.saturating_duration_since(now())),
-                    None => stop.messages.pop_wait(),
-                };
-                match message {
-                    Some(Message::Outcome(outcome)) => {
-                        self.in_flight = false;
-                        if let Err(e) = watcher.handle(outcome, now()) {
-                            watcher.finish();
-                            return Err(e);
-                        }
-                    }
-                    Some(Message::Stop) => {}
-                    None if passed(deadline) => return Ok(WatchNext::Timeout),
-                    None => {}
-                }
-                continue;
-            }
-            match watcher.poll(now()) {
-                Step::Emit(event) => return Ok(WatchNext::Event(traced(watcher, event))),
-                Step::Send(request) => {
-                    self.requests.push(request);
-                    self.in_flight = true;
-                }
-                Step::SleepUntil(at) => {
-                    let until = deadline.map_or(at, |d| at.min(d));
-                    client.sleep_until(until, Some(stop.flag()));
-                    if passed(deadline) && now() < at {
-                        return Ok(WatchNext::Timeout);
-                    }
-                }
-                Step::Failed(e) => return Err(e),
-                Step::Finished => return Ok(WatchNext::Ended),
-            }
+            Some(Message::Stop) | None => None,
         }
     }
 }

@@ -18,6 +18,7 @@ use super::{
     is_transient, later, KeysRequest, Outcome, Request, BACKOFF_MAX, BACKOFF_MIN, MAX_POLL,
 };
 use crate::error::Error;
+use crate::machine::{Machine, Step};
 use crate::ops::check_ttl;
 use crate::ops::keys::{self, WaitOutcome};
 
@@ -45,13 +46,35 @@ pub enum LeaderStep {
     Failed(Error),
 }
 
+/// What the machine does next, once ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Create,
     Read,
     Renew,
     Wait { index: u64 },
-    Done,
+}
+
+/// Where the machine is.
+#[derive(Debug)]
+enum State {
+    /// Ready to send `phase`'s request (not before `not_before`, a backoff).
+    Ready {
+        phase: Phase,
+        not_before: Option<Instant>,
+    },
+    /// `phase`'s request is in flight, sent at `sent`.
+    InFlight { phase: Phase, sent: Instant },
+    /// Elected: a renewal or not, the key's index, and until when it is held.
+    Elected {
+        renewed: bool,
+        index: u64,
+        valid_until: Instant,
+    },
+    /// The deadline passed with another leader in place.
+    TimedOut,
+    /// Failed; the error until polled once.
+    Failed(Option<Error>),
 }
 
 /// One contender's election state machine.
@@ -61,14 +84,8 @@ pub struct LeaderMachine {
     value: String,
     ttl: u64,
     deadline: Option<Instant>,
-    phase: Phase,
-    in_flight: bool,
-    sent_at: Option<Instant>,
-    retry_at: Option<Instant>,
     backoff: Duration,
-    outcome: Option<(bool, u64, Instant)>,
-    failure: Option<Error>,
-    timed_out: bool,
+    state: State,
 }
 
 impl LeaderMachine {
@@ -76,24 +93,20 @@ impl LeaderMachine {
     /// TTL over [`crate::ops::MAX_TTL`] fails at the first poll with
     /// [`Error::InvalidArgument`], before anything is sent.
     pub fn new(key: impl Into<String>, value: impl Into<String>, ttl: u64) -> LeaderMachine {
-        let failure = check_ttl(Some(ttl)).err();
+        let state = match check_ttl(Some(ttl)) {
+            Ok(()) => State::Ready {
+                phase: Phase::Create,
+                not_before: None,
+            },
+            Err(e) => State::Failed(Some(e)),
+        };
         LeaderMachine {
             key: key.into(),
             value: value.into(),
             ttl: ttl.max(1),
             deadline: None,
-            phase: if failure.is_some() {
-                Phase::Done
-            } else {
-                Phase::Create
-            },
-            in_flight: false,
-            sent_at: None,
-            retry_at: None,
             backoff: BACKOFF_MIN,
-            outcome: None,
-            failure,
-            timed_out: false,
+            state,
         }
     }
 
@@ -103,39 +116,9 @@ impl LeaderMachine {
         self
     }
 
-    /// What to do next.
-    pub fn poll(&mut self, now: Instant) -> LeaderStep {
-        if let Some(e) = self.failure.take() {
-            return LeaderStep::Failed(e);
-        }
-        if let Some((renewed, index, valid_until)) = self.outcome {
-            return LeaderStep::Elected {
-                renewed,
-                index,
-                valid_until,
-            };
-        }
-        if self.timed_out {
-            return LeaderStep::TimedOut;
-        }
-        if self.in_flight {
-            return LeaderStep::Failed(Error::Misuse(
-                "the leader machine was polled while a request was in flight".into(),
-            ));
-        }
-        if let Some(at) = self.retry_at {
-            if now < at {
-                return LeaderStep::SleepUntil(at);
-            }
-            self.retry_at = None;
-        }
-        if self.deadline.is_some_and(|d| now >= d) {
-            self.timed_out = true;
-            self.phase = Phase::Done;
-            return LeaderStep::TimedOut;
-        }
+    fn request(&self, phase: Phase, now: Instant) -> Request {
         let key = self.key.as_str();
-        let request = match self.phase {
+        match phase {
             Phase::Create => Request::Keys(KeysRequest::Create(
                 keys::Create::new(key, self.value.as_str()).ttl(self.ttl),
             )),
@@ -153,104 +136,161 @@ impl LeaderMachine {
                     timeout: timeout.max(Duration::from_millis(1)),
                 }
             }
-            Phase::Done => {
-                return LeaderStep::Failed(Error::Misuse("the leader machine has finished".into()));
-            }
-        };
-        self.in_flight = true;
-        self.sent_at = Some(now);
-        LeaderStep::Send(request)
+        }
     }
 
-    fn back_off(&mut self, now: Instant) {
-        self.retry_at = Some(now + self.backoff);
+    /// What to do next.
+    pub fn poll(&mut self, now: Instant) -> LeaderStep {
+        match &mut self.state {
+            State::Failed(e) => LeaderStep::Failed(
+                e.take()
+                    .unwrap_or_else(|| Error::Misuse("the leader machine has finished".into())),
+            ),
+            State::Elected {
+                renewed,
+                index,
+                valid_until,
+            } => LeaderStep::Elected {
+                renewed: *renewed,
+                index: *index,
+                valid_until: *valid_until,
+            },
+            State::TimedOut => LeaderStep::TimedOut,
+            State::InFlight { .. } => LeaderStep::Failed(Error::Misuse(
+                "the leader machine was polled while a request was in flight".into(),
+            )),
+            State::Ready {
+                not_before: Some(at),
+                ..
+            } if now < *at => LeaderStep::SleepUntil(*at),
+            State::Ready { .. } if self.deadline.is_some_and(|d| now >= d) => {
+                self.state = State::TimedOut;
+                LeaderStep::TimedOut
+            }
+            State::Ready { phase, .. } => {
+                let phase = *phase;
+                let request = self.request(phase, now);
+                self.state = State::InFlight { phase, sent: now };
+                LeaderStep::Send(request)
+            }
+        }
+    }
+
+    /// Ready for `phase`, after a backoff.
+    fn backing_off(&mut self, phase: Phase, now: Instant) -> State {
+        let at = now + self.backoff;
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+        State::Ready {
+            phase,
+            not_before: Some(at),
+        }
     }
 
     /// Hand over the outcome of the request last sent.
     pub fn handle(&mut self, outcome: Outcome, now: Instant) -> Result<(), Error> {
-        if !self.in_flight {
+        let State::InFlight { phase, sent } = self.state else {
             return Err(Error::Misuse(
                 "a leader outcome with no request in flight".into(),
             ));
-        }
-        let is_wait = matches!(self.phase, Phase::Wait { .. });
+        };
+        let is_wait = matches!(phase, Phase::Wait { .. });
         if is_wait != matches!(outcome, Outcome::Wait(_)) {
             return Err(Error::Misuse(
                 "the outcome does not match the request in flight".into(),
             ));
         }
-        self.in_flight = false;
-        let until = later(self.sent_at.unwrap_or(now), Duration::from_secs(self.ttl));
-        match (self.phase, outcome) {
-            (Phase::Create, Outcome::Keys(Ok(r))) => {
-                self.outcome = Some((false, r.node.modified_index, until))
-            }
-            (Phase::Create, Outcome::Keys(Err(e))) if e.is_already_exists() => {
-                self.phase = Phase::Read
-            }
+        let until = later(sent, Duration::from_secs(self.ttl));
+        let ready = |phase| State::Ready {
+            phase,
+            not_before: None,
+        };
+        self.state = match (phase, outcome) {
+            (Phase::Create, Outcome::Keys(Ok(r))) => State::Elected {
+                renewed: false,
+                index: r.node.modified_index,
+                valid_until: until,
+            },
+            (Phase::Create, Outcome::Keys(Err(e))) if e.is_already_exists() => ready(Phase::Read),
+            // The create may have been applied: reading the key tells.
+            (Phase::Create, Outcome::Keys(Err(Error::OutcomeUnknown { .. }))) => ready(Phase::Read),
             (Phase::Create, Outcome::Keys(Err(e))) if is_transient(&e) => {
-                // The create may have been applied: reading the key tells.
-                if !matches!(e, Error::OutcomeUnknown { .. }) {
-                    self.back_off(now);
-                }
-                self.phase = Phase::Read;
+                self.backing_off(Phase::Read, now)
             }
             (Phase::Read, Outcome::Keys(Ok(r))) => {
                 self.backoff = BACKOFF_MIN;
-                self.phase = if r.node.value.as_deref() == Some(self.value.as_str()) {
-                    Phase::Renew
+                if r.node.value.as_deref() == Some(self.value.as_str()) {
+                    ready(Phase::Renew)
                 } else {
-                    Phase::Wait {
+                    ready(Phase::Wait {
                         index: r.node.modified_index + 1,
-                    }
-                };
+                    })
+                }
             }
-            (Phase::Read, Outcome::Keys(Err(e))) if e.is_key_not_found() => {
-                self.phase = Phase::Create
-            }
-            (Phase::Renew, Outcome::Keys(Ok(r))) => {
-                self.outcome = Some((true, r.node.modified_index, until))
-            }
+            (Phase::Read, Outcome::Keys(Err(e))) if e.is_key_not_found() => ready(Phase::Create),
+            (Phase::Renew, Outcome::Keys(Ok(r))) => State::Elected {
+                renewed: true,
+                index: r.node.modified_index,
+                valid_until: until,
+            },
             (Phase::Renew, Outcome::Keys(Err(e)))
                 if e.is_key_not_found() || e.is_precondition_failed() =>
             {
-                self.phase = Phase::Read;
+                ready(Phase::Read)
             }
             (Phase::Wait { .. }, Outcome::Wait(Ok(WaitOutcome::Event(event)))) => {
                 self.backoff = BACKOFF_MIN;
-                self.phase = if event.is_deleted() {
+                ready(if event.is_deleted() {
                     Phase::Create
                 } else {
                     Phase::Read
-                };
+                })
             }
-            (Phase::Wait { .. }, Outcome::Wait(Ok(WaitOutcome::Idle { .. }))) => {}
-            (Phase::Wait { .. }, Outcome::Wait(Err(e))) => {
-                let poll_timeout = matches!(&e, Error::Transport { source, .. } if source.kind() == crate::TransportErrorKind::Timeout);
-                if poll_timeout {
-                    // The poll ran its course: wait again.
-                } else if e.is_event_index_cleared() {
-                    self.phase = Phase::Read;
-                } else if is_transient(&e) {
-                    self.back_off(now);
-                    self.phase = Phase::Read;
-                } else {
-                    self.phase = Phase::Done;
-                    self.failure = Some(e);
-                }
+            // An idle poll, or one that ran its course: wait again.
+            (Phase::Wait { .. }, Outcome::Wait(Ok(WaitOutcome::Idle { .. }))) => ready(phase),
+            (Phase::Wait { .. }, Outcome::Wait(Err(e))) if is_poll_timeout(&e) => ready(phase),
+            (Phase::Wait { .. }, Outcome::Wait(Err(e))) if e.is_event_index_cleared() => {
+                ready(Phase::Read)
             }
-            (_, Outcome::Keys(Err(e))) if is_transient(&e) => self.back_off(now),
-            (_, Outcome::Keys(Err(e))) => {
-                self.phase = Phase::Done;
-                self.failure = Some(e);
+            (Phase::Wait { .. }, Outcome::Wait(Err(e))) if is_transient(&e) => {
+                self.backing_off(Phase::Read, now)
             }
+            (_, Outcome::Keys(Err(e)) | Outcome::Wait(Err(e))) if is_transient(&e) => {
+                self.backing_off(phase, now)
+            }
+            (_, Outcome::Keys(Err(e)) | Outcome::Wait(Err(e))) => State::Failed(Some(e)),
             (phase, outcome) => {
                 return Err(Error::Misuse(format!(
                     "unexpected outcome {outcome:?} in phase {phase:?}"
                 )));
             }
-        }
+        };
         Ok(())
+    }
+}
+
+fn is_poll_timeout(err: &Error) -> bool {
+    matches!(err, Error::Transport { source, .. } if source.kind() == crate::TransportErrorKind::Timeout)
+}
+
+impl Machine for LeaderMachine {
+    type Request = Request;
+    type Outcome = Outcome;
+    type Event = ();
+    /// Until when leadership is held once elected (`Ok(None)`: the deadline
+    /// passed with another leader in place).
+    type Output = Result<Option<Instant>, Error>;
+
+    fn poll(&mut self, now: Instant) -> Step<Request, (), Self::Output> {
+        match LeaderMachine::poll(self, now) {
+            LeaderStep::Send(request) => Step::Send(request),
+            LeaderStep::SleepUntil(at) => Step::SleepUntil(at),
+            LeaderStep::Elected { valid_until, .. } => Step::Done(Ok(Some(valid_until))),
+            LeaderStep::TimedOut => Step::Done(Ok(None)),
+            LeaderStep::Failed(e) => Step::Done(Err(e)),
+        }
+    }
+
+    fn handle(&mut self, outcome: Outcome, now: Instant) -> Result<(), Error> {
+        LeaderMachine::handle(self, outcome, now)
     }
 }

@@ -1,12 +1,18 @@
 //! The seed's modules, rebuilt client-side on v2 primitives (etcd removed the
-//! `/mod/v2/lock` and `/mod/v2/leader` server modules in 2.0): locks
-//! ([`lock`]), leader election ([`leader`]) and renewal ([`renew`]), each a pure
-//! state machine that is told the time and the outcome of each request, and says
-//! what to do next. At most one request is in flight per machine; every wait is
-//! bounded, so one thread can drive any of them.
+//! `/mod/v2/lock` and `/mod/v2/leader` server modules in 2.0): every decision of
+//! locks ([`lock`]: acquire; [`release`]: give up), leader election ([`leader`]:
+//! elect once; [`campaign`]: lead for as long as it runs), renewal ([`renew`])
+//! and the [`lease`] a holder counts on, as pure state machines
+//! ([`crate::machine::Machine`]) that are told the time and the outcome of each
+//! request, and say what to do next. At most one request is in flight per
+//! machine; every wait is bounded, so one thread can drive any of them. The
+//! clients' drivers only move requests and time.
 
+pub mod campaign;
 pub mod leader;
+pub mod lease;
 pub mod lock;
+pub mod release;
 pub mod renew;
 
 use std::time::{Duration, Instant};

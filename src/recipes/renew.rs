@@ -9,6 +9,11 @@
 //! request: a process that was paused (or starved) for longer than its TTL
 //! learns it lost at once when it resumes.
 //!
+//! Three machines: [`Renewer`] (renew until lost), [`KeepAlive`] (a renewer
+//! that keeps a shared [`Lease`] up to date, for background keep-alives) and
+//! [`RenewOnce`] (one renewal on demand, refused without a request once the
+//! lease has lapsed).
+//!
 //! ```
 //! use std::time::{Duration, Instant};
 //! use etcd_v2::recipes::renew::{Renewer, RenewStep};
@@ -19,10 +24,13 @@
 //! assert!(matches!(r.poll(t + Duration::from_secs(3)), RenewStep::Send(_)));
 //! ```
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{is_transient, later, renew_interval, KeysRequest};
+use super::lease::{Lease, TTL_RAN_OUT};
+use super::{is_transient, later, renew_interval, KeysRequest, Outcome, Request};
 use crate::error::Error;
+use crate::machine::{Machine, Step};
 use crate::ops::{check_ttl, keys};
 use crate::response::KeysResponse;
 
@@ -38,17 +46,40 @@ pub enum RenewStep {
     Lost(Error),
 }
 
+/// Where a renewer is.
+#[derive(Debug)]
+enum State {
+    /// The next refresh is due at this instant.
+    Idle(Instant),
+    /// A refresh is in flight, sent at this instant.
+    InFlight(Instant),
+    /// The key is lost; `reported` once the loss was polled.
+    Lost { error: Error, reported: bool },
+}
+
 /// The renewal state machine.
 #[derive(Debug)]
 pub struct Renewer {
     key: String,
     value: String,
     ttl: u64,
-    next_at: Instant,
     expires_at: Instant,
-    in_flight: Option<Instant>,
-    lost: Option<Error>,
-    reported: bool,
+    state: State,
+}
+
+fn lost(key: &str, reason: impl Into<String>) -> Error {
+    Error::LockLost {
+        key: key.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// The reason a loss gives.
+pub(crate) fn reason_of(e: &Error) -> String {
+    match e {
+        Error::LockLost { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    }
 }
 
 impl Renewer {
@@ -62,17 +93,19 @@ impl Renewer {
         ttl: u64,
         written_at: Instant,
     ) -> Renewer {
-        let key = key.into();
-        let lost = check_ttl(Some(ttl)).err();
+        let state = match check_ttl(Some(ttl)) {
+            Ok(()) => State::Idle(later(written_at, renew_interval(ttl))),
+            Err(error) => State::Lost {
+                error,
+                reported: false,
+            },
+        };
         Renewer {
-            key,
+            key: key.into(),
             value: value.into(),
             ttl,
-            next_at: later(written_at, renew_interval(ttl)),
             expires_at: later(written_at, Duration::from_secs(ttl)),
-            in_flight: None,
-            lost,
-            reported: false,
+            state,
         }
     }
 
@@ -100,7 +133,9 @@ impl Renewer {
         now: Instant,
     ) -> Renewer {
         let mut renewer = Renewer::new(key, value, ttl, now);
-        renewer.next_at = now;
+        if let State::Idle(at) = &mut renewer.state {
+            *at = now;
+        }
         renewer
     }
 
@@ -117,27 +152,31 @@ impl Renewer {
 
     /// What to do next.
     pub fn poll(&mut self, now: Instant) -> RenewStep {
-        if let Some(e) = &self.lost {
-            self.reported = true;
-            return RenewStep::Lost(clone_loss(e, &self.key));
+        match &mut self.state {
+            State::Lost { error, reported } => {
+                *reported = true;
+                RenewStep::Lost(loss_again(&self.key, error))
+            }
+            State::InFlight(_) => {
+                RenewStep::Lost(Error::Misuse("polled while a refresh was in flight".into()))
+            }
+            State::Idle(_) if now >= self.expires_at => {
+                self.state = State::Lost {
+                    error: lost(&self.key, TTL_RAN_OUT),
+                    reported: true,
+                };
+                RenewStep::Lost(lost(&self.key, TTL_RAN_OUT))
+            }
+            State::Idle(next_at) if now < *next_at => {
+                RenewStep::SleepUntil((*next_at).min(self.expires_at))
+            }
+            State::Idle(_) => {
+                self.state = State::InFlight(now);
+                RenewStep::Send(KeysRequest::Refresh(
+                    keys::Refresh::new(self.key.as_str(), self.ttl).prev_value(self.value.as_str()),
+                ))
+            }
         }
-        if self.in_flight.is_some() {
-            return RenewStep::Lost(Error::Misuse("polled while a refresh was in flight".into()));
-        }
-        if now >= self.expires_at {
-            self.lost = Some(Error::LockLost {
-                key: self.key.clone(),
-                reason: "its TTL ran out before a refresh succeeded".into(),
-            });
-            return self.poll(now);
-        }
-        if now < self.next_at {
-            return RenewStep::SleepUntil(self.next_at.min(self.expires_at));
-        }
-        self.in_flight = Some(now);
-        RenewStep::Send(KeysRequest::Refresh(
-            keys::Refresh::new(self.key.as_str(), self.ttl).prev_value(self.value.as_str()),
-        ))
     }
 
     /// Hand over the outcome of the refresh.
@@ -146,21 +185,21 @@ impl Renewer {
         outcome: Result<KeysResponse, Error>,
         now: Instant,
     ) -> Result<(), Error> {
-        let Some(sent_at) = self.in_flight.take() else {
+        let State::InFlight(sent) = self.state else {
             return Err(Error::Misuse(
                 "a refresh outcome with no refresh in flight".into(),
             ));
         };
-        match outcome {
+        self.state = match outcome {
             Ok(_) => {
                 // etcd restarted the TTL when it applied the refresh: no earlier
                 // than it was sent.
-                self.expires_at = later(sent_at, Duration::from_secs(self.ttl));
-                self.next_at = later(sent_at, renew_interval(self.ttl)).max(now);
+                self.expires_at = later(sent, Duration::from_secs(self.ttl));
+                State::Idle(later(sent, renew_interval(self.ttl)).max(now))
             }
+            // Try again soon, while the key may still be alive.
             Err(e) if is_transient(&e) => {
-                // Try again soon, while the key may still be alive.
-                self.next_at = now + Duration::from_millis(250).min(renew_interval(self.ttl));
+                State::Idle(now + Duration::from_millis(250).min(renew_interval(self.ttl)))
             }
             Err(e) => {
                 let reason = if e.is_key_not_found() {
@@ -170,30 +209,183 @@ impl Renewer {
                 } else {
                     e.to_string()
                 };
-                self.lost = Some(Error::LockLost {
-                    key: self.key.clone(),
-                    reason,
-                });
+                State::Lost {
+                    error: lost(&self.key, reason),
+                    reported: false,
+                }
             }
-        }
+        };
         Ok(())
     }
 
     /// Whether loss has been reported.
     pub fn is_lost(&self) -> bool {
-        self.reported
+        matches!(self.state, State::Lost { reported: true, .. })
     }
 }
 
-fn clone_loss(e: &Error, key: &str) -> Error {
-    match e {
-        Error::LockLost { key, reason } => Error::LockLost {
-            key: key.clone(),
+/// A loss reported again (an invalid TTL keeps its kind).
+fn loss_again(key: &str, error: &Error) -> Error {
+    match error {
+        Error::InvalidArgument { name, reason } => Error::InvalidArgument {
+            name,
             reason: reason.clone(),
         },
-        other => Error::LockLost {
-            key: key.to_owned(),
-            reason: other.to_string(),
-        },
+        other => lost(key, reason_of(other)),
+    }
+}
+
+/// A [`Renewer`] that keeps a shared [`Lease`] up to date: each successful
+/// refresh extends it, and it ends the renewal as soon as the lease has ended
+/// (lost, or given up by its holder), whoever noticed first. Its output is the
+/// lease's end; the loss, if any, is in the lease (and told its listeners).
+#[derive(Debug)]
+pub struct KeepAlive {
+    renewer: Renewer,
+    lease: Arc<Lease>,
+}
+
+impl KeepAlive {
+    /// Keep `lease`'s key (holding `value`) alive with `ttl`-second refreshes:
+    /// from the lease's known end, or at once when that is not known.
+    pub fn new(lease: Arc<Lease>, value: impl Into<String>, ttl: u64, now: Instant) -> KeepAlive {
+        let renewer = match lease.valid_until() {
+            Some(until) => Renewer::held_until(lease.key(), value, ttl, until),
+            None => Renewer::starting_now(lease.key(), value, ttl, now),
+        };
+        KeepAlive { renewer, lease }
+    }
+
+    /// Keep `lease` up to date with `renewer`'s refreshes.
+    pub fn from_renewer(renewer: Renewer, lease: Arc<Lease>) -> KeepAlive {
+        KeepAlive { renewer, lease }
+    }
+
+    /// The lease kept alive.
+    pub fn lease(&self) -> &Arc<Lease> {
+        &self.lease
+    }
+}
+
+impl Machine for KeepAlive {
+    type Request = Request;
+    type Outcome = Outcome;
+    type Event = ();
+    type Output = ();
+
+    fn poll(&mut self, now: Instant) -> Step<Request, (), ()> {
+        if !self.lease.holds(now) {
+            return Step::Done(());
+        }
+        match self.renewer.poll(now) {
+            RenewStep::Send(refresh) => Step::Send(Request::Keys(refresh)),
+            RenewStep::SleepUntil(at) => Step::SleepUntil(at),
+            RenewStep::Lost(e) => {
+                self.lease.lose(&reason_of(&e));
+                Step::Done(())
+            }
+        }
+    }
+
+    fn handle(&mut self, outcome: Outcome, now: Instant) -> Result<(), Error> {
+        let Outcome::Keys(result) = outcome else {
+            return Err(Error::Misuse("a keep-alive sends no waits".into()));
+        };
+        self.renewer.handle(result.map(|r| *r), now)?;
+        // A renewal that came back after the lease ended does not revive it:
+        // the next poll ends the keep-alive.
+        self.lease.renewed(self.renewer.valid_until(), now);
+        Ok(())
+    }
+}
+
+/// Where a [`RenewOnce`] is.
+#[derive(Debug)]
+enum Once {
+    Ready,
+    InFlight(Instant),
+    Done(Option<Result<Instant, Error>>),
+}
+
+/// One renewal on demand (`Lock::renew`): refused with [`Error::LockLost`],
+/// without a request, when the lease has already lapsed (etcd may have given
+/// the key to someone else); otherwise a refresh guarded by the holder's value.
+/// The output is the new end of the lease.
+#[derive(Debug)]
+pub struct RenewOnce {
+    key: String,
+    value: String,
+    ttl: u64,
+    valid_until: Instant,
+    state: Once,
+}
+
+impl RenewOnce {
+    /// Renew `key` (holding `value`, held until `valid_until`) to `ttl` seconds.
+    pub fn new(
+        key: impl Into<String>,
+        value: impl Into<String>,
+        ttl: u64,
+        valid_until: Instant,
+    ) -> RenewOnce {
+        let state = match check_ttl(Some(ttl)) {
+            Ok(()) => Once::Ready,
+            Err(e) => Once::Done(Some(Err(e))),
+        };
+        RenewOnce {
+            key: key.into(),
+            value: value.into(),
+            ttl,
+            valid_until,
+            state,
+        }
+    }
+}
+
+impl Machine for RenewOnce {
+    type Request = Request;
+    type Outcome = Outcome;
+    type Event = ();
+    type Output = Result<Instant, Error>;
+
+    fn poll(&mut self, now: Instant) -> Step<Request, (), Result<Instant, Error>> {
+        match &mut self.state {
+            Once::Done(result) => Step::Done(
+                result
+                    .take()
+                    .unwrap_or_else(|| Err(Error::Misuse("the renewal has finished".into()))),
+            ),
+            Once::InFlight(_) => Step::Done(Err(Error::Misuse(
+                "polled while the refresh was in flight".into(),
+            ))),
+            Once::Ready if now >= self.valid_until => {
+                self.state = Once::Done(None);
+                Step::Done(Err(lost(&self.key, TTL_RAN_OUT)))
+            }
+            Once::Ready => {
+                self.state = Once::InFlight(now);
+                Step::Send(Request::Keys(KeysRequest::Refresh(
+                    keys::Refresh::new(self.key.as_str(), self.ttl).prev_value(self.value.as_str()),
+                )))
+            }
+        }
+    }
+
+    fn handle(&mut self, outcome: Outcome, _now: Instant) -> Result<(), Error> {
+        let (Once::InFlight(sent), Outcome::Keys(result)) = (&self.state, outcome) else {
+            return Err(Error::Misuse(
+                "a refresh outcome with no refresh in flight".into(),
+            ));
+        };
+        let result = match result {
+            Ok(_) => Ok(later(*sent, Duration::from_secs(self.ttl))),
+            Err(e) if e.is_key_not_found() || e.is_precondition_failed() => Err(lost(
+                &self.key,
+                "it expired or another holder's value is in it",
+            )),
+            Err(e) => Err(e),
+        };
+        self.state = Once::Done(Some(result));
+        Ok(())
     }
 }

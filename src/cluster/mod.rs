@@ -43,8 +43,11 @@
 use std::time::{Duration, Instant};
 
 use crate::endpoint::Endpoint;
-use crate::error::{Error, TransportError};
-use crate::response::{error_from_response, RespondedBy};
+use crate::error::{body_prefix, Error, TransportError};
+
+mod attempts;
+
+pub use attempts::{Attempts, Timeout};
 
 /// How long a failed endpoint is skipped: the seed's `HOST_FAIL_WAIT_S = 5`.
 pub const HOST_FAIL_WAIT: Duration = Duration::from_secs(5);
@@ -65,118 +68,6 @@ pub struct EndpointPool {
     cluster_id: Option<String>,
     last_sync: Option<Instant>,
     raft_term: u64,
-}
-
-/// One request's progress through the pool: which endpoints it has tried and how
-/// each failed.
-#[derive(Debug)]
-pub struct Attempts {
-    idempotent: bool,
-    long_poll: bool,
-    may_be_stale: bool,
-    failover: bool,
-    only: Option<Endpoint>,
-    timeout: Option<Option<Duration>>,
-    deadline: Option<Instant>,
-    tried: Vec<Endpoint>,
-    failures: Vec<(String, Error)>,
-}
-
-impl Attempts {
-    /// A new request; `idempotent` says whether it may be resent after an
-    /// ambiguous failure.
-    pub fn new(idempotent: bool) -> Attempts {
-        Attempts {
-            idempotent,
-            long_poll: false,
-            may_be_stale: false,
-            failover: true,
-            only: None,
-            timeout: None,
-            deadline: None,
-            tried: Vec::new(),
-            failures: Vec::new(),
-        }
-    }
-
-    /// Whether other endpoints may be tried after a failure (the seed's
-    /// `allow_reconnect`; default true).
-    pub fn with_failover(mut self, failover: bool) -> Attempts {
-        self.failover = failover;
-        self
-    }
-
-    /// Mark this request as a long poll: a timeout is then its normal end (the
-    /// member is not marked failed, and the timeout is returned at once so the
-    /// caller can poll again at the same index).
-    pub fn long_poll(mut self, long_poll: bool) -> Attempts {
-        self.long_poll = long_poll;
-        self
-    }
-
-    /// Mark this request as a read answered from the member's own state, which
-    /// a member behind the cluster's raft term may serve stale (see the
-    /// module docs).
-    pub fn may_be_stale(mut self, may_be_stale: bool) -> Attempts {
-        self.may_be_stale = may_be_stale;
-        self
-    }
-
-    /// Send to `endpoint` only (which need not be in the pool): for requests
-    /// about one member, such as its health or the leader's statistics.
-    pub fn only(mut self, endpoint: Endpoint) -> Attempts {
-        self.only = Some(endpoint);
-        self.failover = false;
-        self
-    }
-
-    /// Use `timeout` for each attempt instead of the client's default.
-    pub fn with_timeout(mut self, timeout: Option<Duration>) -> Attempts {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// The per-attempt timeout chosen for this request, if one was.
-    pub fn timeout(&self) -> Option<Option<Duration>> {
-        self.timeout
-    }
-
-    /// The deadline, if any.
-    pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
-    }
-
-    /// Give up trying further endpoints once `deadline` has passed.
-    pub fn with_deadline(mut self, deadline: Option<Instant>) -> Attempts {
-        self.deadline = deadline;
-        self
-    }
-
-    /// How many endpoints have been tried so far (the current attempt's
-    /// number, once one is chosen).
-    pub fn count(&self) -> usize {
-        self.tried.len()
-    }
-
-    /// The failures so far.
-    pub fn failures(&self) -> &[(String, Error)] {
-        &self.failures
-    }
-
-    /// The error to report once no endpoint is left.
-    fn exhausted(&mut self) -> Error {
-        match self.failures.len() {
-            0 => Error::Misuse("no endpoint was tried".into()),
-            1 => self
-                .failures
-                .pop()
-                .map(|(_, e)| e)
-                .unwrap_or_else(|| Error::Misuse(String::new())),
-            _ => Error::AllEndpointsFailed {
-                failures: std::mem::take(&mut self.failures),
-            },
-        }
-    }
 }
 
 /// What to do with an outcome.
@@ -366,7 +257,9 @@ impl EndpointPool {
         }
     }
 
-    /// Judge the outcome of sending to `endpoint`.
+    /// Judge the outcome of sending to `endpoint`. A 5xx answer's failure is
+    /// described as its status and the start of its body (see
+    /// [`EndpointPool::handle_described`]).
     pub fn handle(
         &mut self,
         attempts: &mut Attempts,
@@ -375,9 +268,30 @@ impl EndpointPool {
         now: Instant,
     ) -> Verdict {
         let name = endpoint.to_string();
+        let plain = |response: &http::Response<Vec<u8>>| Error::Http {
+            endpoint: name.clone(),
+            status: response.status().as_u16(),
+            location: None,
+            body: body_prefix(response.body()),
+        };
+        self.handle_described(attempts, endpoint, outcome, now, &plain)
+    }
+
+    /// Judge the outcome of sending to `endpoint`, reading only statuses and
+    /// headers: `describe` turns a 5xx answer into the failure it reports (the
+    /// client passes the response parser, so etcd's errorCode and message are
+    /// kept).
+    pub fn handle_described(
+        &mut self,
+        attempts: &mut Attempts,
+        endpoint: &Endpoint,
+        outcome: Result<http::Response<Vec<u8>>, TransportError>,
+        now: Instant,
+        describe: &dyn Fn(&http::Response<Vec<u8>>) -> Error,
+    ) -> Verdict {
+        let name = endpoint.to_string();
         match outcome {
-            Ok(mut response) => {
-                response.extensions_mut().insert(RespondedBy(name.clone()));
+            Ok(response) => {
                 if let Some(err) = self.check_cluster_id(&response, &name) {
                     self.mark_failed(endpoint, now);
                     attempts.failures.push((name, err));
@@ -390,7 +304,7 @@ impl EndpointPool {
                 }
                 if response.status().is_server_error() {
                     self.mark_failed(endpoint, now);
-                    let err = error_from_response(&response);
+                    let err = describe(&response);
                     if attempts.idempotent {
                         attempts.failures.push((name, err));
                         return Verdict::Retry;

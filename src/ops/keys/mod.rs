@@ -1,0 +1,77 @@
+//! The keys API (`/v2/keys`): one operation per call.
+//!
+//! Values and write options travel in a form-encoded body (so long values never
+//! hit etcd's 4096-byte request line limit); the options of GET and DELETE travel
+//! in the query string, because etcd ignores a DELETE body, which would turn a
+//! compare-and-delete into an unconditional delete.
+//!
+//! "Safe to resend" is whether the client sends the request again, to another
+//! member, after a failure that leaves its outcome unknown (a timeout, a
+//! connection lost after sending, errorCode 300). No write is, by default: a
+//! write applied twice is two events to every watcher, and in between another
+//! writer's value is overwritten. The plain writes marked "opt-in" are resent
+//! only by a client built with
+//! [`crate::ClientBuilder::resend_sets_after_unknown_outcome`].
+//!
+//! | operation | request | safe to resend |
+//! |---|---|---|
+//! | [`Get`] | `GET ?recursive&sorted&quorum` | yes |
+//! | [`Set`] | `PUT value, ttl` | opt-in |
+//! | [`Create`] | `PUT value, ttl, prevExist=false` | no |
+//! | [`Update`] | `PUT value, ttl, prevExist=true` | opt-in |
+//! | [`CompareAndSwap`] | `PUT value, ttl, prevValue, prevIndex, prevExist` | no |
+//! | [`Refresh`] | `PUT ttl, refresh=true, prevExist=true` | opt-in |
+//! | [`Delete`] | `DELETE ?prevValue&prevIndex&recursive&dir` | no |
+//! | [`CreateDir`] | `PUT dir=true, ttl, prevExist=false` | no |
+//! | [`UpdateDir`] | `PUT dir=true, ttl, prevExist=true` | opt-in |
+//! | [`CreateInOrder`] | `POST value, ttl` | no |
+//! | [`Wait`] | `GET ?wait=true&waitIndex&recursive` (long poll) | yes |
+//! | [`CurrentIndex`] | `HEAD` (the store index, no body) | yes |
+//! | [`NoValueOnSuccess`] | any write above with `noValueOnSuccess=true` | as the write |
+
+use http::Method;
+
+pub use super::MAX_TTL;
+use super::{request, Params};
+use crate::endpoint::Endpoint;
+use crate::error::Error;
+
+mod no_value;
+mod read;
+mod tree;
+mod write;
+
+pub use no_value::{NoValueOnSuccess, Write};
+pub use read::{CurrentIndex, Get, Wait, WaitOutcome};
+pub use tree::{CreateDir, CreateInOrder, Delete, UpdateDir};
+pub use write::{CompareAndSwap, Create, Refresh, Set, Update};
+
+macro_rules! ttl_setter {
+    () => {
+        /// Expire the node after `seconds` (etcd's TTL is whole seconds; 0 expires
+        /// it at the next sweep). Above [`crate::ops::MAX_TTL`] the request is refused before
+        /// sending (etcd would misread it).
+        pub fn ttl(mut self, seconds: u64) -> Self {
+            self.ttl = Some(seconds);
+            self
+        }
+    };
+}
+pub(crate) use ttl_setter;
+
+pub(crate) fn put(
+    endpoint: &Endpoint,
+    key: &str,
+    form: &Params,
+) -> Result<http::Request<Vec<u8>>, Error> {
+    request(
+        endpoint,
+        Method::PUT,
+        &keys_path(key)?,
+        &Params::new(),
+        Some(form),
+    )
+}
+
+/// The request target of a key (see `ops::keys_path`).
+pub(crate) use super::keys_path;

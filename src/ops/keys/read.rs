@@ -1,0 +1,238 @@
+//! Reads: [`Get`], [`CurrentIndex`] and the long poll [`Wait`].
+
+use http::Method;
+
+use super::keys_path;
+use crate::endpoint::Endpoint;
+use crate::error::Error;
+use crate::ops::{request, Operation, Params};
+use crate::response::{parse_keys, ClusterInfo, KeysResponse};
+
+/// Read a key or list a directory.
+///
+/// ```
+/// use etcd_v2::{ops::keys::Get, Endpoint, Operation};
+/// let e = Endpoint::parse("http://127.0.0.1:2379").unwrap();
+/// let req = Get::new("/dir").recursive(true).sorted(true).quorum(true).build(&e).unwrap();
+/// assert_eq!(req.uri().query(), Some("recursive=true&sorted=true&quorum=true"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Get {
+    key: String,
+    recursive: bool,
+    sorted: bool,
+    quorum: bool,
+}
+
+impl Get {
+    /// Read `key`.
+    pub fn new(key: impl Into<String>) -> Get {
+        Get {
+            key: key.into(),
+            recursive: false,
+            sorted: false,
+            quorum: false,
+        }
+    }
+
+    /// List a directory's whole subtree, not only its direct children.
+    pub fn recursive(mut self, on: bool) -> Get {
+        self.recursive = on;
+        self
+    }
+
+    /// List children in key order (etcd's default is hash order; in-order keys
+    /// sort by creation).
+    pub fn sorted(mut self, on: bool) -> Get {
+        self.sorted = on;
+        self
+    }
+
+    /// Linearizable read through raft, rather than the member's local (possibly
+    /// stale) state.
+    pub fn quorum(mut self, on: bool) -> Get {
+        self.quorum = on;
+        self
+    }
+}
+
+impl Operation for Get {
+    type Output = KeysResponse;
+    fn key(&self) -> Option<&str> {
+        Some(&self.key)
+    }
+
+    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
+        let mut q = Params::new();
+        q.flag("recursive", self.recursive)
+            .flag("sorted", self.sorted)
+            .flag("quorum", self.quorum);
+        request(endpoint, Method::GET, &keys_path(&self.key)?, &q, None)
+    }
+
+    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<KeysResponse, Error> {
+        let mut parsed = parse_keys(&response)?;
+        parsed.node.mark_listed(self.recursive);
+        Ok(parsed)
+    }
+
+    fn idempotent(&self) -> bool {
+        true
+    }
+
+    fn may_be_stale(&self) -> bool {
+        !self.quorum
+    }
+}
+
+/// The member's current store index (`X-Etcd-Index`), read with a `HEAD` of a
+/// key: no body is sent, whether the key exists or not. A wait from "now" starts
+/// at this index + 1, so nothing that happens after it is missed.
+///
+/// ```
+/// use etcd_v2::{ops::keys::CurrentIndex, Operation};
+/// let missing = http::Response::builder().status(404).header("X-Etcd-Index", "41").body(vec![]).unwrap();
+/// assert_eq!(CurrentIndex::new("/nope").parse(missing).unwrap(), 41);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentIndex {
+    key: String,
+}
+
+impl CurrentIndex {
+    /// Ask for the index with a `HEAD` of `key`.
+    pub fn new(key: impl Into<String>) -> CurrentIndex {
+        CurrentIndex { key: key.into() }
+    }
+}
+
+impl Operation for CurrentIndex {
+    type Output = u64;
+    fn key(&self) -> Option<&str> {
+        Some(&self.key)
+    }
+    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
+        request(
+            endpoint,
+            Method::HEAD,
+            &keys_path(&self.key)?,
+            &Params::new(),
+            None,
+        )
+    }
+    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<u64, Error> {
+        match response.status().as_u16() {
+            200 | 404 => ClusterInfo::from_headers(response.headers())
+                .etcd_index
+                .ok_or_else(|| {
+                    crate::response::decode_failure(&response, "no X-Etcd-Index header")
+                }),
+            _ => Err(crate::response::error_from_response(&response)),
+        }
+    }
+    fn idempotent(&self) -> bool {
+        true
+    }
+    fn may_be_stale(&self) -> bool {
+        true
+    }
+}
+
+/// What a single long poll returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitOutcome {
+    /// A change.
+    Event(Box<KeysResponse>),
+    /// etcd ended the poll without an event (a 200 with an empty body: an idle
+    /// watch closed, or the long-poll timeout). Poll again at the same index; if
+    /// no index was given, from `cluster.etcd_index + 1`, so that nothing is
+    /// missed in between.
+    Idle {
+        /// The headers: `etcd_index` is the store index when the watch started.
+        cluster: ClusterInfo,
+    },
+}
+
+/// One long poll for the next change of a key (or, with `recursive`, of anything
+/// below it), optionally from an index in the past (etcd replays the last 1000
+/// events; older indexes give errorCode 401).
+///
+/// A refresh does not wake a wait and is skipped by replays; a live recursive
+/// wait skips hidden (`_x`) children, but a replay from an index includes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wait {
+    key: String,
+    recursive: bool,
+    wait_index: Option<u64>,
+}
+
+impl Wait {
+    /// Wait for the next change of `key`.
+    pub fn new(key: impl Into<String>) -> Wait {
+        Wait {
+            key: key.into(),
+            recursive: false,
+            wait_index: None,
+        }
+    }
+
+    /// Also wake on changes anywhere below `key`.
+    pub fn recursive(mut self, on: bool) -> Wait {
+        self.recursive = on;
+        self
+    }
+
+    /// Return the first event at or after `index` (possibly one in the past).
+    pub fn wait_index(mut self, index: u64) -> Wait {
+        self.wait_index = Some(index);
+        self
+    }
+
+    /// The key waited on.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The index waited from, if any.
+    pub fn index(&self) -> Option<u64> {
+        self.wait_index
+    }
+
+    /// Whether the wait is recursive.
+    pub fn is_recursive(&self) -> bool {
+        self.recursive
+    }
+}
+
+impl Operation for Wait {
+    type Output = WaitOutcome;
+    fn key(&self) -> Option<&str> {
+        Some(&self.key)
+    }
+    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
+        let mut q = Params::new();
+        q.push("wait", "true")
+            .push_opt("waitIndex", self.wait_index)
+            .flag("recursive", self.recursive);
+        request(endpoint, Method::GET, &keys_path(&self.key)?, &q, None)
+    }
+    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<WaitOutcome, Error> {
+        if response.status() == http::StatusCode::OK
+            && response.body().iter().all(u8::is_ascii_whitespace)
+        {
+            return Ok(WaitOutcome::Idle {
+                cluster: ClusterInfo::from_headers(response.headers()),
+            });
+        }
+        parse_keys(&response).map(|e| WaitOutcome::Event(Box::new(e)))
+    }
+    fn idempotent(&self) -> bool {
+        true
+    }
+    fn is_long_poll(&self) -> bool {
+        true
+    }
+    fn may_be_stale(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,445 @@
+//! The acquisition state machine: [`LockMachine`] (see the [module docs](super)).
+
+use std::time::{Duration, Instant};
+
+use super::super::{
+    is_transient, later, renew_interval, KeysRequest, Outcome, Request, BACKOFF_MAX, BACKOFF_MIN,
+    MAX_POLL,
+};
+use super::{Held, LockStep};
+use crate::error::Error;
+use crate::machine::{Machine, Step};
+use crate::ops::check_ttl;
+use crate::ops::keys::{self, WaitOutcome};
+use crate::response::{KeysResponse, Node};
+
+/// What the machine does next, once ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    /// List and look for our id; create if it is not there.
+    Find,
+    Create,
+    List,
+    Wait {
+        pred: String,
+        index: u64,
+    },
+    Refresh,
+    GiveUp {
+        timed_out: bool,
+    },
+}
+
+/// Where the machine is.
+#[derive(Debug)]
+enum State {
+    /// Ready to send `phase`'s request (not before `not_before`, a backoff).
+    Ready {
+        phase: Phase,
+        not_before: Option<Instant>,
+    },
+    /// `phase`'s request is in flight, sent at `sent`.
+    InFlight { phase: Phase, sent: Instant },
+    /// Finished.
+    Done(Finish),
+}
+
+#[derive(Debug)]
+enum Finish {
+    Acquired(Held),
+    NotAcquired,
+    TimedOut,
+    /// The error, until polled once.
+    Failed(Option<Error>),
+}
+
+/// The contender's own key, once known.
+#[derive(Debug, Clone)]
+struct Mine {
+    key: String,
+    index: u64,
+    /// Until when it is surely ours (`None`: not known yet, refresh first).
+    valid_until: Option<Instant>,
+    /// Whether this machine created it (rather than finding a reentrant
+    /// holder's key).
+    created: bool,
+}
+
+/// The acquisition state machine of one contender.
+#[derive(Debug)]
+pub struct LockMachine {
+    dir: String,
+    id: String,
+    ttl: u64,
+    blocking: bool,
+    reentrant: bool,
+    deadline: Option<Instant>,
+    /// The contender's key, once known.
+    mine: Option<Mine>,
+    /// When the earliest create of unknown outcome was sent.
+    create_sent_at: Option<Instant>,
+    /// When a waiting contender next refreshes its key.
+    refresh_at: Option<Instant>,
+    backoff: Duration,
+    state: State,
+}
+
+fn ready(phase: Phase) -> State {
+    State::Ready {
+        phase,
+        not_before: None,
+    }
+}
+
+impl LockMachine {
+    /// Contend for the lock in directory `dir` (see [`lock_dir`]) with the
+    /// unique `id` and a `ttl` in seconds (at least 1). A TTL over
+    /// [`crate::ops::MAX_TTL`] fails at the first poll with
+    /// [`Error::InvalidArgument`], before anything is sent.
+    pub fn new(dir: impl Into<String>, id: impl Into<String>, ttl: u64) -> LockMachine {
+        let state = match check_ttl(Some(ttl)) {
+            Ok(()) => ready(Phase::Create),
+            Err(e) => State::Done(Finish::Failed(Some(e))),
+        };
+        LockMachine {
+            dir: dir.into(),
+            id: id.into(),
+            ttl: ttl.max(1),
+            blocking: true,
+            reentrant: false,
+            deadline: None,
+            mine: None,
+            create_sent_at: None,
+            refresh_at: None,
+            backoff: BACKOFF_MIN,
+            state,
+        }
+    }
+
+    /// Reuse a key already holding this id (a reentrant lock's instance value).
+    pub fn reentrant(mut self) -> LockMachine {
+        if let State::Ready { phase, .. } = &mut self.state {
+            *phase = Phase::Find;
+        }
+        self.reentrant = true;
+        self
+    }
+
+    /// Give up (delete the key, report [`LockStep::TimedOut`]) at `deadline`.
+    pub fn deadline(mut self, deadline: Option<Instant>) -> LockMachine {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Do not wait: if another holds the lock, delete the key and report
+    /// [`LockStep::NotAcquired`].
+    pub fn non_blocking(mut self) -> LockMachine {
+        self.blocking = false;
+        self
+    }
+
+    /// The lock's directory.
+    pub fn dir(&self) -> &str {
+        &self.dir
+    }
+
+    /// The contender's key, once created.
+    pub fn key(&self) -> Option<&str> {
+        self.mine.as_ref().map(|m| m.key.as_str())
+    }
+
+    /// The key this machine created itself (not a reentrant holder's key it
+    /// found), if any: what an abandoned acquisition should delete.
+    pub fn created_key(&self) -> Option<&str> {
+        self.mine
+            .as_ref()
+            .filter(|m| m.created)
+            .map(|m| m.key.as_str())
+    }
+
+    /// Whether a create was sent whose outcome is not known yet (in flight, or
+    /// ended ambiguously): a key with this contender's id may exist that the
+    /// machine does not know of.
+    pub fn create_pending(&self) -> bool {
+        self.create_sent_at.is_some()
+    }
+
+    /// How an abandoned acquisition (whose driver stopped before it ended) is
+    /// undone: delete the key this machine made, or, after a create of unknown
+    /// outcome, find it by id (an exclusive lock's id is its own; a reentrant
+    /// lock's instance value may be another handle's key, so that one is left
+    /// to its TTL).
+    pub fn abandoned(&self) -> crate::recipes::release::Release {
+        use crate::recipes::release::Release;
+        match self.created_key() {
+            Some(key) => Release::key(key, self.id.as_str()),
+            None if self.create_pending() && !self.reentrant => {
+                Release::find(self.dir.as_str(), self.id.as_str())
+            }
+            None => Release::nothing(),
+        }
+    }
+
+    fn request(&self, phase: &Phase, now: Instant) -> Option<Request> {
+        let keys_request = match (phase, &self.mine) {
+            (Phase::Find | Phase::List, _) => {
+                KeysRequest::Get(keys::Get::new(self.dir.as_str()).sorted(true))
+            }
+            (Phase::Create, _) => KeysRequest::CreateInOrder(
+                keys::CreateInOrder::new(self.dir.as_str(), self.id.as_str()).ttl(self.ttl),
+            ),
+            (Phase::Wait { pred, index }, _) => {
+                let refresh_at = self.refresh_at.unwrap_or(now);
+                let mut timeout = MAX_POLL.min(refresh_at.saturating_duration_since(now));
+                if let Some(d) = self.deadline {
+                    timeout = timeout.min(d.saturating_duration_since(now));
+                }
+                return Some(Request::Wait {
+                    wait: keys::Wait::new(pred.as_str()).wait_index(*index),
+                    timeout: timeout.max(Duration::from_millis(1)),
+                });
+            }
+            (Phase::Refresh, Some(mine)) => KeysRequest::Refresh(
+                keys::Refresh::new(mine.key.as_str(), self.ttl).prev_value(self.id.as_str()),
+            ),
+            (Phase::GiveUp { .. }, Some(mine)) => KeysRequest::Delete(
+                keys::Delete::new(mine.key.as_str()).prev_value(self.id.as_str()),
+            ),
+            (Phase::Refresh | Phase::GiveUp { .. }, None) => return None,
+        };
+        Some(Request::Keys(keys_request))
+    }
+
+    /// What to do next.
+    pub fn poll(&mut self, now: Instant) -> LockStep {
+        let phase = match &mut self.state {
+            State::Done(Finish::Failed(e)) => {
+                return LockStep::Failed(
+                    e.take()
+                        .unwrap_or_else(|| Error::Misuse("the lock machine already failed".into())),
+                )
+            }
+            State::Done(Finish::Acquired(held)) => return LockStep::Acquired(held.clone()),
+            State::Done(Finish::NotAcquired) => return LockStep::NotAcquired,
+            State::Done(Finish::TimedOut) => return LockStep::TimedOut,
+            State::InFlight { .. } => {
+                return LockStep::Failed(Error::Misuse(
+                    "the lock machine was polled while a request was in flight".into(),
+                ))
+            }
+            State::Ready {
+                not_before: Some(at),
+                ..
+            } if now < *at => return LockStep::SleepUntil(*at),
+            State::Ready { phase, .. } => phase.clone(),
+        };
+        let phase = match phase {
+            // Past the deadline: give up (deleting our key, if any).
+            p if self.deadline.is_some_and(|d| now >= d) && !matches!(p, Phase::GiveUp { .. }) => {
+                if self.mine.is_none() {
+                    self.state = State::Done(Finish::TimedOut);
+                    return LockStep::TimedOut;
+                }
+                Phase::GiveUp { timed_out: true }
+            }
+            // A waiter refreshes its own key every third of the TTL.
+            Phase::Wait { .. } if now >= self.refresh_at.unwrap_or(now) => Phase::Refresh,
+            // Nothing of ours to refresh or delete: create it.
+            Phase::Refresh | Phase::GiveUp { .. } if self.mine.is_none() => Phase::Create,
+            p => p,
+        };
+        let Some(request) = self.request(&phase, now) else {
+            self.state = State::Done(Finish::Failed(None));
+            return LockStep::Failed(Error::Misuse("the lock machine lost its key".into()));
+        };
+        if phase == Phase::Create {
+            self.create_sent_at.get_or_insert(now);
+        }
+        self.state = State::InFlight { phase, sent: now };
+        LockStep::Send(request)
+    }
+
+    /// Ready for `phase`, after a backoff.
+    fn backing_off(&mut self, phase: Phase, now: Instant) -> State {
+        let at = now + self.backoff;
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+        State::Ready {
+            phase,
+            not_before: Some(at),
+        }
+    }
+
+    /// Where our key stands in a sorted listing of the directory: the next
+    /// state.
+    fn evaluate(&mut self, listing: &KeysResponse, now: Instant) -> State {
+        let mut children: Vec<&Node> = listing.children().iter().filter(|n| !n.dir).collect();
+        children.sort_by(|a, b| a.key.cmp(&b.key));
+        if self.mine.is_none() {
+            if let Some(found) = children
+                .iter()
+                .find(|n| n.value.as_deref() == Some(self.id.as_str()))
+            {
+                // A contender's id is unique, so a key with it is one our
+                // ambiguous create made; a reentrant lock's instance value may be
+                // another handle's key. Either way a listing (possibly from a
+                // lagging member, possibly showing a key deleted since) proves
+                // nothing about it: a key found, not made, is refreshed (a write
+                // through raft, guarded by our value) before it is trusted.
+                let created = !self.reentrant && self.create_sent_at.is_some();
+                self.mine = Some(Mine {
+                    key: found.key.clone(),
+                    index: found.created_index,
+                    valid_until: None,
+                    created,
+                });
+                self.create_sent_at = None;
+                self.refresh_at = Some(now);
+            }
+        }
+        let Some(mine) = &self.mine else {
+            return ready(Phase::Create);
+        };
+        let Some(position) = children.iter().position(|n| n.key == mine.key) else {
+            // Our key expired (or was deleted): start over.
+            self.mine = None;
+            return ready(Phase::Create);
+        };
+        match position {
+            0 => match mine.valid_until {
+                Some(until) if until > now => State::Done(Finish::Acquired(Held {
+                    key: mine.key.clone(),
+                    index: mine.index,
+                    valid_until: until,
+                })),
+                // First, but with no time known to be left: refresh, then look
+                // again, rather than report a lock that may be gone already.
+                _ => ready(Phase::Refresh),
+            },
+            _ if !self.blocking => ready(Phase::GiveUp { timed_out: false }),
+            i => {
+                let pred = children[i - 1];
+                ready(Phase::Wait {
+                    pred: pred.key.clone(),
+                    index: pred.modified_index + 1,
+                })
+            }
+        }
+    }
+
+    /// Hand over the outcome of the request last sent.
+    pub fn handle(&mut self, outcome: Outcome, now: Instant) -> Result<(), Error> {
+        let State::InFlight { phase, sent } = &self.state else {
+            return Err(Error::Misuse(
+                "a lock outcome with no request in flight".into(),
+            ));
+        };
+        let (phase, sent) = (phase.clone(), *sent);
+        let is_wait = matches!(phase, Phase::Wait { .. });
+        if is_wait != matches!(outcome, Outcome::Wait(_)) {
+            return Err(Error::Misuse(
+                "the outcome does not match the request in flight".into(),
+            ));
+        }
+        self.state = match (phase, outcome) {
+            (Phase::Find | Phase::List, Outcome::Keys(Ok(listing))) => {
+                self.backoff = BACKOFF_MIN;
+                self.evaluate(&listing, now)
+            }
+            (Phase::Find | Phase::List, Outcome::Keys(Err(e))) if e.is_key_not_found() => {
+                // No directory: nobody holds it, and our key (if any) has expired.
+                self.mine = None;
+                ready(Phase::Create)
+            }
+            (Phase::Create, Outcome::Keys(Ok(created))) => {
+                self.backoff = BACKOFF_MIN;
+                self.create_sent_at = None;
+                self.mine = Some(Mine {
+                    key: created.node.key.clone(),
+                    index: created.node.created_index,
+                    valid_until: Some(later(sent, Duration::from_secs(self.ttl))),
+                    created: true,
+                });
+                self.refresh_at = Some(later(sent, renew_interval(self.ttl)));
+                ready(Phase::List)
+            }
+            // The POST may have been applied: look for our id before another.
+            (Phase::Create, Outcome::Keys(Err(Error::OutcomeUnknown { .. }))) => ready(Phase::Find),
+            (Phase::Create, Outcome::Keys(Err(e))) if is_transient(&e) => {
+                self.backing_off(Phase::Find, now)
+            }
+            (Phase::Wait { .. }, Outcome::Wait(Ok(WaitOutcome::Event(_)))) => {
+                self.backoff = BACKOFF_MIN;
+                ready(Phase::List)
+            }
+            // An idle poll, or one that ran its course: poll() decides what is
+            // next (the same wait, a refresh, or giving up).
+            (p @ Phase::Wait { .. }, Outcome::Wait(Ok(WaitOutcome::Idle { .. }))) => ready(p),
+            (p @ Phase::Wait { .. }, Outcome::Wait(Err(e))) if is_poll_timeout(&e) => ready(p),
+            (Phase::Wait { .. }, Outcome::Wait(Err(e))) if e.is_event_index_cleared() => {
+                ready(Phase::List)
+            }
+            (Phase::Wait { .. }, Outcome::Wait(Err(e))) if is_transient(&e) => {
+                self.backing_off(Phase::List, now)
+            }
+            (Phase::Wait { .. }, Outcome::Wait(Err(e))) => State::Done(Finish::Failed(Some(e))),
+            (Phase::Refresh, Outcome::Keys(Ok(_))) => {
+                if let Some(mine) = &mut self.mine {
+                    let until = later(sent, Duration::from_secs(self.ttl));
+                    mine.valid_until = Some(mine.valid_until.map_or(until, |v| v.max(until)));
+                }
+                self.refresh_at = Some(later(sent, renew_interval(self.ttl)));
+                ready(Phase::List)
+            }
+            (Phase::Refresh, Outcome::Keys(Err(e)))
+                if e.is_key_not_found() || e.is_precondition_failed() =>
+            {
+                self.mine = None;
+                ready(Phase::Create)
+            }
+            (Phase::GiveUp { timed_out }, Outcome::Keys(_)) => {
+                // Deleted, or gone already; if the delete failed, the TTL removes it.
+                self.mine = None;
+                State::Done(if timed_out {
+                    Finish::TimedOut
+                } else {
+                    Finish::NotAcquired
+                })
+            }
+            (phase, Outcome::Keys(Err(e))) if is_transient(&e) => self.backing_off(phase, now),
+            (_, Outcome::Keys(Err(e))) => State::Done(Finish::Failed(Some(e))),
+            (phase, outcome) => {
+                return Err(Error::Misuse(format!(
+                    "unexpected outcome {outcome:?} in phase {phase:?}"
+                )));
+            }
+        };
+        Ok(())
+    }
+}
+
+impl Machine for LockMachine {
+    type Request = Request;
+    type Outcome = Outcome;
+    type Event = ();
+    /// The lock, once held; `Ok(None)` when a non-blocking attempt found it
+    /// held by another or the deadline passed.
+    type Output = Result<Option<Held>, Error>;
+
+    fn poll(&mut self, now: Instant) -> Step<Request, (), Self::Output> {
+        match LockMachine::poll(self, now) {
+            LockStep::Send(request) => Step::Send(request),
+            LockStep::SleepUntil(at) => Step::SleepUntil(at),
+            LockStep::Acquired(held) => Step::Done(Ok(Some(held))),
+            LockStep::NotAcquired | LockStep::TimedOut => Step::Done(Ok(None)),
+            LockStep::Failed(e) => Step::Done(Err(e)),
+        }
+    }
+
+    fn handle(&mut self, outcome: Outcome, now: Instant) -> Result<(), Error> {
+        LockMachine::handle(self, outcome, now)
+    }
+}
+
+fn is_poll_timeout(err: &Error) -> bool {
+    matches!(err, Error::Transport { source, .. } if source.kind() == crate::TransportErrorKind::Timeout)
+}

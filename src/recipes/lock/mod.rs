@@ -1,0 +1,106 @@
+//! A fair, herd-free lock on etcd v2, compatible with python-etcd's `etcd.Lock`.
+//!
+//! **Layout** (python-etcd's): a lock named `name` is the directory
+//! `/_locks/<name>`. Each contender appends an in-order key (POST, so etcd names
+//! it with a 20-digit, zero-padded global index) whose value is the contender's
+//! unique id, with a TTL. The lowest key holds the lock. A Rust and a Python
+//! process contending for the same name therefore exclude each other.
+//!
+//! **Protocol**:
+//! - create the contender's key; if the outcome of that POST is unknown, list
+//!   the directory and look for the id before trying again (never two keys);
+//! - list the directory sorted; if the key is first, the lock is held;
+//! - otherwise watch only the predecessor (from its `modifiedIndex + 1`) and list
+//!   again when it changes: a release or an expiry wakes exactly the next waiter;
+//! - while waiting, refresh the own key every third of the TTL, so a long wait
+//!   keeps its place; a crashed holder's key expires with its TTL;
+//! - a deadline bounds each long poll, and when it passes the contender deletes
+//!   its key and reports a timeout; a non-blocking attempt that is not first
+//!   deletes its key at once.
+//!
+//! **Holding is a lease**: the lock counts as held only until the TTL has passed
+//! since the last successful write of the contender's key (its creation or a
+//! refresh) was *sent* ([`Held::valid_until`]); etcd starts the TTL when it
+//! applies the write, never earlier. Listings (which a lagging member may
+//! answer, showing keys deleted since) never extend it: a key that reaches the
+//! head of the queue with no time left on that lease, or that was found in a
+//! listing rather than made, is refreshed before the lock is reported held.
+//!
+//! A reentrant lock ([`LockMachine::reentrant`]) uses the caller's instance value
+//! as the id: a contender whose value already has a key reuses it, so the holder
+//! acquires again without blocking. Entries are not counted: one release
+//! releases.
+
+use std::time::Instant;
+
+mod machine;
+
+pub use machine::LockMachine;
+
+use super::Request;
+use crate::error::Error;
+use crate::key;
+use crate::response::{KeysResponse, Node};
+
+/// Where locks live (python-etcd's `lock_prefix`).
+pub const LOCK_PREFIX: &str = "/_locks";
+
+/// The directory of lock `name`: `/_locks/<name>`. A name that is empty or has
+/// a `.` or `..` segment (which would put the lock's keys outside `/_locks`) is
+/// refused with [`Error::InvalidKey`].
+///
+/// ```
+/// use etcd_v2::recipes::lock::lock_dir;
+/// assert_eq!(lock_dir("nightly-job").unwrap(), "/_locks/nightly-job");
+/// assert!(lock_dir("../../x/y").unwrap_err().is_invalid_input());
+/// ```
+pub fn lock_dir(name: &str) -> Result<String, Error> {
+    key::child(LOCK_PREFIX, name)
+}
+
+/// A lock held: the contender's key, its creation index, and until when it is
+/// surely held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// The contender's key (`/_locks/<name>/<20 digits>`).
+    pub key: String,
+    /// Its `createdIndex` (the number in its name).
+    pub index: u64,
+    /// The TTL after the last successful write of the key was sent: the lock is
+    /// held until then, unless renewed (see the module docs).
+    pub valid_until: Instant,
+}
+
+/// What the driver must do next.
+#[derive(Debug)]
+pub enum LockStep {
+    /// Run this request and hand its outcome to [`LockMachine::handle`].
+    Send(Request),
+    /// Nothing to do before then (a backoff).
+    SleepUntil(Instant),
+    /// The lock is held.
+    Acquired(Held),
+    /// A non-blocking attempt found the lock held by another (its key is gone).
+    NotAcquired,
+    /// The deadline passed before the lock was free (the key is gone, or will
+    /// expire with its TTL if its deletion failed).
+    TimedOut,
+    /// An error that cannot be waited out.
+    Failed(Error),
+}
+
+/// The first (holding) entry of a lock's listing, `None` when it is free (or
+/// the directory does not exist): what `get_active_index` and
+/// `get_active_value` report.
+pub fn holder(listing: Result<KeysResponse, Error>) -> Result<Option<Node>, Error> {
+    match listing {
+        Ok(listing) => {
+            let mut children: Vec<Node> = listing.node.children.unwrap_or_default();
+            children.retain(|n| !n.dir);
+            children.sort_by(|a, b| a.key.cmp(&b.key));
+            Ok(children.into_iter().next())
+        }
+        Err(e) if e.is_key_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
