@@ -671,3 +671,243 @@ fn driving_a_machine_out_of_turn_is_an_error_not_a_panic() {
     let mut r = Renewer::new("/k", "v", 10, t);
     assert!(r.handle(Err(Error::Misuse("x".into())), t).is_err());
 }
+
+/// Drive any recipe machine against the model at a fixed instant until it asks
+/// to sleep or finishes; the requests sent, described.
+fn settle_machine<M>(m: &mut M, model: &mut Model, now: Instant) -> (Vec<String>, Option<M::Output>)
+where
+    M: etcd_v2::machine::Machine<Request = Request, Outcome = Outcome>,
+{
+    use etcd_v2::machine::{Machine, Step};
+    let mut sent = Vec::new();
+    for _ in 0..100 {
+        match Machine::poll(m, now) {
+            Step::Send(req) => {
+                sent.push(describe(&req));
+                let outcome = model.run(&req, now).unwrap_or_else(poll_timeout);
+                Machine::handle(m, outcome, now).unwrap();
+            }
+            Step::SleepUntil(_) => return (sent, None),
+            Step::Event(_) => {}
+            Step::Done(output) => return (sent, Some(output)),
+        }
+    }
+    panic!("the machine never settled: {sent:?}");
+}
+
+#[test]
+fn a_release_deletes_only_its_own_key_and_resolves_an_unknown_outcome() {
+    use etcd_v2::recipes::release::Release;
+    let t = Instant::now();
+    let mut model = Model::new();
+    model.set("/l/mine", "me", None, t);
+    model.set("/l/theirs", "them", None, t);
+    let (sent, out) = settle_machine(&mut Release::key("/l/mine", "me"), &mut model, t);
+    assert_eq!(
+        (sent, out.unwrap().unwrap()),
+        (vec!["delete".to_owned()], true)
+    );
+    assert!(model.value("/l/mine").is_none());
+    let (_, out) = settle_machine(&mut Release::key("/l/theirs", "me"), &mut model, t);
+    assert!(
+        !out.unwrap().unwrap(),
+        "another holder's key is not deleted"
+    );
+    assert_eq!(model.value("/l/theirs").as_deref(), Some("them"));
+    let (_, out) = settle_machine(&mut Release::key("/l/gone", "me"), &mut model, t);
+    assert!(!out.unwrap().unwrap());
+
+    // The first delete is applied but its answer lost: a second, guarded delete
+    // finds it gone, and the release did delete it.
+    use etcd_v2::machine::{Machine, Step};
+    model.set("/l/mine", "me", None, t);
+    let mut r = Release::key("/l/mine", "me");
+    let Step::Send(first) = Machine::poll(&mut r, t) else {
+        panic!()
+    };
+    model.run(&first, t).unwrap();
+    let lost = Error::OutcomeUnknown {
+        source: Box::new(Error::Transport {
+            endpoint: "model".into(),
+            source: etcd_v2::TransportError::new(etcd_v2::TransportErrorKind::Io, "reset"),
+        }),
+    };
+    Machine::handle(&mut r, Outcome::Keys(Err(lost)), t).unwrap();
+    let (sent, out) = settle_machine(&mut r, &mut model, t);
+    assert_eq!(
+        (sent, out.unwrap().unwrap()),
+        (vec!["delete".to_owned()], true)
+    );
+
+    // A reentrant holder's key, found by its value.
+    model.set("/l/00000000000000000042", "worker-7", None, t);
+    let (sent, out) = settle_machine(&mut Release::find("/l", "worker-7"), &mut model, t);
+    assert_eq!(sent, ["list", "delete"]);
+    assert!(out.unwrap().unwrap());
+    assert!(model.value("/l/00000000000000000042").is_none());
+}
+
+#[test]
+fn a_keep_alive_extends_its_lease_and_a_pause_past_the_ttl_ends_it_without_a_request() {
+    use etcd_v2::machine::{Machine, Step};
+    use etcd_v2::recipes::lease::{Lease, TTL_RAN_OUT};
+    use etcd_v2::recipes::renew::KeepAlive;
+    let t0 = Instant::now();
+    let mut model = Model::new();
+    model.set("/k", "me", Some(9), t0);
+    let lease = Lease::held("/k", Some(t0 + Duration::from_secs(9)));
+    let mut ka = KeepAlive::new(lease.clone(), "me", 9, t0);
+    let mut now = t0;
+    let mut renewals = Vec::new();
+    while now < t0 + Duration::from_secs(20) {
+        match Machine::poll(&mut ka, now) {
+            Step::SleepUntil(at) => now = at,
+            Step::Send(req) => {
+                renewals.push((now - t0).as_secs());
+                let o = model.run(&req, now).unwrap();
+                Machine::handle(&mut ka, o, now).unwrap();
+                assert_eq!(lease.valid_until(), Some(now + Duration::from_secs(9)));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(renewals, [3, 6, 9, 12, 15, 18]);
+    assert!(lease.holds(now));
+    // Paused 10 s (past the 9 s TTL): the first poll after knows, and sends
+    // nothing.
+    let resumed = now + Duration::from_secs(10);
+    assert!(matches!(Machine::poll(&mut ka, resumed), Step::Done(())));
+    assert!(!lease.holds(resumed));
+    assert_eq!(lease.lost_reason().as_deref(), Some(TTL_RAN_OUT));
+}
+
+#[test]
+fn renewing_once_refuses_a_lapsed_lease_without_a_request() {
+    use etcd_v2::machine::{Machine, Step};
+    use etcd_v2::recipes::renew::RenewOnce;
+    let t = Instant::now();
+    let mut model = Model::new();
+    model.set("/k", "me", Some(5), t);
+    let mut lapsed = RenewOnce::new("/k", "me", 5, t);
+    match Machine::poll(&mut lapsed, t) {
+        Step::Done(Err(Error::LockLost { .. })) => {}
+        other => panic!("{other:?}"),
+    }
+    let mut live = RenewOnce::new("/k", "me", 5, t + Duration::from_secs(3));
+    let (sent, out) = settle_machine(&mut live, &mut model, t);
+    assert_eq!(sent, ["refresh"]);
+    assert_eq!(out.unwrap().unwrap(), t + Duration::from_secs(5));
+    let mut taken = RenewOnce::new("/k", "someone-else", 5, t + Duration::from_secs(3));
+    let (_, out) = settle_machine(&mut taken, &mut model, t);
+    assert!(matches!(out.unwrap(), Err(Error::LockLost { .. })));
+}
+
+#[test]
+fn a_campaign_elects_renews_campaigns_again_after_a_loss_and_resigns() {
+    use etcd_v2::machine::{Machine, Step};
+    use etcd_v2::recipes::campaign::Campaign;
+    use etcd_v2::recipes::lease::{Lease, LeaseChange};
+    use std::sync::{Arc, Mutex};
+    let t0 = Instant::now();
+    let mut model = Model::new();
+    let lease = Lease::none("/leader");
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let h = Arc::clone(&heard);
+    lease.listen(Box::new(move |change| {
+        h.lock().unwrap().push(match change {
+            LeaseChange::Gained => "gained".to_owned(),
+            LeaseChange::Lost(reason) => format!("lost: {reason}"),
+        })
+    }));
+    let mut c = Campaign::new("/leader", "me", 3, lease.clone()).unwrap();
+    let (sent, _) = settle_machine(&mut c, &mut model, t0);
+    assert_eq!(sent, ["create-key"]);
+    assert!(lease.holds(t0));
+    // Renewed every second: still leader at 10 s.
+    let mut now = t0;
+    while now < t0 + Duration::from_secs(10) {
+        match Machine::poll(&mut c, now) {
+            Step::SleepUntil(at) => now = at,
+            Step::Send(req) => {
+                let o = model.run(&req, now).unwrap();
+                Machine::handle(&mut c, o, now).unwrap();
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(lease.holds(now) && model.value("/leader").as_deref() == Some("me"));
+    // The key is taken behind its back: the next renewal finds out; the
+    // campaign waits for the new leader's key to go and is elected again.
+    model.delete("/leader");
+    model.set("/leader", "usurper", Some(2), now);
+    let mut elected_again = None;
+    for _ in 0..200 {
+        model.expire(now);
+        match Machine::poll(&mut c, now) {
+            Step::SleepUntil(at) => now = at,
+            Step::Send(req) => {
+                let o = match model.run(&req, now) {
+                    Some(o) => o,
+                    None => {
+                        now = model.next_expiry().unwrap_or(now + Duration::from_secs(1));
+                        model.expire(now);
+                        model.run(&req, now).unwrap_or_else(poll_timeout)
+                    }
+                };
+                Machine::handle(&mut c, o, now).unwrap();
+            }
+            other => panic!("{other:?}"),
+        }
+        if lease.holds(now) && model.value("/leader").as_deref() == Some("me") {
+            elected_again = Some(now);
+            break;
+        }
+    }
+    assert!(elected_again.is_some(), "{:?}", heard.lock().unwrap());
+    let heard_so_far = heard.lock().unwrap().clone();
+    assert_eq!(heard_so_far.first().map(String::as_str), Some("gained"));
+    assert!(
+        heard_so_far[1].starts_with("lost: another holder"),
+        "{heard_so_far:?}"
+    );
+    assert_eq!(heard_so_far[2], "gained");
+    // Resigning deletes the key (guarded by our value) and ends.
+    c.resign();
+    let (sent, out) = settle_machine(&mut c, &mut model, now);
+    assert_eq!(sent, ["delete"]);
+    assert!(out.is_some());
+    assert!(model.value("/leader").is_none());
+    assert!(!lease.holds(now));
+}
+
+#[test]
+fn a_failing_election_backs_off_doubling_to_two_seconds_never_a_fixed_second() {
+    use etcd_v2::machine::{Machine, Step};
+    use etcd_v2::recipes::campaign::Campaign;
+    use etcd_v2::recipes::lease::Lease;
+    let t0 = Instant::now();
+    let mut c = Campaign::new("/leader", "me", 3, Lease::none("/leader")).unwrap();
+    let unauthorized = || {
+        Outcome::Keys(Err(Error::Api {
+            endpoint: "model".into(),
+            status: 403,
+            message: "forbidden".into(),
+        }))
+    };
+    let mut now = t0;
+    let mut pauses = Vec::new();
+    for _ in 0..8 {
+        match Machine::poll(&mut c, now) {
+            Step::Send(_) => Machine::handle(&mut c, unauthorized(), now).unwrap(),
+            other => panic!("{other:?}"),
+        }
+        match Machine::poll(&mut c, now) {
+            Step::SleepUntil(at) => {
+                pauses.push((at - now).as_millis());
+                now = at;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(pauses, [100, 200, 400, 800, 1600, 2000, 2000, 2000]);
+}

@@ -9,12 +9,15 @@
 //! | [`parse`] | any status, headers and body to every operation's parser | no panic; errors are typed and printable |
 //! | [`keys`] | any string as a key | cleaning is idempotent; encoding then decoding gives back the cleaned key; built requests address that key |
 //! | [`watch`] | a watcher against a model key space, with arbitrary outcomes, faults and time steps | at most one request in flight; no index reported twice; nothing lost |
-//! | [`lock`] | 2–4 contenders against a model key space, with faults, stale reads, crashes and time steps | at most one request in flight per contender; never two holders |
+//! | [`lock`] | 2–4 contenders against a model key space, with faults, stale reads, crashes and time steps; holders release and renew through the release and renewal machines | at most one request in flight per contender; a holder's lease is sound; never two holders |
+//! | [`campaign`] | 2–3 leader campaigns for one key, with faults, pauses, crashes and resignations | a lease is sound; never two leaders; gains and losses alternate; a leader emerges and resignations end |
 
 // Each harness file is named explicitly, so that this crate root can also be
 // included with `#[path]` from the main crate's tests.
 #[path = "bytes.rs"]
 pub mod bytes;
+#[path = "campaign.rs"]
+pub mod campaign;
 #[allow(dead_code)]
 #[path = "../../tests/support/capture.rs"]
 pub mod capture;

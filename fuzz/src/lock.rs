@@ -23,8 +23,11 @@
 
 use std::time::{Duration, Instant};
 
+use etcd_v2::machine::{Machine, Step};
 use etcd_v2::ops::keys::{self, WaitOutcome};
 use etcd_v2::recipes::lock::{lock_dir, Held, LockMachine, LockStep};
+use etcd_v2::recipes::release::Release;
+use etcd_v2::recipes::renew::RenewOnce;
 use etcd_v2::recipes::{KeysRequest, Outcome, Request};
 use etcd_v2::{ClusterInfo, Error, Operation, TransportError, TransportErrorKind};
 
@@ -284,29 +287,67 @@ impl Harness {
         true
     }
 
-    fn holder_acts(&mut self, i: usize, release: bool) {
+    /// A holder releases (a [`Release`]) or renews (a [`RenewOnce`]), each
+    /// request answered faithfully or, when `b` says so, applied with its
+    /// answer lost (an unknown outcome).
+    fn holder_acts(&mut self, i: usize, release: bool, b: Option<&mut Bytes>) {
         let State::Holding(held) = &self.contenders[i].state else {
             return;
         };
-        let c = &self.contenders[i];
-        let request = if release {
-            KeysRequest::Delete(keys::Delete::new(held.key.as_str()).prev_value(c.id.as_str()))
-        } else {
-            KeysRequest::Refresh(
-                keys::Refresh::new(held.key.as_str(), c.ttl).prev_value(c.id.as_str()),
-            )
-        };
-        let ttl = Duration::from_secs(c.ttl);
-        let renewed = self.apply(&request).is_ok();
+        let (key, until) = (held.key.clone(), held.valid_until);
+        let (id, ttl) = (self.contenders[i].id.clone(), self.contenders[i].ttl);
         let now = self.now;
-        let c = &mut self.contenders[i];
-        if release || !renewed {
-            c.state = State::Done;
-        } else if let State::Holding(held) = &mut c.state {
-            // A renewal sent now holds the key until now + its TTL (as
-            // `Lock::renew` counts it), which may be shorter than before.
-            held.valid_until = now + ttl;
+        if release {
+            let mut machine = Release::key(key.as_str(), id.as_str());
+            let released = self.drive_inline(&mut machine, b);
+            // Whatever the answers, the holder's key is gone afterwards (key
+            // names are never reused, so one gone stays gone).
+            assert!(
+                released.is_err() || self.model.value(&key).is_none(),
+                "{id}: released {released:?} but its key is still there"
+            );
+            self.contenders[i].state = State::Done;
+            return;
         }
+        let mut machine = RenewOnce::new(key.as_str(), id.as_str(), ttl, until);
+        let renewed = self.drive_inline(&mut machine, b);
+        let c = &mut self.contenders[i];
+        match (renewed, &mut c.state) {
+            (Ok(until), State::Holding(held)) => {
+                assert!(until <= now + Duration::from_secs(ttl));
+                held.valid_until = until;
+            }
+            _ => c.state = State::Done,
+        }
+    }
+
+    /// Run a one-shot recipe machine here and now against the model.
+    fn drive_inline<M>(&mut self, machine: &mut M, mut b: Option<&mut Bytes>) -> M::Output
+    where
+        M: Machine<Request = Request, Outcome = Outcome, Event = ()>,
+    {
+        for _ in 0..16 {
+            match Machine::poll(machine, self.now) {
+                Step::Send(Request::Keys(k)) => {
+                    let lost = b.as_deref_mut().is_some_and(|b| b.byte() % 4 == 0);
+                    let result = self.apply(&k);
+                    let outcome = if lost {
+                        Outcome::Keys(Err(Error::OutcomeUnknown {
+                            source: Box::new(transport(TransportErrorKind::Timeout)),
+                        }))
+                    } else {
+                        Outcome::Keys(result)
+                    };
+                    let handled = Machine::handle(machine, outcome, self.now);
+                    assert!(handled.is_ok(), "{handled:?}");
+                }
+                Step::Done(output) => return output,
+                Step::Send(_) | Step::SleepUntil(_) | Step::Event(()) => {
+                    panic!("a one-shot machine asked to wait")
+                }
+            }
+        }
+        panic!("a one-shot machine did not finish");
     }
 
     /// Wake every waiter whose poll has an answer; then move time to the next
@@ -366,7 +407,7 @@ pub fn run(data: &[u8]) {
                 }
                 State::Holding(_) => {
                     let release = b.byte() & 1 == 0;
-                    h.holder_acts(i, release);
+                    h.holder_acts(i, release, Some(&mut b));
                 }
                 State::Done if h.contenders[i].attempts < 4 => h.start(i, &mut b),
                 State::Done | State::Crashed => {}
@@ -421,7 +462,7 @@ pub fn run(data: &[u8]) {
                 State::Holding(_) => {
                     busy = true;
                     acted = true;
-                    h.holder_acts(i, true);
+                    h.holder_acts(i, true, None);
                 }
                 State::Done | State::Crashed => {}
             }

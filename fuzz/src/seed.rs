@@ -15,7 +15,7 @@ use super::capture;
 
 /// One seed input.
 pub struct Seed {
-    /// The target it feeds: `parse`, `keys`, `watch` or `lock`.
+    /// The target it feeds: `parse`, `keys`, `watch`, `lock` or `campaign`.
     pub target: &'static str,
     /// A file name for it.
     pub name: String,
@@ -124,9 +124,28 @@ pub fn seeds(captures: &Path) -> Vec<Seed> {
     for (name, bytes) in lock {
         out.push(seed("lock", name, bytes));
     }
+    // Campaign: contenders, TTL; then (contender, action, argument).
+    let campaign: [(&str, &[u8]); 3] = [
+        (
+            "faithful",
+            &[0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 4, 100, 0, 0, 0],
+        ),
+        (
+            "pause-and-resume",
+            &[1, 0, 0, 0, 0, 1, 0, 0, 9, 0, 4, 250, 4, 250, 1, 0, 0],
+        ),
+        (
+            "faults-resign",
+            &[0, 2, 0, 0, 8, 1, 0, 9, 0, 0, 7, 1, 0, 0, 11, 6, 0, 4, 120],
+        ),
+    ];
+    for (name, bytes) in campaign {
+        out.push(seed("campaign", name, bytes));
+    }
     for (name, body) in bodies.iter().step_by(16) {
         out.push(seed("watch", format!("bytes-{name}"), body.clone()));
         out.push(seed("lock", format!("bytes-{name}"), body.clone()));
+        out.push(seed("campaign", format!("bytes-{name}"), body.clone()));
     }
     out
 }
