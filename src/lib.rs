@@ -83,6 +83,18 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+/// A builder method that sets one field and gives the value back:
+/// `setter!(/// docs name(arg: Type) -> field = expression)`.
+macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty) -> $field:ident = $value:expr) => {
+        $(#[$doc])*
+        pub fn $name(mut self, $arg: $ty) -> Self {
+            self.$field = $value;
+            self
+        }
+    };
+}
+
 pub mod client;
 pub mod cluster;
 mod credentials;

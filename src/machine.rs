@@ -41,6 +41,18 @@ use std::time::Instant;
 
 use crate::error::Error;
 
+/// Hand out a finished machine's output once; a later poll is misuse.
+pub(crate) fn output_once<T>(
+    output: &mut Option<Result<T, Error>>,
+    what: &str,
+) -> Step<crate::recipes::Request, (), Result<T, Error>> {
+    Step::Done(
+        output
+            .take()
+            .unwrap_or_else(|| Err(Error::Misuse(format!("the {what} has finished")))),
+    )
+}
+
 /// What a [`Machine`] asks of its driver next; each variant is one duty.
 #[derive(Debug)]
 pub enum Step<Request, Event, Output> {

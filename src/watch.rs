@@ -58,6 +58,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, ErrorCode};
 use crate::machine::{self, Machine};
 use crate::ops::keys::{self, WaitOutcome};
+use crate::recipes::{is_poll_timeout, Backoff};
 use crate::response::KeysResponse;
 
 /// What a watch reports.
@@ -146,8 +147,7 @@ enum State {
     Finished,
 }
 
-/// First and largest backoff after a transient failure.
-const BACKOFF_MIN: Duration = Duration::from_millis(100);
+/// The largest backoff after a transient failure (the first is 100 ms).
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 /// The watch state machine. See the [module docs](self).
@@ -164,7 +164,7 @@ pub struct Watcher {
     need_snapshot: bool,
     /// Events decided but not yet handed out.
     pending: VecDeque<WatchEvent>,
-    backoff: Duration,
+    backoff: Backoff,
     state: State,
 }
 
@@ -179,24 +179,22 @@ impl Watcher {
             last_reported: None,
             need_snapshot: false,
             pending: VecDeque::new(),
-            backoff: BACKOFF_MIN,
+            backoff: Backoff::up_to(BACKOFF_MAX),
             state: State::Ready { not_before: None },
         }
     }
 
-    /// Start at `index` (the first event reported has `modifiedIndex >= index`;
-    /// past events are replayed if etcd still has them).
-    pub fn from_index(mut self, index: u64) -> Watcher {
-        self.next_index = Some(index.max(1));
-        self
-    }
+    setter!(
+        /// Start at `index` (the first event reported has `modifiedIndex >= index`;
+        /// past events are replayed if etcd still has them).
+        from_index(index: u64) -> next_index = Some(index.max(1))
+    );
 
-    /// Whether errorCode 401 leads to a [`WatchEvent::Resync`] (the default) or
-    /// ends the watch with that error.
-    pub fn resync_on_cleared_history(mut self, resync: bool) -> Watcher {
-        self.resync = resync;
-        self
-    }
+    setter!(
+        /// Whether errorCode 401 leads to a [`WatchEvent::Resync`] (the default) or
+        /// ends the watch with that error.
+        resync_on_cleared_history(resync: bool) -> resync = resync
+    );
 
     /// The index the next wait will ask for, once known.
     pub fn next_index(&self) -> Option<u64> {
@@ -367,13 +365,12 @@ impl Watcher {
 
     fn back_off(&mut self, now: Instant) {
         self.state = State::Ready {
-            not_before: Some(now + self.backoff),
+            not_before: Some(self.backoff.after(now)),
         };
-        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
     }
 
     fn succeeded(&mut self) {
-        self.backoff = BACKOFF_MIN;
+        self.backoff.reset();
     }
 
     fn failure(&mut self, err: Error, now: Instant) {
@@ -381,7 +378,7 @@ impl Watcher {
             self.need_snapshot = true;
             return;
         }
-        if is_long_poll_timeout(&err) {
+        if is_poll_timeout(&err) {
             return; // the poll simply ran its course: poll again at once
         }
         if is_transient(&err) {
@@ -416,10 +413,6 @@ impl Machine for Watcher {
     fn abandon(&mut self) {
         self.cancel_in_flight();
     }
-}
-
-fn is_long_poll_timeout(err: &Error) -> bool {
-    matches!(err, Error::Transport { source, .. } if source.kind() == crate::TransportErrorKind::Timeout)
 }
 
 /// Failures worth waiting out: no answer, a server error, every endpoint down.

@@ -41,6 +41,19 @@ fn node(key: &str, value: &str, index: u64) -> String {
     format!(r#"{{"key":"{key}","value":"{value}","modifiedIndex":{index},"createdIndex":{index}}}"#)
 }
 
+/// Create `key` holding `value` at the next index.
+fn create(s: &mut State, key: String, value: String) -> http::Response<Vec<u8>> {
+    s.index += 1;
+    let index = s.index;
+    s.keys.insert(key.clone(), (value.clone(), index));
+    let node = node(&key, &value, index);
+    reply(
+        201,
+        index,
+        format!(r#"{{"action":"create","node":{node}}}"#),
+    )
+}
+
 impl Fake {
     fn new() -> Fake {
         Fake {
@@ -77,29 +90,20 @@ impl Fake {
         };
         s.sent.push(format!("{} {key}{kind}", request.method()));
         let query = form(request.uri().query().unwrap_or("").as_bytes());
-        let missing = |index| {
+        let failed = |status, code, message: &str, index| {
             reply(
-                404,
+                status,
                 index,
                 format!(
-                    r#"{{"errorCode":100,"message":"Key not found","cause":"{key}","index":{index}}}"#
+                    r#"{{"errorCode":{code},"message":"{message}","cause":"{key}","index":{index}}}"#
                 ),
             )
         };
+        let missing = |index| failed(404, 100, "Key not found", index);
         match request.method().as_str() {
             "POST" => {
-                s.index += 1;
-                let (index, value) = (s.index, f["value"].clone());
-                let child = format!("{key}/{index:020}");
-                s.keys.insert(child.clone(), (value.clone(), index));
-                reply(
-                    201,
-                    index,
-                    format!(
-                        r#"{{"action":"create","node":{}}}"#,
-                        node(&child, &value, index)
-                    ),
-                )
+                let child = format!("{key}/{:020}", s.index + 1);
+                create(&mut s, child, f["value"].clone())
             }
             "GET" => {
                 let prefix = format!("{key}/");
@@ -130,26 +134,9 @@ impl Fake {
             }
             "PUT" if f.get("prevExist").map(String::as_str) == Some("false") => {
                 if s.keys.contains_key(&key) {
-                    let index = s.index;
-                    return reply(
-                        412,
-                        index,
-                        format!(
-                            r#"{{"errorCode":105,"message":"Key already exists","cause":"{key}","index":{index}}}"#
-                        ),
-                    );
+                    return failed(412, 105, "Key already exists", s.index);
                 }
-                s.index += 1;
-                let (index, value) = (s.index, f["value"].clone());
-                s.keys.insert(key.clone(), (value.clone(), index));
-                reply(
-                    201,
-                    index,
-                    format!(
-                        r#"{{"action":"create","node":{}}}"#,
-                        node(&key, &value, index)
-                    ),
-                )
+                create(&mut s, key.clone(), f["value"].clone())
             }
             "PUT" | "DELETE" => {
                 let guard = f.get("prevValue").or(query.get("prevValue")).cloned();
@@ -157,14 +144,7 @@ impl Fake {
                     return missing(s.index);
                 };
                 if guard.is_some_and(|g| g != value) {
-                    let at = s.index;
-                    return reply(
-                        412,
-                        at,
-                        format!(
-                            r#"{{"errorCode":101,"message":"Compare failed","cause":"{key}","index":{at}}}"#
-                        ),
-                    );
+                    return failed(412, 101, "Compare failed", s.index);
                 }
                 if request.method() == http::Method::DELETE {
                     s.keys.remove(&key);
@@ -207,12 +187,17 @@ fn client(fake: &Fake) -> Client<Fake> {
     Client::builder().build_with(fake.clone()).unwrap()
 }
 
+/// A fake etcd, and a lock with a 10 s TTL acquired through it.
+fn held_lock() -> (Fake, etcd_v2::client::Lock<Client<Fake>>) {
+    let fake = Fake::new();
+    let mut lock = client(&fake).module().lock().get_lock("job", 10);
+    lock.acquire().unwrap();
+    (fake, lock)
+}
+
 #[test]
 fn a_lock_counts_as_held_only_until_its_ttl_passes_without_a_renewal() {
-    let fake = Fake::new();
-    let client = client(&fake);
-    let mut lock = client.module().lock().get_lock("job", 10);
-    lock.acquire().unwrap();
+    let (fake, mut lock) = held_lock();
     assert!(lock.is_held());
     fake.advance(Duration::from_millis(9_999));
     assert!(lock.is_held(), "the TTL has not passed yet");
@@ -233,10 +218,7 @@ fn a_lock_counts_as_held_only_until_its_ttl_passes_without_a_renewal() {
 
 #[test]
 fn a_renewal_extends_the_lease_from_when_it_was_sent() {
-    let fake = Fake::new();
-    let client = client(&fake);
-    let mut lock = client.module().lock().get_lock("job", 10);
-    lock.acquire().unwrap();
+    let (fake, mut lock) = held_lock();
     fake.advance(Duration::from_secs(6));
     lock.renew(10).unwrap();
     fake.advance(Duration::from_secs(9));

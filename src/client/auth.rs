@@ -131,10 +131,14 @@ macro_rules! auth_api {
     };
 }
 
+/// The blocking calls: each returns once etcd has answered (or the call
+/// failed for good).
 impl<T: Transport> AuthOps<'_, Client<T>> {
     auth_api!(sync);
 }
 
+/// The async calls: each resolves once etcd has answered (or the call
+/// failed for good); nothing blocks a thread.
 impl<T: AsyncTransport> AuthOps<'_, AsyncClient<T>> {
     auth_api!(async);
 }

@@ -2,6 +2,7 @@
 //! the event queue and stop flag of a background loop, and [`KeepAlive`], a
 //! background renewal of a [`Lease`].
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,7 +10,6 @@ use super::driver::Stop;
 use super::signal::{within, Queue};
 use super::{AsyncClient, Client};
 use crate::error::Error;
-use crate::recipes::lease::Lease;
 use crate::transport::{AsyncTransport, Transport};
 
 /// How long a blocking stop or resign waits for its background loop to end.
@@ -33,6 +33,23 @@ impl<E> Background<E> {
         })
     }
 
+    /// The next event, waiting up to `timeout` (blocking).
+    pub(crate) fn next_event(&self, timeout: Duration) -> Option<E> {
+        self.events.pop_timeout(timeout)
+    }
+
+    /// Resolves with the next event, or `None` once `timer` (a sleep on the
+    /// transport) ends first.
+    pub(crate) async fn next_event_before(&self, timer: impl Future<Output = ()>) -> Option<E> {
+        within(self.events.pop(), timer).await.flatten()
+    }
+
+    /// Ask the loop to stop; resolves once it has ended.
+    pub(crate) async fn stopped(&self) {
+        self.stop(false);
+        self.done.closed().await;
+    }
+
     /// Ask the loop to stop; with `wait`, block until it has ended.
     pub(crate) fn stop(&self, wait: bool) {
         self.stop.stop();
@@ -42,25 +59,104 @@ impl<E> Background<E> {
     }
 }
 
-/// A background renewal of a key (a lock's or a leader's): every third of the
-/// TTL, guarded by the holder's value. It reports loss when the key is gone, no
-/// longer the holder's, or its TTL ran out before a renewal succeeded (see
-/// [`KeepAlive::is_lost`]). Dropping it stops renewing.
-#[derive(Debug)]
-pub struct KeepAlive<C> {
-    pub(crate) background: Arc<Background<Error>>,
-    pub(crate) lease: Arc<Lease>,
-    pub(crate) key: String,
-    pub(crate) blocking: bool,
-    pub(crate) client: C,
+/// A handle on background work kept up by a lease (a keep-alive, a campaign):
+/// the struct, `key()`, its `Drop` (which stops the work: at once, waiting for
+/// the loop for a blocking client) and, in each mode, a wait for the next event
+/// and a stop that waits for the end.
+macro_rules! background_handle {
+    (
+        $(#[$doc:meta])* $name:ident<$event:ty>,
+        $key_doc:literal,
+        wait: $wait:ident ($wait_doc:literal, $wait_async_doc:literal),
+        stop: $stop:ident ($stop_doc:literal, $stop_async_doc:literal),
+        check: $check:ident
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name<C> {
+            pub(crate) background: std::sync::Arc<super::background::Background<$event>>,
+            pub(crate) lease: std::sync::Arc<crate::recipes::lease::Lease>,
+            pub(crate) blocking: bool,
+            pub(crate) client: C,
+        }
+
+        impl<C> $name<C> {
+            #[doc = $key_doc]
+            pub fn key(&self) -> &str {
+                self.lease.key()
+            }
+
+            pub(crate) fn new(
+                background: std::sync::Arc<super::background::Background<$event>>,
+                lease: std::sync::Arc<crate::recipes::lease::Lease>,
+                blocking: bool,
+                client: C,
+            ) -> $name<C> {
+                $name {
+                    background,
+                    lease,
+                    blocking,
+                    client,
+                }
+            }
+        }
+
+        impl<C> Drop for $name<C> {
+            fn drop(&mut self) {
+                self.background.stop(self.blocking);
+            }
+        }
+
+        impl<T: crate::transport::Transport> $name<super::Client<T>> {
+            #[doc = $wait_doc]
+            pub fn $wait(&self, timeout: std::time::Duration) -> Option<$event> {
+                self.$check();
+                self.background.next_event(timeout)
+            }
+
+            #[doc = $stop_doc]
+            pub fn $stop(&self) {
+                self.background.stop(true);
+            }
+        }
+
+        impl<T: crate::transport::AsyncTransport> $name<super::AsyncClient<T>> {
+            #[doc = $wait_async_doc]
+            pub async fn $wait(&self, timeout: std::time::Duration) -> Option<$event> {
+                self.$check();
+                let timer = self.client.transport().sleep(timeout);
+                self.background.next_event_before(timer).await
+            }
+
+            #[doc = $stop_async_doc]
+            pub async fn $stop(&self) {
+                self.background.stopped().await
+            }
+        }
+    };
 }
+pub(crate) use background_handle;
+
+background_handle!(
+    /// A background renewal of a key (a lock's or a leader's): every third of
+    /// the TTL, guarded by the holder's value. It reports loss when the key is
+    /// gone, no longer the holder's, or its TTL ran out before a renewal
+    /// succeeded (see `KeepAlive::is_lost`). Dropping it stops renewing.
+    KeepAlive<Error>,
+    "The key kept alive.",
+    wait: wait_lost(
+        "Block up to `timeout` for the key to be lost; `Some(error)` if it was.",
+        "Resolves with the loss if the key is lost within `timeout`, or `None`."
+    ),
+    stop: stop(
+        "Stop renewing (also done on drop), waiting for the background loop to end.",
+        "Stop renewing (also done on drop, without waiting); resolves once the \
+         background task has ended."
+    ),
+    check: is_lost
+);
 
 impl<C> KeepAlive<C> {
-    /// The key kept alive.
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-
     /// Why the key was lost, if its loss has been noticed (see
     /// `KeepAlive::is_lost`, which also notices a TTL that ran out).
     pub fn lost_reason(&self) -> Option<String> {
@@ -73,30 +169,12 @@ impl<C> KeepAlive<C> {
     }
 }
 
-impl<C> Drop for KeepAlive<C> {
-    fn drop(&mut self) {
-        self.background.stop(self.blocking);
-    }
-}
-
 impl<T: Transport> KeepAlive<Client<T>> {
     /// Whether the key has been lost: its loss was reported, or its TTL has
     /// passed since the last successful renewal was sent (on the transport's
     /// clock), even if the renewal loop has not run since (a paused process).
     pub fn is_lost(&self) -> bool {
         self.is_lost_at(self.client.transport().now())
-    }
-
-    /// Block up to `timeout` for the key to be lost; `Some(error)` if it was.
-    pub fn wait_lost(&self, timeout: Duration) -> Option<Error> {
-        self.is_lost();
-        self.background.events.pop_timeout(timeout)
-    }
-
-    /// Stop renewing (also done on drop), waiting for the background loop to
-    /// end.
-    pub fn stop(&self) {
-        self.background.stop(true);
     }
 }
 
@@ -106,23 +184,5 @@ impl<T: AsyncTransport> KeepAlive<AsyncClient<T>> {
     /// clock), even if the renewal task has not run since.
     pub fn is_lost(&self) -> bool {
         self.is_lost_at(self.client.transport().now())
-    }
-
-    /// Resolves with the loss if the key is lost within `timeout`, or `None`.
-    pub async fn wait_lost(&self, timeout: Duration) -> Option<Error> {
-        self.is_lost();
-        within(
-            self.background.events.pop(),
-            self.client.transport().sleep(timeout),
-        )
-        .await
-        .flatten()
-    }
-
-    /// Stop renewing (also done on drop, without waiting); resolves once the
-    /// background task has ended.
-    pub async fn stop(&self) {
-        self.background.stop(false);
-        self.background.done.closed().await;
     }
 }

@@ -109,62 +109,55 @@ impl ClientBuilder {
         self
     }
 
-    /// Per-request timeout (default [`DEFAULT_REQUEST_TIMEOUT`]); `None` waits
-    /// forever. Waits do not inherit it (see [`ClientBuilder::wait_timeout`]).
-    pub fn timeout(mut self, timeout: impl Into<Option<Duration>>) -> ClientBuilder {
-        self.request_timeout = Timeout::from(timeout.into());
-        self
-    }
+    setter!(
+        /// Per-request timeout (default [`DEFAULT_REQUEST_TIMEOUT`]); `None` waits
+        /// forever. Waits do not inherit it (see [`ClientBuilder::wait_timeout`]).
+        timeout(timeout: impl Into<Option<Duration>>) -> request_timeout = Timeout::from(timeout.into())
+    );
 
-    /// Long-poll timeout of a single wait request (default
-    /// [`DEFAULT_WAIT_TIMEOUT`]); when it passes the wait is re-issued at the same
-    /// index.
-    pub fn wait_timeout(mut self, timeout: impl Into<Option<Duration>>) -> ClientBuilder {
-        self.wait_timeout = Timeout::from(timeout.into());
-        self
-    }
+    setter!(
+        /// Long-poll timeout of a single wait request (default
+        /// [`DEFAULT_WAIT_TIMEOUT`]); when it passes the wait is re-issued at the same
+        /// index.
+        wait_timeout(timeout: impl Into<Option<Duration>>) -> wait_timeout = Timeout::from(timeout.into())
+    );
 
-    /// An overall deadline for each call, across every failover attempt (each
-    /// attempt's timeout is cut to what is left). None by default. Waits are
-    /// exempt: they take the long-poll timeout.
-    pub fn deadline(mut self, deadline: Duration) -> ClientBuilder {
-        self.deadline = Some(deadline);
-        self
-    }
+    setter!(
+        /// An overall deadline for each call, across every failover attempt (each
+        /// attempt's timeout is cut to what is left). None by default. Waits are
+        /// exempt: they take the long-poll timeout.
+        deadline(deadline: Duration) -> deadline = Some(deadline)
+    );
 
-    /// Refresh the endpoint list from `/v2/members` before a call when the last
-    /// refresh is older than `interval` (see [`Client::sync_endpoints`]).
-    pub fn auto_sync(mut self, interval: Duration) -> ClientBuilder {
-        self.auto_sync = Some(interval);
-        self
-    }
+    setter!(
+        /// Refresh the endpoint list from `/v2/members` before a call when the last
+        /// refresh is older than `interval` (see [`Client::sync_endpoints`]).
+        auto_sync(interval: Duration) -> auto_sync = Some(interval)
+    );
 
-    /// When syncing endpoints, pin the leader's client URL (from
-    /// `/v2/members/leader`), so that writes go straight to it.
-    pub fn prefer_leader(mut self, prefer: bool) -> ClientBuilder {
-        self.prefer_leader = prefer;
-        self
-    }
+    setter!(
+        /// When syncing endpoints, pin the leader's client URL (from
+        /// `/v2/members/leader`), so that writes go straight to it.
+        prefer_leader(prefer: bool) -> prefer_leader = prefer
+    );
 
-    /// How long a failed endpoint is skipped (default
-    /// [`crate::cluster::HOST_FAIL_WAIT`], the seed's `HOST_FAIL_WAIT_S`).
-    pub fn fail_wait(mut self, wait: Duration) -> ClientBuilder {
-        self.fail_wait = Some(wait);
-        self
-    }
+    setter!(
+        /// How long a failed endpoint is skipped (default
+        /// [`crate::cluster::HOST_FAIL_WAIT`], the seed's `HOST_FAIL_WAIT_S`).
+        fail_wait(wait: Duration) -> fail_wait = Some(wait)
+    );
 
-    /// Resend a plain `set` (and `update_only`, a TTL `refresh`, a directory's
-    /// `update_ttl`) to another member after a failure that leaves its outcome
-    /// unknown: a timeout, a connection lost after sending, errorCode 300. Off by
-    /// default: such a write may already have been applied, and applying it
-    /// again is a second event for every watcher and, in between, overwrites
-    /// whatever another writer stored (seen with a leader killed mid-write). With
-    /// it off, the call returns [`Error::OutcomeUnknown`] and you decide. Creates,
-    /// compare-and-swaps, deletes and in-order POSTs are never resent.
-    pub fn resend_sets_after_unknown_outcome(mut self, resend: bool) -> ClientBuilder {
-        self.resend_sets = resend;
-        self
-    }
+    setter!(
+        /// Resend a plain `set` (and `update_only`, a TTL `refresh`, a directory's
+        /// `update_ttl`) to another member after a failure that leaves its outcome
+        /// unknown: a timeout, a connection lost after sending, errorCode 300. Off by
+        /// default: such a write may already have been applied, and applying it
+        /// again is a second event for every watcher and, in between, overwrites
+        /// whatever another writer stored (seen with a leader killed mid-write). With
+        /// it off, the call returns [`Error::OutcomeUnknown`] and you decide. Creates,
+        /// compare-and-swaps, deletes and in-order POSTs are never resent.
+        resend_sets_after_unknown_outcome(resend: bool) -> resend_sets = resend
+    );
 
     /// Send HTTP basic-auth credentials with every request.
     pub fn basic_auth(
@@ -176,12 +169,11 @@ impl ClientBuilder {
         self
     }
 
-    /// Only talk to the cluster with this ID (`X-Etcd-Cluster-Id`, hex). Without
-    /// it, the client pins the ID of the first answer.
-    pub fn cluster_id(mut self, id: impl Into<String>) -> ClientBuilder {
-        self.cluster_id = Some(id.into());
-        self
-    }
+    setter!(
+        /// Only talk to the cluster with this ID (`X-Etcd-Cluster-Id`, hex). Without
+        /// it, the client pins the ID of the first answer.
+        cluster_id(id: impl Into<String>) -> cluster_id = Some(id.into())
+    );
 
     /// Bound on establishing a connection (default 3 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> ClientBuilder {
@@ -244,7 +236,7 @@ impl ClientBuilder {
     /// ```
     pub fn build_with<T: Transport>(self, transport: T) -> Result<Client<T>, Error> {
         self.refuse_unseen_options()?;
-        Ok(Client::from_parts(transport, self.into_shared()?))
+        self.build_from(|_| Ok(transport))
     }
 
     /// Build an async client that sends through `transport`; like
@@ -255,7 +247,7 @@ impl ClientBuilder {
         transport: T,
     ) -> Result<AsyncClient<T>, Error> {
         self.refuse_unseen_options()?;
-        Ok(AsyncClient::from_parts(transport, self.into_shared()?))
+        self.build_async_from(|_| Ok(transport))
     }
 
     /// Build a client over the transport `make` builds from this builder's

@@ -74,10 +74,14 @@ macro_rules! directory_api {
     };
 }
 
+/// The blocking calls: each returns once etcd has answered (or the call
+/// failed for good).
 impl<T: Transport> DirectoryOps<'_, Client<T>> {
     directory_api!(sync);
 }
 
+/// The async calls: each resolves once etcd has answered (or the call
+/// failed for good); nothing blocks a thread.
 impl<T: AsyncTransport> DirectoryOps<'_, AsyncClient<T>> {
     directory_api!(async);
 }

@@ -187,6 +187,7 @@ macro_rules! runs {
         pub(crate) $($kw)* fn run_recipe_request(
             client: &$client<impl $($bounds)*>,
             request: &crate::recipes::Request,
+            _options: RunOptions,
         ) -> crate::recipes::Outcome {
             use crate::recipes::{Outcome, Request};
             match request {
@@ -210,43 +211,41 @@ mod async_runs {
     runs!([async] [.await] AsyncClient, AsyncTransport);
 }
 
-pub(crate) use blocking_runs::{run_recipe_request, run_watch_request};
+pub(crate) use blocking_runs::run_watch_request;
 
-impl<T: Transport> RunBlocking<T> for crate::watch::Request {
-    type Outcome = crate::watch::Outcome;
-    fn run(&self, client: &Client<T>, options: RunOptions) -> Self::Outcome {
-        run_watch_request(client, self, options)
-    }
+/// A request type both drivers can run, with the function that runs it.
+macro_rules! runnable {
+    ($request:ty, $outcome:ty, $run:ident) => {
+        impl<T: Transport> RunBlocking<T> for $request {
+            type Outcome = $outcome;
+            fn run(&self, client: &Client<T>, options: RunOptions) -> $outcome {
+                blocking_runs::$run(client, self, options)
+            }
+        }
+
+        impl<T: AsyncTransport> RunAsync<T> for $request {
+            type Outcome = $outcome;
+            fn run<'a>(
+                &'a self,
+                client: &'a AsyncClient<T>,
+                options: RunOptions,
+            ) -> impl Future<Output = $outcome> + Send + 'a {
+                async_runs::$run(client, self, options)
+            }
+        }
+    };
 }
 
-impl<T: Transport> RunBlocking<T> for crate::recipes::Request {
-    type Outcome = crate::recipes::Outcome;
-    fn run(&self, client: &Client<T>, _options: RunOptions) -> Self::Outcome {
-        run_recipe_request(client, self)
-    }
-}
-
-impl<T: AsyncTransport> RunAsync<T> for crate::watch::Request {
-    type Outcome = crate::watch::Outcome;
-    fn run<'a>(
-        &'a self,
-        client: &'a AsyncClient<T>,
-        options: RunOptions,
-    ) -> impl Future<Output = Self::Outcome> + Send + 'a {
-        async_runs::run_watch_request(client, self, options)
-    }
-}
-
-impl<T: AsyncTransport> RunAsync<T> for crate::recipes::Request {
-    type Outcome = crate::recipes::Outcome;
-    fn run<'a>(
-        &'a self,
-        client: &'a AsyncClient<T>,
-        _options: RunOptions,
-    ) -> impl Future<Output = Self::Outcome> + Send + 'a {
-        async_runs::run_recipe_request(client, self)
-    }
-}
+runnable!(
+    crate::watch::Request,
+    crate::watch::Outcome,
+    run_watch_request
+);
+runnable!(
+    crate::recipes::Request,
+    crate::recipes::Outcome,
+    run_recipe_request
+);
 
 impl<T: Transport> Client<T> {
     /// The blocking driver: drive `machine` to its next event, its end, a stop,

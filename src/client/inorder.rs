@@ -54,9 +54,9 @@ impl<C> InOrder<C> {
 }
 
 macro_rules! inorder_api {
-    (sync) => { inorder_api!(@ [] []); };
-    (async) => { inorder_api!(@ [async] [.await]); };
-    (@ [$($kw:tt)*] [$($aw:tt)*]) => {
+    (sync) => { inorder_api!(@ [] [] "Blocks until"); };
+    (async) => { inorder_api!(@ [async] [.await] "Resolves when"); };
+    (@ [$($kw:tt)*] [$($aw:tt)*] $until:literal) => {
         /// Create the directory explicitly (not usually needed: `add` creates
         /// it). Fails with errorCode 105 if it exists.
         pub $($kw)* fn create(&self, ttl: Option<u64>) -> Result<KeysResponse, Error> {
@@ -90,8 +90,7 @@ macro_rules! inorder_api {
             self.client.execute(&Delete::new(self.path.as_str()).recursive(true))$($aw)*
         }
 
-        /// Block until something in the directory changes and return that
-        /// change.
+        #[doc = concat!($until, " something in the directory changes, with that change.")]
         pub $($kw)* fn wait(&self) -> Result<KeysResponse, Error> {
             self.client.first_change(&self.path, true, None)$($aw)*
         }

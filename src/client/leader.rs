@@ -1,11 +1,9 @@
 //! Leader election (the seed's `module.leader`): one-shot elections, background
 //! [`Campaign`]s and [`Observe`], driving [`crate::recipes::leader`].
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::background::{Background, KeepAlive};
-use super::signal::within;
+use super::background::KeepAlive;
 use super::{AsyncClient, Client, Watch};
 use crate::error::Error;
 use crate::ops::{check_ttl, keys};
@@ -27,56 +25,34 @@ pub enum LeaderEvent {
     Changed(Option<String>),
 }
 
-/// A background campaign (see `LeaderOps::campaign`). Dropping it resigns.
-///
-/// Leading is a lease: [`Campaign::is_leader`] turns false as soon as the TTL has
-/// passed since the last successful election or renewal request was sent (on
-/// the transport's clock), even if the campaign's loop has not run since (a
-/// paused process). The events agree with it: `is_leader()` is true exactly
-/// between an [`LeaderEvent::Elected`] being queued and the
-/// [`LeaderEvent::Lost`] that follows it, whichever notices the loss first.
-#[derive(Debug)]
-pub struct Campaign<C> {
-    pub(crate) background: Arc<Background<LeaderEvent>>,
-    pub(crate) lease: Arc<Lease>,
-    pub(crate) key: String,
-    pub(crate) blocking: bool,
-    pub(crate) client: C,
-}
-
-impl<C> Campaign<C> {
-    /// The key campaigned for.
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-
-    fn is_leader_at(&self, now: Instant) -> bool {
-        self.lease.holds(now)
-    }
-}
-
-impl<C> Drop for Campaign<C> {
-    fn drop(&mut self) {
-        self.background.stop(self.blocking);
-    }
-}
+super::background::background_handle!(
+    /// A background campaign (see `LeaderOps::campaign`). Dropping it resigns.
+    ///
+    /// Leading is a lease: `Campaign::is_leader` turns false as soon as the TTL
+    /// has passed since the last successful election or renewal request was
+    /// sent (on the transport's clock), even if the campaign's loop has not run
+    /// since (a paused process). The events agree with it: `is_leader()` is
+    /// true exactly between an [`LeaderEvent::Elected`] being queued and the
+    /// [`LeaderEvent::Lost`] that follows it, whichever notices the loss first.
+    Campaign<LeaderEvent>,
+    "The key campaigned for.",
+    wait: next_event(
+        "The next event, waiting up to `timeout`.",
+        "Resolves with the next event, or `None` if none comes within `timeout`."
+    ),
+    stop: resign(
+        "Stop campaigning and give up leadership if held (also done on drop).",
+        "Stop campaigning and give up leadership if held; resolves once done \
+         (dropping the campaign also resigns, in the background)."
+    ),
+    check: is_leader
+);
 
 impl<T: Transport> Campaign<Client<T>> {
     /// Whether this campaign leads right now: elected, and the TTL has not
     /// passed since the last successful election or renewal was sent.
     pub fn is_leader(&self) -> bool {
-        self.is_leader_at(self.client.transport().now())
-    }
-
-    /// The next event, waiting up to `timeout`.
-    pub fn next_event(&self, timeout: Duration) -> Option<LeaderEvent> {
-        self.is_leader();
-        self.background.events.pop_timeout(timeout)
-    }
-
-    /// Stop campaigning and give up leadership if held (also done on drop).
-    pub fn resign(&self) {
-        self.background.stop(true);
+        self.lease.holds(self.client.transport().now())
     }
 }
 
@@ -84,25 +60,7 @@ impl<T: AsyncTransport> Campaign<AsyncClient<T>> {
     /// Whether this campaign leads right now: elected, and the TTL has not
     /// passed since the last successful election or renewal was sent.
     pub fn is_leader(&self) -> bool {
-        self.is_leader_at(self.client.transport().now())
-    }
-
-    /// Resolves with the next event, or `None` if none comes within `timeout`.
-    pub async fn next_event(&self, timeout: Duration) -> Option<LeaderEvent> {
-        self.is_leader();
-        within(
-            self.background.events.pop(),
-            self.client.transport().sleep(timeout),
-        )
-        .await
-        .flatten()
-    }
-
-    /// Stop campaigning and give up leadership if held; resolves once done
-    /// (dropping the campaign also resigns, in the background).
-    pub async fn resign(&self) {
-        self.background.stop(false);
-        self.background.done.closed().await;
+        self.lease.holds(self.client.transport().now())
     }
 }
 
@@ -169,9 +127,9 @@ impl<C> Observe<C> {
 }
 
 macro_rules! leader_api {
-    (blocking, $client:ty) => { leader_api!(@ $client, [] []); };
-    (awaiting, $client:ty) => { leader_api!(@ $client, [async] [.await]); };
-    (@ $client:ty, [$($kw:tt)*] [$($aw:tt)*]) => {
+    (blocking, $client:ty) => { leader_api!(@ $client, [] [] "blocks until"); };
+    (awaiting, $client:ty) => { leader_api!(@ $client, [async] [.await] "resolves once"); };
+    (@ $client:ty, [$($kw:tt)*] [$($aw:tt)*] $until:literal) => {
         $($kw)* fn elect(&self, key: &str, value: &str, ttl: u64, deadline: Option<Instant>) -> Result<bool, Error> {
             check_leader_ttl(ttl)?;
             let mut machine = LeaderMachine::new(key, value, ttl).deadline(deadline);
@@ -179,9 +137,11 @@ macro_rules! leader_api {
             Ok(elected.is_some())
         }
 
-        /// Become leader on `key` with `value` for `ttl` seconds, or renew if
-        /// this value already leads; otherwise block until the current leader's
-        /// key is deleted or expires, and try again (the seed's `set_or_renew`).
+        #[doc = concat!(
+            "Become leader on `key` with `value` for `ttl` seconds, or renew if this value ",
+            "already leads; otherwise ", $until, " the current leader's key is deleted or ",
+            "expires and this value leads (the seed's `set_or_renew`)."
+        )]
         pub $($kw)* fn set_or_renew(&self, key: &str, value: &str, ttl: u64) -> Result<(), Error> {
             self.elect(key, value, ttl, None)$($aw)*.map(|_| ())
         }
@@ -246,10 +206,14 @@ macro_rules! leader_api {
     };
 }
 
+/// The blocking calls: each returns once etcd has answered (or the call
+/// failed for good).
 impl<T: Transport> LeaderOps<'_, Client<T>> {
     leader_api!(blocking, Client<T>);
 }
 
+/// The async calls: each resolves once etcd has answered (or the call
+/// failed for good); nothing blocks a thread.
 impl<T: AsyncTransport> LeaderOps<'_, AsyncClient<T>> {
     leader_api!(awaiting, AsyncClient<T>);
 }

@@ -50,10 +50,14 @@ macro_rules! members_api {
     };
 }
 
+/// The blocking calls: each returns once etcd has answered (or the call
+/// failed for good).
 impl<T: Transport> MembersOps<'_, Client<T>> {
     members_api!(sync);
 }
 
+/// The async calls: each resolves once etcd has answered (or the call
+/// failed for good); nothing blocks a thread.
 impl<T: AsyncTransport> MembersOps<'_, AsyncClient<T>> {
     members_api!(async);
 }

@@ -66,9 +66,9 @@ fn cas(
 }
 
 macro_rules! node_api {
-    (sync) => { node_api!(@ [] []); };
-    (async) => { node_api!(@ [async] [.await]); };
-    (@ [$($kw:tt)*] [$($aw:tt)*]) => {
+    (sync) => { node_api!(@ [] [] "Blocks until"); };
+    (async) => { node_api!(@ [async] [.await] "Resolves when"); };
+    (@ [$($kw:tt)*] [$($aw:tt)*] $until:literal) => {
         /// Read a key, or list a directory (its whole subtree with `recursive`).
         pub $($kw)* fn get(&self, path: &str, recursive: bool) -> Result<KeysResponse, Error> {
             self.client.execute(&Get::new(path).recursive(recursive))$($aw)*
@@ -99,8 +99,7 @@ macro_rules! node_api {
             self.client.execute(&CurrentIndex::new("/"))$($aw)*
         }
 
-        /// Block until the key (or, with `recursive`, anything below it)
-        /// changes, and return that change.
+        #[doc = concat!($until, " the key (or, with `recursive`, anything below it) changes, with that change.")]
         pub $($kw)* fn wait(&self, path: &str, recursive: bool) -> Result<KeysResponse, Error> {
             self.client.first_change(path, recursive, None)$($aw)*
         }
@@ -217,10 +216,14 @@ macro_rules! node_api {
     };
 }
 
+/// The blocking calls: each returns once etcd has answered (or the call
+/// failed for good).
 impl<T: Transport> NodeOps<'_, Client<T>> {
     node_api!(sync);
 }
 
+/// The async calls: each resolves once etcd has answered (or the call
+/// failed for good); nothing blocks a thread.
 impl<T: AsyncTransport> NodeOps<'_, AsyncClient<T>> {
     node_api!(async);
 }

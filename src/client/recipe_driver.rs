@@ -98,13 +98,7 @@ macro_rules! background_api {
                 drive_until_stopped!($mode, client, machine, &bg.stop);
                 bg.done.close();
             });
-            KeepAlive {
-                background,
-                key: lease.key().to_owned(),
-                lease,
-                blocking: is_blocking!($mode),
-                client: self.clone(),
-            }
+            KeepAlive::new(background, lease, is_blocking!($mode), self.clone())
         }
 
         /// Campaign from the background until stopped, then resign.
@@ -131,13 +125,7 @@ macro_rules! background_api {
                 }
                 bg.done.close();
             });
-            Campaign {
-                background,
-                key: lease.key().to_owned(),
-                lease,
-                blocking: is_blocking!($mode),
-                client: self.clone(),
-            }
+            Campaign::new(background, lease, is_blocking!($mode), self.clone())
         }
     };
 }

@@ -121,18 +121,26 @@ macro_rules! stat_api {
     };
 }
 
+/// The blocking calls: each returns once etcd has answered (or the call
+/// failed for good).
 impl<T: Transport> ServerOps<'_, Client<T>> {
     server_api!(sync);
 }
 
+/// The async calls: each resolves once etcd has answered (or the call
+/// failed for good); nothing blocks a thread.
 impl<T: AsyncTransport> ServerOps<'_, AsyncClient<T>> {
     server_api!(async);
 }
 
+/// The blocking calls: each returns once etcd has answered (or the call
+/// failed for good).
 impl<T: Transport> StatOps<'_, Client<T>> {
     stat_api!(sync);
 }
 
+/// The async calls: each resolves once etcd has answered (or the call
+/// failed for good); nothing blocks a thread.
 impl<T: AsyncTransport> StatOps<'_, AsyncClient<T>> {
     stat_api!(async);
 }

@@ -189,6 +189,16 @@ fn item(
     }
 }
 
+/// The first change of `key` from `index` (or from now), driving the watcher
+/// with `$drive` (without resync: errorCode 401 is returned as an error).
+macro_rules! first_change {
+    ($key:expr, $recursive:expr, $index:expr, |$watcher:ident| $drive:expr) => {{
+        let mut $watcher = first_change_watcher($key, $recursive, $index);
+        let driven = $drive;
+        first_change_of(item(&mut $watcher, driven))
+    }};
+}
+
 impl<T: Transport> Client<T> {
     /// The first change of `key` from `index` (or from now), through the
     /// watcher (without resync: errorCode 401 is returned as an error).
@@ -198,25 +208,27 @@ impl<T: Transport> Client<T> {
         recursive: bool,
         index: Option<u64>,
     ) -> Result<KeysResponse, Error> {
-        let mut watcher = first_change_watcher(key, recursive, index);
         let mut exec = Inline::new(self, RunOptions::default());
-        let driven = self.drive(&mut watcher, &mut exec, None, None);
-        first_change_of(item(&mut watcher, driven))
+        first_change!(key, recursive, index, |watcher| self.drive(
+            &mut watcher,
+            &mut exec,
+            None,
+            None
+        ))
     }
 }
 
 impl<T: AsyncTransport> AsyncClient<T> {
-    /// The first change of `key` from `index` (or from now), through the
-    /// watcher (without resync: errorCode 401 is returned as an error).
+    /// [`Client::first_change`], awaited.
     pub(crate) async fn first_change(
         &self,
         key: &str,
         recursive: bool,
         index: Option<u64>,
     ) -> Result<KeysResponse, Error> {
-        let mut watcher = first_change_watcher(key, recursive, index);
-        let driven = self.drive(&mut watcher, RunOptions::default(), None).await;
-        first_change_of(item(&mut watcher, driven))
+        first_change!(key, recursive, index, |watcher| self
+            .drive(&mut watcher, RunOptions::default(), None)
+            .await)
     }
 }
 

@@ -77,28 +77,25 @@ impl Attempts {
         }
     }
 
-    /// Whether other endpoints may be tried after a failure (the seed's
-    /// `allow_reconnect`; default true).
-    pub fn with_failover(mut self, failover: bool) -> Attempts {
-        self.failover = failover;
-        self
-    }
+    setter!(
+        /// Whether other endpoints may be tried after a failure (the seed's
+        /// `allow_reconnect`; default true).
+        with_failover(failover: bool) -> failover = failover
+    );
 
-    /// Mark this request as a long poll: a timeout is then its normal end (the
-    /// member is not marked failed, and the timeout is returned at once so the
-    /// caller can poll again at the same index).
-    pub fn long_poll(mut self, long_poll: bool) -> Attempts {
-        self.long_poll = long_poll;
-        self
-    }
+    setter!(
+        /// Mark this request as a long poll: a timeout is then its normal end (the
+        /// member is not marked failed, and the timeout is returned at once so the
+        /// caller can poll again at the same index).
+        long_poll(long_poll: bool) -> long_poll = long_poll
+    );
 
-    /// Mark this request as a read answered from the member's own state, which
-    /// a member behind the cluster's raft term may serve stale (see the
-    /// module docs).
-    pub fn may_be_stale(mut self, may_be_stale: bool) -> Attempts {
-        self.may_be_stale = may_be_stale;
-        self
-    }
+    setter!(
+        /// Mark this request as a read answered from the member's own state, which
+        /// a member behind the cluster's raft term may serve stale (see the
+        /// module docs).
+        may_be_stale(may_be_stale: bool) -> may_be_stale = may_be_stale
+    );
 
     /// Send to `endpoint` only (which need not be in the pool): for requests
     /// about one member, such as its health or the leader's statistics.
@@ -108,11 +105,10 @@ impl Attempts {
         self
     }
 
-    /// Use `timeout` for each attempt instead of the client's default.
-    pub fn with_timeout(mut self, timeout: impl Into<Timeout>) -> Attempts {
-        self.timeout = timeout.into();
-        self
-    }
+    setter!(
+        /// Use `timeout` for each attempt instead of the client's default.
+        with_timeout(timeout: impl Into<Timeout>) -> timeout = timeout.into()
+    );
 
     /// The per-attempt timeout of this request.
     pub fn timeout(&self) -> Timeout {
@@ -124,11 +120,10 @@ impl Attempts {
         self.deadline
     }
 
-    /// Give up trying further endpoints once `deadline` has passed.
-    pub fn with_deadline(mut self, deadline: Option<Instant>) -> Attempts {
-        self.deadline = deadline;
-        self
-    }
+    setter!(
+        /// Give up trying further endpoints once `deadline` has passed.
+        with_deadline(deadline: Option<Instant>) -> deadline = deadline
+    );
 
     /// How many endpoints have been tried so far (the current attempt's
     /// number, once one is chosen).

@@ -110,17 +110,15 @@ impl EndpointPool {
         })
     }
 
-    /// Change the fail wait.
-    pub fn with_fail_wait(mut self, fail_wait: Duration) -> EndpointPool {
-        self.fail_wait = fail_wait;
-        self
-    }
+    setter!(
+        /// Change the fail wait.
+        with_fail_wait(fail_wait: Duration) -> fail_wait = fail_wait
+    );
 
-    /// Only accept answers from the cluster with this ID.
-    pub fn with_cluster_id(mut self, id: Option<String>) -> EndpointPool {
-        self.cluster_id = id;
-        self
-    }
+    setter!(
+        /// Only accept answers from the cluster with this ID.
+        with_cluster_id(id: Option<String>) -> cluster_id = id
+    );
 
     /// The endpoints, in order.
     pub fn endpoints(&self) -> Vec<Endpoint> {

@@ -61,11 +61,10 @@ impl RawRequest {
         }
     }
 
-    /// Send `value` as the form field `value` (the seed's `value`).
-    pub fn value(mut self, value: impl Into<String>) -> RawRequest {
-        self.value = Some(value.into());
-        self
-    }
+    setter!(
+        /// Send `value` as the form field `value` (the seed's `value`).
+        value(value: impl Into<String>) -> value = Some(value.into())
+    );
 
     /// Add a query parameter (the seed's `parameters`).
     pub fn parameter(mut self, name: impl Into<String>, value: impl Into<String>) -> RawRequest {
@@ -79,19 +78,17 @@ impl RawRequest {
         self
     }
 
-    /// Whether another endpoint may be tried when this one cannot be reached (the
-    /// seed's `allow_reconnect`; default true).
-    pub fn allow_reconnect(mut self, allow: bool) -> RawRequest {
-        self.allow_reconnect = allow;
-        self
-    }
+    setter!(
+        /// Whether another endpoint may be tried when this one cannot be reached (the
+        /// seed's `allow_reconnect`; default true).
+        allow_reconnect(allow: bool) -> allow_reconnect = allow
+    );
 
-    /// Declare whether resending after an ambiguous failure is harmless. By
-    /// default only GET and HEAD are.
-    pub fn safe_to_resend(mut self, idempotent: bool) -> RawRequest {
-        self.idempotent = Some(idempotent);
-        self
-    }
+    setter!(
+        /// Declare whether resending after an ambiguous failure is harmless. By
+        /// default only GET and HEAD are.
+        safe_to_resend(idempotent: bool) -> idempotent = Some(idempotent)
+    );
 
     /// Whether another endpoint may be tried.
     pub fn allows_reconnect(&self) -> bool {

@@ -9,13 +9,13 @@
 //! gone or taken) whoever notices first; the lease's listeners hear of both.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::leader::{LeaderMachine, LeaderStep};
 use super::lease::Lease;
 use super::release::Release;
 use super::renew::{KeepAlive, Renewer};
-use super::{Outcome, Request, BACKOFF_MAX, BACKOFF_MIN};
+use super::{Backoff, Outcome, Request};
 use crate::error::Error;
 use crate::machine::{Machine, Step};
 use crate::ops::check_ttl;
@@ -43,7 +43,7 @@ pub struct Campaign {
     value: String,
     ttl: u64,
     lease: Arc<Lease>,
-    backoff: Duration,
+    backoff: Backoff,
     state: State,
 }
 
@@ -71,7 +71,7 @@ impl Campaign {
             value,
             ttl,
             lease,
-            backoff: BACKOFF_MIN,
+            backoff: Backoff::default(),
             state: State::Electing(Box::new(election)),
         })
     }
@@ -102,9 +102,7 @@ impl Campaign {
 }
 
 impl Machine for Campaign {
-    type Request = Request;
-    type Outcome = Outcome;
-    type Event = ();
+    super::recipe_machine_types!();
     type Output = ();
 
     fn poll(&mut self, now: Instant) -> Step<Request, (), ()> {
@@ -116,7 +114,7 @@ impl Machine for Campaign {
                     LeaderStep::Send(request) => return Step::Send(request),
                     LeaderStep::SleepUntil(at) => return Step::SleepUntil(at),
                     LeaderStep::Elected { valid_until, .. } => {
-                        self.backoff = BACKOFF_MIN;
+                        self.backoff.reset();
                         tracing::info!(key = %self.key, "elected leader");
                         self.lease.gain(valid_until);
                         let renewer = Renewer::held_until(
@@ -132,10 +130,9 @@ impl Machine for Campaign {
                     }
                     LeaderStep::TimedOut => self.elect_again(),
                     LeaderStep::Failed(e) => {
-                        tracing::info!(key = %self.key, error = %e, backoff = ?self.backoff, "the election failed; trying again");
-                        let at = now + self.backoff;
-                        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
-                        State::BackingOff(at)
+                        let pause = self.backoff.next();
+                        tracing::info!(key = %self.key, error = %e, ?pause, "the election failed; trying again");
+                        State::BackingOff(self.backoff.after(now))
                     }
                 },
                 State::Leading(keep_alive) => match keep_alive.poll(now) {

@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 
 use super::{
-    is_transient, later, KeysRequest, Outcome, Request, BACKOFF_MAX, BACKOFF_MIN, MAX_POLL,
+    is_poll_timeout, is_transient, later, Backoff, KeysRequest, Outcome, Request, MAX_POLL,
 };
 use crate::error::Error;
 use crate::machine::{Machine, Step};
@@ -84,7 +84,7 @@ pub struct LeaderMachine {
     value: String,
     ttl: u64,
     deadline: Option<Instant>,
-    backoff: Duration,
+    backoff: Backoff,
     state: State,
 }
 
@@ -105,16 +105,15 @@ impl LeaderMachine {
             value: value.into(),
             ttl: ttl.max(1),
             deadline: None,
-            backoff: BACKOFF_MIN,
+            backoff: Backoff::default(),
             state,
         }
     }
 
-    /// Give up at `deadline`.
-    pub fn deadline(mut self, deadline: Option<Instant>) -> LeaderMachine {
-        self.deadline = deadline;
-        self
-    }
+    setter!(
+        /// Give up at `deadline`.
+        deadline(deadline: Option<Instant>) -> deadline = deadline
+    );
 
     fn request(&self, phase: Phase, now: Instant) -> Request {
         let key = self.key.as_str();
@@ -176,16 +175,6 @@ impl LeaderMachine {
         }
     }
 
-    /// Ready for `phase`, after a backoff.
-    fn backing_off(&mut self, phase: Phase, now: Instant) -> State {
-        let at = now + self.backoff;
-        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
-        State::Ready {
-            phase,
-            not_before: Some(at),
-        }
-    }
-
     /// Hand over the outcome of the request last sent.
     pub fn handle(&mut self, outcome: Outcome, now: Instant) -> Result<(), Error> {
         let State::InFlight { phase, sent } = self.state else {
@@ -213,11 +202,12 @@ impl LeaderMachine {
             (Phase::Create, Outcome::Keys(Err(e))) if e.is_already_exists() => ready(Phase::Read),
             // The create may have been applied: reading the key tells.
             (Phase::Create, Outcome::Keys(Err(Error::OutcomeUnknown { .. }))) => ready(Phase::Read),
-            (Phase::Create, Outcome::Keys(Err(e))) if is_transient(&e) => {
-                self.backing_off(Phase::Read, now)
-            }
+            (Phase::Create, Outcome::Keys(Err(e))) if is_transient(&e) => State::Ready {
+                phase: Phase::Read,
+                not_before: Some(self.backoff.after(now)),
+            },
             (Phase::Read, Outcome::Keys(Ok(r))) => {
-                self.backoff = BACKOFF_MIN;
+                self.backoff.reset();
                 if r.node.value.as_deref() == Some(self.value.as_str()) {
                     ready(Phase::Renew)
                 } else {
@@ -238,7 +228,7 @@ impl LeaderMachine {
                 ready(Phase::Read)
             }
             (Phase::Wait { .. }, Outcome::Wait(Ok(WaitOutcome::Event(event)))) => {
-                self.backoff = BACKOFF_MIN;
+                self.backoff.reset();
                 ready(if event.is_deleted() {
                     Phase::Create
                 } else {
@@ -251,11 +241,15 @@ impl LeaderMachine {
             (Phase::Wait { .. }, Outcome::Wait(Err(e))) if e.is_event_index_cleared() => {
                 ready(Phase::Read)
             }
-            (Phase::Wait { .. }, Outcome::Wait(Err(e))) if is_transient(&e) => {
-                self.backing_off(Phase::Read, now)
-            }
+            (Phase::Wait { .. }, Outcome::Wait(Err(e))) if is_transient(&e) => State::Ready {
+                phase: Phase::Read,
+                not_before: Some(self.backoff.after(now)),
+            },
             (_, Outcome::Keys(Err(e)) | Outcome::Wait(Err(e))) if is_transient(&e) => {
-                self.backing_off(phase, now)
+                State::Ready {
+                    phase,
+                    not_before: Some(self.backoff.after(now)),
+                }
             }
             (_, Outcome::Keys(Err(e)) | Outcome::Wait(Err(e))) => State::Failed(Some(e)),
             (phase, outcome) => {
@@ -268,14 +262,8 @@ impl LeaderMachine {
     }
 }
 
-fn is_poll_timeout(err: &Error) -> bool {
-    matches!(err, Error::Transport { source, .. } if source.kind() == crate::TransportErrorKind::Timeout)
-}
-
 impl Machine for LeaderMachine {
-    type Request = Request;
-    type Outcome = Outcome;
-    type Event = ();
+    super::recipe_machine_types!();
     /// Until when leadership is held once elected (`Ok(None)`: the deadline
     /// passed with another leader in place).
     type Output = Result<Option<Instant>, Error>;

@@ -138,9 +138,69 @@ pub(crate) fn is_transient(err: &Error) -> bool {
     }
 }
 
+/// The associated types every recipe machine shares: it runs
+/// [`Request`]s, takes [`Outcome`]s, and reports no events along the way.
+macro_rules! recipe_machine_types {
+    () => {
+        type Request = crate::recipes::Request;
+        type Outcome = crate::recipes::Outcome;
+        type Event = ();
+    };
+}
+pub(crate) use recipe_machine_types;
+
+/// Whether a long poll simply ran its course (the transport's timeout): poll
+/// again, nothing failed.
+pub(crate) fn is_poll_timeout(err: &Error) -> bool {
+    matches!(err, Error::Transport { source, .. } if source.kind() == crate::TransportErrorKind::Timeout)
+}
+
 /// First and largest pause after a transient failure.
 pub(crate) const BACKOFF_MIN: Duration = Duration::from_millis(100);
 pub(crate) const BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// Pauses after failures that waiting may cure: `min`, doubling up to `max`,
+/// back to `min` after a success.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Backoff {
+    next: Duration,
+    min: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    /// 100 ms doubling to `max`.
+    pub(crate) fn up_to(max: Duration) -> Backoff {
+        Backoff {
+            next: BACKOFF_MIN,
+            min: BACKOFF_MIN,
+            max,
+        }
+    }
+
+    /// When to try again after a failure at `now` (and double the next pause).
+    pub(crate) fn after(&mut self, now: Instant) -> Instant {
+        let at = now + self.next;
+        self.next = (self.next * 2).min(self.max);
+        at
+    }
+
+    /// The pause the next failure will take.
+    pub(crate) fn next(&self) -> Duration {
+        self.next
+    }
+
+    /// A success: the next failure pauses `min` again.
+    pub(crate) fn reset(&mut self) {
+        self.next = self.min;
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff::up_to(BACKOFF_MAX)
+    }
+}
 
 /// Longest single long poll a machine asks for (bounded so that deadlines and
 /// renewals are checked).

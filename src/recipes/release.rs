@@ -6,14 +6,18 @@
 //! finds it by value first. An abandoned acquisition (an async `acquire` whose
 //! future was dropped) releases what it made the same way.
 //!
+//! A failure that waiting may cure (no answer, a 5xx) is tried again, after
+//! 100 ms and then 200 ms, before the release gives up with it (a key given up
+//! that way still expires with its TTL).
+//!
 //! The output says whether this release deleted the key (`false`: it was gone
 //! already, or held another value).
 
 use std::time::Instant;
 
-use super::{KeysRequest, Outcome, Request};
+use super::{is_transient, Backoff, KeysRequest, Outcome, Request};
 use crate::error::Error;
-use crate::machine::{Machine, Step};
+use crate::machine::{output_once, Machine, Step};
 use crate::ops::keys;
 
 /// Where a release is.
@@ -35,7 +39,14 @@ enum State {
 pub struct Release {
     value: String,
     state: State,
+    /// Failures that waiting may cure, so far.
+    failures: u8,
+    backoff: Backoff,
+    not_before: Option<Instant>,
 }
+
+/// How many failures that waiting may cure a release takes before it gives up.
+const TRIES: u8 = 3;
 
 impl Release {
     /// Delete `key` if it holds `value`.
@@ -46,6 +57,9 @@ impl Release {
                 key: key.into(),
                 again: false,
             },
+            failures: 0,
+            backoff: Backoff::default(),
+            not_before: None,
         }
     }
 
@@ -55,6 +69,9 @@ impl Release {
         Release {
             value: value.into(),
             state: State::Find { dir: dir.into() },
+            failures: 0,
+            backoff: Backoff::default(),
+            not_before: None,
         }
     }
 
@@ -63,6 +80,9 @@ impl Release {
         Release {
             value: String::new(),
             state: State::Done(Some(Ok(false))),
+            failures: 0,
+            backoff: Backoff::default(),
+            not_before: None,
         }
     }
 
@@ -80,23 +100,20 @@ impl Release {
 }
 
 impl Machine for Release {
-    type Request = Request;
-    type Outcome = Outcome;
-    type Event = ();
+    super::recipe_machine_types!();
     type Output = Result<bool, Error>;
 
-    fn poll(&mut self, _now: Instant) -> Step<Request, (), Result<bool, Error>> {
+    fn poll(&mut self, now: Instant) -> Step<Request, (), Result<bool, Error>> {
         if let State::Done(output) = &mut self.state {
-            return Step::Done(
-                output
-                    .take()
-                    .unwrap_or_else(|| Err(Error::Misuse("the release has finished".into()))),
-            );
+            return output_once(output, "release");
         }
         if matches!(self.state, State::InFlight(_)) {
             return Step::Done(Err(Error::Misuse(
                 "the release was polled while a request was in flight".into(),
             )));
+        }
+        if let Some(at) = self.not_before.filter(|at| now < *at) {
+            return Step::SleepUntil(at);
         }
         match self.request(&self.state) {
             Some(request) => {
@@ -108,13 +125,14 @@ impl Machine for Release {
         }
     }
 
-    fn handle(&mut self, outcome: Outcome, _now: Instant) -> Result<(), Error> {
-        let (State::InFlight(sent), Outcome::Keys(result)) = (&self.state, outcome) else {
+    fn handle(&mut self, outcome: Outcome, now: Instant) -> Result<(), Error> {
+        let (State::InFlight(sent), Outcome::Keys(result)) = (&mut self.state, outcome) else {
             return Err(Error::Misuse(
                 "a release outcome with no request in flight".into(),
             ));
         };
-        self.state = match (&**sent, result) {
+        let sent = std::mem::replace(&mut **sent, State::Done(None));
+        self.state = match (&sent, result) {
             (State::Find { .. }, Ok(listing)) => {
                 let found = listing
                     .children()
@@ -148,6 +166,12 @@ impl Machine for Release {
                 if e.is_key_not_found() || e.is_precondition_failed() =>
             {
                 State::Done(Some(Ok(true)))
+            }
+            // No answer, or a 5xx: the same request again, a little later.
+            (_, Err(e)) if is_transient(&e) && self.failures + 1 < TRIES => {
+                self.failures += 1;
+                self.not_before = Some(self.backoff.after(now));
+                sent
             }
             (_, Err(e)) => State::Done(Some(Err(e))),
             (state, Ok(_)) => {

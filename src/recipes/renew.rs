@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use super::lease::{Lease, TTL_RAN_OUT};
 use super::{is_transient, later, renew_interval, KeysRequest, Outcome, Request};
 use crate::error::Error;
-use crate::machine::{Machine, Step};
+use crate::machine::{output_once, Machine, Step};
 use crate::ops::{check_ttl, keys};
 use crate::response::KeysResponse;
 
@@ -268,9 +268,7 @@ impl KeepAlive {
 }
 
 impl Machine for KeepAlive {
-    type Request = Request;
-    type Outcome = Outcome;
-    type Event = ();
+    super::recipe_machine_types!();
     type Output = ();
 
     fn poll(&mut self, now: Instant) -> Step<Request, (), ()> {
@@ -299,25 +297,16 @@ impl Machine for KeepAlive {
     }
 }
 
-/// Where a [`RenewOnce`] is.
-#[derive(Debug)]
-enum Once {
-    Ready,
-    InFlight(Instant),
-    Done(Option<Result<Instant, Error>>),
-}
-
-/// One renewal on demand (`Lock::renew`): refused with [`Error::LockLost`],
-/// without a request, when the lease has already lapsed (etcd may have given
-/// the key to someone else); otherwise a refresh guarded by the holder's value.
-/// The output is the new end of the lease.
+/// One renewal on demand (`Lock::renew`): a [`Renewer`] asked for a single
+/// refresh. It is refused with [`Error::LockLost`], without a request, when
+/// the lease has already lapsed (etcd may have given the key to someone else);
+/// otherwise a refresh guarded by the holder's value. The output is the new end
+/// of the lease; a failure is reported, not retried.
 #[derive(Debug)]
 pub struct RenewOnce {
-    key: String,
-    value: String,
-    ttl: u64,
-    valid_until: Instant,
-    state: Once,
+    renewer: Renewer,
+    started: bool,
+    output: Option<Result<Instant, Error>>,
 }
 
 impl RenewOnce {
@@ -328,64 +317,51 @@ impl RenewOnce {
         ttl: u64,
         valid_until: Instant,
     ) -> RenewOnce {
-        let state = match check_ttl(Some(ttl)) {
-            Ok(()) => Once::Ready,
-            Err(e) => Once::Done(Some(Err(e))),
-        };
+        let written_at = valid_until
+            .checked_sub(Duration::from_secs(ttl))
+            .unwrap_or(valid_until);
+        let mut renewer = Renewer::new(key, value, ttl, written_at);
+        // Lapsing when the lease does.
+        renewer.expires_at = valid_until;
         RenewOnce {
-            key: key.into(),
-            value: value.into(),
-            ttl,
-            valid_until,
-            state,
+            renewer,
+            started: false,
+            output: None,
         }
     }
 }
 
 impl Machine for RenewOnce {
-    type Request = Request;
-    type Outcome = Outcome;
-    type Event = ();
+    super::recipe_machine_types!();
     type Output = Result<Instant, Error>;
 
     fn poll(&mut self, now: Instant) -> Step<Request, (), Result<Instant, Error>> {
-        match &mut self.state {
-            Once::Done(result) => Step::Done(
-                result
-                    .take()
-                    .unwrap_or_else(|| Err(Error::Misuse("the renewal has finished".into()))),
-            ),
-            Once::InFlight(_) => Step::Done(Err(Error::Misuse(
-                "polled while the refresh was in flight".into(),
-            ))),
-            Once::Ready if now >= self.valid_until => {
-                self.state = Once::Done(None);
-                Step::Done(Err(lost(&self.key, TTL_RAN_OUT)))
+        if self.output.is_some() || self.renewer.is_lost() {
+            return output_once(&mut self.output, "renewal");
+        }
+        if !std::mem::replace(&mut self.started, true) {
+            // Due now, whatever the lease's age.
+            if let State::Idle(at) = &mut self.renewer.state {
+                *at = now;
             }
-            Once::Ready => {
-                self.state = Once::InFlight(now);
-                Step::Send(Request::Keys(KeysRequest::Refresh(
-                    keys::Refresh::new(self.key.as_str(), self.ttl).prev_value(self.value.as_str()),
-                )))
-            }
+        }
+        match self.renewer.poll(now) {
+            RenewStep::Send(refresh) => Step::Send(Request::Keys(refresh)),
+            RenewStep::Lost(e) => Step::Done(Err(e)),
+            RenewStep::SleepUntil(_) => Step::Done(Ok(self.renewer.valid_until())),
         }
     }
 
-    fn handle(&mut self, outcome: Outcome, _now: Instant) -> Result<(), Error> {
-        let (Once::InFlight(sent), Outcome::Keys(result)) = (&self.state, outcome) else {
-            return Err(Error::Misuse(
-                "a refresh outcome with no refresh in flight".into(),
-            ));
+    fn handle(&mut self, outcome: Outcome, now: Instant) -> Result<(), Error> {
+        let Outcome::Keys(result) = outcome else {
+            return Err(Error::Misuse("a renewal sends no waits".into()));
         };
-        let result = match result {
-            Ok(_) => Ok(later(*sent, Duration::from_secs(self.ttl))),
-            Err(e) if e.is_key_not_found() || e.is_precondition_failed() => Err(lost(
-                &self.key,
-                "it expired or another holder's value is in it",
-            )),
-            Err(e) => Err(e),
-        };
-        self.state = Once::Done(Some(result));
+        match result {
+            // One attempt only: a failure that waiting might cure is the
+            // caller's to retry.
+            Err(e) if is_transient(&e) => self.output = Some(Err(e)),
+            other => self.renewer.handle(other.map(|r| *r), now)?,
+        }
         Ok(())
     }
 }

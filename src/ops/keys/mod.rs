@@ -59,6 +59,68 @@ macro_rules! ttl_setter {
 }
 pub(crate) use ttl_setter;
 
+/// The value and index conditions of a compare-and-swap, a refresh or a
+/// compare-and-delete.
+macro_rules! condition_setters {
+    () => {
+        /// Only if the current value is `value`.
+        pub fn prev_value(mut self, value: impl Into<String>) -> Self {
+            self.prev_value = Some(value.into());
+            self
+        }
+
+        /// Only if the node's `modifiedIndex` is `index`.
+        pub fn prev_index(mut self, index: u64) -> Self {
+            self.prev_index = Some(index);
+            self
+        }
+    };
+}
+pub(crate) use condition_setters;
+
+/// `impl Operation` for a write answered with a keys event: the key is the
+/// field `$field`; `$resend` is `never` (never resent after an unknown outcome)
+/// or `opt_in` (resent only by a client that asks for it); `$build` builds the
+/// request from `$s` (the operation) and `$e` (the endpoint). Extra methods may
+/// follow.
+macro_rules! keys_write {
+    ($op:ty, $field:ident, $resend:ident, |$s:ident, $e:ident| $build:expr $(, $($extra:item)*)?) => {
+        impl crate::ops::Operation for $op {
+            type Output = crate::response::KeysResponse;
+            fn key(&self) -> Option<&str> {
+                Some(&self.$field)
+            }
+            fn build(
+                &self,
+                $e: &crate::endpoint::Endpoint,
+            ) -> Result<http::Request<Vec<u8>>, crate::error::Error> {
+                let $s = self;
+                $build
+            }
+            fn parse(
+                &self,
+                response: http::Response<Vec<u8>>,
+            ) -> Result<crate::response::KeysResponse, crate::error::Error> {
+                crate::response::parse_keys(&response)
+            }
+            fn idempotent(&self) -> bool {
+                false
+            }
+            fn repeatable(&self) -> bool {
+                keys_write!(@repeatable $resend)
+            }
+            $($($extra)*)?
+        }
+    };
+    (@repeatable never) => {
+        false
+    };
+    (@repeatable opt_in) => {
+        true
+    };
+}
+pub(crate) use keys_write;
+
 pub(crate) fn put(
     endpoint: &Endpoint,
     key: &str,

@@ -35,25 +35,22 @@ impl Get {
         }
     }
 
-    /// List a directory's whole subtree, not only its direct children.
-    pub fn recursive(mut self, on: bool) -> Get {
-        self.recursive = on;
-        self
-    }
+    setter!(
+        /// List a directory's whole subtree, not only its direct children.
+        recursive(on: bool) -> recursive = on
+    );
 
-    /// List children in key order (etcd's default is hash order; in-order keys
-    /// sort by creation).
-    pub fn sorted(mut self, on: bool) -> Get {
-        self.sorted = on;
-        self
-    }
+    setter!(
+        /// List children in key order (etcd's default is hash order; in-order keys
+        /// sort by creation).
+        sorted(on: bool) -> sorted = on
+    );
 
-    /// Linearizable read through raft, rather than the member's local (possibly
-    /// stale) state.
-    pub fn quorum(mut self, on: bool) -> Get {
-        self.quorum = on;
-        self
-    }
+    setter!(
+        /// Linearizable read through raft, rather than the member's local (possibly
+        /// stale) state.
+        quorum(on: bool) -> quorum = on
+    );
 }
 
 impl Operation for Get {
@@ -176,17 +173,15 @@ impl Wait {
         }
     }
 
-    /// Also wake on changes anywhere below `key`.
-    pub fn recursive(mut self, on: bool) -> Wait {
-        self.recursive = on;
-        self
-    }
+    setter!(
+        /// Also wake on changes anywhere below `key`.
+        recursive(on: bool) -> recursive = on
+    );
 
-    /// Return the first event at or after `index` (possibly one in the past).
-    pub fn wait_index(mut self, index: u64) -> Wait {
-        self.wait_index = Some(index);
-        self
-    }
+    setter!(
+        /// Return the first event at or after `index` (possibly one in the past).
+        wait_index(index: u64) -> wait_index = Some(index)
+    );
 
     /// The key waited on.
     pub fn key(&self) -> &str {

@@ -3,7 +3,7 @@
 
 use http::Method;
 
-use super::{keys_path, put, ttl_setter};
+use super::{condition_setters, keys_path, keys_write, put, ttl_setter};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, ErrorCode};
 use crate::ops::{check_prev_index, check_prev_value, check_ttl, request, Operation, Params};
@@ -45,29 +45,17 @@ impl Delete {
         }
     }
 
-    /// Only if the current value is `value`.
-    pub fn prev_value(mut self, value: impl Into<String>) -> Delete {
-        self.prev_value = Some(value.into());
-        self
-    }
+    condition_setters!();
 
-    /// Only if the node's `modifiedIndex` is `index`.
-    pub fn prev_index(mut self, index: u64) -> Delete {
-        self.prev_index = Some(index);
-        self
-    }
+    setter!(
+        /// Allow deleting an empty directory (`dir=true`; a file is deleted too).
+        dir(on: bool) -> dir = on
+    );
 
-    /// Allow deleting an empty directory (`dir=true`; a file is deleted too).
-    pub fn dir(mut self, on: bool) -> Delete {
-        self.dir = on;
-        self
-    }
-
-    /// Delete a directory and everything below it.
-    pub fn recursive(mut self, on: bool) -> Delete {
-        self.recursive = on;
-        self
-    }
+    setter!(
+        /// Delete a directory and everything below it.
+        recursive(on: bool) -> recursive = on
+    );
 
     fn is_conditional(&self) -> bool {
         self.prev_value.is_some() || self.prev_index.is_some()
@@ -108,81 +96,66 @@ impl Operation for Delete {
     }
 }
 
-/// Create a directory, failing with errorCode 105 if the key exists (the seed's
-/// `directory.create`). Optionally with a TTL: the whole directory expires.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CreateDir {
-    key: String,
-    ttl: Option<u64>,
-}
-
-impl CreateDir {
-    /// Create the directory `key`.
-    pub fn new(key: impl Into<String>) -> CreateDir {
-        CreateDir {
-            key: key.into(),
-            ttl: None,
+/// A directory write with an optional TTL: the struct and its constructor.
+macro_rules! dir_write {
+    ($(#[$doc:meta])* $name:ident, $new_doc:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name {
+            key: String,
+            ttl: Option<u64>,
         }
-    }
-    ttl_setter!();
+
+        impl $name {
+            #[doc = $new_doc]
+            pub fn new(key: impl Into<String>) -> $name {
+                $name {
+                    key: key.into(),
+                    ttl: None,
+                }
+            }
+            ttl_setter!();
+        }
+    };
 }
 
-impl Operation for CreateDir {
-    type Output = KeysResponse;
-    fn key(&self) -> Option<&str> {
-        Some(&self.key)
-    }
-    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
-        check_ttl(self.ttl)?;
+dir_write!(
+    /// Create a directory, failing with errorCode 105 if the key exists (the
+    /// seed's `directory.create`). Optionally with a TTL: the whole directory
+    /// expires.
+    CreateDir,
+    "Create the directory `key`."
+);
+
+keys_write!(CreateDir, key, never, |s, endpoint| {
+    check_ttl(s.ttl)?;
+    let mut form = Params::new();
+    form.push("dir", "true")
+        .push_opt("ttl", s.ttl)
+        .push("prevExist", "false");
+    put(endpoint, &s.key, &form)
+});
+
+dir_write!(
+    /// Change an existing directory's TTL (`dir=true&prevExist=true`); without
+    /// a TTL, the directory becomes permanent. etcd 3.5 refuses this (see
+    /// [`crate::Operation::refused_outright`]).
+    UpdateDir,
+    "Update the directory `key`."
+);
+
+keys_write!(
+    UpdateDir,
+    key,
+    opt_in,
+    |s, endpoint| {
+        check_ttl(s.ttl)?;
         let mut form = Params::new();
         form.push("dir", "true")
-            .push_opt("ttl", self.ttl)
-            .push("prevExist", "false");
-        put(endpoint, &self.key, &form)
-    }
-    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<KeysResponse, Error> {
-        parse_keys(&response)
-    }
-    fn idempotent(&self) -> bool {
-        false
-    }
-}
-
-/// Change an existing directory's TTL (`dir=true&prevExist=true`); without a
-/// TTL, the directory becomes permanent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UpdateDir {
-    key: String,
-    ttl: Option<u64>,
-}
-
-impl UpdateDir {
-    /// Update the directory `key`.
-    pub fn new(key: impl Into<String>) -> UpdateDir {
-        UpdateDir {
-            key: key.into(),
-            ttl: None,
-        }
-    }
-    ttl_setter!();
-}
-
-impl Operation for UpdateDir {
-    type Output = KeysResponse;
-    fn key(&self) -> Option<&str> {
-        Some(&self.key)
-    }
-    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
-        check_ttl(self.ttl)?;
-        let mut form = Params::new();
-        form.push("dir", "true")
-            .push("ttl", &self.ttl.map(|t| t.to_string()).unwrap_or_default())
+            .push("ttl", &s.ttl.map(|t| t.to_string()).unwrap_or_default())
             .push("prevExist", "true");
-        put(endpoint, &self.key, &form)
-    }
-    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<KeysResponse, Error> {
-        parse_keys(&response)
-    }
+        put(endpoint, &s.key, &form)
+    },
     fn refused_outright(&self, response: &http::Response<Vec<u8>>) -> Option<Error> {
         // etcd 3.5 cannot change a directory's TTL (etcd issue #13589): its v2
         // store refuses the update when applying it, and the answer is a 500
@@ -205,13 +178,7 @@ impl Operation for UpdateDir {
             _ => None,
         }
     }
-    fn idempotent(&self) -> bool {
-        false
-    }
-    fn repeatable(&self) -> bool {
-        true
-    }
-}
+);
 
 /// Append a value under a directory with a key etcd generates: a 20-digit,
 /// zero-padded global index, so keys sort in creation order (POST). The
@@ -235,27 +202,15 @@ impl CreateInOrder {
     ttl_setter!();
 }
 
-impl Operation for CreateInOrder {
-    type Output = KeysResponse;
-    fn key(&self) -> Option<&str> {
-        Some(&self.dir)
-    }
-    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
-        check_ttl(self.ttl)?;
-        let mut form = Params::new();
-        form.push("value", &self.value).push_opt("ttl", self.ttl);
-        request(
-            endpoint,
-            Method::POST,
-            &keys_path(&self.dir)?,
-            &Params::new(),
-            Some(&form),
-        )
-    }
-    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<KeysResponse, Error> {
-        parse_keys(&response)
-    }
-    fn idempotent(&self) -> bool {
-        false
-    }
-}
+keys_write!(CreateInOrder, dir, never, |s, endpoint| {
+    check_ttl(s.ttl)?;
+    let mut form = Params::new();
+    form.push("value", &s.value).push_opt("ttl", s.ttl);
+    request(
+        endpoint,
+        Method::POST,
+        &keys_path(&s.dir)?,
+        &Params::new(),
+        Some(&form),
+    )
+});

@@ -1,143 +1,73 @@
 //! Writes of a key: [`Set`], [`Create`], [`Update`], [`CompareAndSwap`] and
 //! [`Refresh`].
 
-use super::{put, ttl_setter};
-use crate::endpoint::Endpoint;
+use super::{condition_setters, keys_write, put, ttl_setter};
 use crate::error::Error;
-use crate::ops::{check_prev_index, check_prev_value, check_ttl, Operation, Params};
-use crate::response::{parse_keys, KeysResponse};
+use crate::ops::{check_prev_index, check_prev_value, check_ttl, Params};
 
-/// Set a key's value, creating it (and its parents) if needed. A plain set
-/// replaces the node: its TTL is dropped unless given again, and its
-/// `createdIndex` is reset.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Set {
-    key: String,
-    value: String,
-    ttl: Option<u64>,
-}
-
-impl Set {
-    /// Set `key` to `value`.
-    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Set {
-        Set {
-            key: key.into(),
-            value: value.into(),
-            ttl: None,
+/// A write of a value with an optional TTL and `prevExist` (or none): the
+/// struct, its constructor, and its operation.
+macro_rules! value_write {
+    ($(#[$doc:meta])* $name:ident, $new_doc:literal, prev_exist: $prev:expr, resend: $resend:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name {
+            key: String,
+            value: String,
+            ttl: Option<u64>,
         }
-    }
-    ttl_setter!();
-}
 
-impl Operation for Set {
-    type Output = KeysResponse;
-    fn key(&self) -> Option<&str> {
-        Some(&self.key)
-    }
-    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
-        check_ttl(self.ttl)?;
-        let mut form = Params::new();
-        form.push("value", &self.value).push_opt("ttl", self.ttl);
-        put(endpoint, &self.key, &form)
-    }
-    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<KeysResponse, Error> {
-        parse_keys(&response)
-    }
-    fn idempotent(&self) -> bool {
-        false
-    }
-    fn repeatable(&self) -> bool {
-        true
-    }
-}
-
-/// Create a key only if it does not exist (`prevExist=false`); fails with
-/// errorCode 105 otherwise (the seed's `create_only`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Create {
-    key: String,
-    value: String,
-    ttl: Option<u64>,
-}
-
-impl Create {
-    /// Create `key` with `value`.
-    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Create {
-        Create {
-            key: key.into(),
-            value: value.into(),
-            ttl: None,
+        impl $name {
+            #[doc = $new_doc]
+            pub fn new(key: impl Into<String>, value: impl Into<String>) -> $name {
+                $name {
+                    key: key.into(),
+                    value: value.into(),
+                    ttl: None,
+                }
+            }
+            ttl_setter!();
         }
-    }
-    ttl_setter!();
+
+        keys_write!($name, key, $resend, |s, endpoint| {
+            check_ttl(s.ttl)?;
+            let mut form = Params::new();
+            form.push("value", &s.value)
+                .push_opt("ttl", s.ttl)
+                .push_opt("prevExist", $prev);
+            put(endpoint, &s.key, &form)
+        });
+    };
 }
 
-impl Operation for Create {
-    type Output = KeysResponse;
-    fn key(&self) -> Option<&str> {
-        Some(&self.key)
-    }
-    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
-        check_ttl(self.ttl)?;
-        let mut form = Params::new();
-        form.push("value", &self.value)
-            .push_opt("ttl", self.ttl)
-            .push("prevExist", "false");
-        put(endpoint, &self.key, &form)
-    }
-    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<KeysResponse, Error> {
-        parse_keys(&response)
-    }
-    fn idempotent(&self) -> bool {
-        false
-    }
-}
+value_write!(
+    /// Set a key's value, creating it (and its parents) if needed. A plain set
+    /// replaces the node: its TTL is dropped unless given again, and its
+    /// `createdIndex` is reset.
+    Set,
+    "Set `key` to `value`.",
+    prev_exist: None::<&str>,
+    resend: opt_in
+);
 
-/// Change a key only if it exists (`prevExist=true`); fails with errorCode 100
-/// otherwise (the seed's `update_only`). Without a TTL, an existing TTL is
-/// removed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Update {
-    key: String,
-    value: String,
-    ttl: Option<u64>,
-}
+value_write!(
+    /// Create a key only if it does not exist (`prevExist=false`); fails with
+    /// errorCode 105 otherwise (the seed's `create_only`).
+    Create,
+    "Create `key` with `value`.",
+    prev_exist: Some("false"),
+    resend: never
+);
 
-impl Update {
-    /// Update `key` to `value`.
-    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Update {
-        Update {
-            key: key.into(),
-            value: value.into(),
-            ttl: None,
-        }
-    }
-    ttl_setter!();
-}
-
-impl Operation for Update {
-    type Output = KeysResponse;
-    fn key(&self) -> Option<&str> {
-        Some(&self.key)
-    }
-    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
-        check_ttl(self.ttl)?;
-        let mut form = Params::new();
-        form.push("value", &self.value)
-            .push_opt("ttl", self.ttl)
-            .push("prevExist", "true");
-        put(endpoint, &self.key, &form)
-    }
-    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<KeysResponse, Error> {
-        parse_keys(&response)
-    }
-    fn idempotent(&self) -> bool {
-        false
-    }
-    fn repeatable(&self) -> bool {
-        true
-    }
-}
+value_write!(
+    /// Change a key only if it exists (`prevExist=true`); fails with errorCode
+    /// 100 otherwise (the seed's `update_only`). Without a TTL, an existing TTL
+    /// is removed.
+    Update,
+    "Update `key` to `value`.",
+    prev_exist: Some("true"),
+    resend: opt_in
+);
 
 /// Atomic compare-and-swap: set the value only if the current node matches every
 /// condition given (`prevValue`, `prevIndex`, `prevExist`). A failed condition is
@@ -170,23 +100,12 @@ impl CompareAndSwap {
         }
     }
 
-    /// Only if the current value is `value`.
-    pub fn prev_value(mut self, value: impl Into<String>) -> CompareAndSwap {
-        self.prev_value = Some(value.into());
-        self
-    }
+    condition_setters!();
 
-    /// Only if the node's `modifiedIndex` is `index`.
-    pub fn prev_index(mut self, index: u64) -> CompareAndSwap {
-        self.prev_index = Some(index);
-        self
-    }
-
-    /// Only if the node exists (`true`) or does not (`false`).
-    pub fn prev_exist(mut self, exists: bool) -> CompareAndSwap {
-        self.prev_exist = Some(exists);
-        self
-    }
+    setter!(
+        /// Only if the node exists (`true`) or does not (`false`).
+        prev_exist(exists: bool) -> prev_exist = Some(exists)
+    );
     ttl_setter!();
 
     fn check(&self) -> Result<(), Error> {
@@ -209,29 +128,17 @@ impl CompareAndSwap {
     }
 }
 
-impl Operation for CompareAndSwap {
-    type Output = KeysResponse;
-    fn key(&self) -> Option<&str> {
-        Some(&self.key)
-    }
-    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
-        check_ttl(self.ttl)?;
-        self.check()?;
-        let mut form = Params::new();
-        form.push("value", &self.value)
-            .push_opt("ttl", self.ttl)
-            .push_opt("prevValue", self.prev_value.as_deref())
-            .push_opt("prevIndex", self.prev_index)
-            .push_opt("prevExist", self.prev_exist);
-        put(endpoint, &self.key, &form)
-    }
-    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<KeysResponse, Error> {
-        parse_keys(&response)
-    }
-    fn idempotent(&self) -> bool {
-        false
-    }
-}
+keys_write!(CompareAndSwap, key, never, |s, endpoint| {
+    check_ttl(s.ttl)?;
+    s.check()?;
+    let mut form = Params::new();
+    form.push("value", &s.value)
+        .push_opt("ttl", s.ttl)
+        .push_opt("prevValue", s.prev_value.as_deref())
+        .push_opt("prevIndex", s.prev_index)
+        .push_opt("prevExist", s.prev_exist);
+    put(endpoint, &s.key, &form)
+});
 
 /// Reset a key's TTL without touching its value (`refresh=true&prevExist=true`).
 /// The answer's action is `update`. A refresh does not wake watchers and is not
@@ -256,43 +163,18 @@ impl Refresh {
         }
     }
 
-    /// Only if the current value is `value`.
-    pub fn prev_value(mut self, value: impl Into<String>) -> Refresh {
-        self.prev_value = Some(value.into());
-        self
-    }
-
-    /// Only if the node's `modifiedIndex` is `index`.
-    pub fn prev_index(mut self, index: u64) -> Refresh {
-        self.prev_index = Some(index);
-        self
-    }
+    condition_setters!();
 }
 
-impl Operation for Refresh {
-    type Output = KeysResponse;
-    fn key(&self) -> Option<&str> {
-        Some(&self.key)
-    }
-    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
-        check_ttl(Some(self.ttl))?;
-        check_prev_index(self.prev_index)?;
-        check_prev_value(self.prev_value.as_deref())?;
-        let mut form = Params::new();
-        form.push("ttl", &self.ttl.to_string())
-            .push("refresh", "true")
-            .push("prevExist", "true")
-            .push_opt("prevValue", self.prev_value.as_deref())
-            .push_opt("prevIndex", self.prev_index);
-        put(endpoint, &self.key, &form)
-    }
-    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<KeysResponse, Error> {
-        parse_keys(&response)
-    }
-    fn idempotent(&self) -> bool {
-        false
-    }
-    fn repeatable(&self) -> bool {
-        true
-    }
-}
+keys_write!(Refresh, key, opt_in, |s, endpoint| {
+    check_ttl(Some(s.ttl))?;
+    check_prev_index(s.prev_index)?;
+    check_prev_value(s.prev_value.as_deref())?;
+    let mut form = Params::new();
+    form.push("ttl", &s.ttl.to_string())
+        .push("refresh", "true")
+        .push("prevExist", "true")
+        .push_opt("prevValue", s.prev_value.as_deref())
+        .push_opt("prevIndex", s.prev_index);
+    put(endpoint, &s.key, &form)
+});

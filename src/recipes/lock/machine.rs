@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::super::{
-    is_transient, later, renew_interval, KeysRequest, Outcome, Request, BACKOFF_MAX, BACKOFF_MIN,
+    is_poll_timeout, is_transient, later, renew_interval, Backoff, KeysRequest, Outcome, Request,
     MAX_POLL,
 };
 use super::{Held, LockStep};
@@ -80,7 +80,7 @@ pub struct LockMachine {
     create_sent_at: Option<Instant>,
     /// When a waiting contender next refreshes its key.
     refresh_at: Option<Instant>,
-    backoff: Duration,
+    backoff: Backoff,
     state: State,
 }
 
@@ -92,7 +92,7 @@ fn ready(phase: Phase) -> State {
 }
 
 impl LockMachine {
-    /// Contend for the lock in directory `dir` (see [`lock_dir`]) with the
+    /// Contend for the lock in directory `dir` (see [`super::lock_dir`]) with the
     /// unique `id` and a `ttl` in seconds (at least 1). A TTL over
     /// [`crate::ops::MAX_TTL`] fails at the first poll with
     /// [`Error::InvalidArgument`], before anything is sent.
@@ -111,7 +111,7 @@ impl LockMachine {
             mine: None,
             create_sent_at: None,
             refresh_at: None,
-            backoff: BACKOFF_MIN,
+            backoff: Backoff::default(),
             state,
         }
     }
@@ -125,11 +125,10 @@ impl LockMachine {
         self
     }
 
-    /// Give up (delete the key, report [`LockStep::TimedOut`]) at `deadline`.
-    pub fn deadline(mut self, deadline: Option<Instant>) -> LockMachine {
-        self.deadline = deadline;
-        self
-    }
+    setter!(
+        /// Give up (delete the key, report [`LockStep::TimedOut`]) at `deadline`.
+        deadline(deadline: Option<Instant>) -> deadline = deadline
+    );
 
     /// Do not wait: if another holds the lock, delete the key and report
     /// [`LockStep::NotAcquired`].
@@ -259,16 +258,6 @@ impl LockMachine {
         LockStep::Send(request)
     }
 
-    /// Ready for `phase`, after a backoff.
-    fn backing_off(&mut self, phase: Phase, now: Instant) -> State {
-        let at = now + self.backoff;
-        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
-        State::Ready {
-            phase,
-            not_before: Some(at),
-        }
-    }
-
     /// Where our key stands in a sorted listing of the directory: the next
     /// state.
     fn evaluate(&mut self, listing: &KeysResponse, now: Instant) -> State {
@@ -342,7 +331,7 @@ impl LockMachine {
         }
         self.state = match (phase, outcome) {
             (Phase::Find | Phase::List, Outcome::Keys(Ok(listing))) => {
-                self.backoff = BACKOFF_MIN;
+                self.backoff.reset();
                 self.evaluate(&listing, now)
             }
             (Phase::Find | Phase::List, Outcome::Keys(Err(e))) if e.is_key_not_found() => {
@@ -351,7 +340,7 @@ impl LockMachine {
                 ready(Phase::Create)
             }
             (Phase::Create, Outcome::Keys(Ok(created))) => {
-                self.backoff = BACKOFF_MIN;
+                self.backoff.reset();
                 self.create_sent_at = None;
                 self.mine = Some(Mine {
                     key: created.node.key.clone(),
@@ -364,11 +353,12 @@ impl LockMachine {
             }
             // The POST may have been applied: look for our id before another.
             (Phase::Create, Outcome::Keys(Err(Error::OutcomeUnknown { .. }))) => ready(Phase::Find),
-            (Phase::Create, Outcome::Keys(Err(e))) if is_transient(&e) => {
-                self.backing_off(Phase::Find, now)
-            }
+            (Phase::Create, Outcome::Keys(Err(e))) if is_transient(&e) => State::Ready {
+                phase: Phase::Find,
+                not_before: Some(self.backoff.after(now)),
+            },
             (Phase::Wait { .. }, Outcome::Wait(Ok(WaitOutcome::Event(_)))) => {
-                self.backoff = BACKOFF_MIN;
+                self.backoff.reset();
                 ready(Phase::List)
             }
             // An idle poll, or one that ran its course: poll() decides what is
@@ -378,9 +368,10 @@ impl LockMachine {
             (Phase::Wait { .. }, Outcome::Wait(Err(e))) if e.is_event_index_cleared() => {
                 ready(Phase::List)
             }
-            (Phase::Wait { .. }, Outcome::Wait(Err(e))) if is_transient(&e) => {
-                self.backing_off(Phase::List, now)
-            }
+            (Phase::Wait { .. }, Outcome::Wait(Err(e))) if is_transient(&e) => State::Ready {
+                phase: Phase::List,
+                not_before: Some(self.backoff.after(now)),
+            },
             (Phase::Wait { .. }, Outcome::Wait(Err(e))) => State::Done(Finish::Failed(Some(e))),
             (Phase::Refresh, Outcome::Keys(Ok(_))) => {
                 if let Some(mine) = &mut self.mine {
@@ -405,7 +396,10 @@ impl LockMachine {
                     Finish::NotAcquired
                 })
             }
-            (phase, Outcome::Keys(Err(e))) if is_transient(&e) => self.backing_off(phase, now),
+            (phase, Outcome::Keys(Err(e))) if is_transient(&e) => State::Ready {
+                phase,
+                not_before: Some(self.backoff.after(now)),
+            },
             (_, Outcome::Keys(Err(e))) => State::Done(Finish::Failed(Some(e))),
             (phase, outcome) => {
                 return Err(Error::Misuse(format!(
@@ -418,9 +412,7 @@ impl LockMachine {
 }
 
 impl Machine for LockMachine {
-    type Request = Request;
-    type Outcome = Outcome;
-    type Event = ();
+    crate::recipes::recipe_machine_types!();
     /// The lock, once held; `Ok(None)` when a non-blocking attempt found it
     /// held by another or the deadline passed.
     type Output = Result<Option<Held>, Error>;
@@ -438,8 +430,4 @@ impl Machine for LockMachine {
     fn handle(&mut self, outcome: Outcome, now: Instant) -> Result<(), Error> {
         LockMachine::handle(self, outcome, now)
     }
-}
-
-fn is_poll_timeout(err: &Error) -> bool {
-    matches!(err, Error::Transport { source, .. } if source.kind() == crate::TransportErrorKind::Timeout)
 }
