@@ -102,9 +102,13 @@ pub mod endpoint;
 pub mod error;
 pub mod key;
 pub mod machine;
+#[cfg(feature = "memory")]
+pub mod memory;
 pub mod ops;
 pub mod recipes;
 pub mod response;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod timestamp;
 pub mod transport;
 #[path = "../transports/mod.rs"]

@@ -1,5 +1,5 @@
 //! RFC 3339 timestamps (etcd's `expiration`, e.g. `2026-11-24T01:26:21.251878408Z`)
-//! parsed into [`SystemTime`], without a date-time dependency.
+//! parsed into [`SystemTime`] and written back, without a date-time dependency.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -74,6 +74,50 @@ pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     UNIX_EPOCH.checked_add(Duration::new(secs, u32::try_from(nanos).ok()?))
 }
 
+/// Write a time, given in nanoseconds since the Unix epoch, as Go's
+/// `RFC3339Nano` does in UTC: `2026-11-24T01:26:21.251878408Z`, the fraction
+/// without trailing zeros (and left out when zero).
+///
+/// ```
+/// assert_eq!(etcd_v2::timestamp::format_rfc3339_nanos(1_795_483_581_250_000_000),
+///            "2026-11-24T01:26:21.25Z");
+/// ```
+pub fn format_rfc3339_nanos(unix_nanos: i64) -> String {
+    let secs = unix_nanos.div_euclid(1_000_000_000);
+    let nanos = unix_nanos.rem_euclid(1_000_000_000);
+    let days = secs.div_euclid(86_400);
+    let of_day = secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    let mut out = format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60
+    );
+    if nanos != 0 {
+        let frac = format!("{nanos:09}");
+        out.push('.');
+        out.push_str(frac.trim_end_matches('0'));
+    }
+    out.push('Z');
+    out
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard
+/// Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month as u32, day as u32)
+}
+
 fn digits(b: &[u8]) -> Option<u32> {
     b.iter().try_fold(0u32, |acc, c| {
         c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
@@ -123,6 +167,22 @@ mod tests {
             secs(parse_rfc3339("2024-12-31T23:59:59.1234567891-00:30").unwrap()),
             (1_735_691_399, 123_456_789)
         );
+    }
+
+    #[test]
+    fn formats_as_go_does_and_round_trips() {
+        let ns = 1_795_483_581_251_878_408;
+        assert_eq!(format_rfc3339_nanos(ns), "2026-11-24T01:26:21.251878408Z");
+        assert_eq!(
+            format_rfc3339_nanos(951_782_400_000_000_000),
+            "2000-02-29T00:00:00Z"
+        );
+        assert_eq!(format_rfc3339_nanos(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339_nanos(-1), "1969-12-31T23:59:59.999999999Z");
+        for ns in [1i64, 86_399_999_999_999, 4_102_444_800_123_000_000] {
+            let t = parse_rfc3339(&format_rfc3339_nanos(ns)).unwrap();
+            assert_eq!(t.duration_since(UNIX_EPOCH).unwrap().as_nanos(), ns as u128);
+        }
     }
 
     #[test]

@@ -55,6 +55,14 @@ pub trait Transport: Send + Sync {
     fn spawn(&self, task: Box<dyn FnOnce() + Send + 'static>) {
         crate::transports::system::spawn(task)
     }
+
+    /// Run `task` in the background for a caller that waits for what it hands
+    /// back (a blocking watch runs its requests so). A transport that keeps
+    /// virtual time counts the task's waits as the caller's; the default is
+    /// [`Transport::spawn`].
+    fn spawn_for_caller(&self, task: Box<dyn FnOnce() + Send + 'static>) {
+        self.spawn(task)
+    }
 }
 
 impl<F> Transport for F

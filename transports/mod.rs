@@ -4,6 +4,8 @@
 //! everything that touches sockets, files, threads or a runtime lives here,
 //! outside the sans-IO core.
 
+#[cfg(feature = "memory")]
+pub mod memory;
 #[cfg(feature = "reqwest")]
 pub mod reqwest;
 pub mod system;

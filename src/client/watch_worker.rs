@@ -65,7 +65,7 @@ impl Worker {
         let requests = Arc::new(Queue::new());
         let messages = Arc::new(Queue::new());
         let (c, queue, out) = (client.clone(), Arc::clone(&requests), Arc::clone(&messages));
-        client.transport().spawn(Box::new(move || {
+        client.transport().spawn_for_caller(Box::new(move || {
             while let Some(request) = queue.pop_wait() {
                 out.push(Message::Outcome(run_watch_request(&c, &request, options)));
             }

@@ -1,0 +1,103 @@
+//! The members API of the simulated cluster: list, leader, add, remove and
+//! update, as etcd 3.4 answers them.
+
+use crate::server::reply;
+use crate::server::request::MembersRequest;
+
+use super::cluster::{id_from, Health, Member};
+use super::core::{Core, Handled, REQUEST_TIMEOUT};
+
+impl Core {
+    pub(super) fn members(&mut self, m: MembersRequest, t: u64) -> Handled {
+        let id = self.cluster.id;
+        let r =
+            |status, message: &str| Handled::Reply(reply::http_error(status, message, Some(id)));
+        match m {
+            MembersRequest::List => {
+                Handled::Reply(reply::json(200, self.cluster.members_json(), Some(id)))
+            }
+            MembersRequest::Leader => match self.cluster.leader {
+                None => r(503, "During election"),
+                Some(l) => {
+                    let mut body = Vec::new();
+                    self.cluster.members[l].write_json(&mut body);
+                    body.push(b'\n');
+                    Handled::Reply(reply::json(200, body, Some(id)))
+                }
+            },
+            _ if self.cluster.leader.is_none() => Handled::Stall {
+                until: Some(t + REQUEST_TIMEOUT),
+                then: Some(reply::http_error(
+                    500,
+                    "etcdserver: request timed out",
+                    Some(id),
+                )),
+            },
+            MembersRequest::Add(peers) => {
+                if self.peer_taken(&peers, None) {
+                    return r(409, "membership: peerURL exists");
+                }
+                let seed = self.cluster.members.len() as u64 ^ t;
+                let member = Member {
+                    id: id_from(seed ^ self.cluster.id),
+                    name: String::new(),
+                    peer_urls: peers,
+                    client_urls: Vec::new(),
+                    health: Health::Down,
+                    removed: false,
+                    started: self.wall(t),
+                };
+                let mut body = Vec::new();
+                member.write_json(&mut body);
+                body.push(b'\n');
+                self.cluster.members.push(member);
+                self.membership_entry();
+                Handled::Reply(reply::json(201, body, Some(id)))
+            }
+            MembersRequest::Remove(mid) => {
+                match self.cluster.members.iter().position(|m| m.id == mid) {
+                    Some(i) if self.cluster.members[i].removed => {
+                        r(410, &format!("Member permanently removed: {mid:x}"))
+                    }
+                    Some(i) => {
+                        self.cluster.members[i].removed = true;
+                        self.membership_entry();
+                        if self.cluster.leader == Some(i) {
+                            self.cluster.start_election(t, self.election);
+                        }
+                        Handled::Reply(reply::no_content(id))
+                    }
+                    None => r(404, &format!("No such member: {mid:x}")),
+                }
+            }
+            MembersRequest::Update(mid, peers) => {
+                let Some(i) = self
+                    .cluster
+                    .members
+                    .iter()
+                    .position(|m| m.id == mid && !m.removed)
+                else {
+                    return r(404, &format!("No such member: {mid:x}"));
+                };
+                if self.peer_taken(&peers, Some(i)) {
+                    return r(409, "membership: peerURL exists");
+                }
+                self.cluster.members[i].peer_urls = peers;
+                self.membership_entry();
+                Handled::Reply(reply::no_content(id))
+            }
+        }
+    }
+
+    fn peer_taken(&self, peers: &[String], except: Option<usize>) -> bool {
+        self.cluster.members.iter().enumerate().any(|(i, m)| {
+            Some(i) != except && !m.removed && m.peer_urls.iter().any(|p| peers.contains(p))
+        })
+    }
+
+    /// A membership change: a raft entry and an internal store write.
+    fn membership_entry(&mut self) {
+        self.cluster.raft_index += 1;
+        self.store.internal_event();
+    }
+}

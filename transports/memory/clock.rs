@@ -1,0 +1,479 @@
+//! MemoryEtcd's clock, and the threads and futures that wait on it.
+//!
+//! Real time by default. In virtual time the clock stands still until a test
+//! calls `advance`, or until a caller is blocked in MemoryEtcd (a sleep, a long
+//! poll, a stalled request) while no background task it started is running:
+//! then it jumps to the next deadline, as tokio's paused clock does. Background
+//! tasks (keep-alives, campaigns) are the threads and futures started through
+//! the transport's `spawn`; they count as running except while they wait in
+//! MemoryEtcd (or, for futures, while pending).
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use crate::memory::core::Core;
+
+thread_local! {
+    /// The MemoryEtcd and task this thread runs, if MemoryEtcd started it.
+    static CURRENT: Cell<Option<(usize, u64)>> = const { Cell::new(None) };
+}
+
+/// The clock.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Clock {
+    /// The system's monotonic clock, from this instant.
+    Real(Instant),
+    /// A virtual clock: `offset` nanoseconds after `origin`.
+    Virtual {
+        /// What `now()` reports at offset 0.
+        origin: Instant,
+        /// Nanoseconds passed.
+        offset: u64,
+    },
+}
+
+#[derive(Debug)]
+struct Waiter {
+    deadline: Option<u64>,
+    /// Woken by any change of the store or cluster (long polls).
+    on_change: bool,
+    task: Option<u64>,
+    /// Whether it waits for a caller (not a background task).
+    caller: bool,
+    waker: Option<Waker>,
+    kicked: bool,
+}
+
+#[derive(Debug)]
+struct Task {
+    runnable: bool,
+    notified: bool,
+    caller: bool,
+}
+
+/// Everything behind MemoryEtcd's lock.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) core: Core,
+    pub(crate) clock: Clock,
+    waiters: HashMap<u64, Waiter>,
+    next_waiter: u64,
+    tasks: HashMap<u64, Task>,
+    next_task: u64,
+    /// Whether the real-time timer thread runs.
+    pub(crate) timer: bool,
+    /// The cluster's state when waiters were last told of changes.
+    seen: (u64, u64, u64, u64),
+}
+
+/// The lock and its condition variable.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) state: Mutex<State>,
+    pub(crate) cond: Condvar,
+}
+
+/// Wakers to call once the lock is released.
+pub(crate) type Wakers = Vec<Waker>;
+
+fn ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl State {
+    pub(crate) fn new(core: Core, clock: Clock) -> State {
+        State {
+            core,
+            clock,
+            waiters: HashMap::new(),
+            next_waiter: 0,
+            tasks: HashMap::new(),
+            next_task: 0,
+            timer: false,
+            seen: (0, 0, 0, 0),
+        }
+    }
+
+    /// Nanoseconds since MemoryEtcd started.
+    pub(crate) fn t(&self) -> u64 {
+        match self.clock {
+            Clock::Real(origin) => ns(origin.elapsed()),
+            Clock::Virtual { offset, .. } => offset,
+        }
+    }
+
+    /// The `Instant` of time `t`.
+    pub(crate) fn instant(&self, t: u64) -> Instant {
+        let origin = match self.clock {
+            Clock::Real(o) | Clock::Virtual { origin: o, .. } => o,
+        };
+        origin + Duration::from_nanos(t)
+    }
+
+    pub(crate) fn is_virtual(&self) -> bool {
+        matches!(self.clock, Clock::Virtual { .. })
+    }
+
+    /// Register a task started by MemoryEtcd (running).
+    pub(crate) fn add_task(&mut self, caller: bool) -> u64 {
+        self.next_task += 1;
+        self.tasks.insert(
+            self.next_task,
+            Task {
+                runnable: true,
+                notified: false,
+                caller,
+            },
+        );
+        self.next_task
+    }
+
+    /// A task ended.
+    pub(crate) fn end_task(&mut self, task: u64, wakers: &mut Wakers) {
+        self.tasks.remove(&task);
+        self.auto_advance(wakers);
+    }
+
+    /// A task (future) goes idle unless woken meanwhile; returns whether it may
+    /// sleep.
+    pub(crate) fn task_idle(&mut self, task: u64, wakers: &mut Wakers) -> bool {
+        let Some(t) = self.tasks.get_mut(&task) else {
+            return false;
+        };
+        if t.notified {
+            t.notified = false;
+            return false;
+        }
+        t.runnable = false;
+        self.auto_advance(wakers);
+        true
+    }
+
+    /// Whether an idle task was woken (and clear the wake-up).
+    pub(crate) fn take_notified(&mut self, task: u64) -> bool {
+        match self.tasks.get_mut(&task) {
+            Some(t) if t.notified => {
+                t.notified = false;
+                true
+            }
+            Some(_) => false,
+            None => true,
+        }
+    }
+
+    /// Wake a task (its future's waker was called).
+    pub(crate) fn notify_task(&mut self, task: u64) {
+        if let Some(t) = self.tasks.get_mut(&task) {
+            t.notified = true;
+            t.runnable = true;
+        }
+    }
+
+    /// Register a waiter for the current thread.
+    pub(crate) fn register(
+        &mut self,
+        me: usize,
+        deadline: Option<u64>,
+        on_change: bool,
+        waker: Option<Waker>,
+    ) -> u64 {
+        let task = current_task(me);
+        let caller = task.is_none_or(|t| self.tasks.get(&t).is_some_and(|t| t.caller));
+        self.next_waiter += 1;
+        let kicked = deadline.is_some_and(|d| d <= self.t());
+        self.waiters.insert(
+            self.next_waiter,
+            Waiter {
+                deadline,
+                on_change,
+                task,
+                caller,
+                waker,
+                kicked,
+            },
+        );
+        self.next_waiter
+    }
+
+    /// Change a waiter's deadline and waker (a future polled again).
+    pub(crate) fn refresh(&mut self, id: u64, deadline: Option<u64>, waker: Option<Waker>) {
+        let now = self.t();
+        if let Some(w) = self.waiters.get_mut(&id) {
+            w.deadline = deadline;
+            w.waker = waker;
+            w.kicked = deadline.is_some_and(|d| d <= now);
+        }
+    }
+
+    pub(crate) fn is_kicked(&self, id: u64) -> bool {
+        self.waiters.get(&id).is_none_or(|w| w.kicked)
+    }
+
+    pub(crate) fn remove(&mut self, id: u64) {
+        self.waiters.remove(&id);
+    }
+
+    fn kick(&mut self, id: u64, wakers: &mut Wakers) {
+        let Some(w) = self.waiters.get_mut(&id) else {
+            return;
+        };
+        if w.kicked {
+            return;
+        }
+        w.kicked = true;
+        match w.task {
+            Some(task) if w.waker.is_some() => {
+                // Our own executor's future: wake it without its waker (which
+                // would take this lock).
+                if let Some(t) = self.tasks.get_mut(&task) {
+                    t.notified = true;
+                    t.runnable = true;
+                }
+            }
+            Some(task) => {
+                if let Some(t) = self.tasks.get_mut(&task) {
+                    t.runnable = true;
+                }
+            }
+            None => {
+                if let Some(waker) = w.waker.take() {
+                    wakers.push(waker);
+                }
+            }
+        }
+    }
+
+    /// After the core was asked anything: wake the long polls if the cluster
+    /// changed, and whatever is due.
+    pub(crate) fn after_core(&mut self, wakers: &mut Wakers) {
+        let now = self.core.fingerprint();
+        if now != self.seen {
+            self.seen = now;
+            self.kick_changes(wakers);
+        } else {
+            self.kick_due(wakers);
+        }
+    }
+
+    /// Wake every waiter whose deadline has come.
+    pub(crate) fn kick_due(&mut self, wakers: &mut Wakers) {
+        let now = self.t();
+        let due: Vec<u64> = self
+            .waiters
+            .iter()
+            .filter(|(_, w)| !w.kicked && w.deadline.is_some_and(|d| d <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            self.kick(id, wakers);
+        }
+    }
+
+    /// Wake every long poll: something changed.
+    pub(crate) fn kick_changes(&mut self, wakers: &mut Wakers) {
+        let polls: Vec<u64> = self
+            .waiters
+            .iter()
+            .filter(|(_, w)| !w.kicked && w.on_change)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in polls {
+            self.kick(id, wakers);
+        }
+        self.kick_due(wakers);
+    }
+
+    /// The next time something is due: a waiter's deadline or a change the
+    /// cluster makes by itself (TTL expiry, an election's end).
+    pub(crate) fn next_deadline(&self) -> Option<u64> {
+        let waiters = self
+            .waiters
+            .values()
+            .filter(|w| !w.kicked)
+            .filter_map(|w| w.deadline)
+            .min();
+        [waiters, self.core.next_change()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn running_tasks(&self) -> usize {
+        self.tasks
+            .values()
+            .filter(|t| t.runnable && !t.caller)
+            .count()
+    }
+
+    /// Move virtual time to `target` (never back), letting the cluster catch up
+    /// and waking what is due.
+    pub(crate) fn step_to(&mut self, target: u64, wakers: &mut Wakers) {
+        if let Clock::Virtual { offset, .. } = &mut self.clock {
+            *offset = (*offset).max(target);
+        }
+        let now = self.t();
+        self.core.advance(now);
+        self.after_core(wakers);
+    }
+
+    /// In virtual time, when a caller waits and no background task runs, jump
+    /// to the next deadline.
+    pub(crate) fn auto_advance(&mut self, wakers: &mut Wakers) {
+        if !self.is_virtual() {
+            return;
+        }
+        let caller_waits = self.waiters.values().any(|w| !w.kicked && w.caller);
+        if !caller_waits || self.running_tasks() > 0 {
+            return;
+        }
+        if let Some(next) = self.next_deadline() {
+            self.step_to(next, wakers);
+        }
+    }
+
+    /// Mark the current task blocked (before a blocking wait).
+    pub(crate) fn block_task(&mut self, me: usize) {
+        if let Some(task) = current_task(me) {
+            if let Some(t) = self.tasks.get_mut(&task) {
+                t.runnable = false;
+            }
+        }
+    }
+
+    /// Whether background tasks are still running (for `advance` to wait).
+    pub(crate) fn busy(&self) -> bool {
+        self.running_tasks() > 0
+    }
+}
+
+/// The task the current thread runs for MemoryEtcd `me`.
+pub(crate) fn current_task(me: usize) -> Option<u64> {
+    CURRENT
+        .with(|c| c.get())
+        .filter(|(m, _)| *m == me)
+        .map(|(_, t)| t)
+}
+
+/// Run the rest of this thread as task `task` of MemoryEtcd `me`.
+pub(crate) fn enter_task(me: usize, task: u64) {
+    CURRENT.with(|c| c.set(Some((me, task))));
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Release the lock, wake the futures in `wakers` and every blocked thread.
+    pub(crate) fn release(&self, st: MutexGuard<'_, State>, wakers: Wakers) {
+        drop(st);
+        self.cond.notify_all();
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// Block the current thread until waiter `id` is woken or its deadline
+    /// passes; the waiter is removed.
+    pub(crate) fn block<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State>,
+        me: usize,
+        id: u64,
+    ) -> MutexGuard<'a, State> {
+        st.block_task(me);
+        let mut wakers = Vec::new();
+        st.auto_advance(&mut wakers);
+        drop(st);
+        self.cond.notify_all();
+        for w in wakers {
+            w.wake();
+        }
+        let mut st = self.lock();
+        loop {
+            if st.is_kicked(id) {
+                break;
+            }
+            match st.clock {
+                Clock::Real(_) => {
+                    let now = st.t();
+                    let next = st.next_deadline().unwrap_or(now + 1_000_000_000);
+                    if next <= now {
+                        let mut w = Vec::new();
+                        st.core.advance(now);
+                        st.after_core(&mut w);
+                        if st.is_kicked(id) {
+                            break;
+                        }
+                        drop(st);
+                        for w in w {
+                            w.wake();
+                        }
+                        self.cond.notify_all();
+                        st = self.lock();
+                        continue;
+                    }
+                    let wait = Duration::from_nanos(next - now).min(Duration::from_secs(1));
+                    st = self
+                        .cond
+                        .wait_timeout(st, wait)
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|e| e.into_inner().0);
+                }
+                Clock::Virtual { .. } => {
+                    st = self.cond.wait(st).unwrap_or_else(|e| e.into_inner());
+                }
+            }
+        }
+        st.remove(id);
+        if let Some(task) = current_task(me) {
+            if let Some(t) = st.tasks.get_mut(&task) {
+                t.runnable = true;
+            }
+        }
+        st
+    }
+
+    /// Let `d` of time pass: in virtual time, step through every deadline on
+    /// the way, letting background tasks settle at each; in real time, sleep.
+    pub(crate) fn advance(&self, d: Duration) {
+        let mut st = self.lock();
+        if !st.is_virtual() {
+            drop(st);
+            std::thread::sleep(d);
+            return;
+        }
+        let target = st.t().saturating_add(ns(d));
+        loop {
+            let now = st.t();
+            let step = st
+                .next_deadline()
+                .filter(|&n| n > now && n <= target)
+                .unwrap_or(target);
+            let mut wakers = Vec::new();
+            st.step_to(step, &mut wakers);
+            self.release(st, wakers);
+            st = self.settle();
+            if st.t() >= target {
+                break;
+            }
+        }
+    }
+
+    /// Wait (in real time, briefly) for background tasks to block again.
+    pub(crate) fn settle(&self) -> MutexGuard<'_, State> {
+        let started = Instant::now();
+        let mut st = self.lock();
+        while st.busy() && started.elapsed() < Duration::from_secs(2) {
+            st = self
+                .cond
+                .wait_timeout(st, Duration::from_millis(5))
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+        st
+    }
+}
