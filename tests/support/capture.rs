@@ -16,6 +16,14 @@ pub struct Capture {
     pub response: Option<http::Response<Vec<u8>>>,
     /// Whether the capture elided part of the body.
     pub truncated: bool,
+    /// The curl command line (shell-quoted), if recorded.
+    pub command: String,
+    /// The request headers curl sent (name, value).
+    pub request_headers: Vec<(String, String)>,
+    /// curl's exit status (28: its own timeout).
+    pub curl_exit: i32,
+    /// How long the exchange took, in seconds.
+    pub elapsed: f64,
 }
 
 impl Capture {
@@ -90,12 +98,35 @@ fn parse(name: &str, bytes: &[u8]) -> Capture {
     let mut lines = head.lines();
     let mut method = String::new();
     let mut target = String::new();
+    let mut command = String::new();
+    let mut request_headers = Vec::new();
+    let (mut curl_exit, mut elapsed) = (0, 0.0);
+    let mut in_request = false;
     while let Some(line) = lines.next() {
+        if let Some(c) = line.strip_prefix("# COMMAND: ") {
+            command = c.trim_end().to_owned();
+        }
+        if let Some(rest) = line.strip_prefix("# CURL EXIT: ") {
+            in_request = false;
+            let mut words = rest.split_whitespace();
+            curl_exit = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
+            elapsed = words
+                .nth(1)
+                .and_then(|w| w.trim_end_matches('s').parse().ok())
+                .unwrap_or(0.0);
+        }
         if line.starts_with("# REQUEST") {
             if let Some(req) = lines.next() {
                 let mut parts = req.split(' ');
                 method = parts.next().unwrap_or("").to_owned();
                 target = parts.next().unwrap_or("").to_owned();
+                in_request = true;
+            }
+            continue;
+        }
+        if in_request && !line.starts_with('#') {
+            if let Some((k, v)) = line.split_once(':') {
+                request_headers.push((k.trim().to_owned(), v.trim().to_owned()));
             }
         }
         if line.starts_with("# RESPONSE HEADERS") {
@@ -155,5 +186,9 @@ fn parse(name: &str, bytes: &[u8]) -> Capture {
         target,
         response,
         truncated,
+        command,
+        request_headers,
+        curl_exit,
+        elapsed,
     }
 }

@@ -467,7 +467,7 @@ impl Shared {
     pub(crate) fn settle(&self) -> MutexGuard<'_, State> {
         let started = Instant::now();
         let mut st = self.lock();
-        while st.busy() && started.elapsed() < Duration::from_secs(2) {
+        while st.busy() && started.elapsed() < Duration::from_secs(5) {
             st = self
                 .cond
                 .wait_timeout(st, Duration::from_millis(5))
