@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The test suite: every test (unit, capture, request, driver, integration and
 # doctests) with every feature against etcd 3.4, then the integration tests again
-# against etcd 3.5. The integration tests start their own throwaway members
+# against etcd 3.5, then the node, directory, in-order, watch, lock and leader
+# tests once more against MemoryEtcd (served over HTTP in the test process,
+# ETCD_BACKEND=memory). The integration tests start their own throwaway members
 # through scripts/etcd.sh.
 #
 # Installs what is missing first:
@@ -37,3 +39,7 @@ for v in $versions; do
     ETCD_VERSION=$v cargo test --all-features --tests "$@"
   fi
 done
+if [ $# -eq 0 ]; then
+  echo "test.sh: MemoryEtcd (node, directory, in-order, watch, lock and leader tests)" >&2
+  ETCD_BACKEND=memory cargo test --all-features --test node --test directory --test watch --test recipes
+fi

@@ -8,5 +8,5 @@ pub mod faults;
 mod members;
 pub mod store;
 
-pub use crate::transports::memory::{MemoryEtcd, MemoryEtcdBuilder};
+pub use crate::transports::memory::{MemoryEtcd, MemoryEtcdBuilder, Served};
 pub use faults::{Fault, FaultRule, RandomFaults};

@@ -23,6 +23,8 @@ pub struct Etcd {
     dir: PathBuf,
     endpoints: Vec<String>,
     attempts: u32,
+    /// With `ETCD_BACKEND=memory`, the served MemoryEtcd behind `shared()`.
+    memory: Option<etcd_v2::memory::Served>,
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -115,6 +117,7 @@ impl Etcd {
             dir,
             endpoints,
             attempts,
+            memory: None,
         }
     }
 
@@ -131,9 +134,35 @@ impl Etcd {
 
     /// One member shared by every test of this binary (each test uses its own key
     /// prefix). Stopped by the watchdog when the binary exits.
+    ///
+    /// With `ETCD_BACKEND=memory`, it is a MemoryEtcd served over HTTP in this
+    /// process instead (`scripts/test.sh` runs the node, directory, watch and
+    /// recipe tests so, besides against etcd 3.4 and 3.5).
     pub fn shared() -> &'static Etcd {
         static SHARED: OnceLock<Etcd> = OnceLock::new();
-        SHARED.get_or_init(|| Etcd::start(1))
+        SHARED.get_or_init(|| match std::env::var("ETCD_BACKEND").as_deref() {
+            Ok("memory") => Etcd::memory(),
+            Ok("etcd") | Err(_) => Etcd::start(1),
+            Ok(other) => panic!("ETCD_BACKEND={other}: expected etcd or memory"),
+        })
+    }
+
+    /// A MemoryEtcd (one member, real time) served on a loopback port.
+    pub fn memory() -> Etcd {
+        let served = etcd_v2::memory::MemoryEtcd::new()
+            .serve()
+            .expect("serve MemoryEtcd");
+        Etcd {
+            dir: state_dir(),
+            endpoints: served.endpoints().to_vec(),
+            attempts: 1,
+            memory: Some(served),
+        }
+    }
+
+    /// Whether this is a MemoryEtcd rather than a real member.
+    pub fn is_memory(&self) -> bool {
+        self.memory.is_some()
     }
 
     /// The client URLs.
@@ -166,6 +195,9 @@ impl Etcd {
 
 impl Drop for Etcd {
     fn drop(&mut self) {
+        if self.memory.is_some() {
+            return;
+        }
         let dir = self.dir.to_string_lossy().into_owned();
         let _ = Command::new("bash")
             .arg(script())

@@ -416,7 +416,7 @@ impl Shared {
                         st = self.lock();
                         continue;
                     }
-                    let wait = Duration::from_nanos(next - now).min(Duration::from_secs(1));
+                    let wait = Duration::from_nanos(next - now).min(Duration::from_millis(250));
                     st = self
                         .cond
                         .wait_timeout(st, wait)

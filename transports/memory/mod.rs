@@ -7,7 +7,10 @@
 //! waiting, and the threads background tasks run on.
 
 mod clock;
+mod serve;
 mod tasks;
+
+pub use serve::Served;
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -304,11 +307,13 @@ impl MemoryEtcd {
         self.control(|c, t| c.catch_up(i, t));
     }
 
-    /// Send a request and wait for the answer (blocking).
-    fn send_blocking(
+    /// Send a request and wait for the answer (blocking), giving up when
+    /// `abandoned` says the caller has gone (checked at each wake-up).
+    pub(crate) fn send_until(
         &self,
         request: http::Request<Vec<u8>>,
         timeout: Option<Duration>,
+        abandoned: &dyn Fn() -> bool,
     ) -> Result<http::Response<Vec<u8>>, TransportError> {
         let me = self.me();
         let shared = &self.shared;
@@ -344,7 +349,7 @@ impl MemoryEtcd {
                     shared.release(st, wakers);
                     return r;
                 }
-                if client_deadline.is_some_and(|d| t >= d) {
+                if client_deadline.is_some_and(|d| t >= d) || abandoned() {
                     st.core.cancel_wait(wait);
                     return Err(timed_out());
                 }
@@ -379,7 +384,7 @@ impl Transport for MemoryEtcd {
         request: http::Request<Vec<u8>>,
         timeout: Option<Duration>,
     ) -> Result<http::Response<Vec<u8>>, TransportError> {
-        self.send_blocking(request, timeout)
+        self.send_until(request, timeout, &|| false)
     }
 
     fn now(&self) -> Instant {
