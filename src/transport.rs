@@ -63,6 +63,16 @@ pub trait Transport: Send + Sync {
     fn spawn_for_caller(&self, task: Box<dyn FnOnce() + Send + 'static>) {
         self.spawn(task)
     }
+
+    /// Cut short what the background tasks started through
+    /// [`Transport::spawn`] wait for in [`Transport::sleep`] and
+    /// [`Transport::send`] (a long poll then fails with a timeout), so that a
+    /// task the client has just stopped notices at once. The client calls it
+    /// when it stops a background task and waits for its end. The default does
+    /// nothing: the client sleeps in short steps and its long polls are bounded,
+    /// so real time ends them soon enough; a virtual clock that stands still
+    /// would not.
+    fn interrupt(&self) {}
 }
 
 impl<F> Transport for F

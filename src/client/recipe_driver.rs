@@ -38,6 +38,17 @@ macro_rules! spawn_task {
     };
 }
 
+/// Make a stop of blocking background work also interrupt the transport's
+/// waits (see `Transport::interrupt`); async work is woken by the stop itself.
+macro_rules! interrupt_on_stop {
+    (blocking, $client:expr, $bg:expr) => {{
+        let client = $client.clone();
+        $bg.stop
+            .on_stop(Box::new(move || client.transport().interrupt()));
+    }};
+    (awaiting, $client:expr, $bg:expr) => {};
+}
+
 /// Drive a background machine until it ends or the stop is set: a statement.
 macro_rules! drive_until_stopped {
     (blocking, $client:expr, $machine:expr, $stop:expr) => {{
@@ -93,6 +104,7 @@ macro_rules! background_api {
             }));
             let mut machine =
                 KeepAliveMachine::new(Arc::clone(&lease), value, ttl, self.transport().now());
+            interrupt_on_stop!($mode, self, background);
             let (client, bg) = (self.clone(), Arc::clone(&background));
             spawn_task!($mode, self, {
                 drive_until_stopped!($mode, client, machine, &bg.stop);
@@ -115,6 +127,7 @@ macro_rules! background_api {
                     LeaseChange::Lost(reason) => LeaderEvent::Lost(lost(&key, reason)),
                 })
             }));
+            interrupt_on_stop!($mode, self, background);
             let (client, bg) = (self.clone(), Arc::clone(&background));
             spawn_task!($mode, self, {
                 drive_until_stopped!($mode, client, machine, &bg.stop);

@@ -51,6 +51,8 @@ struct Wait {
     stream: bool,
     since: u64,
     ends: u64,
+    /// An event found when the wait moved to the live store.
+    ready: Option<std::sync::Arc<crate::server::types::Event>>,
 }
 
 /// The simulated cluster and its store.
@@ -156,19 +158,23 @@ impl Core {
         )
     }
 
-    /// When, with no request arriving, something next changes on its own: a
-    /// TTL sweep that expires a key, an election's end, a wait's limit.
+    /// When, with no request arriving, the cluster next changes by itself: a
+    /// TTL sweep that expires a key, or an election's end.
     pub fn next_change(&self) -> Option<u64> {
         let sweep = self.store.next_expiry().map(|e| {
             let mono = u64::try_from(e.saturating_sub(self.wall0)).unwrap_or(0);
             (mono.div_ceil(SYNC).max(1) * SYNC).max(self.next_tick)
         });
         let sweep = sweep.filter(|_| self.cluster.leader.is_some());
-        let waits = self.waits.values().map(|w| w.ends).min();
-        [sweep, self.cluster.election_ends, waits]
+        [sweep, self.cluster.election_ends]
             .into_iter()
             .flatten()
             .min()
+    }
+
+    /// When etcd's own limit ends wait `id` (five minutes after it began).
+    pub fn wait_ends(&self, id: u64) -> Option<u64> {
+        self.waits.get(&id).map(|w| w.ends)
     }
 
     /// Handle a request arriving at `t` (monotonic nanoseconds).
@@ -372,6 +378,7 @@ impl Core {
                         stream: k.stream,
                         since,
                         ends: t + WAIT_LIMIT,
+                        ready: None,
                     },
                 );
                 Handled::Waiting(self.next_wait)
@@ -395,6 +402,10 @@ impl Core {
                 TransportErrorKind::Io,
                 "the member went down during the wait (MemoryEtcd)",
             )));
+        }
+        if let Some(e) = &w.ready {
+            self.cancel_wait(wait);
+            return Some(Ok(reply::watch(Some(e), id, w.head)));
         }
         let store = if w.behind {
             self.store_of(w.member)
@@ -509,15 +520,15 @@ impl Core {
             w.behind = false;
             match self.store.watch(&w.key, w.recursive, w.stream, w.since) {
                 Ok(Watching::Waiting(watch)) => w.watch = watch,
-                // A ready event or a cleared history: let the wait end now.
-                Ok(Watching::Ready(_)) | Err(_) => {
+                Ok(Watching::Ready(e)) => {
+                    w.ready = Some(e);
+                    w.watch = WatchId(u64::MAX);
+                }
+                // More than the history holds passed while it lagged: it ends
+                // (empty), as a wait etcd drops does.
+                Err(_) => {
                     w.ends = t;
-                    if let Ok(Watching::Waiting(watch)) =
-                        self.store
-                            .watch(&w.key, w.recursive, w.stream, self.store.index() + 1)
-                    {
-                        w.watch = watch;
-                    }
+                    w.watch = WatchId(u64::MAX);
                 }
             }
         }

@@ -37,7 +37,11 @@ pub(crate) enum Clock {
 
 #[derive(Debug)]
 struct Waiter {
+    /// When it wants to wake: time may jump here.
     deadline: Option<u64>,
+    /// A later bound (etcd's five-minute wait limit): it wakes then, but time
+    /// does not jump there on its account.
+    limit: Option<u64>,
     /// Woken by any change of the store or cluster (long polls).
     on_change: bool,
     task: Option<u64>,
@@ -45,6 +49,8 @@ struct Waiter {
     caller: bool,
     waker: Option<Waker>,
     kicked: bool,
+    /// Woken by `interrupt` rather than by what it waited for.
+    interrupted: bool,
 }
 
 #[derive(Debug)]
@@ -177,34 +183,70 @@ impl State {
         &mut self,
         me: usize,
         deadline: Option<u64>,
+        limit: Option<u64>,
         on_change: bool,
         waker: Option<Waker>,
     ) -> u64 {
         let task = current_task(me);
         let caller = task.is_none_or(|t| self.tasks.get(&t).is_some_and(|t| t.caller));
         self.next_waiter += 1;
-        let kicked = deadline.is_some_and(|d| d <= self.t());
+        let due = [deadline, limit].into_iter().flatten().min();
+        let kicked = due.is_some_and(|d| d <= self.t());
         self.waiters.insert(
             self.next_waiter,
             Waiter {
                 deadline,
+                limit,
                 on_change,
                 task,
                 caller,
                 waker,
                 kicked,
+                interrupted: false,
             },
         );
         self.next_waiter
     }
 
+    /// Wake every background task's waiter early (see `Transport::interrupt`).
+    pub(crate) fn interrupt(&mut self, wakers: &mut Wakers) {
+        let ids: Vec<u64> = self
+            .waiters
+            .iter()
+            .filter(|(_, w)| !w.kicked && !w.caller && w.task.is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            if let Some(w) = self.waiters.get_mut(&id) {
+                w.interrupted = true;
+            }
+            self.kick(id, wakers);
+        }
+    }
+
+    /// Whether waiter `id` was interrupted.
+    pub(crate) fn was_interrupted(&self, id: u64) -> bool {
+        self.waiters.get(&id).is_some_and(|w| w.interrupted)
+    }
+
     /// Change a waiter's deadline and waker (a future polled again).
-    pub(crate) fn refresh(&mut self, id: u64, deadline: Option<u64>, waker: Option<Waker>) {
+    pub(crate) fn refresh(
+        &mut self,
+        id: u64,
+        deadline: Option<u64>,
+        limit: Option<u64>,
+        waker: Option<Waker>,
+    ) {
         let now = self.t();
         if let Some(w) = self.waiters.get_mut(&id) {
             w.deadline = deadline;
+            w.limit = limit;
             w.waker = waker;
-            w.kicked = deadline.is_some_and(|d| d <= now);
+            w.kicked = [deadline, limit]
+                .into_iter()
+                .flatten()
+                .min()
+                .is_some_and(|d| d <= now);
         }
     }
 
@@ -264,7 +306,13 @@ impl State {
         let due: Vec<u64> = self
             .waiters
             .iter()
-            .filter(|(_, w)| !w.kicked && w.deadline.is_some_and(|d| d <= now))
+            .filter(|(_, w)| {
+                !w.kicked
+                    && [w.deadline, w.limit]
+                        .into_iter()
+                        .flatten()
+                        .any(|d| d <= now)
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in due {
@@ -286,8 +334,21 @@ impl State {
         self.kick_due(wakers);
     }
 
-    /// The next time something is due: a waiter's deadline or a change the
-    /// cluster makes by itself (TTL expiry, an election's end).
+    /// The next time anything is due, wait limits included (what real-time
+    /// waiting and `advance` step through).
+    pub(crate) fn next_due(&self) -> Option<u64> {
+        let limits = self
+            .waiters
+            .values()
+            .filter(|w| !w.kicked)
+            .filter_map(|w| w.limit)
+            .min();
+        [self.next_deadline(), limits].into_iter().flatten().min()
+    }
+
+    /// The next time something is due that time may jump to: a waiter's
+    /// deadline or a change the cluster makes by itself (TTL expiry, an
+    /// election's end); not etcd's five-minute wait limits.
     pub(crate) fn next_deadline(&self) -> Option<u64> {
         let waiters = self
             .waiters
@@ -320,17 +381,35 @@ impl State {
     }
 
     /// In virtual time, when a caller waits and no background task runs, jump
-    /// to the next deadline.
+    /// from deadline to deadline until something wakes (a caller's wait ends, or
+    /// a background task has work).
     pub(crate) fn auto_advance(&mut self, wakers: &mut Wakers) {
         if !self.is_virtual() {
             return;
         }
-        let caller_waits = self.waiters.values().any(|w| !w.kicked && w.caller);
-        if !caller_waits || self.running_tasks() > 0 {
-            return;
-        }
-        if let Some(next) = self.next_deadline() {
+        loop {
+            let caller_waits = self.waiters.values().any(|w| !w.kicked && w.caller);
+            if !caller_waits || self.running_tasks() > 0 {
+                return;
+            }
+            let woken = self
+                .waiters
+                .values()
+                .filter(|w| w.kicked && w.caller)
+                .count();
+            let Some(next) = self.next_deadline() else {
+                return;
+            };
+            let before = self.t();
             self.step_to(next, wakers);
+            let woken_now = self
+                .waiters
+                .values()
+                .filter(|w| w.kicked && w.caller)
+                .count();
+            if woken_now > woken || self.running_tasks() > 0 || self.t() == before {
+                return;
+            }
         }
     }
 
@@ -377,13 +456,13 @@ impl Shared {
     }
 
     /// Block the current thread until waiter `id` is woken or its deadline
-    /// passes; the waiter is removed.
+    /// passes; the waiter is removed. Also says whether it was interrupted.
     pub(crate) fn block<'a>(
         &'a self,
         mut st: MutexGuard<'a, State>,
         me: usize,
         id: u64,
-    ) -> MutexGuard<'a, State> {
+    ) -> (MutexGuard<'a, State>, bool) {
         st.block_task(me);
         let mut wakers = Vec::new();
         st.auto_advance(&mut wakers);
@@ -400,7 +479,7 @@ impl Shared {
             match st.clock {
                 Clock::Real(_) => {
                     let now = st.t();
-                    let next = st.next_deadline().unwrap_or(now + 1_000_000_000);
+                    let next = st.next_due().unwrap_or(now + 1_000_000_000);
                     if next <= now {
                         let mut w = Vec::new();
                         st.core.advance(now);
@@ -425,32 +504,45 @@ impl Shared {
                 }
                 Clock::Virtual { .. } => {
                     st = self.cond.wait(st).unwrap_or_else(|e| e.into_inner());
+                    if !st.is_kicked(id) {
+                        let mut w = Vec::new();
+                        st.auto_advance(&mut w);
+                        if !w.is_empty() || st.is_kicked(id) {
+                            drop(st);
+                            self.cond.notify_all();
+                            for w in w {
+                                w.wake();
+                            }
+                            st = self.lock();
+                        }
+                    }
                 }
             }
         }
+        let interrupted = st.was_interrupted(id);
         st.remove(id);
         if let Some(task) = current_task(me) {
             if let Some(t) = st.tasks.get_mut(&task) {
                 t.runnable = true;
             }
         }
-        st
+        (st, interrupted)
     }
 
     /// Let `d` of time pass: in virtual time, step through every deadline on
     /// the way, letting background tasks settle at each; in real time, sleep.
     pub(crate) fn advance(&self, d: Duration) {
-        let mut st = self.lock();
-        if !st.is_virtual() {
-            drop(st);
+        if !self.lock().is_virtual() {
             std::thread::sleep(d);
             return;
         }
+        // Background tasks first reach their next wait, so their deadlines count.
+        let mut st = self.settle();
         let target = st.t().saturating_add(ns(d));
         loop {
             let now = st.t();
             let step = st
-                .next_deadline()
+                .next_due()
                 .filter(|&n| n > now && n <= target)
                 .unwrap_or(target);
             let mut wakers = Vec::new();

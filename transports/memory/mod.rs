@@ -332,8 +332,11 @@ impl MemoryEtcd {
                 let Some(deadline) = [until, client_deadline].into_iter().flatten().min() else {
                     return Err(timed_out());
                 };
-                let id = st.register(me, Some(deadline), false, None);
-                let st = shared.block(st, me, id);
+                let id = st.register(me, Some(deadline), None, false, None);
+                let (st, interrupted) = shared.block(st, me, id);
+                if interrupted {
+                    return Err(timed_out());
+                }
                 let gives_up_first = client_deadline.is_none_or(|c| until.is_some_and(|u| u <= c));
                 if until.is_some_and(|u| st.t() >= u) && gives_up_first {
                     then.ok_or_else(timed_out)
@@ -353,12 +356,14 @@ impl MemoryEtcd {
                     st.core.cancel_wait(wait);
                     return Err(timed_out());
                 }
-                let deadline = [client_deadline, st.core.next_change()]
-                    .into_iter()
-                    .flatten()
-                    .min();
-                let id = st.register(me, deadline, true, None);
-                st = shared.block(st, me, id);
+                let limit = st.core.wait_ends(wait);
+                let id = st.register(me, client_deadline, limit, true, None);
+                let (guard, interrupted) = shared.block(st, me, id);
+                st = guard;
+                if interrupted {
+                    st.core.cancel_wait(wait);
+                    return Err(timed_out());
+                }
             },
         }
     }
@@ -401,8 +406,15 @@ impl Transport for MemoryEtcd {
         }
         let mut st = st;
         let deadline = st.t().saturating_add(nanos(duration));
-        let id = st.register(self.me(), Some(deadline), false, None);
+        let id = st.register(self.me(), Some(deadline), None, false, None);
         drop(self.shared.block(st, self.me(), id));
+    }
+
+    fn interrupt(&self) {
+        let mut st = self.shared.lock();
+        let mut wakers = Vec::new();
+        st.interrupt(&mut wakers);
+        self.shared.release(st, wakers);
     }
 
     fn spawn(&self, task: Box<dyn FnOnce() + Send + 'static>) {
