@@ -1,0 +1,479 @@
+//! MemoryEtcd against a real etcd 3.4, operation by operation: random
+//! sequences (sets, creates, updates, compare-and-swaps and -deletes with right
+//! and wrong conditions, directories, recursive deletes, in-order posts, hidden
+//! and awkward keys, sorted and recursive reads, waits from past indexes, TTLs
+//! set and refreshed, malformed parameters) go to both, and every answer is
+//! compared: status, errorCode, cause, action, node, prevNode, indexes.
+//!
+//! Each sequence runs under a fresh key prefix of the real member, against a
+//! fresh MemoryEtcd started at the member's current index (so indexes, the
+//! history window and its errors line up exactly); its keys are removed
+//! afterwards. Expiry timestamps are not compared, TTLs to within a second.
+//!
+//! `bash scripts/differential.sh N [SEED]` runs N sequences; `cargo test`
+//! runs `DIFF_SEQUENCES` (default 200), always against etcd 3.4. The last line reads
+//! `differential: N sequences, M operations, D differences`.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::time::Duration;
+
+use etcd_v2::memory::MemoryEtcd;
+use etcd_v2::transports::ureq::UreqTransport;
+use etcd_v2::{Transport, TransportOptions};
+use serde_json::Value;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+    fn chance(&mut self, per_cent: u64) -> bool {
+        self.next() % 100 < per_cent
+    }
+}
+
+const KEYS: &[&str] = &[
+    "a",
+    "b",
+    "c",
+    "d1/x",
+    "d1/y",
+    "d1/_h",
+    "d1/s/z",
+    "d2",
+    "_hid",
+    "_hd/k",
+    "sp ace",
+    "per%cent",
+    "q?mark",
+    "uni✓",
+    "plus+sign",
+    "q",
+    "q/in",
+];
+const DIRS: &[&str] = &["", "d1", "d1/s", "d2", "q", "_hd", "nodir"];
+const VALUES: &[&str] = &[
+    "v0",
+    "v1",
+    "v2",
+    "",
+    "sp ace&=?",
+    "ü✓\u{2028}<x>",
+    "{\"j\":1}",
+];
+
+fn encode_segment(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~+".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn path(prefix: &str, key: &str) -> String {
+    let mut p = format!("/v2/keys{prefix}");
+    for seg in key.split('/').filter(|s| !s.is_empty()) {
+        p.push('/');
+        p.push_str(&encode_segment(seg));
+    }
+    p
+}
+
+fn form(pairs: &[(&str, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode_segment(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// One request of a sequence.
+#[derive(Debug, Clone)]
+struct Op {
+    method: &'static str,
+    target: String,
+    body: String,
+    sorted: bool,
+}
+
+/// What a sequence has seen so far, to make conditions that can hold.
+#[derive(Default)]
+struct Seen {
+    indexes: Vec<u64>,
+    last: u64,
+    /// The key (as etcd reports it) and index of each change.
+    events: Vec<(String, u64)>,
+}
+
+fn generate(rng: &mut Rng, prefix: &str, seen: &Seen) -> Op {
+    let key = *rng.pick(KEYS);
+    let dir = *rng.pick(DIRS);
+    let value = rng.pick(VALUES).to_string();
+    let some_index = |rng: &mut Rng| {
+        if seen.indexes.is_empty() || rng.chance(25) {
+            seen.last + 1 + rng.below(3) as u64
+        } else {
+            *rng.pick(&seen.indexes)
+        }
+    };
+    let ttl = || (100 + seen.last % 900).to_string();
+    let put = |target: String, body: String| Op {
+        method: "PUT",
+        target,
+        body,
+        sorted: false,
+    };
+    match rng.below(24) {
+        0..=3 => put(path(prefix, key), form(&[("value", value)])),
+        4 => put(
+            format!("{}?prevExist=false", path(prefix, key)),
+            form(&[("value", value)]),
+        ),
+        5 => put(
+            format!("{}?prevExist=true", path(prefix, key)),
+            form(&[("value", value)]),
+        ),
+        6 => {
+            let prev = rng.pick(VALUES).to_string();
+            let q = if prev.is_empty() {
+                "v0".to_owned()
+            } else {
+                prev
+            };
+            put(
+                format!("{}?prevValue={}", path(prefix, key), encode_segment(&q)),
+                form(&[("value", value)]),
+            )
+        }
+        7 => put(
+            format!("{}?prevIndex={}", path(prefix, key), some_index(rng)),
+            form(&[("value", value)]),
+        ),
+        8 => put(format!("{}?dir=true", path(prefix, dir)), String::new()),
+        9 => put(path(prefix, key), form(&[("value", value), ("ttl", ttl())])),
+        10 => put(
+            path(prefix, key),
+            form(&[
+                ("refresh", "true".into()),
+                ("prevExist", "true".into()),
+                ("ttl", ttl()),
+            ]),
+        ),
+        11 => put(
+            format!("{}?dir=true&prevExist=true", path(prefix, dir)),
+            form(&[("ttl", ttl())]),
+        ),
+        12 => Op {
+            method: "POST",
+            target: path(prefix, dir),
+            body: form(&[("value", value)]),
+            sorted: false,
+        },
+        13 => Op {
+            method: "DELETE",
+            target: path(prefix, key),
+            body: String::new(),
+            sorted: false,
+        },
+        14 => {
+            let flag = *rng.pick(&["dir=true", "recursive=true", "dir=true&recursive=true"]);
+            Op {
+                method: "DELETE",
+                target: format!("{}?{flag}", path(prefix, dir)),
+                body: String::new(),
+                sorted: false,
+            }
+        }
+        15 => {
+            let cond = if rng.chance(50) {
+                format!(
+                    "prevValue={}",
+                    encode_segment(&rng.pick(&["v0", "v1", "v2"]).to_string())
+                )
+            } else {
+                format!("prevIndex={}", some_index(rng))
+            };
+            Op {
+                method: "DELETE",
+                target: format!("{}?{cond}", path(prefix, key)),
+                body: String::new(),
+                sorted: false,
+            }
+        }
+        16..=18 => {
+            let (recursive, sorted) = (rng.chance(50), rng.chance(50));
+            let quorum = rng.chance(20);
+            let target = if rng.chance(50) {
+                path(prefix, key)
+            } else {
+                path(prefix, dir)
+            };
+            Op {
+                method: if rng.chance(10) { "HEAD" } else { "GET" },
+                target: format!("{target}?recursive={recursive}&sorted={sorted}&quorum={quorum}"),
+                body: String::new(),
+                sorted,
+            }
+        }
+        19 | 20 if !seen.events.is_empty() => {
+            // A wait from a past index with an event to find: answered at once.
+            let (key, at) = rng.pick(&seen.events).clone();
+            let recursive = rng.chance(50);
+            let target = if recursive {
+                // A directory above the changed key.
+                let cut = key.rfind('/').unwrap_or(0);
+                let above = &key[..cut];
+                if above.len() >= prefix.len() {
+                    above.to_owned()
+                } else {
+                    prefix.to_owned()
+                }
+            } else {
+                key
+            };
+            let path = format!(
+                "/v2/keys{}",
+                target
+                    .split('/')
+                    .map(encode_segment)
+                    .collect::<Vec<_>>()
+                    .join("/")
+            );
+            Op {
+                method: "GET",
+                target: format!("{path}?wait=true&recursive={recursive}&waitIndex={at}"),
+                body: String::new(),
+                sorted: false,
+            }
+        }
+        21 => {
+            let bad = *rng.pick(&[
+                "ttl=abc",
+                "ttl=-1",
+                "prevIndex=x",
+                "prevValue=",
+                "prevExist=maybe",
+                "refresh=true",
+                "refresh=true&ttl=5&value=x",
+                "dir=yes",
+                "wait=true",
+            ]);
+            put(
+                format!("{}?{bad}", path(prefix, key)),
+                form(&[("value", value)]),
+            )
+        }
+        22 => Op {
+            // From index 1: the sequence's first change, or errorCode 401 once
+            // the member's history has moved past it.
+            method: "GET",
+            target: format!("{}?wait=true&recursive=true&waitIndex=1", path(prefix, "")),
+            body: String::new(),
+            sorted: false,
+        },
+        _ => put(
+            format!("{}?noValueOnSuccess=true", path(prefix, key)),
+            form(&[("value", value)]),
+        ),
+    }
+}
+
+fn request(endpoint: &str, op: &Op) -> http::Request<Vec<u8>> {
+    let mut b = http::Request::builder()
+        .method(op.method)
+        .uri(format!("{endpoint}{}", op.target));
+    if !op.body.is_empty() {
+        b = b.header("content-type", "application/x-www-form-urlencoded");
+    }
+    b.body(op.body.clone().into_bytes()).expect("request")
+}
+
+/// An answer reduced to what must match.
+fn summary(r: &Result<http::Response<Vec<u8>>, etcd_v2::TransportError>, sorted: bool) -> Value {
+    let r = match r {
+        Ok(r) => r,
+        Err(e) => return Value::String(format!("transport: {:?}", e.kind())),
+    };
+    let mut body = serde_json::from_slice::<Value>(r.body())
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(r.body()).into_owned()));
+    normalise(&mut body, sorted);
+    serde_json::json!({
+        "status": r.status().as_u16(),
+        "index": r.headers().get("x-etcd-index").and_then(|v| v.to_str().ok()),
+        "body": body,
+    })
+}
+
+fn normalise(v: &mut Value, sorted: bool) {
+    match v {
+        Value::Object(m) => {
+            m.remove("expiration");
+            if let Some(t) = m.get("ttl").and_then(Value::as_i64) {
+                // To within a second: the two count down on separate clocks.
+                m.insert("ttl".into(), Value::from(t / 2));
+            }
+            for (_, x) in m.iter_mut() {
+                normalise(x, sorted);
+            }
+            if !sorted {
+                if let Some(Value::Array(nodes)) = m.get_mut("nodes") {
+                    nodes.sort_by_key(|n| n["key"].as_str().unwrap_or("").to_owned());
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| normalise(x, sorted)),
+        _ => {}
+    }
+}
+
+fn ttl_close(a: &Value, b: &Value) -> bool {
+    // `ttl/2` may differ by one when the two TTLs straddle a boundary.
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter().all(|(k, v)| match y.get(k) {
+                    Some(w) if k == "ttl" => {
+                        (v.as_i64().unwrap_or(0) - w.as_i64().unwrap_or(0)).abs() <= 1
+                    }
+                    Some(w) => ttl_close(v, w),
+                    None => false,
+                })
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| ttl_close(v, w))
+        }
+        _ => a == b,
+    }
+}
+
+fn index_of(r: &Result<http::Response<Vec<u8>>, etcd_v2::TransportError>) -> Option<u64> {
+    r.as_ref()
+        .ok()?
+        .headers()
+        .get("x-etcd-index")?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+fn main() {
+    let sequences: u64 = std::env::var("DIFF_SEQUENCES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let seed: u64 = std::env::var("DIFF_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let ops_per_sequence = 40 + 8;
+    // MemoryEtcd serves etcd 3.4's v2: compare with 3.4 whatever ETCD_VERSION
+    // the rest of the suite runs on.
+    let etcd = support::Etcd::start_with_env(1, &[], &[("ETCD_VERSION", "3.4")]);
+    let endpoint = etcd.endpoint().to_owned();
+    let real = UreqTransport::new(&TransportOptions::default()).expect("ureq");
+    let timeout = Some(Duration::from_secs(2));
+    let mut operations = 0u64;
+    let mut differences = 0u64;
+    let mut first: Option<String> = None;
+    for s in 0..sequences {
+        let mut rng = Rng(seed.wrapping_mul(1_000_003).wrapping_add(s));
+        // Fixed width: no prefix is a prefix of another's (etcd matches a wait
+        // against a deleted directory whose key merely starts its own).
+        let prefix = format!("/diff-{seed}-{s:06}");
+        let probe = real.send(
+            request(
+                &endpoint,
+                &Op {
+                    method: "GET",
+                    target: "/v2/keys/".into(),
+                    body: String::new(),
+                    sorted: false,
+                },
+            ),
+            timeout,
+        );
+        let start = index_of(&probe).expect("the member's index");
+        let memory = MemoryEtcd::builder().starting_index(start).build();
+        let mem_endpoint = memory.endpoints()[0].clone();
+        let mut seen = Seen {
+            last: start,
+            ..Seen::default()
+        };
+        for _ in 0..ops_per_sequence {
+            let op = generate(&mut rng, &prefix, &seen);
+            let want = real.send(request(&endpoint, &op), timeout);
+            let got = Transport::send(&memory, request(&mem_endpoint, &op), timeout);
+            operations += 1;
+            let (w, g) = (summary(&want, op.sorted), summary(&got, op.sorted));
+            if !ttl_close(&w, &g) {
+                differences += 1;
+                if std::env::var("DIFF_SHOW_ALL").is_ok() {
+                    println!("difference in sequence {s}: {} {} {:?}\n  etcd:       {w}\n  MemoryEtcd: {g}", op.method, op.target, op.body);
+                }
+                if first.is_none() {
+                    first = Some(format!(
+                        "sequence {s} (seed {seed}), after {} operations: {} {}  body {:?}\n  etcd:       {w}\n  MemoryEtcd: {g}",
+                        operations, op.method, op.target, op.body
+                    ));
+                }
+                break;
+            }
+            if let Some(i) = index_of(&want) {
+                seen.last = seen.last.max(i);
+                let changed = matches!(op.method, "PUT" | "POST" | "DELETE")
+                    && want.as_ref().is_ok_and(|r| r.status().is_success());
+                if changed {
+                    seen.indexes.push(i);
+                    if let Some(key) = want
+                        .as_ref()
+                        .ok()
+                        .and_then(|r| serde_json::from_slice::<Value>(r.body()).ok())
+                        .and_then(|v| v["node"]["key"].as_str().map(str::to_owned))
+                    {
+                        seen.events.push((key, i));
+                    }
+                }
+            }
+        }
+        // Leave nothing behind that could expire during a later sequence.
+        let _ = real.send(
+            request(
+                &endpoint,
+                &Op {
+                    method: "DELETE",
+                    target: format!("/v2/keys{prefix}?recursive=true"),
+                    body: String::new(),
+                    sorted: false,
+                },
+            ),
+            timeout,
+        );
+    }
+    if let Some(f) = &first {
+        println!("first difference: {f}");
+    }
+    println!(
+        "differential: {sequences} sequences, {operations} operations, {differences} differences"
+    );
+    if differences > 0 {
+        std::process::exit(1);
+    }
+}
