@@ -1,78 +1,29 @@
-//! A small in-memory model of the v2 key space, enough to drive the recipe
-//! state machines on virtual time: in-order keys, TTL expiry (with `expire`
-//! events), value-guarded refresh and delete, creates, sorted listings and waits
-//! from an index. Its answers are the same typed values the client gives.
+//! The v2 key space the recipe and watch machine tests (and the fuzz targets)
+//! run against: a thin wrapper around MemoryEtcd's store
+//! (`etcd_v2::memory::store::Store`, etcd 3.4's semantics), answering typed
+//! requests with the typed values the client would get, on the test's own
+//! clock. TTLs expire exactly when the test says (`expire`), not on etcd's
+//! 500 ms sweeps, so machine tests can place time precisely.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use etcd_v2::ops::keys::WaitOutcome;
+use etcd_v2::memory::store::{Store, Watching};
+use etcd_v2::ops::keys::{Wait, WaitOutcome};
 use etcd_v2::recipes::{KeysRequest, Outcome, Request};
-use etcd_v2::{Action, ClusterInfo, Error, ErrorCode, EtcdError, KeysResponse, Node};
-
-#[derive(Debug, Clone)]
-struct Entry {
-    value: String,
-    created: u64,
-    modified: u64,
-    expires: Option<Instant>,
-}
-
-#[derive(Debug, Clone)]
-struct Event {
-    key: String,
-    action: Action,
-    index: u64,
-    value: Option<String>,
-    created: u64,
-}
+use etcd_v2::server::reply::{self, Indexes};
+use etcd_v2::server::request::{decode, Route};
+use etcd_v2::{Endpoint, Error, KeysResponse, Operation};
 
 /// The model.
 #[derive(Debug, Clone)]
 pub struct Model {
-    index: u64,
-    entries: BTreeMap<String, Entry>,
-    history: Vec<Event>,
+    store: Store,
+    /// The instant that maps to `WALL0` (the first one the model was told).
+    base: Option<Instant>,
 }
 
-fn error(code: ErrorCode, index: u64, cause: &str) -> Error {
-    Error::Etcd(Box::new(EtcdError {
-        code,
-        message: code.description().to_owned(),
-        cause: Some(cause.to_owned()),
-        index,
-        status: code.http_status(),
-        endpoint: "model".into(),
-        cluster: ClusterInfo {
-            etcd_index: Some(index),
-            ..ClusterInfo::default()
-        },
-        note: None,
-    }))
-}
-
-/// The TTL etcd reports at `now`: the seconds left, rounded up (0 or less once
-/// the expiry has passed).
-fn ttl_left(e: &Entry, now: Instant) -> Option<i64> {
-    e.expires.map(|t| {
-        let left = t.saturating_duration_since(now);
-        let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-        i64::try_from(secs).unwrap_or(i64::MAX)
-    })
-}
-
-fn node(key: &str, e: &Entry, now: Instant) -> Node {
-    Node {
-        key: key.to_owned(),
-        value: Some(e.value.clone()),
-        dir: false,
-        expiration: None,
-        ttl: ttl_left(e, now),
-        children: None,
-        modified_index: e.modified,
-        created_index: e.created,
-    }
-}
+/// Wall-clock time at the model's first instant.
+const WALL0: i64 = 1_767_225_600_000_000_000;
 
 impl Default for Model {
     fn default() -> Model {
@@ -80,112 +31,84 @@ impl Default for Model {
     }
 }
 
+fn endpoint() -> Endpoint {
+    Endpoint::parse("http://model:2379").expect("endpoint")
+}
+
 impl Model {
     /// An empty key space at index 1.
     pub fn new() -> Model {
         Model {
-            index: 1,
-            entries: BTreeMap::new(),
-            history: Vec::new(),
+            store: Store::new(1),
+            base: None,
         }
+    }
+
+    fn wall(&mut self, now: Instant) -> i64 {
+        let base = *self.base.get_or_insert(now);
+        let since = now.saturating_duration_since(base);
+        WALL0.saturating_add(i64::try_from(since.as_nanos()).unwrap_or(i64::MAX))
     }
 
     /// The current index.
     pub fn index(&self) -> u64 {
-        self.index
+        self.store.index()
     }
 
     /// The value of `key`.
     pub fn value(&self, key: &str) -> Option<String> {
-        self.entries.get(key).map(|e| e.value.clone())
+        let mut store = self.store.clone();
+        let e = store.get(key.as_bytes(), false, false, WALL0).ok()?;
+        e.node
+            .value
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
     }
 
-    /// Keys directly under `dir`, sorted.
+    /// Keys directly under `dir` (hidden ones aside), sorted.
     pub fn children(&self, dir: &str) -> Vec<String> {
-        let prefix = format!("{}/", dir.trim_end_matches('/'));
-        self.entries
-            .keys()
-            .filter(|k| k.starts_with(&prefix) && !k[prefix.len()..].contains('/'))
-            .cloned()
+        let mut store = self.store.clone();
+        let dir = dir.trim_end_matches('/');
+        let Ok(e) = store.get(dir.as_bytes(), false, true, WALL0) else {
+            return Vec::new();
+        };
+        e.node
+            .nodes
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| !n.dir)
+            .map(|n| String::from_utf8_lossy(&n.key).into_owned())
             .collect()
     }
 
     /// The earliest expiry still pending.
     pub fn next_expiry(&self) -> Option<Instant> {
-        self.entries.values().filter_map(|e| e.expires).min()
-    }
-
-    fn event(&mut self, key: &str, action: Action, value: Option<String>, created: u64) -> u64 {
-        self.index += 1;
-        self.history.push(Event {
-            key: key.to_owned(),
-            action,
-            index: self.index,
-            value,
-            created,
-        });
-        self.index
+        let base = self.base?;
+        let at = self.store.next_expiry()?;
+        let after = u64::try_from(at.saturating_sub(WALL0)).unwrap_or(0);
+        Some(base + Duration::from_nanos(after))
     }
 
     /// Expire every key whose TTL has run out by `now`.
     pub fn expire(&mut self, now: Instant) {
-        let due: Vec<String> = self
-            .entries
-            .iter()
-            .filter(|(_, e)| e.expires.is_some_and(|t| t <= now))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in due {
-            if let Some(e) = self.entries.remove(&k) {
-                self.event(&k, Action::Expire, None, e.created);
-            }
-        }
+        let wall = self.wall(now);
+        self.store.delete_expired(wall, wall);
     }
 
     /// Delete `key` as a crashed or careless client would (no guard).
     pub fn delete(&mut self, key: &str) {
-        if let Some(e) = self.entries.remove(key) {
-            self.event(key, Action::Delete, None, e.created);
-        }
+        let _ = self.store.delete(key.as_bytes(), false, false, WALL0);
     }
 
     /// Set `key` directly.
     pub fn set(&mut self, key: &str, value: &str, ttl: Option<u64>, now: Instant) {
-        let created = self.index + 1;
-        let index = self.event(key, Action::Set, Some(value.to_owned()), created);
-        self.entries.insert(
-            key.to_owned(),
-            Entry {
-                value: value.to_owned(),
-                created: index,
-                modified: index,
-                expires: ttl.map(|t| now + Duration::from_secs(t)),
-            },
-        );
+        let wall = self.wall(now);
+        let expire = ttl.map(|t| wall + i64::try_from(t).unwrap_or(0) * 1_000_000_000);
+        self.store
+            .set(key.as_bytes(), false, value.as_bytes(), expire, false, wall)
+            .expect("model set");
     }
 
-    fn response(&self, action: Action, node: Node) -> KeysResponse {
-        KeysResponse {
-            action,
-            node,
-            prev_node: None,
-            cluster: ClusterInfo {
-                etcd_index: Some(self.index),
-                ..ClusterInfo::default()
-            },
-        }
-    }
-
-    fn form(req: &http::Request<Vec<u8>>) -> BTreeMap<String, String> {
-        let mut all: BTreeMap<String, String> =
-            form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-                .into_owned()
-                .collect();
-        all.extend(form_urlencoded::parse(req.body()).into_owned());
-        all
-    }
-
-    /// Apply a keys request at `now`.
+    /// Apply a keys request at `now` (expiring what is due first).
     pub fn apply(&mut self, request: &KeysRequest, now: Instant) -> Result<KeysResponse, Error> {
         self.expire(now);
         self.answer(request, now)
@@ -203,126 +126,52 @@ impl Model {
     }
 
     fn answer(&mut self, request: &KeysRequest, now: Instant) -> Result<KeysResponse, Error> {
-        let endpoint = etcd_v2::Endpoint::parse("http://model:2379").unwrap();
-        let req = etcd_v2::Operation::build(request, &endpoint)?;
-        let key = etcd_v2::key::decode_path(req.uri().path().trim_start_matches("/v2/keys"));
-        let form = Model::form(&req);
-        let ttl = form.get("ttl").and_then(|t| t.parse::<u64>().ok());
-        let guard = form.get("prevValue").cloned();
-        match request {
-            KeysRequest::CreateInOrder(_) => {
-                let created = self.index + 1;
-                let child = format!("{key}/{created:020}");
-                let value = form.get("value").cloned().unwrap_or_default();
-                let index = self.event(&child, Action::Create, Some(value.clone()), created);
-                let e = Entry {
-                    value,
-                    created: index,
-                    modified: index,
-                    expires: ttl.map(|t| now + Duration::from_secs(t)),
-                };
-                let n = node(&child, &e, now);
-                self.entries.insert(child, e);
-                Ok(self.response(Action::Create, n))
-            }
-            KeysRequest::Create(_) => {
-                if self.entries.contains_key(&key) {
-                    return Err(error(ErrorCode::NodeExist, self.index, &key));
-                }
-                let value = form.get("value").cloned().unwrap_or_default();
-                let created = self.index + 1;
-                let index = self.event(&key, Action::Create, Some(value.clone()), created);
-                let e = Entry {
-                    value,
-                    created: index,
-                    modified: index,
-                    expires: ttl.map(|t| now + Duration::from_secs(t)),
-                };
-                let n = node(&key, &e, now);
-                self.entries.insert(key, e);
-                Ok(self.response(Action::Create, n))
-            }
-            KeysRequest::Get(_) => {
-                if let Some(e) = self.entries.get(&key) {
-                    return Ok(self.response(Action::Get, node(&key, e, now)));
-                }
-                let children = self.children(&key);
-                if children.is_empty() {
-                    return Err(error(ErrorCode::KeyNotFound, self.index, &key));
-                }
-                let nodes = children
-                    .iter()
-                    .map(|k| node(k, &self.entries[k], now))
-                    .collect();
-                let dir = Node {
-                    key: key.clone(),
-                    value: None,
-                    dir: true,
-                    expiration: None,
-                    ttl: None,
-                    children: Some(nodes),
-                    modified_index: 1,
-                    created_index: 1,
-                };
-                Ok(self.response(Action::Get, dir))
-            }
-            KeysRequest::Refresh(_) => {
-                let Some(e) = self.entries.get(&key) else {
-                    return Err(error(ErrorCode::KeyNotFound, self.index, &key));
-                };
-                if guard.as_ref().is_some_and(|g| *g != e.value) {
-                    return Err(error(ErrorCode::TestFailed, self.index, &key));
-                }
-                // A refresh makes no event (watchers are not woken), but takes an index.
-                self.index += 1;
-                let index = self.index;
-                let e = self.entries.get_mut(&key).unwrap();
-                e.modified = index;
-                e.expires = ttl.map(|t| now + Duration::from_secs(t));
-                let n = node(&key, e, now);
-                Ok(self.response(Action::Update, n))
-            }
-            KeysRequest::Delete(_) => {
-                let Some(e) = self.entries.get(&key).cloned() else {
-                    return Err(error(ErrorCode::KeyNotFound, self.index, &key));
-                };
-                if guard.as_ref().is_some_and(|g| *g != e.value) {
-                    return Err(error(ErrorCode::TestFailed, self.index, &key));
-                }
-                self.entries.remove(&key);
-                let action = if guard.is_some() {
-                    Action::CompareAndDelete
-                } else {
-                    Action::Delete
-                };
-                let index = self.event(&key, action.clone(), None, e.created);
-                let mut n = node(&key, &e, now);
-                n.value = None;
-                n.modified_index = index;
-                Ok(self.response(action, n))
-            }
-        }
+        let wall = self.wall(now);
+        let http = request.build(&endpoint())?;
+        let Route::Keys(keys) = decode(&http) else {
+            panic!("the model got a request etcd would refuse: {http:?}");
+        };
+        let at = Indexes::default();
+        let answer = match self.store.apply(&keys, wall) {
+            Ok(e) => reply::event(&e, keys.no_value_on_success, 1, at),
+            Err(e) => reply::key_error(&e, Some(1)),
+        };
+        request.parse(answer)
     }
 
     /// The event a wait on `key` from `index` returns now, if any.
     pub fn wait(&mut self, key: &str, index: u64, now: Instant) -> Option<KeysResponse> {
         self.expire(now);
-        let ev = self
-            .history
-            .iter()
-            .find(|e| e.key == key && e.index >= index)?
-            .clone();
-        let n = Node {
-            key: ev.key.clone(),
-            value: ev.value.clone(),
-            dir: false,
-            expiration: None,
-            ttl: None,
-            children: None,
-            modified_index: ev.index,
-            created_index: ev.created,
+        let op = Wait::new(key).wait_index(index);
+        match self.run_wait(&op)? {
+            Ok(WaitOutcome::Event(r)) => Some(*r),
+            _ => None,
+        }
+    }
+
+    fn run_wait(&mut self, op: &Wait) -> Option<Result<WaitOutcome, Error>> {
+        let http = op.build(&endpoint()).ok()?;
+        let Route::Keys(keys) = decode(&http) else {
+            return None;
         };
-        Some(self.response(ev.action, n))
+        let head = Indexes {
+            etcd_index: self.store.index(),
+            ..Indexes::default()
+        };
+        let since = if keys.wait_index == 0 {
+            self.store.index() + 1
+        } else {
+            keys.wait_index
+        };
+        let answer = match self.store.watch(&keys.key, keys.recursive, false, since) {
+            Ok(Watching::Ready(e)) => reply::watch(Some(&e), 1, head),
+            Ok(Watching::Waiting(id)) => {
+                self.store.unwatch(id);
+                return None;
+            }
+            Err(e) => reply::key_error(&e, Some(1)),
+        };
+        Some(op.parse(answer))
     }
 
     /// Run a recipe request: keys requests at once; a wait returns its event if
@@ -330,9 +179,10 @@ impl Model {
     pub fn run(&mut self, request: &Request, now: Instant) -> Option<Outcome> {
         match request {
             Request::Keys(k) => Some(Outcome::Keys(self.apply(k, now).map(Box::new))),
-            Request::Wait { wait, .. } => self
-                .wait(wait.key(), wait.index().unwrap_or(0), now)
-                .map(|r| Outcome::Wait(Ok(WaitOutcome::Event(Box::new(r))))),
+            Request::Wait { wait, .. } => {
+                self.expire(now);
+                self.run_wait(wait).map(Outcome::Wait)
+            }
         }
     }
 }
