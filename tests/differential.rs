@@ -203,10 +203,8 @@ fn generate(rng: &mut Rng, prefix: &str, seen: &Seen) -> Op {
         }
         15 => {
             let cond = if rng.chance(50) {
-                format!(
-                    "prevValue={}",
-                    encode_segment(&rng.pick(&["v0", "v1", "v2"]).to_string())
-                )
+                let value: &&str = rng.pick(&["v0", "v1", "v2"]);
+                format!("prevValue={}", encode_segment(value))
             } else {
                 format!("prevIndex={}", some_index(rng))
             };
