@@ -159,17 +159,20 @@ impl Core {
     }
 
     /// When, with no request arriving, the cluster next changes by itself: a
-    /// TTL sweep that expires a key, or an election's end.
+    /// TTL sweep that expires a key, or an election's end (only while a
+    /// majority can hold it: without one, nothing changes until a member
+    /// comes back).
     pub fn next_change(&self) -> Option<u64> {
         let sweep = self.store.next_expiry().map(|e| {
             let mono = u64::try_from(e.saturating_sub(self.wall0)).unwrap_or(0);
             (mono.div_ceil(SYNC).max(1) * SYNC).max(self.next_tick)
         });
         let sweep = sweep.filter(|_| self.cluster.leader.is_some());
-        [sweep, self.cluster.election_ends]
-            .into_iter()
-            .flatten()
-            .min()
+        let election = self
+            .cluster
+            .election_ends
+            .filter(|_| self.cluster.has_quorum());
+        [sweep, election].into_iter().flatten().min()
     }
 
     /// When etcd's own limit ends wait `id` (five minutes after it began).
