@@ -393,6 +393,92 @@ fn a_non_blocking_attempt_leaves_nothing_behind() {
     assert_eq!(sim.model.children(&dir()).len(), 1);
 }
 
+/// A request the cluster may have applied, whose answer never came.
+fn unknown_outcome() -> Error {
+    Error::OutcomeUnknown {
+        source: Box::new(Error::Transport {
+            endpoint: "model".into(),
+            source: etcd_v2::TransportError::new(etcd_v2::TransportErrorKind::Io, "timed out"),
+        }),
+    }
+}
+
+/// Drive `m` against a cluster that answers nothing (no quorum: every write
+/// times out, every read fails), for at most `rounds` requests: the step it
+/// ended on, and the requests sent.
+fn against_a_dead_cluster(m: &mut LockMachine, rounds: usize) -> (LockStep, Vec<String>) {
+    let mut now = Instant::now();
+    let mut sent = Vec::new();
+    for _ in 0..rounds {
+        match m.poll(now) {
+            LockStep::Send(req) => {
+                sent.push(describe(&req));
+                let e = if describe(&req).starts_with("create") {
+                    unknown_outcome()
+                } else {
+                    Error::Transport {
+                        endpoint: "model".into(),
+                        source: etcd_v2::TransportError::new(
+                            etcd_v2::TransportErrorKind::Connect,
+                            "refused",
+                        ),
+                    }
+                };
+                m.handle(Outcome::Keys(Err(e)), now).unwrap();
+            }
+            LockStep::SleepUntil(at) => now = at,
+            other => return (other, sent),
+        }
+    }
+    (m.poll(now), sent)
+}
+
+#[test]
+fn a_non_blocking_attempt_gives_up_on_a_cluster_that_cannot_answer() {
+    let mut m = LockMachine::new(dir(), "id-n", 30).non_blocking();
+    let (step, sent) = against_a_dead_cluster(&mut m, 100);
+    let LockStep::Failed(e) = step else {
+        panic!("a non-blocking attempt kept trying: {step:?} after {sent:?}")
+    };
+    assert!(e.to_string().contains("refused"), "{e}");
+    assert_eq!(sent.len(), 4, "{sent:?}");
+    // Reads that work between writes that never do are no progress either (a
+    // member cut off from the majority answers reads, stalls writes).
+    let mut m = LockMachine::new(dir(), "id-p", 30).non_blocking();
+    let mut model = Model::new();
+    let now = Instant::now();
+    let mut creates = 0;
+    let step = loop {
+        match m.poll(now) {
+            LockStep::Send(req) if describe(&req).starts_with("create") => {
+                creates += 1;
+                m.handle(Outcome::Keys(Err(unknown_outcome())), now)
+                    .unwrap();
+            }
+            LockStep::Send(req) => {
+                let o = model.run(&req, now).unwrap();
+                m.handle(o, now).unwrap();
+            }
+            LockStep::SleepUntil(_) => panic!("no failed read, no pause"),
+            other => break other,
+        }
+        assert!(creates <= 10, "a non-blocking attempt kept trying");
+    };
+    assert!(matches!(step, LockStep::Failed(_)), "{step:?}");
+    assert_eq!(creates, 4);
+    // The create's outcome is unknown: whoever drives it must look for the key.
+    assert!(m.create_pending());
+    // A blocking acquisition waits as long as it takes (its caller bounds it
+    // with a deadline).
+    let mut blocking = LockMachine::new(dir(), "id-b", 30);
+    let (step, sent) = against_a_dead_cluster(&mut blocking, 100);
+    assert!(
+        matches!(step, LockStep::Send(_) | LockStep::SleepUntil(_)),
+        "{step:?}"
+    );
+    assert!(sent.len() >= 40, "{}", sent.len());
+}
+
 #[test]
 fn an_ambiguous_create_is_resolved_by_reading_never_by_a_second_key() {
     let t = Instant::now();

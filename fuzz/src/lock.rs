@@ -29,7 +29,7 @@ use etcd_v2::recipes::lock::{lock_dir, Held, LockMachine, LockStep};
 use etcd_v2::recipes::release::Release;
 use etcd_v2::recipes::renew::RenewOnce;
 use etcd_v2::recipes::{KeysRequest, Outcome, Request};
-use etcd_v2::{ClusterInfo, Error, Operation, TransportError, TransportErrorKind};
+use etcd_v2::{ClusterInfo, Error, ErrorKind, Operation, TransportError, TransportErrorKind};
 
 use super::bytes::Bytes;
 use super::model::{poll_timeout, Model};
@@ -52,6 +52,8 @@ struct Contender {
     /// Whether the last listing handed over came from a lagging member.
     stale: bool,
     attempts: u32,
+    /// Whether the current attempt is non-blocking (it may give up on faults).
+    non_blocking: bool,
 }
 
 struct Harness {
@@ -89,7 +91,8 @@ impl Harness {
         if config & 0x10 != 0 {
             machine = machine.reentrant();
         }
-        if config & 0x20 != 0 {
+        c.non_blocking = config & 0x20 != 0;
+        if c.non_blocking {
             machine = machine.non_blocking();
         }
         if config & 0x40 != 0 {
@@ -198,6 +201,23 @@ impl Harness {
                     "{}: misuse reported without misuse: {m}",
                     c.id
                 );
+            }
+            // A non-blocking attempt reports faults that keep coming; what
+            // it may have left behind is its driver's to undo (here: the TTL).
+            LockStep::Failed(e)
+                if c.non_blocking
+                    && matches!(
+                        e.kind(),
+                        ErrorKind::Connect
+                            | ErrorKind::Timeout
+                            | ErrorKind::ConnectionLost
+                            | ErrorKind::Unavailable
+                            | ErrorKind::Decode
+                            | ErrorKind::StaleRead
+                    ) =>
+            {
+                c.machine = None;
+                c.state = State::Done;
             }
             LockStep::Failed(e) => panic!("{}: an acquisition failed: {e}", c.id),
         }
@@ -391,6 +411,7 @@ pub fn run(data: &[u8]) {
                 state: State::Done,
                 stale: false,
                 attempts: 0,
+                non_blocking: false,
             })
             .collect(),
     };

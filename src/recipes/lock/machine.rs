@@ -81,8 +81,16 @@ pub struct LockMachine {
     /// When a waiting contender next refreshes its key.
     refresh_at: Option<Instant>,
     backoff: Backoff,
+    /// Transient failures since the last write that worked (a non-blocking
+    /// attempt gives up after [`NON_BLOCKING_TRIES`]).
+    failures: u8,
     state: State,
 }
+
+/// How many transient failures in a row a non-blocking attempt takes before
+/// it reports the last one: "only if it is free now" must not retry forever
+/// against a cluster that cannot answer (one without quorum).
+const NON_BLOCKING_TRIES: u8 = 4;
 
 fn ready(phase: Phase) -> State {
     State::Ready {
@@ -112,6 +120,7 @@ impl LockMachine {
             create_sent_at: None,
             refresh_at: None,
             backoff: Backoff::default(),
+            failures: 0,
             state,
         }
     }
@@ -328,6 +337,23 @@ impl LockMachine {
             return Err(Error::Misuse(
                 "the outcome does not match the request in flight".into(),
             ));
+        }
+        let transient = matches!(&outcome,
+            Outcome::Keys(Err(e)) | Outcome::Wait(Err(e)) if is_transient(e) && !is_poll_timeout(e));
+        // A read that works is no progress when the write around it keeps
+        // failing (a member cut off from the majority still answers reads).
+        if transient {
+            self.failures = self.failures.saturating_add(1);
+        } else if !matches!(phase, Phase::Find | Phase::List) {
+            self.failures = 0;
+        }
+        if transient && !self.blocking && self.failures >= NON_BLOCKING_TRIES {
+            if let Outcome::Keys(Err(e)) | Outcome::Wait(Err(e)) = outcome {
+                // What the machine made (or may have made) is undone by its
+                // driver, as for any failure (see `abandoned`).
+                self.state = State::Done(Finish::Failed(Some(e)));
+                return Ok(());
+            }
         }
         self.state = match (phase, outcome) {
             (Phase::Find | Phase::List, Outcome::Keys(Ok(listing))) => {
