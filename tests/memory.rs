@@ -327,3 +327,95 @@ fn served_over_http_it_answers_any_http_client() {
     let machines = c.server().get_machines().unwrap();
     assert_eq!(machines, served.endpoints());
 }
+
+/// MemoryEtcd, recording what the client asks of its transport, and able to
+/// let the TTL pass (a pause of the process) at the `pause_at`-th `now()`.
+#[derive(Clone)]
+struct Pausing {
+    etcd: MemoryEtcd,
+    log: std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>,
+    pause_at: Option<usize>,
+    pause: Duration,
+}
+
+impl Pausing {
+    fn note(&self, what: &'static str) -> usize {
+        let mut log = self.log.lock().unwrap();
+        log.push(what);
+        log.len() - 1
+    }
+}
+
+impl Transport for Pausing {
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        timeout: Option<Duration>,
+    ) -> Result<http::Response<Vec<u8>>, etcd_v2::TransportError> {
+        self.note("send");
+        Transport::send(&self.etcd, request, timeout)
+    }
+    fn now(&self) -> Instant {
+        if Some(self.note("now")) == self.pause_at {
+            self.etcd.advance(self.pause);
+        }
+        Transport::now(&self.etcd)
+    }
+    fn sleep(&self, d: Duration) {
+        Transport::sleep(&self.etcd, d)
+    }
+    fn spawn(&self, task: Box<dyn FnOnce() + Send + 'static>) {
+        self.note("spawn");
+        Transport::spawn(&self.etcd, task)
+    }
+    fn spawn_for_caller(&self, task: Box<dyn FnOnce() + Send + 'static>) {
+        self.note("spawn");
+        Transport::spawn_for_caller(&self.etcd, task)
+    }
+    fn interrupt(&self) {
+        Transport::interrupt(&self.etcd)
+    }
+}
+
+#[test]
+fn a_pause_between_acquiring_and_keeping_alive_acquires_again() {
+    let run = |pause_at: Option<usize>| {
+        let transport = Pausing {
+            etcd: virtual_etcd(1),
+            log: Default::default(),
+            pause_at,
+            pause: Duration::from_secs(11),
+        };
+        let c = Client::builder()
+            .endpoints(transport.etcd.endpoints())
+            .build_with(transport.clone())
+            .unwrap();
+        let mut lock = c.module().lock().get_lock("job", 10);
+        let id = lock.id().to_string();
+        let mut guard = lock.lock().expect("lock() gives a held lock");
+        let key = guard.lock().key().unwrap().to_string();
+        let in_store = transport.etcd.value(&key) == Some(id);
+        drop(guard);
+        let log = transport.log.lock().unwrap().clone();
+        (log, key, in_store)
+    };
+    let (log, first_key, in_store) = run(None);
+    assert!(in_store);
+    let spawn = log.iter().position(|w| *w == "spawn").unwrap();
+    let last_send = log[..spawn].iter().rposition(|w| *w == "send").unwrap();
+    let sends = log[..spawn].iter().filter(|w| **w == "send").count();
+    // The TTL passes at each look at the clock between the acquisition's last
+    // request and the keep-alive's start: where lock() checks the lease, it
+    // finds it lapsed and acquires again (a new key, held in the store).
+    let mut again = 0;
+    for at in (last_send + 1..spawn).filter(|&i| log[i] == "now") {
+        let (log, key, in_store) = run(Some(at));
+        let spawn = log.iter().position(|w| *w == "spawn").unwrap();
+        if log[..spawn].iter().filter(|w| **w == "send").count() > sends {
+            again += 1;
+            assert_ne!(key, first_key, "the lapsed key was reused");
+            assert!(in_store, "acquired again, yet not in the store");
+        }
+    }
+    assert!(again >= 1, "a lapse never made lock() acquire again");
+}

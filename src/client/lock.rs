@@ -263,6 +263,9 @@ macro_rules! lock_api {
         }
 
         /// Take the lock only if it is free now: `Ok(false)` if another holds it.
+        /// A cluster that keeps failing (four transient failures since the
+        /// last write that worked, e.g. one without quorum) ends the attempt
+        /// with the last error, and a contender key it may have made is removed.
         pub $($kw)* fn try_acquire(&mut self) -> Result<bool, Error> {
             if self.holds_at(self.client.transport().now()) {
                 return Ok(true);
@@ -273,18 +276,37 @@ macro_rules! lock_api {
 
         /// Acquire, and return a guard that keeps the lock alive while it lives
         /// (renewing every third of the TTL in the background) and releases it
-        /// when dropped.
+        /// when dropped. Should the TTL run out between acquiring and starting
+        /// to renew (the process paused that long), the lock is released and
+        /// acquired again.
         pub $($kw)* fn lock(&mut self) -> Result<LockGuard<'_, $client>, Error>
         where
             T: 'static,
         {
-            self.acquire()$($aw)*?;
-            let keep_alive = self.keep_alive()?;
-            Ok(LockGuard {
-                lock: self,
-                keep_alive: Some(keep_alive),
-                release: Self::release_on_drop,
-            })
+            let mut lapses = 0;
+            loop {
+                self.acquire()$($aw)*?;
+                let acquired = self.held.clone();
+                match self.keep_alive() {
+                    Ok(keep_alive) => {
+                        return Ok(LockGuard {
+                            lock: self,
+                            keep_alive: Some(keep_alive),
+                            release: Self::release_on_drop,
+                        })
+                    }
+                    // The TTL ran out between acquiring and starting to renew
+                    // (this process was paused that long): what is left of the
+                    // key is removed (guarded by our id), and the lock is
+                    // contended for again.
+                    Err(_) if acquired.is_some() && lapses < 3 => {
+                        lapses += 1;
+                        self.held = acquired;
+                        self.release()$($aw)*?;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
         }
 
         /// Acquire, and return a guard that releases the lock when dropped but
