@@ -419,3 +419,40 @@ fn a_pause_between_acquiring_and_keeping_alive_acquires_again() {
     }
     assert!(again >= 1, "a lapse never made lock() acquire again");
 }
+
+#[test]
+fn virtual_time_holds_still_while_another_thread_of_the_test_is_busy() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let etcd = virtual_etcd(1);
+    let stop = Arc::new(AtomicBool::new(false));
+    // A thread that sleeps a minute at a time on MemoryEtcd's clock: while
+    // nothing else happens, virtual time jumps a minute per sleep.
+    let sleeper = {
+        let (etcd, stop) = (etcd.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                Transport::sleep(&etcd, Duration::from_secs(60));
+            }
+        })
+    };
+    while etcd.elapsed() < Duration::from_secs(600) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // Now a busy thread: calls back to back. Time may move only if it is
+    // descheduled for longer than the grace period (a jump or two on a loaded
+    // machine); a clock that ran while it worked would jump hundreds of times.
+    let c = client(&etcd);
+    c.node().set("/busy", "0", None).unwrap();
+    let before = etcd.elapsed();
+    for i in 0..200 {
+        c.node().set("/busy", &i.to_string(), None).unwrap();
+    }
+    let during = etcd.elapsed() - before;
+    assert!(
+        during <= Duration::from_secs(600),
+        "virtual time ran {during:?} while a thread of the test worked"
+    );
+    stop.store(true, Ordering::SeqCst);
+    sleeper.join().unwrap();
+}

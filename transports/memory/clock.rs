@@ -9,9 +9,10 @@
 //! MemoryEtcd (or, for futures, while pending).
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::task::Waker;
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use crate::memory::core::Core;
@@ -51,6 +52,8 @@ struct Waiter {
     kicked: bool,
     /// Woken by `interrupt` rather than by what it waited for.
     interrupted: bool,
+    /// The thread that waits (blocking callers of the test's own).
+    thread: Option<ThreadId>,
 }
 
 #[derive(Debug)]
@@ -73,7 +76,22 @@ pub(crate) struct State {
     pub(crate) timer: bool,
     /// The cluster's state when waiters were last told of changes.
     seen: (u64, u64, u64, u64),
+    /// Threads of the test's own, and when (real time) each last came back
+    /// from a blocking call: see [`QUIET`].
+    recent: HashMap<ThreadId, Instant>,
+    /// When (real time) virtual time last jumped on its own.
+    last_jump: Option<Instant>,
 }
+
+/// How long (real time) a thread of the test's own counts as busy after it
+/// comes back from a blocking call, or after time last jumped: virtual time
+/// does not jump on its own while such a thread runs code of its own between
+/// calls (and might be about to renew a lease or start a keep-alive).
+pub(crate) const QUIET: Duration = Duration::from_millis(50);
+
+/// A thread that has not come back from a call for this long (real time) no
+/// longer holds time back at all (it is doing something else, or is gone).
+const ACTIVE: Duration = Duration::from_secs(1);
 
 /// The lock and its condition variable.
 #[derive(Debug)]
@@ -100,6 +118,8 @@ impl State {
             next_task: 0,
             timer: false,
             seen: (0, 0, 0, 0),
+            recent: HashMap::new(),
+            last_jump: None,
         }
     }
 
@@ -140,7 +160,7 @@ impl State {
     /// A task ended.
     pub(crate) fn end_task(&mut self, task: u64, wakers: &mut Wakers) {
         self.tasks.remove(&task);
-        self.auto_advance(wakers);
+        let _ = self.auto_advance(wakers);
     }
 
     /// A task (future) goes idle unless woken meanwhile; returns whether it may
@@ -154,7 +174,7 @@ impl State {
             return false;
         }
         t.runnable = false;
-        self.auto_advance(wakers);
+        let _ = self.auto_advance(wakers);
         true
     }
 
@@ -189,6 +209,7 @@ impl State {
     ) -> u64 {
         let task = current_task(me);
         let caller = task.is_none_or(|t| self.tasks.get(&t).is_some_and(|t| t.caller));
+        let thread = (task.is_none() && waker.is_none()).then(|| std::thread::current().id());
         self.next_waiter += 1;
         let due = [deadline, limit].into_iter().flatten().min();
         let kicked = due.is_some_and(|d| d <= self.t());
@@ -203,6 +224,7 @@ impl State {
                 waker,
                 kicked,
                 interrupted: false,
+                thread,
             },
         );
         self.next_waiter
@@ -380,17 +402,58 @@ impl State {
         self.after_core(wakers);
     }
 
-    /// In virtual time, when a caller waits and no background task runs, jump
-    /// from deadline to deadline until something wakes (a caller's wait ends, or
-    /// a background task has work).
-    pub(crate) fn auto_advance(&mut self, wakers: &mut Wakers) {
+    /// A thread of the test's own comes back from a blocking call (see
+    /// [`QUIET`]); MemoryEtcd's own task threads do not count.
+    pub(crate) fn touch(&mut self, me: usize) {
+        if self.is_virtual() && current_task(me).is_none() {
+            self.recent
+                .insert(std::thread::current().id(), Instant::now());
+        }
+    }
+
+    /// How long, in real time, until every thread of the test's own that is
+    /// not waiting has been quiet for [`QUIET`] (since it came back from a
+    /// call, and since time last jumped); `None`: they all have.
+    fn busy_for(&mut self) -> Option<Duration> {
+        let now = Instant::now();
+        self.recent
+            .retain(|_, at| now.saturating_duration_since(*at) < ACTIVE);
+        if self.recent.is_empty() {
+            return None;
+        }
+        let waiting: HashSet<ThreadId> = self
+            .waiters
+            .values()
+            .filter(|w| !w.kicked)
+            .filter_map(|w| w.thread)
+            .collect();
+        let last_jump = self.last_jump;
+        self.recent
+            .iter()
+            .filter(|(t, _)| !waiting.contains(t))
+            .map(|(_, at)| {
+                let since = last_jump.map_or(*at, |j| j.max(*at));
+                QUIET.saturating_sub(now.saturating_duration_since(since))
+            })
+            .filter(|d| !d.is_zero())
+            .max()
+    }
+
+    /// In virtual time, when a caller waits, no background task runs and every
+    /// other thread of the test's own has been quiet for [`QUIET`], jump from deadline to deadline until something wakes (a
+    /// caller's wait ends, or a background task has work). Returns how long
+    /// (real time) to wait before trying again when another thread was busy.
+    pub(crate) fn auto_advance(&mut self, wakers: &mut Wakers) -> Option<Duration> {
         if !self.is_virtual() {
-            return;
+            return None;
         }
         loop {
             let caller_waits = self.waiters.values().any(|w| !w.kicked && w.caller);
             if !caller_waits || self.running_tasks() > 0 {
-                return;
+                return None;
+            }
+            if let Some(busy) = self.busy_for() {
+                return Some(busy.max(Duration::from_micros(100)));
             }
             let woken = self
                 .waiters
@@ -398,9 +461,10 @@ impl State {
                 .filter(|w| w.kicked && w.caller)
                 .count();
             let Some(next) = self.next_deadline() else {
-                return;
+                return None;
             };
             let before = self.t();
+            self.last_jump = Some(Instant::now());
             self.step_to(next, wakers);
             let woken_now = self
                 .waiters
@@ -408,7 +472,7 @@ impl State {
                 .filter(|w| w.kicked && w.caller)
                 .count();
             if woken_now > woken || self.running_tasks() > 0 || self.t() == before {
-                return;
+                return None;
             }
         }
     }
@@ -420,6 +484,13 @@ impl State {
                 t.runnable = false;
             }
         }
+    }
+
+    /// Whether a future waits (on a deadline, or for a change).
+    pub(crate) fn futures_wait(&self) -> bool {
+        self.waiters
+            .values()
+            .any(|w| !w.kicked && w.waker.is_some())
     }
 
     /// Whether background tasks are still running (for `advance` to wait).
@@ -465,7 +536,7 @@ impl Shared {
     ) -> (MutexGuard<'a, State>, bool) {
         st.block_task(me);
         let mut wakers = Vec::new();
-        st.auto_advance(&mut wakers);
+        let mut retry = st.auto_advance(&mut wakers);
         drop(st);
         self.cond.notify_all();
         for w in wakers {
@@ -503,10 +574,18 @@ impl Shared {
                         .unwrap_or_else(|e| e.into_inner().0);
                 }
                 Clock::Virtual { .. } => {
-                    st = self.cond.wait(st).unwrap_or_else(|e| e.into_inner());
+                    st = match retry {
+                        // Another thread was busy: look again once it may not be.
+                        Some(after) => self
+                            .cond
+                            .wait_timeout(st, after)
+                            .map(|(g, _)| g)
+                            .unwrap_or_else(|e| e.into_inner().0),
+                        None => self.cond.wait(st).unwrap_or_else(|e| e.into_inner()),
+                    };
                     if !st.is_kicked(id) {
                         let mut w = Vec::new();
-                        st.auto_advance(&mut w);
+                        retry = st.auto_advance(&mut w);
                         if !w.is_empty() || st.is_kicked(id) {
                             drop(st);
                             self.cond.notify_all();
@@ -521,6 +600,7 @@ impl Shared {
         }
         let interrupted = st.was_interrupted(id);
         st.remove(id);
+        st.touch(me);
         if let Some(task) = current_task(me) {
             if let Some(t) = st.tasks.get_mut(&task) {
                 t.runnable = true;

@@ -236,6 +236,44 @@ impl MemoryEtcd {
             .map(|v| String::from_utf8_lossy(&v).into_owned())
     }
 
+    /// The first change at or after index `from` to `key` (or below it, when
+    /// `recursive`), as a wait from `from` would see it but without faults or
+    /// waiting: `Ok(None)` if there is none yet, the errorCode 401 error once
+    /// the 1000-event history has moved past `from`. For assertions about what
+    /// happened.
+    pub fn first_event(
+        &self,
+        key: &str,
+        recursive: bool,
+        from: u64,
+    ) -> Result<Option<crate::KeysResponse>, crate::Error> {
+        use crate::memory::store::Watching;
+        use crate::Operation;
+        let mut st = self.shared.lock();
+        let clean = crate::server::form::absolute(key.as_bytes());
+        let head = crate::server::reply::Indexes {
+            etcd_index: st.core.store.index(),
+            ..Default::default()
+        };
+        let id = st.core.cluster.id;
+        let answer = match st.core.store.watch(&clean, recursive, false, from.max(1)) {
+            Ok(Watching::Ready(e)) => crate::server::reply::watch(Some(&e), id, head),
+            Ok(Watching::Waiting(w)) => {
+                st.core.store.unwatch(w);
+                return Ok(None);
+            }
+            Err(e) => crate::server::reply::key_error(&e, Some(id)),
+        };
+        drop(st);
+        let op = crate::ops::keys::Wait::new(key)
+            .recursive(recursive)
+            .wait_index(from.max(1));
+        match op.parse(answer)? {
+            crate::ops::keys::WaitOutcome::Event(e) => Ok(Some(*e)),
+            crate::ops::keys::WaitOutcome::Idle { .. } => Ok(None),
+        }
+    }
+
     /// Inject a scripted fault.
     pub fn inject(&self, rule: FaultRule) {
         self.shared.lock().core.faults.add(rule);
@@ -325,6 +363,7 @@ impl MemoryEtcd {
         st.after_core(&mut wakers);
         shared.release(st, wakers);
         let mut st = shared.lock();
+        st.touch(me);
         match handled {
             Handled::Reply(r) => Ok(r),
             Handled::Failed(e) => Err(e),

@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::error::TransportError;
 use crate::transport::Task;
 
-use super::clock::{current_task, enter_task, Shared};
+use super::clock::{current_task, enter_task, Shared, QUIET};
 use super::timed_out;
 
 /// What a parked future waits for.
@@ -119,14 +119,14 @@ impl Future for Park {
                 continue;
             }
             if current_task(this.me).is_none() {
-                st.auto_advance(&mut wakers);
+                let _ = st.auto_advance(&mut wakers);
                 if st.is_kicked(id) {
                     continue;
                 }
             }
-            if !st.is_virtual() {
-                super::ensure_timer(&shared, &mut st);
-            }
+            // In real time the timer wakes futures at their deadlines; in
+            // virtual time it looks again while another thread is busy.
+            super::ensure_timer(&shared, &mut st);
             shared.release(st, wakers);
             return Poll::Pending;
         }
@@ -206,24 +206,35 @@ pub(crate) fn spawn(shared: &Arc<Shared>, me: usize, mut task: Task) {
     });
 }
 
-/// The real-time timer: wakes futures at their deadlines and lets the cluster
-/// expire keys while only futures wait. Ends when nothing waits.
+/// The timer: in real time, wakes futures at their deadlines and lets the
+/// cluster expire keys while only futures wait; in virtual time, tries to move
+/// time on while futures wait (a busy thread of the test's own may have held
+/// it back). Ends when no future waits.
 pub(crate) fn run_timer(shared: Weak<Shared>) {
     loop {
         let Some(s) = shared.upgrade() else {
             return;
         };
         let mut st = s.lock();
-        let now = st.t();
-        st.core.advance(now);
         let mut wakers = Vec::new();
-        st.after_core(&mut wakers);
-        let Some(next) = st.next_due() else {
-            st.timer = false;
-            s.release(st, wakers);
-            return;
+        let wait = if st.is_virtual() {
+            if !st.futures_wait() {
+                st.timer = false;
+                s.release(st, wakers);
+                return;
+            }
+            st.auto_advance(&mut wakers).unwrap_or(QUIET)
+        } else {
+            let now = st.t();
+            st.core.advance(now);
+            st.after_core(&mut wakers);
+            let Some(next) = st.next_due() else {
+                st.timer = false;
+                s.release(st, wakers);
+                return;
+            };
+            Duration::from_nanos(next.saturating_sub(now)).min(Duration::from_millis(500))
         };
-        let wait = Duration::from_nanos(next.saturating_sub(now)).min(Duration::from_millis(500));
         drop(st);
         for w in wakers {
             w.wake();
