@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:?usage: scripts/fuzz.sh <seconds per target> [target...]}"
 shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(parse keys watch lock campaign)
+[ ${#targets[@]} -gt 0 ] || targets=(parse keys watch lock campaign memory)
 
 if ! cargo fuzz --version > /dev/null 2>&1; then
   echo "fuzz.sh: installing cargo-fuzz" >&2

@@ -16,6 +16,7 @@ fn run(target: &str, bytes: &[u8]) {
         "watch" => harness::watch::run(bytes),
         "lock" => harness::lock::run(bytes),
         "campaign" => harness::campaign::run(bytes),
+        "memory" => harness::memory::run(bytes),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -27,7 +28,7 @@ fn root() -> &'static Path {
 #[test]
 fn every_seed_input_passes_its_harness() {
     let seeds = harness::seed::seeds(&root().join("tests/fixtures/captures"));
-    for target in ["parse", "keys", "watch", "lock", "campaign"] {
+    for target in ["parse", "keys", "watch", "lock", "campaign", "memory"] {
         let n = seeds.iter().filter(|s| s.target == target).count();
         assert!(n >= 3, "{target} has {n} seeds");
     }
@@ -41,7 +42,7 @@ fn every_seed_input_passes_its_harness() {
 fn every_saved_crash_stays_fixed() {
     let dir = root().join("fuzz/regressions");
     let mut replayed = 0;
-    for target in ["parse", "keys", "watch", "lock", "campaign"] {
+    for target in ["parse", "keys", "watch", "lock", "campaign", "memory"] {
         let Ok(entries) = std::fs::read_dir(dir.join(target)) else {
             continue;
         };

@@ -15,7 +15,7 @@ use super::capture;
 
 /// One seed input.
 pub struct Seed {
-    /// The target it feeds: `parse`, `keys`, `watch`, `lock` or `campaign`.
+    /// The target it feeds: `parse`, `keys`, `watch`, `lock`, `campaign` or `memory`.
     pub target: &'static str,
     /// A file name for it.
     pub name: String,
@@ -142,10 +142,35 @@ pub fn seeds(captures: &Path) -> Vec<Seed> {
     for (name, bytes) in campaign {
         out.push(seed("campaign", name, bytes));
     }
+    // Memory: members, fault seed (2), fault rate, TTL, contenders; then (op, arg).
+    let memory: [(&str, &[u8]); 3] = [
+        (
+            "one-member-quiet",
+            &[
+                0, 0, 0, 0, 3, 0, 0, 1, 3, 0, 9, 0, 6, 0, 5, 0, 2, 100, 4, 1, 9, 0,
+            ],
+        ),
+        (
+            "three-members-faults",
+            &[
+                1, 0, 7, 40, 5, 1, 0, 2, 3, 1, 7, 3, 0, 5, 8, 0, 9, 0, 4, 200, 8, 1, 9, 0,
+            ],
+        ),
+        (
+            "partition-and-expiry",
+            &[
+                1, 1, 2, 10, 2, 0, 0, 2, 3, 0, 8, 2, 2, 250, 0, 1, 8, 3, 9, 0, 2, 250, 9, 0,
+            ],
+        ),
+    ];
+    for (name, bytes) in memory {
+        out.push(seed("memory", name, bytes));
+    }
     for (name, body) in bodies.iter().step_by(16) {
         out.push(seed("watch", format!("bytes-{name}"), body.clone()));
         out.push(seed("lock", format!("bytes-{name}"), body.clone()));
         out.push(seed("campaign", format!("bytes-{name}"), body.clone()));
+        out.push(seed("memory", format!("bytes-{name}"), body.clone()));
     }
     out
 }
