@@ -3,7 +3,8 @@
 # doctests) with every feature against etcd 3.4, then the integration tests again
 # against etcd 3.5, then the node, directory, in-order, watch, lock and leader
 # tests once more against MemoryEtcd (served over HTTP in the test process,
-# ETCD_BACKEND=memory). The integration tests start their own throwaway members
+# ETCD_BACKEND=memory), and the MemoryEtcd example program. The integration
+# tests start their own throwaway members
 # through scripts/etcd.sh.
 #
 # Installs what is missing first:
@@ -42,4 +43,6 @@ done
 if [ $# -eq 0 ]; then
   echo "test.sh: MemoryEtcd (node, directory, in-order, watch, lock and leader tests)" >&2
   ETCD_BACKEND=memory cargo test --all-features --test node --test directory --test watch --test recipes
+  echo "test.sh: examples/memory_test.rs (the README's \"Testing your code\")" >&2
+  cargo run --quiet --features memory --example memory_test
 fi
