@@ -16,7 +16,11 @@
 //!   `ClientBuilder::build_async` use it;
 //! - any type implementing [`Transport`] or [`AsyncTransport`], including a
 //!   closure, through [`ClientBuilder::build_with`] or
-//!   [`ClientBuilder::build_async_with`].
+//!   [`ClientBuilder::build_async_with`];
+//! - `memory::MemoryEtcd` (feature `memory`): etcd v2 served in memory, with a
+//!   virtual clock, injected faults and a simulated cluster, for unit tests
+//!   (README, "Testing your code"). Its HTTP side (request decoding, etcd's exact
+//!   answers) is the sans-IO `server` module (feature `server`).
 //!
 //! [`AsyncClient`] has [`Client`]'s API method for method; both drive the same
 //! operations and state machines.

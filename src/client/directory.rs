@@ -12,6 +12,25 @@ use crate::transport::{AsyncTransport, Transport};
 /// etcd refuses compare-and-delete on a directory: the conditional deletes here
 /// return errorCode 102 ([`Error::is_not_a_file`]) with a note saying so, and
 /// never fall back to an unconditional delete.
+///
+/// ```
+/// # #[cfg(feature = "memory")]
+/// # fn main() -> Result<(), etcd_v2::Error> {
+/// use etcd_v2::{memory::MemoryEtcd, Client};
+/// // Against a cluster: Client::new("127.0.0.1", 2379)?. Here, etcd in memory:
+/// let etcd = MemoryEtcd::builder().build();
+/// let client = Client::builder().endpoints(etcd.endpoints()).build_with(etcd.clone())?;
+/// let dirs = client.directory();
+/// dirs.create("/sessions", Some(30))?;            // a directory that expires
+/// client.node().set("/sessions/a", "x", None)?;
+/// let refused = dirs.delete("/sessions", None, None).unwrap_err();
+/// assert!(refused.is_directory_not_empty());
+/// dirs.delete_recursive("/sessions", None)?;
+/// # Ok(())
+/// # }
+/// # #[cfg(not(feature = "memory"))]
+/// # fn main() {}
+/// ```
 #[derive(Debug)]
 pub struct DirectoryOps<'a, C> {
     client: &'a C,

@@ -9,6 +9,28 @@ use crate::response::{KeysResponse, Node};
 use crate::transport::{AsyncTransport, Transport};
 
 /// In-order operations (the seed's `client.inorder`).
+///
+/// ```
+/// # #[cfg(feature = "memory")]
+/// # fn main() -> Result<(), etcd_v2::Error> {
+/// use etcd_v2::{memory::MemoryEtcd, Client};
+/// // Against a cluster: Client::new("127.0.0.1", 2379)?. Here, etcd in memory:
+/// let etcd = MemoryEtcd::builder().build();
+/// let client = Client::builder().endpoints(etcd.endpoints()).build_with(etcd.clone())?;
+/// let queue = client.inorder().get_inorder("/jobs");
+/// queue.add("first", None)?;
+/// queue.add("second", None)?;
+/// let items = queue.list()?;
+/// assert_eq!(items.iter().map(|n| n.value.as_deref()).collect::<Vec<_>>(),
+///            [Some("first"), Some("second")]);
+/// let name = items[0].key.rsplit('/').next().unwrap_or_default();
+/// queue.pop(name)?;                                // by the name etcd generated
+/// assert_eq!(queue.list()?.len(), 1);
+/// # Ok(())
+/// # }
+/// # #[cfg(not(feature = "memory"))]
+/// # fn main() {}
+/// ```
 #[derive(Debug)]
 pub struct InOrderOps<'a, C> {
     client: &'a C,

@@ -8,6 +8,24 @@ use crate::transport::{AsyncTransport, Transport};
 /// Cluster membership (`/v2/members`). Errors are [`Error::Api`] with etcd's
 /// message (404 unknown member, 409 peer URL in use, 410 already removed, 500
 /// when etcd's strict reconfiguration check refuses an add).
+///
+/// ```
+/// # #[cfg(feature = "memory")]
+/// # fn main() -> Result<(), etcd_v2::Error> {
+/// use etcd_v2::{memory::MemoryEtcd, Client};
+/// // Against a cluster: Client::new("127.0.0.1", 2379)?. Here, etcd in memory:
+/// let etcd = MemoryEtcd::builder().members(3).build();
+/// let client = Client::builder().endpoints(etcd.endpoints()).build_with(etcd.clone())?;
+/// let members = client.members();
+/// let all = members.list()?;
+/// assert_eq!(all.len(), 3);
+/// let leader = members.leader()?;
+/// assert!(all.iter().any(|m| m.id == leader.id));
+/// # Ok(())
+/// # }
+/// # #[cfg(not(feature = "memory"))]
+/// # fn main() {}
+/// ```
 #[derive(Debug)]
 pub struct MembersOps<'a, C> {
     client: &'a C,

@@ -23,6 +23,28 @@ pub(crate) fn unique_id() -> String {
 }
 
 /// The seed's modules (`client.module`).
+///
+/// ```
+/// # #[cfg(feature = "memory")]
+/// # fn main() -> Result<(), etcd_v2::Error> {
+/// use etcd_v2::{memory::MemoryEtcd, Client};
+/// // Against a cluster: Client::new("127.0.0.1", 2379)?. Here, etcd in memory:
+/// let etcd = MemoryEtcd::builder().build();
+/// let client = Client::builder().endpoints(etcd.endpoints()).build_with(etcd.clone())?;
+/// let mut lock = client.module().lock().get_lock("nightly-job", 30);
+/// {
+///     let _held = lock.lock()?;                   // kept alive until dropped
+///     // ... the job ...
+/// }
+/// assert!(!lock.is_held());
+/// let leader = client.module().leader();
+/// leader.set_or_renew("/service/leader", "me", 30)?;
+/// assert_eq!(leader.get("/service/leader")?.as_deref(), Some("me"));
+/// # Ok(())
+/// # }
+/// # #[cfg(not(feature = "memory"))]
+/// # fn main() {}
+/// ```
 #[derive(Debug)]
 pub struct Modules<'a, C> {
     client: &'a C,

@@ -11,6 +11,28 @@ use crate::transport::{AsyncTransport, Transport};
 /// a missing key is [`Error::is_key_not_found`], a failed condition
 /// [`Error::is_precondition_failed`], an existing key
 /// [`Error::is_already_exists`].
+///
+/// ```
+/// # #[cfg(feature = "memory")]
+/// # fn main() -> Result<(), etcd_v2::Error> {
+/// use etcd_v2::{memory::MemoryEtcd, Client};
+/// // Against a cluster: Client::new("127.0.0.1", 2379)?. Here, etcd in memory:
+/// let etcd = MemoryEtcd::builder().build();
+/// let client = Client::builder().endpoints(etcd.endpoints()).build_with(etcd.clone())?;
+/// let node = client.node();
+/// node.set("/app/config", "v1", None)?;
+/// let read = node.get("/app/config", false)?;
+/// assert_eq!(read.value(), Some("v1"));
+/// // A compare-and-swap whose condition fails changes nothing.
+/// let refused = node.update_if_value("/app/config", "v3", "v2", None).unwrap_err();
+/// assert!(refused.is_precondition_failed());
+/// node.delete("/app/config", None, None)?;
+/// assert!(node.get("/app/config", false).unwrap_err().is_key_not_found());
+/// # Ok(())
+/// # }
+/// # #[cfg(not(feature = "memory"))]
+/// # fn main() {}
+/// ```
 #[derive(Debug)]
 pub struct NodeOps<'a, C> {
     client: &'a C,

@@ -10,6 +10,24 @@ use crate::transport::{AsyncTransport, Transport};
 
 /// Server information (the seed's `client.server`). The seed's
 /// `get_dashboard_url` has no counterpart: etcd removed its dashboard in 2.0.
+///
+/// ```
+/// # #[cfg(feature = "memory")]
+/// # fn main() -> Result<(), etcd_v2::Error> {
+/// use etcd_v2::{memory::MemoryEtcd, Client};
+/// // Against a cluster: Client::new("127.0.0.1", 2379)?. Here, etcd in memory:
+/// let etcd = MemoryEtcd::builder().members(3).build();
+/// let client = Client::builder().endpoints(etcd.endpoints()).build_with(etcd.clone())?;
+/// let server = client.server();
+/// assert!(server.health()?);
+/// assert_eq!(server.get_machines()?.len(), 3);
+/// println!("etcd {}, leader at {}", server.get_version()?.server,
+///          server.get_leader_url_prefix()?);
+/// # Ok(())
+/// # }
+/// # #[cfg(not(feature = "memory"))]
+/// # fn main() {}
+/// ```
 #[derive(Debug)]
 pub struct ServerOps<'a, C> {
     client: &'a C,
@@ -22,6 +40,23 @@ impl<'a, C> ServerOps<'a, C> {
 }
 
 /// Statistics (the seed's `client.stat`).
+///
+/// ```
+/// # #[cfg(feature = "memory")]
+/// # fn main() -> Result<(), etcd_v2::Error> {
+/// use etcd_v2::{memory::MemoryEtcd, Client};
+/// // Against a cluster: Client::new("127.0.0.1", 2379)?. Here, etcd in memory:
+/// let etcd = MemoryEtcd::builder().build();
+/// let client = Client::builder().endpoints(etcd.endpoints()).build_with(etcd.clone())?;
+/// let stats = client.stat();
+/// assert_eq!(stats.get_self_stats()?.state, "StateLeader");
+/// client.node().set("/k", "v", None)?;
+/// assert!(stats.get_store_stats()?.sets_success >= 1);
+/// # Ok(())
+/// # }
+/// # #[cfg(not(feature = "memory"))]
+/// # fn main() {}
+/// ```
 #[derive(Debug)]
 pub struct StatOps<'a, C> {
     client: &'a C,

@@ -460,9 +460,7 @@ impl State {
                 .values()
                 .filter(|w| w.kicked && w.caller)
                 .count();
-            let Some(next) = self.next_deadline() else {
-                return None;
-            };
+            let next = self.next_deadline()?;
             let before = self.t();
             self.last_jump = Some(Instant::now());
             self.step_to(next, wakers);
