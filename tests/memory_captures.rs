@@ -477,9 +477,27 @@ impl Replay {
 
 #[test]
 fn memory_etcd_answers_the_captured_exchanges_as_etcd_did() {
-    let captures: Vec<Capture> = capture::all()
+    let all = capture::all();
+    let total = all.len();
+    // Whole groups not replayed, with the reason, counted.
+    let mut groups: BTreeMap<&str, usize> = BTreeMap::new();
+    let captures: Vec<Capture> = all
         .into_iter()
-        .filter(|c| c.name.as_str() < "228")
+        .filter(|c| {
+            let name = c.name.as_str();
+            let why = if name < "228" {
+                return true;
+            } else if name.contains("-auth-") {
+                "the auth API (228-290): MemoryEtcd does not serve it (it answers 404)"
+            } else if name < "500" {
+                "counters accumulated by the capturing session (291)"
+            } else {
+                "the three-member scenario (501-621: another cluster, members killed and \
+                 paused; tests/memory.rs checks its shapes)"
+            };
+            *groups.entry(why).or_default() += 1;
+            false
+        })
         .collect();
     let t0 = captures
         .iter()
@@ -607,9 +625,25 @@ fn memory_etcd_answers_the_captured_exchanges_as_etcd_did() {
             Err(e) => failures.push(format!("{}: {e}", c.name)),
         }
     }
+    let grouped: Vec<String> = groups
+        .iter()
+        .map(|(why, n)| format!("{n} captures: {why}"))
+        .collect();
     println!(
-        "replayed {matched} captures identically; not replayed:\n  {}",
-        skipped.join("\n  ")
+        "replayed {matched} of {total} captures identically; not replayed:\n  {}\n  {}",
+        skipped.join("\n  "),
+        grouped.join("\n  ")
+    );
+    let not_replayed = skipped.len() + groups.values().sum::<usize>();
+    assert_eq!(
+        matched + failures.len() + not_replayed,
+        total,
+        "every capture is replayed or listed with its reason"
+    );
+    // The figure the README quotes: a replay that shrinks fails here.
+    assert!(
+        matched >= 213,
+        "only {matched} captures replayed identically"
     );
     assert!(
         failures.is_empty(),
