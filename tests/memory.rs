@@ -456,3 +456,39 @@ fn virtual_time_holds_still_while_another_thread_of_the_test_is_busy() {
     stop.store(true, Ordering::SeqCst);
     sleeper.join().unwrap();
 }
+
+#[test]
+fn a_watch_never_starts_from_a_stale_members_index() {
+    use etcd_v2::client::WatchNext;
+    use etcd_v2::watch::WatchEvent;
+    let etcd = virtual_etcd(3);
+    raw(&etcd, 0, "PUT", "/v2/keys/w/k", "value=0");
+    // Member 0 (the leader) is cut off; 1 and 2 elect, then three more writes.
+    etcd.partition(0);
+    etcd.advance(Duration::from_secs(2));
+    let c = Client::builder()
+        .endpoint(&etcd.endpoints()[1])
+        .endpoint(&etcd.endpoints()[0])
+        .endpoint(&etcd.endpoints()[2])
+        .build_with(etcd.clone())
+        .unwrap();
+    for v in 1..=3 {
+        c.node().set("/w/k", &v.to_string(), None).unwrap(); // term 3, seen
+    }
+    // The watch's starting read: member 1 refuses, member 0 answers with its
+    // old index in term 2 (stale: refused), member 2 answers.
+    etcd.inject(FaultRule::new(Fault::Refuse).member(1).times(1));
+    let mut watch = c.watch("/w").recursive(true).start().unwrap();
+    let writer = Client::builder()
+        .endpoint(&etcd.endpoints()[1])
+        .build_with(etcd.clone())
+        .unwrap();
+    writer.node().set("/w/k", "after", None).unwrap();
+    match watch.next_timeout(Duration::from_secs(30)).unwrap() {
+        WatchNext::Event(WatchEvent::Change(e)) => {
+            assert_eq!(e.node.value.as_deref(), Some("after"), "{e:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    watch.stopper().stop();
+}
