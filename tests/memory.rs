@@ -492,3 +492,45 @@ fn a_watch_never_starts_from_a_stale_members_index() {
     }
     watch.stopper().stop();
 }
+
+#[tokio::test]
+async fn async_holding_is_a_lease_on_the_transports_clock() {
+    let etcd = virtual_etcd(1);
+    let c = Client::builder().build_async_with(etcd.clone()).unwrap();
+    let mut lock = c.module().lock().get_lock("lease", 10);
+    lock.acquire().await.unwrap();
+    etcd.advance(Duration::from_secs(9));
+    assert!(lock.is_held());
+    // The TTL passes with no request in between: no longer held, at once.
+    etcd.advance(Duration::from_secs(2));
+    assert!(!lock.is_held(), "held past its TTL with no renewal");
+    let mut other = c.module().lock().get_lock("lease-2", 10);
+    let guard = other.lock_without_keep_alive().await.unwrap();
+    assert!(guard.is_held());
+    etcd.advance(Duration::from_secs(11));
+    assert!(
+        !guard.is_held(),
+        "a guard without keep-alive outlived its TTL"
+    );
+    drop(guard);
+}
+
+#[test]
+fn a_guard_without_keep_alive_holds_for_its_ttl_only() {
+    let etcd = virtual_etcd(1);
+    let c = client(&etcd);
+    let mut lock = c.module().lock().get_lock("lease", 10);
+    let guard = lock.lock_without_keep_alive().unwrap();
+    etcd.advance(Duration::from_secs(9));
+    assert!(guard.is_held());
+    etcd.advance(Duration::from_secs(2));
+    assert!(!guard.is_held());
+    // The key expired in the store too: another contender takes the lock.
+    let mut other = c.module().lock().get_lock("lease", 10);
+    assert!(other.try_acquire().unwrap());
+    drop(guard);
+    assert!(
+        other.is_held(),
+        "the first guard's release took the second's lock"
+    );
+}
