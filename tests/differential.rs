@@ -320,25 +320,8 @@ fn summary(r: &Result<http::Response<Vec<u8>>, etcd_v2::TransportError>, sorted:
 }
 
 fn normalise(v: &mut Value, sorted: bool) {
-    match v {
-        Value::Object(m) => {
-            m.remove("expiration");
-            if let Some(t) = m.get("ttl").and_then(Value::as_i64) {
-                // To within a second: the two count down on separate clocks.
-                m.insert("ttl".into(), Value::from(t / 2));
-            }
-            for (_, x) in m.iter_mut() {
-                normalise(x, sorted);
-            }
-            if !sorted {
-                if let Some(Value::Array(nodes)) = m.get_mut("nodes") {
-                    nodes.sort_by_key(|n| n["key"].as_str().unwrap_or("").to_owned());
-                }
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(|x| normalise(x, sorted)),
-        _ => {}
-    }
+    // To within a second: the two count down on separate clocks.
+    support::capture::normalise_json(v, sorted, &|t| Value::from(t / 2));
 }
 
 fn ttl_close(a: &Value, b: &Value) -> bool {

@@ -224,26 +224,8 @@ fn json(body: &[u8]) -> Option<Value> {
 
 /// Drop what cannot match (expiration timestamps), and sort unsorted listings.
 fn normalise(v: &mut Value, sorted: bool) {
-    match v {
-        Value::Object(m) => {
-            m.remove("expiration");
-            if let Some(Value::Number(n)) = m.get("ttl") {
-                // The TTL left depends on sub-second timing; keep its presence.
-                let _ = n;
-                m.insert("ttl".into(), Value::String("ttl".into()));
-            }
-            for (_, x) in m.iter_mut() {
-                normalise(x, sorted);
-            }
-            if !sorted {
-                if let Some(Value::Array(nodes)) = m.get_mut("nodes") {
-                    nodes.sort_by_key(|n| n["key"].as_str().unwrap_or("").to_owned());
-                }
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(|x| normalise(x, sorted)),
-        _ => {}
-    }
+    // The TTL left depends on sub-second timing; keep its presence.
+    capture::normalise_json(v, sorted, &|_| Value::String("ttl".into()));
 }
 
 /// Compare an answer with the capture: status, `X-Etcd-Index`, body (JSON

@@ -94,9 +94,11 @@ impl Store {
                 self.compare_and_delete(key, prev_value, r.prev_index, now)
             }
             KeysMethod::Delete => self.delete(key, r.dir, r.recursive, now),
-            KeysMethod::Put => match r.prev_exist {
-                Some(true) if !conditional => self.update(key, &r.value, expire, refresh, now),
-                Some(true) => self.compare_and_swap(
+            KeysMethod::Put => match (r.prev_exist, conditional) {
+                (Some(false), _) => self.create(key, r.dir, &r.value, false, expire, now),
+                (Some(true), false) => self.update(key, &r.value, expire, refresh, now),
+                (None, false) => self.set(key, r.dir, &r.value, expire, refresh, now),
+                (_, true) => self.compare_and_swap(
                     key,
                     prev_value,
                     r.prev_index,
@@ -105,17 +107,6 @@ impl Store {
                     refresh,
                     now,
                 ),
-                Some(false) => self.create(key, r.dir, &r.value, false, expire, now),
-                None if conditional => self.compare_and_swap(
-                    key,
-                    prev_value,
-                    r.prev_index,
-                    &r.value,
-                    expire,
-                    refresh,
-                    now,
-                ),
-                None => self.set(key, r.dir, &r.value, expire, refresh, now),
             },
         }
     }

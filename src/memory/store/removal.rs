@@ -19,41 +19,35 @@ impl Store {
         recursive: bool,
         now: i64,
     ) -> Result<Event, V2Error> {
-        let result = self.delete_inner(key, dir || recursive, recursive, now);
+        // `recursive` implies `dir`, as in etcd.
+        let dir = dir || recursive;
+        let result = (|| -> Result<Event, V2Error> {
+            if key == b"/" {
+                return Err(V2Error::new(107, "/", self.index));
+            }
+            let current = self.index;
+            let n = tree::get(&self.root, key, current)?;
+            if n.is_dir() {
+                if !dir {
+                    return Err(V2Error::new(102, key, current));
+                }
+                if !recursive && n.children().is_some_and(|c| !c.is_empty()) {
+                    return Err(V2Error::new(108, key, current));
+                }
+            }
+            let next = current + 1;
+            let mut node = NodeView::bare(key, next, n.created);
+            node.dir = n.is_dir();
+            let e = Event {
+                action: Action::Delete,
+                node,
+                prev_node: Some(n.repr(false, now)),
+                etcd_index: next,
+                refresh: false,
+            };
+            Ok(self.remove_and_publish(key, e))
+        })();
         self.counted(Op::Delete, result)
-    }
-
-    fn delete_inner(
-        &mut self,
-        key: &[u8],
-        dir: bool,
-        recursive: bool,
-        now: i64,
-    ) -> Result<Event, V2Error> {
-        if key == b"/" {
-            return Err(V2Error::new(107, "/", self.index));
-        }
-        let current = self.index;
-        let n = tree::get(&self.root, key, current)?;
-        if n.is_dir() {
-            if !dir {
-                return Err(V2Error::new(102, key, current));
-            }
-            if !recursive && n.children().is_some_and(|c| !c.is_empty()) {
-                return Err(V2Error::new(108, key, current));
-            }
-        }
-        let next = current + 1;
-        let mut node = NodeView::bare(key, next, n.created);
-        node.dir = n.is_dir();
-        let e = Event {
-            action: Action::Delete,
-            node,
-            prev_node: Some(n.repr(false, now)),
-            etcd_index: next,
-            refresh: false,
-        };
-        Ok(self.remove_and_publish(key, e))
     }
 
     /// Compare a file's value and/or modified index, and delete it.
@@ -64,35 +58,28 @@ impl Store {
         prev_index: u64,
         now: i64,
     ) -> Result<Event, V2Error> {
-        let result = self.cad_inner(key, prev_value, prev_index, now);
+        let result = (|| -> Result<Event, V2Error> {
+            let current = self.index;
+            let n = tree::get(&self.root, key, current)?;
+            if n.is_dir() {
+                // etcd's cause is the key without its namespace: "" for the root.
+                let cause = if key == b"/" { &b""[..] } else { key };
+                return Err(V2Error::new(102, cause, current));
+            }
+            compare(n, prev_value, prev_index, current)?;
+            let next = current + 1;
+            let e = Event {
+                action: Action::CompareAndDelete,
+                node: NodeView::bare(key, next, n.created),
+                prev_node: Some(n.repr(false, now)),
+                etcd_index: next,
+                refresh: false,
+            };
+            Ok(self.remove_and_publish(key, e))
+        })();
         self.counted(Op::CompareAndDelete, result)
     }
 
-    fn cad_inner(
-        &mut self,
-        key: &[u8],
-        prev_value: &[u8],
-        prev_index: u64,
-        now: i64,
-    ) -> Result<Event, V2Error> {
-        let current = self.index;
-        let n = tree::get(&self.root, key, current)?;
-        if n.is_dir() {
-            // etcd's cause is the key without its namespace: "" for the root.
-            let cause = if key == b"/" { &b""[..] } else { key };
-            return Err(V2Error::new(102, cause, current));
-        }
-        compare(n, prev_value, prev_index, current)?;
-        let next = current + 1;
-        let e = Event {
-            action: Action::CompareAndDelete,
-            node: NodeView::bare(key, next, n.created),
-            prev_node: Some(n.repr(false, now)),
-            etcd_index: next,
-            refresh: false,
-        };
-        Ok(self.remove_and_publish(key, e))
-    }
     /// Delete every node whose expiry is at or before `cutoff` (etcd's SYNC),
     /// each as an `expire` event.
     pub fn delete_expired(&mut self, cutoff: i64, now: i64) {

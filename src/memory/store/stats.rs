@@ -2,41 +2,13 @@
 
 use crate::server::json::Object;
 
-/// Which operation a counter counts.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Op {
-    Get,
-    Set,
-    Create,
-    Update,
-    Delete,
-    CompareAndSwap,
-    CompareAndDelete,
-}
+pub use crate::ops::stats::StoreStats;
 
-/// etcd's store statistics.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub struct StoreStats {
-    pub gets_success: u64,
-    pub gets_fail: u64,
-    pub sets_success: u64,
-    pub sets_fail: u64,
-    pub delete_success: u64,
-    pub delete_fail: u64,
-    pub update_success: u64,
-    pub update_fail: u64,
-    pub create_success: u64,
-    pub create_fail: u64,
-    pub compare_and_swap_success: u64,
-    pub compare_and_swap_fail: u64,
-    pub compare_and_delete_success: u64,
-    pub compare_and_delete_fail: u64,
-    pub expire_count: u64,
-    pub watchers: u64,
-}
+/// Which operation a counter counts: the action of the event it makes.
+pub(super) type Op = crate::server::types::Action;
 
 impl StoreStats {
+    /// Count one operation (an expiry counts as such, whatever `ok` says).
     pub(super) fn count(&mut self, op: Op, ok: bool) {
         let (good, bad) = match op {
             Op::Get => (&mut self.gets_success, &mut self.gets_fail),
@@ -52,6 +24,10 @@ impl StoreStats {
                 &mut self.compare_and_delete_success,
                 &mut self.compare_and_delete_fail,
             ),
+            Op::Expire => {
+                self.expire_count += 1;
+                return;
+            }
         };
         *if ok { good } else { bad } += 1;
     }

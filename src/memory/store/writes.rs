@@ -38,32 +38,22 @@ impl Store {
         refresh: bool,
         now: i64,
     ) -> Result<Event, V2Error> {
-        let result = self.set_inner(key, dir, value, expire, refresh, now);
+        let result = (|| -> Result<Event, V2Error> {
+            let prev = match tree::get(&self.root, key, self.index) {
+                Ok(n) => Some((n.value().to_vec(), n.repr(false, now))),
+                Err(e) if e.code == 100 && !refresh => None,
+                Err(e) => return Err(e),
+            };
+            let value = match (&prev, refresh) {
+                (Some((v, _)), true) => v.clone(),
+                _ => value.to_vec(),
+            };
+            let mut e =
+                self.internal_create(key, dir, &value, false, true, expire, Action::Set, now)?;
+            e.prev_node = prev.map(|(_, view)| view);
+            Ok(self.publish_or_record(e, refresh))
+        })();
         self.counted(Op::Set, result)
-    }
-
-    fn set_inner(
-        &mut self,
-        key: &[u8],
-        dir: bool,
-        value: &[u8],
-        expire: Option<i64>,
-        refresh: bool,
-        now: i64,
-    ) -> Result<Event, V2Error> {
-        let prev = match tree::get(&self.root, key, self.index) {
-            Ok(n) => Some((n.value().to_vec(), n.repr(false, now))),
-            Err(e) if e.code == 100 && !refresh => None,
-            Err(e) => return Err(e),
-        };
-        let value = match (&prev, refresh) {
-            (Some((v, _)), true) => v.clone(),
-            _ => value.to_vec(),
-        };
-        let mut e =
-            self.internal_create(key, dir, &value, false, true, expire, Action::Set, now)?;
-        e.prev_node = prev.map(|(_, view)| view);
-        Ok(self.publish_or_record(e, refresh))
     }
 
     /// Update an existing node's value (files) and TTL.
@@ -75,56 +65,47 @@ impl Store {
         refresh: bool,
         now: i64,
     ) -> Result<Event, V2Error> {
-        let result = self.update_inner(key, value, expire, refresh, now);
+        let result = (|| -> Result<Event, V2Error> {
+            if key == b"/" {
+                return Err(V2Error::new(107, "/", self.index));
+            }
+            let (current, next) = (self.index, self.index + 1);
+            let n = tree::get_mut(&mut self.root, key, current)?;
+            if n.is_dir() && !value.is_empty() {
+                return Err(V2Error::new(102, key, current));
+            }
+            let value = if refresh {
+                n.value().to_vec()
+            } else {
+                value.to_vec()
+            };
+            let prev = n.repr(false, now);
+            let mut node = NodeView::bare(key, next, n.created);
+            if let Body::File(v) = &mut n.body {
+                *v = value.clone();
+                n.modified = next;
+                node.value = Some(value);
+            } else {
+                // etcd cannot "write" a directory: its modified index stays.
+                node.dir = true;
+            }
+            let old = n.expire;
+            n.expire = expire;
+            let (expiration, ttl) = n.expiration_and_ttl(now);
+            self.retime(key, old, expire);
+            node.expiration = expiration;
+            node.ttl = ttl;
+            self.index = next;
+            let e = Event {
+                action: Action::Update,
+                node,
+                prev_node: Some(prev),
+                etcd_index: next,
+                refresh: false,
+            };
+            Ok(self.publish_or_record(e, refresh))
+        })();
         self.counted(Op::Update, result)
-    }
-
-    fn update_inner(
-        &mut self,
-        key: &[u8],
-        value: &[u8],
-        expire: Option<i64>,
-        refresh: bool,
-        now: i64,
-    ) -> Result<Event, V2Error> {
-        if key == b"/" {
-            return Err(V2Error::new(107, "/", self.index));
-        }
-        let (current, next) = (self.index, self.index + 1);
-        let n = tree::get_mut(&mut self.root, key, current)?;
-        if n.is_dir() && !value.is_empty() {
-            return Err(V2Error::new(102, key, current));
-        }
-        let value = if refresh {
-            n.value().to_vec()
-        } else {
-            value.to_vec()
-        };
-        let prev = n.repr(false, now);
-        let mut node = NodeView::bare(key, next, n.created);
-        if let Body::File(v) = &mut n.body {
-            *v = value.clone();
-            n.modified = next;
-            node.value = Some(value);
-        } else {
-            // etcd cannot "write" a directory: its modified index stays.
-            node.dir = true;
-        }
-        let old = n.expire;
-        n.expire = expire;
-        let (expiration, ttl) = n.expiration_and_ttl(now);
-        self.retime(key, old, expire);
-        node.expiration = expiration;
-        node.ttl = ttl;
-        self.index = next;
-        let e = Event {
-            action: Action::Update,
-            node,
-            prev_node: Some(prev),
-            etcd_index: next,
-            refresh: false,
-        };
-        Ok(self.publish_or_record(e, refresh))
     }
 
     /// Compare a file's value and/or modified index, and swap its value.
@@ -139,58 +120,46 @@ impl Store {
         refresh: bool,
         now: i64,
     ) -> Result<Event, V2Error> {
-        let result = self.cas_inner(key, prev_value, prev_index, value, expire, refresh, now);
+        let result = (|| -> Result<Event, V2Error> {
+            if key == b"/" {
+                return Err(V2Error::new(107, "/", self.index));
+            }
+            let current = self.index;
+            let n = tree::get_mut(&mut self.root, key, current)?;
+            if n.is_dir() {
+                return Err(V2Error::new(102, key, current));
+            }
+            compare(n, prev_value, prev_index, current)?;
+            let value = if refresh {
+                n.value().to_vec()
+            } else {
+                value.to_vec()
+            };
+            let next = current + 1;
+            let prev = n.repr(false, now);
+            n.body = Body::File(value.clone());
+            n.modified = next;
+            let old = n.expire;
+            n.expire = expire;
+            let (expiration, ttl) = n.expiration_and_ttl(now);
+            let created = n.created;
+            self.retime(key, old, expire);
+            self.index = next;
+            let e = Event {
+                action: Action::CompareAndSwap,
+                node: NodeView {
+                    value: Some(value),
+                    expiration,
+                    ttl,
+                    ..NodeView::bare(key, next, created)
+                },
+                prev_node: Some(prev),
+                etcd_index: next,
+                refresh: false,
+            };
+            Ok(self.publish_or_record(e, refresh))
+        })();
         self.counted(Op::CompareAndSwap, result)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn cas_inner(
-        &mut self,
-        key: &[u8],
-        prev_value: &[u8],
-        prev_index: u64,
-        value: &[u8],
-        expire: Option<i64>,
-        refresh: bool,
-        now: i64,
-    ) -> Result<Event, V2Error> {
-        if key == b"/" {
-            return Err(V2Error::new(107, "/", self.index));
-        }
-        let current = self.index;
-        let n = tree::get_mut(&mut self.root, key, current)?;
-        if n.is_dir() {
-            return Err(V2Error::new(102, key, current));
-        }
-        compare(n, prev_value, prev_index, current)?;
-        let value = if refresh {
-            n.value().to_vec()
-        } else {
-            value.to_vec()
-        };
-        let next = current + 1;
-        let prev = n.repr(false, now);
-        n.body = Body::File(value.clone());
-        n.modified = next;
-        let old = n.expire;
-        n.expire = expire;
-        let (expiration, ttl) = n.expiration_and_ttl(now);
-        let created = n.created;
-        self.retime(key, old, expire);
-        self.index = next;
-        let e = Event {
-            action: Action::CompareAndSwap,
-            node: NodeView {
-                value: Some(value),
-                expiration,
-                ttl,
-                ..NodeView::bare(key, next, created)
-            },
-            prev_node: Some(prev),
-            etcd_index: next,
-            refresh: false,
-        };
-        Ok(self.publish_or_record(e, refresh))
     }
 
     /// etcd's `internalCreate`.
