@@ -534,3 +534,14 @@ fn a_guard_without_keep_alive_holds_for_its_ttl_only() {
         "the first guard's release took the second's lock"
     );
 }
+
+#[test]
+fn current_index_reads_without_writing() {
+    let etcd = virtual_etcd(1);
+    let c = client(&etcd);
+    c.node().set("/k", "v", None).unwrap();
+    let before = etcd.index();
+    assert_eq!(c.node().current_index().unwrap(), before);
+    assert_eq!(c.node().current_index().unwrap(), before);
+    assert_eq!(etcd.index(), before, "reading the index wrote something");
+}

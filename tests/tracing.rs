@@ -73,3 +73,74 @@ fn every_call_is_a_span_with_its_attempts_and_outcome_and_no_secret() {
         assert!(!out.contains(secret), "{secret} was traced:\n{out}");
     }
 }
+
+/// Lock and leader transitions and a watch's resync are traced (on MemoryEtcd,
+/// virtual time).
+#[cfg(feature = "memory")]
+#[test]
+fn lock_and_leader_transitions_and_resyncs_are_events() {
+    use etcd_v2::client::LeaderEvent;
+    use etcd_v2::client::WatchNext;
+    use etcd_v2::memory::MemoryEtcd;
+    use std::time::Duration;
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let etcd = MemoryEtcd::builder().virtual_time(true).build();
+    let client = Client::builder()
+        .endpoints(etcd.endpoints())
+        .build_with(etcd.clone())
+        .unwrap();
+    // Keep-alives and campaigns run on threads of their own: the subscriber
+    // must be the global one (the only test here that sets it).
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+    {
+        let mut lock = client.module().lock().get_lock("traced", 10);
+        lock.acquire().unwrap();
+        lock.release().unwrap();
+        let mut lapsed = client.module().lock().get_lock("lapsed", 3);
+        lapsed.acquire().unwrap();
+        let keep_alive = lapsed.keep_alive().unwrap();
+        // Someone else deletes the key: the next renewal finds it gone.
+        client
+            .node()
+            .delete(lapsed.key().unwrap(), None, None)
+            .unwrap();
+        etcd.advance(Duration::from_secs(2));
+        assert!(keep_alive.is_lost());
+        let campaign = client
+            .module()
+            .leader()
+            .campaign("/traced-leader", "me", 5)
+            .unwrap();
+        let elected = campaign.next_event(Duration::from_secs(30));
+        assert!(
+            matches!(elected, Some(LeaderEvent::Elected { .. })),
+            "{elected:?}"
+        );
+        campaign.resign();
+        // A watch from an index the history no longer holds resyncs.
+        for i in 0..1010 {
+            client.node().set("/churn", &i.to_string(), None).unwrap();
+        }
+        let mut watch = client.watch("/churn").from_index(1).start().unwrap();
+        let next = watch.next_timeout(Duration::from_secs(30));
+        assert!(matches!(next, Ok(WatchNext::Event(_))), "{next:?}");
+        watch.stopper().stop();
+    }
+    let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    for wanted in [
+        "lock acquired",
+        "lock released",
+        "lost: the key is no longer held",
+        "elected leader",
+        "resigned leadership",
+        "watch resync",
+    ] {
+        assert!(out.contains(wanted), "no {wanted:?} in:\n{out}");
+    }
+}
