@@ -75,3 +75,45 @@ fn a_missing_etcd_is_reported_with_the_install_command() {
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("install"), "{stderr}");
 }
+
+#[test]
+fn the_watchdog_stops_the_members_and_removes_keys_and_data_once_the_owner_exits() {
+    let dir = support::state_dir();
+    // The owner: a process that exits on its own (a test binary, here `sleep`).
+    let mut owner = Command::new("sleep").arg("3").spawn().expect("spawn sleep");
+    let out = Command::new("bash")
+        .arg(support::script())
+        .args([
+            "start",
+            &dir.to_string_lossy(),
+            "1",
+            &owner.id().to_string(),
+        ])
+        .output()
+        .expect("run the script");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let pid: u32 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("PIDS="))
+        .and_then(|p| p.parse().ok())
+        .expect("PIDS=");
+    // What tests/tls.rs keeps there: a CA and private keys.
+    std::fs::create_dir_all(dir.join("pki")).unwrap();
+    std::fs::write(dir.join("pki/ca.key"), "a private key").unwrap();
+    owner.wait().expect("sleep ends");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let alive = |pid: u32| std::path::Path::new(&format!("/proc/{pid}")).exists();
+    while (dir.exists() || alive(pid)) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!alive(pid), "the member outlived its owner");
+    assert!(
+        !dir.exists(),
+        "the keys and data outlived the owner: {dir:?}"
+    );
+}
