@@ -545,3 +545,34 @@ fn current_index_reads_without_writing() {
     assert_eq!(c.node().current_index().unwrap(), before);
     assert_eq!(etcd.index(), before, "reading the index wrote something");
 }
+
+#[test]
+fn a_leader_that_stops_renewing_is_replaced_once_its_ttl_runs_out() {
+    use etcd_v2::client::LeaderEvent;
+    let etcd = virtual_etcd(3);
+    let a = client(&etcd);
+    let b = client(&etcd);
+    // A is elected once and then stops (a crashed process: no renewals).
+    a.module().leader().set_or_renew("/svc", "a", 5).unwrap();
+    let campaign = b.module().leader().campaign("/svc", "b", 5).unwrap();
+    let first = campaign.next_event(Duration::from_secs(60));
+    assert!(matches!(first, Some(LeaderEvent::Elected)), "{first:?}");
+    assert!(campaign.is_leader());
+    assert_eq!(
+        b.module().leader().get("/svc").unwrap().as_deref(),
+        Some("b")
+    );
+    // Elected at A's expiry: the first TTL sweep at or after 5 s.
+    let at = etcd.elapsed();
+    assert!(
+        at >= Duration::from_secs(5) && at < Duration::from_secs(7),
+        "{at:?}"
+    );
+    // B keeps it through the leader's crash and the election that follows.
+    etcd.crash_leader();
+    etcd.advance(Duration::from_secs(30));
+    assert!(campaign.is_leader());
+    assert_eq!(etcd.value("/svc").as_deref(), Some("b"));
+    campaign.resign();
+    assert_eq!(etcd.value("/svc"), None);
+}

@@ -12,6 +12,10 @@ use super::{AsyncClient, Client};
 use crate::error::Error;
 use crate::transport::{AsyncTransport, Transport};
 
+/// How often a blocking wait for a background event looks again (an event
+/// is seen at most this late).
+pub(crate) const EVENT_POLL: Duration = Duration::from_millis(5);
+
 /// How long a blocking stop or resign waits for its background loop to end.
 pub(crate) const STOP_WAIT: Duration = Duration::from_secs(30);
 
@@ -33,9 +37,26 @@ impl<E> Background<E> {
         })
     }
 
-    /// The next event, waiting up to `timeout` (blocking).
-    pub(crate) fn next_event(&self, timeout: Duration) -> Option<E> {
-        self.events.pop_timeout(timeout)
+    /// The next event, waiting up to `timeout` on the transport's clock
+    /// (blocking): in slices of [`EVENT_POLL`] through the transport's own
+    /// sleep, so that a transport with a virtual clock (MemoryEtcd) sees a
+    /// caller waiting and lets its time move.
+    pub(crate) fn next_event<T: Transport + ?Sized>(
+        &self,
+        transport: &T,
+        timeout: Duration,
+    ) -> Option<E> {
+        let start = transport.now();
+        loop {
+            if let Some(event) = self.events.pop_timeout(Duration::ZERO) {
+                return Some(event);
+            }
+            let waited = transport.now().saturating_duration_since(start);
+            if waited >= timeout {
+                return None;
+            }
+            transport.sleep((timeout - waited).min(EVENT_POLL));
+        }
     }
 
     /// Resolves with the next event, or `None` once `timer` (a sleep on the
@@ -111,7 +132,7 @@ macro_rules! background_handle {
             #[doc = $wait_doc]
             pub fn $wait(&self, timeout: std::time::Duration) -> Option<$event> {
                 self.$check();
-                self.background.next_event(timeout)
+                self.background.next_event(self.client.transport(), timeout)
             }
 
             #[doc = $stop_doc]
@@ -145,7 +166,7 @@ background_handle!(
     KeepAlive<Error>,
     "The key kept alive.",
     wait: wait_lost(
-        "Block up to `timeout` for the key to be lost; `Some(error)` if it was.",
+        "Block up to `timeout` (on the transport's clock) for the key to be lost; `Some(error)` if it was.",
         "Resolves with the loss if the key is lost within `timeout`, or `None`."
     ),
     stop: stop(

@@ -37,7 +37,7 @@ super::background::background_handle!(
     Campaign<LeaderEvent>,
     "The key campaigned for.",
     wait: next_event(
-        "The next event, waiting up to `timeout`.",
+        "The next event, waiting up to `timeout` on the transport's clock (an event is seen within 5 ms; on MemoryEtcd's virtual clock, waiting lets time move).",
         "Resolves with the next event, or `None` if none comes within `timeout`."
     ),
     stop: resign(
