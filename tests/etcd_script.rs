@@ -117,3 +117,43 @@ fn the_watchdog_stops_the_members_and_removes_keys_and_data_once_the_owner_exits
         "the keys and data outlived the owner: {dir:?}"
     );
 }
+
+#[test]
+fn a_port_lost_before_etcd_binds_it_is_retried_on_fresh_ports() {
+    let dir = support::state_dir();
+    // The first attempt's client port is held by someone else (as when a port
+    // is taken between the script's check and etcd's bind).
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let free = TcpListener::bind("127.0.0.1:0").unwrap();
+    let ports = format!(
+        "{} {}",
+        taken.local_addr().unwrap().port(),
+        free.local_addr().unwrap().port()
+    );
+    drop(free);
+    let out = Command::new("bash")
+        .arg(support::script())
+        .args(["start", &dir.to_string_lossy(), "1"])
+        .env("ETCD_SH_FIRST_PORTS", &ports)
+        .output()
+        .expect("run the script");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stop = || {
+        let _ = Command::new("bash")
+            .arg(support::script())
+            .args(["stop", &dir.to_string_lossy()])
+            .output();
+    };
+    if !out.status.success() {
+        stop();
+        panic!("the start failed: {stderr}");
+    }
+    stop();
+    assert!(stdout.contains("ATTEMPTS=2"), "{stdout}");
+    assert!(
+        stderr.contains("address already in use") && stderr.contains("retrying on fresh ports"),
+        "the retry must say why: {stderr}"
+    );
+    drop(taken);
+}
