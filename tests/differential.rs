@@ -321,7 +321,7 @@ fn summary(r: &Result<http::Response<Vec<u8>>, etcd_v2::TransportError>, sorted:
 
 fn normalise(v: &mut Value, sorted: bool) {
     // To within a second: the two count down on separate clocks.
-    support::capture::normalise_json(v, sorted, &|t| Value::from(t / 2));
+    support::normalise_json(v, sorted, &|t| Value::from(t / 2));
 }
 
 fn ttl_close(a: &Value, b: &Value) -> bool {

@@ -225,7 +225,7 @@ fn json(body: &[u8]) -> Option<Value> {
 /// Drop what cannot match (expiration timestamps), and sort unsorted listings.
 fn normalise(v: &mut Value, sorted: bool) {
     // The TTL left depends on sub-second timing; keep its presence.
-    capture::normalise_json(v, sorted, &|_| Value::String("ttl".into()));
+    support::normalise_json(v, sorted, &|_| Value::String("ttl".into()));
 }
 
 /// Compare an answer with the capture: status, `X-Etcd-Index`, body (JSON

@@ -192,33 +192,3 @@ fn parse(name: &str, bytes: &[u8]) -> Capture {
         elapsed,
     }
 }
-
-/// Make a v2 JSON body comparable: drop `expiration`, replace `ttl` by what
-/// `ttl` makes of it (the two sides count down on separate clocks), and sort
-/// `nodes` by key unless the listing was asked `sorted` (etcd lists in map
-/// order otherwise).
-pub fn normalise_json(
-    v: &mut serde_json::Value,
-    sorted: bool,
-    ttl: &dyn Fn(i64) -> serde_json::Value,
-) {
-    use serde_json::Value;
-    match v {
-        Value::Object(m) => {
-            m.remove("expiration");
-            if let Some(t) = m.get("ttl").and_then(Value::as_i64) {
-                m.insert("ttl".into(), ttl(t));
-            }
-            for (_, x) in m.iter_mut() {
-                normalise_json(x, sorted, ttl);
-            }
-            if !sorted {
-                if let Some(Value::Array(nodes)) = m.get_mut("nodes") {
-                    nodes.sort_by_key(|n| n["key"].as_str().unwrap_or("").to_owned());
-                }
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(|x| normalise_json(x, sorted, ttl)),
-        _ => {}
-    }
-}
