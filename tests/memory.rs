@@ -651,3 +651,29 @@ fn the_watch_machine_on_memory_etcd_loses_and_repeats_nothing_and_resyncs_past_t
         "the change after the resync"
     );
 }
+
+#[test]
+fn a_caller_left_waiting_when_another_wakes_and_goes_idle_still_sees_time_move() {
+    let etcd = virtual_etcd(1);
+    let c = client(&etcd);
+    c.node().set("/x", "1", None).unwrap(); // this thread was just busy
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let worker = etcd.clone();
+    // A caller-side worker (like a watch's): a one-second wait on the clock,
+    // then idle outside MemoryEtcd.
+    Transport::spawn_for_caller(
+        &etcd,
+        Box::new(move || {
+            Transport::sleep(&worker, Duration::from_secs(1));
+            let _ = rx.recv();
+        }),
+    );
+    std::thread::sleep(Duration::from_millis(10));
+    // Time jumps to the worker's deadline first and wakes it; this caller must
+    // not be left waiting for a wake-up that never comes.
+    let real = Instant::now();
+    Transport::sleep(&etcd, Duration::from_secs(10));
+    assert_eq!(etcd.elapsed(), Duration::from_secs(10));
+    assert!(real.elapsed() < Duration::from_secs(20));
+    let _ = tx.send(());
+}

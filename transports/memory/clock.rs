@@ -579,7 +579,15 @@ impl Shared {
                             .wait_timeout(st, after)
                             .map(|(g, _)| g)
                             .unwrap_or_else(|e| e.into_inner().0),
-                        None => self.cond.wait(st).unwrap_or_else(|e| e.into_inner()),
+                        // Nothing to wait for but a wake-up: look again now
+                        // and then all the same, since what woke another
+                        // waiter (a watch's worker, say) may never come back
+                        // to MemoryEtcd to move time on.
+                        None => self
+                            .cond
+                            .wait_timeout(st, QUIET)
+                            .map(|(g, _)| g)
+                            .unwrap_or_else(|e| e.into_inner().0),
                     };
                     if !st.is_kicked(id) {
                         let mut w = Vec::new();
