@@ -143,7 +143,10 @@ fn drain(
             Err(e) if e.is_event_index_cleared() => None,
             Err(e) => panic!("reading the history failed: {e}"),
         };
-        let got = watch.next_timeout(Duration::from_secs(30));
+        // Once healed, longer than a wait's timeout (60 s): a long poll that a
+        // fault stalled before the faults were cleared ends first.
+        let patience = if healed { 150 } else { 30 };
+        let got = watch.next_timeout(Duration::from_secs(patience));
         match (expected, got) {
             (Some(want), Ok(WatchNext::Event(WatchEvent::Change(change)))) => {
                 assert_eq!(
