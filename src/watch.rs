@@ -137,8 +137,13 @@ enum InFlight {
 /// Where the watcher is.
 #[derive(Debug)]
 enum State {
-    /// Ready to send its next request (not before `not_before`, a backoff).
-    Ready { not_before: Option<Instant> },
+    /// Ready to send its next request (not before `not_before`, a backoff):
+    /// a snapshot if `resync` (errorCode 401 was seen), else a wait (or, with
+    /// no index known yet, a read of the current index).
+    Ready {
+        not_before: Option<Instant>,
+        resync: bool,
+    },
     /// A request is in flight.
     InFlight(InFlight),
     /// Failed for good; the error until polled once.
@@ -160,8 +165,6 @@ pub struct Watcher {
     next_index: Option<u64>,
     /// The index of the last event reported.
     last_reported: Option<u64>,
-    /// errorCode 401 was seen: read a snapshot before waiting again.
-    need_snapshot: bool,
     /// Events decided but not yet handed out.
     pending: VecDeque<WatchEvent>,
     backoff: Backoff,
@@ -177,10 +180,12 @@ impl Watcher {
             resync: true,
             next_index: None,
             last_reported: None,
-            need_snapshot: false,
             pending: VecDeque::new(),
             backoff: Backoff::up_to(BACKOFF_MAX),
-            state: State::Ready { not_before: None },
+            state: State::Ready {
+                not_before: None,
+                resync: false,
+            },
         }
     }
 
@@ -211,8 +216,11 @@ impl Watcher {
     /// Every request of the watcher is safe to repeat. Does nothing when no
     /// request is in flight.
     pub fn cancel_in_flight(&mut self) {
-        if let State::InFlight(_) = self.state {
-            self.state = State::Ready { not_before: None };
+        if let State::InFlight(kind) = self.state {
+            self.state = State::Ready {
+                not_before: None,
+                resync: kind == InFlight::Snapshot,
+            };
         }
     }
 
@@ -244,10 +252,12 @@ impl Watcher {
             }
             State::Ready {
                 not_before: Some(at),
+                ..
             } if now < *at => return Step::SleepUntil(*at),
             State::Ready { .. } | State::Finished => {}
         }
-        let (in_flight, request) = if self.need_snapshot {
+        let resync = matches!(self.state, State::Ready { resync: true, .. });
+        let (in_flight, request) = if resync {
             (
                 InFlight::Snapshot,
                 Request::Snapshot(
@@ -301,7 +311,10 @@ impl Watcher {
                 }
             )));
         }
-        self.state = State::Ready { not_before: None };
+        self.state = State::Ready {
+            not_before: None,
+            resync: expected == Some(InFlight::Snapshot),
+        };
         match outcome {
             Outcome::CurrentIndex(Ok(index)) => {
                 self.succeeded();
@@ -352,7 +365,10 @@ impl Watcher {
                     return Ok(());
                 }
                 self.succeeded();
-                self.need_snapshot = false;
+                self.state = State::Ready {
+                    not_before: None,
+                    resync: false,
+                };
                 self.next_index = Some(index + 1);
                 self.last_reported = Some(index);
                 self.pending
@@ -364,8 +380,10 @@ impl Watcher {
     }
 
     fn back_off(&mut self, now: Instant) {
+        let resync = matches!(self.state, State::Ready { resync: true, .. });
         self.state = State::Ready {
             not_before: Some(self.backoff.after(now)),
+            resync,
         };
     }
 
@@ -375,7 +393,10 @@ impl Watcher {
 
     fn failure(&mut self, err: Error, now: Instant) {
         if err.code() == Some(ErrorCode::EventIndexCleared) && self.resync {
-            self.need_snapshot = true;
+            self.state = State::Ready {
+                not_before: None,
+                resync: true,
+            };
             return;
         }
         if is_poll_timeout(&err) {

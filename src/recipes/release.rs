@@ -30,6 +30,8 @@ enum State {
     Delete { key: String, again: bool },
     /// A request is in flight (the state to judge its outcome by).
     InFlight(Box<State>),
+    /// A pause after a failure that waiting may cure, then `then` again.
+    Paused { until: Instant, then: Box<State> },
     /// Finished; the output, until polled.
     Done(Option<Result<bool, Error>>),
 }
@@ -42,7 +44,6 @@ pub struct Release {
     /// Failures that waiting may cure, so far.
     failures: u8,
     backoff: Backoff,
-    not_before: Option<Instant>,
 }
 
 /// How many failures that waiting may cure a release takes before it gives up.
@@ -59,7 +60,6 @@ impl Release {
             },
             failures: 0,
             backoff: Backoff::default(),
-            not_before: None,
         }
     }
 
@@ -71,7 +71,6 @@ impl Release {
             state: State::Find { dir: dir.into() },
             failures: 0,
             backoff: Backoff::default(),
-            not_before: None,
         }
     }
 
@@ -82,7 +81,6 @@ impl Release {
             state: State::Done(Some(Ok(false))),
             failures: 0,
             backoff: Backoff::default(),
-            not_before: None,
         }
     }
 
@@ -112,8 +110,12 @@ impl Machine for Release {
                 "the release was polled while a request was in flight".into(),
             )));
         }
-        if let Some(at) = self.not_before.filter(|at| now < *at) {
-            return Step::SleepUntil(at);
+        if let State::Paused { until, then } = &mut self.state {
+            if now < *until {
+                return Step::SleepUntil(*until);
+            }
+            let then = std::mem::replace(&mut **then, State::Done(None));
+            self.state = then;
         }
         match self.request(&self.state) {
             Some(request) => {
@@ -170,8 +172,10 @@ impl Machine for Release {
             // No answer, or a 5xx: the same request again, a little later.
             (_, Err(e)) if is_transient(&e) && self.failures + 1 < TRIES => {
                 self.failures += 1;
-                self.not_before = Some(self.backoff.after(now));
-                sent
+                State::Paused {
+                    until: self.backoff.after(now),
+                    then: Box::new(sent),
+                }
             }
             (_, Err(e)) => State::Done(Some(Err(e))),
             (state, Ok(_)) => {

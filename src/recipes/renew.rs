@@ -305,8 +305,18 @@ impl Machine for KeepAlive {
 #[derive(Debug)]
 pub struct RenewOnce {
     renewer: Renewer,
-    started: bool,
-    output: Option<Result<Instant, Error>>,
+    stage: Once,
+}
+
+/// Where a [`RenewOnce`] is.
+#[derive(Debug)]
+enum Once {
+    /// Not polled yet: the refresh is due at the first poll.
+    Start,
+    /// Renewing (the [`Renewer`] says what next).
+    Running,
+    /// Over; the output, until polled.
+    Done(Option<Result<Instant, Error>>),
 }
 
 impl RenewOnce {
@@ -325,8 +335,7 @@ impl RenewOnce {
         renewer.expires_at = valid_until;
         RenewOnce {
             renewer,
-            started: false,
-            output: None,
+            stage: Once::Start,
         }
     }
 }
@@ -336,13 +345,18 @@ impl Machine for RenewOnce {
     type Output = Result<Instant, Error>;
 
     fn poll(&mut self, now: Instant) -> Step<Request, (), Result<Instant, Error>> {
-        if self.output.is_some() || self.renewer.is_lost() {
-            return output_once(&mut self.output, "renewal");
-        }
-        if !std::mem::replace(&mut self.started, true) {
-            // Due now, whatever the lease's age.
-            if let State::Idle(at) = &mut self.renewer.state {
-                *at = now;
+        match &mut self.stage {
+            Once::Done(output) => return output_once(output, "renewal"),
+            Once::Running if self.renewer.is_lost() => {
+                return output_once(&mut None, "renewal");
+            }
+            Once::Running => {}
+            Once::Start => {
+                // Due now, whatever the lease's age.
+                if let State::Idle(at) = &mut self.renewer.state {
+                    *at = now;
+                }
+                self.stage = Once::Running;
             }
         }
         match self.renewer.poll(now) {
@@ -359,7 +373,7 @@ impl Machine for RenewOnce {
         match result {
             // One attempt only: a failure that waiting might cure is the
             // caller's to retry.
-            Err(e) if is_transient(&e) => self.output = Some(Err(e)),
+            Err(e) if is_transient(&e) => self.stage = Once::Done(Some(Err(e))),
             other => self.renewer.handle(other.map(|r| *r), now)?,
         }
         Ok(())

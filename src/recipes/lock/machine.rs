@@ -60,9 +60,23 @@ struct Mine {
     index: u64,
     /// Until when it is surely ours (`None`: not known yet, refresh first).
     valid_until: Option<Instant>,
+    /// When a waiting contender next refreshes it.
+    refresh_at: Instant,
     /// Whether this machine created it (rather than finding a reentrant
     /// holder's key).
     created: bool,
+}
+
+/// What the machine knows of its own key: one of three, never two at once.
+#[derive(Debug, Clone)]
+enum Ours {
+    /// No key, and no create whose outcome is unknown.
+    Nothing,
+    /// A create was sent whose outcome is not known yet: a key with this
+    /// contender's id may exist.
+    Pending,
+    /// The key.
+    Known(Mine),
 }
 
 /// The acquisition state machine of one contender.
@@ -74,12 +88,8 @@ pub struct LockMachine {
     blocking: bool,
     reentrant: bool,
     deadline: Option<Instant>,
-    /// The contender's key, once known.
-    mine: Option<Mine>,
-    /// When the earliest create of unknown outcome was sent.
-    create_sent_at: Option<Instant>,
-    /// When a waiting contender next refreshes its key.
-    refresh_at: Option<Instant>,
+    /// The contender's key, as far as it is known.
+    ours: Ours,
     backoff: Backoff,
     /// Transient failures since the last write that worked (a non-blocking
     /// attempt gives up after [`NON_BLOCKING_TRIES`]).
@@ -116,9 +126,7 @@ impl LockMachine {
             blocking: true,
             reentrant: false,
             deadline: None,
-            mine: None,
-            create_sent_at: None,
-            refresh_at: None,
+            ours: Ours::Nothing,
             backoff: Backoff::default(),
             failures: 0,
             state,
@@ -151,25 +159,37 @@ impl LockMachine {
         &self.dir
     }
 
+    fn mine(&self) -> Option<&Mine> {
+        match &self.ours {
+            Ours::Known(mine) => Some(mine),
+            Ours::Nothing | Ours::Pending => None,
+        }
+    }
+
+    /// The key is gone (expired, deleted, or taken by another value); a create
+    /// of unknown outcome stays pending.
+    fn forget_key(&mut self) {
+        if let Ours::Known(_) = self.ours {
+            self.ours = Ours::Nothing;
+        }
+    }
+
     /// The contender's key, once created.
     pub fn key(&self) -> Option<&str> {
-        self.mine.as_ref().map(|m| m.key.as_str())
+        self.mine().map(|m| m.key.as_str())
     }
 
     /// The key this machine created itself (not a reentrant holder's key it
     /// found), if any: what an abandoned acquisition should delete.
     pub fn created_key(&self) -> Option<&str> {
-        self.mine
-            .as_ref()
-            .filter(|m| m.created)
-            .map(|m| m.key.as_str())
+        self.mine().filter(|m| m.created).map(|m| m.key.as_str())
     }
 
     /// Whether a create was sent whose outcome is not known yet (in flight, or
     /// ended ambiguously): a key with this contender's id may exist that the
     /// machine does not know of.
     pub fn create_pending(&self) -> bool {
-        self.create_sent_at.is_some()
+        matches!(self.ours, Ours::Pending)
     }
 
     /// How an abandoned acquisition (whose driver stopped before it ended) is
@@ -189,15 +209,15 @@ impl LockMachine {
     }
 
     fn request(&self, phase: &Phase, now: Instant) -> Option<Request> {
-        let keys_request = match (phase, &self.mine) {
+        let keys_request = match (phase, self.mine()) {
             (Phase::Find | Phase::List, _) => {
                 KeysRequest::Get(keys::Get::new(self.dir.as_str()).sorted(true))
             }
             (Phase::Create, _) => KeysRequest::CreateInOrder(
                 keys::CreateInOrder::new(self.dir.as_str(), self.id.as_str()).ttl(self.ttl),
             ),
-            (Phase::Wait { pred, index }, _) => {
-                let refresh_at = self.refresh_at.unwrap_or(now);
+            (Phase::Wait { pred, index }, mine) => {
+                let refresh_at = mine.map_or(now, |m| m.refresh_at);
                 let mut timeout = MAX_POLL.min(refresh_at.saturating_duration_since(now));
                 if let Some(d) = self.deadline {
                     timeout = timeout.min(d.saturating_duration_since(now));
@@ -244,24 +264,24 @@ impl LockMachine {
         let phase = match phase {
             // Past the deadline: give up (deleting our key, if any).
             p if self.deadline.is_some_and(|d| now >= d) && !matches!(p, Phase::GiveUp { .. }) => {
-                if self.mine.is_none() {
+                if self.mine().is_none() {
                     self.state = State::Done(Finish::TimedOut);
                     return LockStep::TimedOut;
                 }
                 Phase::GiveUp { timed_out: true }
             }
             // A waiter refreshes its own key every third of the TTL.
-            Phase::Wait { .. } if now >= self.refresh_at.unwrap_or(now) => Phase::Refresh,
+            Phase::Wait { .. } if self.mine().is_none_or(|m| now >= m.refresh_at) => Phase::Refresh,
             // Nothing of ours to refresh or delete: create it.
-            Phase::Refresh | Phase::GiveUp { .. } if self.mine.is_none() => Phase::Create,
+            Phase::Refresh | Phase::GiveUp { .. } if self.mine().is_none() => Phase::Create,
             p => p,
         };
         let Some(request) = self.request(&phase, now) else {
             self.state = State::Done(Finish::Failed(None));
             return LockStep::Failed(Error::Misuse("the lock machine lost its key".into()));
         };
-        if phase == Phase::Create {
-            self.create_sent_at.get_or_insert(now);
+        if phase == Phase::Create && matches!(self.ours, Ours::Nothing) {
+            self.ours = Ours::Pending;
         }
         self.state = State::InFlight { phase, sent: now };
         LockStep::Send(request)
@@ -272,7 +292,7 @@ impl LockMachine {
     fn evaluate(&mut self, listing: &KeysResponse, now: Instant) -> State {
         let mut children: Vec<&Node> = listing.children().iter().filter(|n| !n.dir).collect();
         children.sort_by(|a, b| a.key.cmp(&b.key));
-        if self.mine.is_none() {
+        if self.mine().is_none() {
             if let Some(found) = children
                 .iter()
                 .find(|n| n.value.as_deref() == Some(self.id.as_str()))
@@ -283,23 +303,22 @@ impl LockMachine {
                 // lagging member, possibly showing a key deleted since) proves
                 // nothing about it: a key found, not made, is refreshed (a write
                 // through raft, guarded by our value) before it is trusted.
-                let created = !self.reentrant && self.create_sent_at.is_some();
-                self.mine = Some(Mine {
+                let created = !self.reentrant && self.create_pending();
+                self.ours = Ours::Known(Mine {
                     key: found.key.clone(),
                     index: found.created_index,
                     valid_until: None,
+                    refresh_at: now,
                     created,
                 });
-                self.create_sent_at = None;
-                self.refresh_at = Some(now);
             }
         }
-        let Some(mine) = &self.mine else {
+        let Some(mine) = self.mine() else {
             return ready(Phase::Create);
         };
         let Some(position) = children.iter().position(|n| n.key == mine.key) else {
             // Our key expired (or was deleted): start over.
-            self.mine = None;
+            self.forget_key();
             return ready(Phase::Create);
         };
         match position {
@@ -362,19 +381,18 @@ impl LockMachine {
             }
             (Phase::Find | Phase::List, Outcome::Keys(Err(e))) if e.is_key_not_found() => {
                 // No directory: nobody holds it, and our key (if any) has expired.
-                self.mine = None;
+                self.forget_key();
                 ready(Phase::Create)
             }
             (Phase::Create, Outcome::Keys(Ok(created))) => {
                 self.backoff.reset();
-                self.create_sent_at = None;
-                self.mine = Some(Mine {
+                self.ours = Ours::Known(Mine {
                     key: created.node.key.clone(),
                     index: created.node.created_index,
                     valid_until: Some(later(sent, Duration::from_secs(self.ttl))),
+                    refresh_at: later(sent, renew_interval(self.ttl)),
                     created: true,
                 });
-                self.refresh_at = Some(later(sent, renew_interval(self.ttl)));
                 ready(Phase::List)
             }
             // The POST may have been applied: look for our id before another.
@@ -400,22 +418,22 @@ impl LockMachine {
             },
             (Phase::Wait { .. }, Outcome::Wait(Err(e))) => State::Done(Finish::Failed(Some(e))),
             (Phase::Refresh, Outcome::Keys(Ok(_))) => {
-                if let Some(mine) = &mut self.mine {
+                if let Ours::Known(mine) = &mut self.ours {
                     let until = later(sent, Duration::from_secs(self.ttl));
                     mine.valid_until = Some(mine.valid_until.map_or(until, |v| v.max(until)));
+                    mine.refresh_at = later(sent, renew_interval(self.ttl));
                 }
-                self.refresh_at = Some(later(sent, renew_interval(self.ttl)));
                 ready(Phase::List)
             }
             (Phase::Refresh, Outcome::Keys(Err(e)))
                 if e.is_key_not_found() || e.is_precondition_failed() =>
             {
-                self.mine = None;
+                self.forget_key();
                 ready(Phase::Create)
             }
             (Phase::GiveUp { timed_out }, Outcome::Keys(_)) => {
                 // Deleted, or gone already; if the delete failed, the TTL removes it.
-                self.mine = None;
+                self.forget_key();
                 State::Done(if timed_out {
                     Finish::TimedOut
                 } else {
