@@ -87,15 +87,17 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-/// A builder method that sets one field and gives the value back:
-/// `setter!(/// docs name(arg: Type) -> field = expression)`.
+/// Builder methods that each set one field and give the value back:
+/// `setter!(/// docs name(arg: Type) -> field = expression; ...)`.
 macro_rules! setter {
-    ($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty) -> $field:ident = $value:expr) => {
-        $(#[$doc])*
-        pub fn $name(mut self, $arg: $ty) -> Self {
-            self.$field = $value;
-            self
-        }
+    ($($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty) -> $field:ident = $value:expr);+ $(;)?) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, $arg: $ty) -> Self {
+                self.$field = $value;
+                self
+            }
+        )+
     };
 }
 

@@ -192,10 +192,8 @@ impl Watcher {
     setter!(
         /// Start at `index` (the first event reported has `modifiedIndex >= index`;
         /// past events are replayed if etcd still has them).
-        from_index(index: u64) -> next_index = Some(index.max(1))
-    );
+        from_index(index: u64) -> next_index = Some(index.max(1));
 
-    setter!(
         /// Whether errorCode 401 leads to a [`WatchEvent::Resync`] (the default) or
         /// ends the watch with that error.
         resync_on_cleared_history(resync: bool) -> resync = resync

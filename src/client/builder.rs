@@ -112,42 +112,30 @@ impl ClientBuilder {
     setter!(
         /// Per-request timeout (default [`DEFAULT_REQUEST_TIMEOUT`]); `None` waits
         /// forever. Waits do not inherit it (see [`ClientBuilder::wait_timeout`]).
-        timeout(timeout: impl Into<Option<Duration>>) -> request_timeout = Timeout::from(timeout.into())
-    );
+        timeout(timeout: impl Into<Option<Duration>>) -> request_timeout = Timeout::from(timeout.into());
 
-    setter!(
         /// Long-poll timeout of a single wait request (default
         /// [`DEFAULT_WAIT_TIMEOUT`]); when it passes the wait is re-issued at the same
         /// index.
-        wait_timeout(timeout: impl Into<Option<Duration>>) -> wait_timeout = Timeout::from(timeout.into())
-    );
+        wait_timeout(timeout: impl Into<Option<Duration>>) -> wait_timeout = Timeout::from(timeout.into());
 
-    setter!(
         /// An overall deadline for each call, across every failover attempt (each
         /// attempt's timeout is cut to what is left). None by default. Waits are
         /// exempt: they take the long-poll timeout.
-        deadline(deadline: Duration) -> deadline = Some(deadline)
-    );
+        deadline(deadline: Duration) -> deadline = Some(deadline);
 
-    setter!(
         /// Refresh the endpoint list from `/v2/members` before a call when the last
         /// refresh is older than `interval` (see [`Client::sync_endpoints`]).
-        auto_sync(interval: Duration) -> auto_sync = Some(interval)
-    );
+        auto_sync(interval: Duration) -> auto_sync = Some(interval);
 
-    setter!(
         /// When syncing endpoints, pin the leader's client URL (from
         /// `/v2/members/leader`), so that writes go straight to it.
-        prefer_leader(prefer: bool) -> prefer_leader = prefer
-    );
+        prefer_leader(prefer: bool) -> prefer_leader = prefer;
 
-    setter!(
         /// How long a failed endpoint is skipped (default
         /// [`crate::cluster::HOST_FAIL_WAIT`], the seed's `HOST_FAIL_WAIT_S`).
-        fail_wait(wait: Duration) -> fail_wait = Some(wait)
-    );
+        fail_wait(wait: Duration) -> fail_wait = Some(wait);
 
-    setter!(
         /// Resend a plain `set` (and `update_only`, a TTL `refresh`, a directory's
         /// `update_ttl`) to another member after a failure that leaves its outcome
         /// unknown: a timeout, a connection lost after sending, errorCode 300. Off by

@@ -80,17 +80,13 @@ impl Attempts {
     setter!(
         /// Whether other endpoints may be tried after a failure (the seed's
         /// `allow_reconnect`; default true).
-        with_failover(failover: bool) -> failover = failover
-    );
+        with_failover(failover: bool) -> failover = failover;
 
-    setter!(
         /// Mark this request as a long poll: a timeout is then its normal end (the
         /// member is not marked failed, and the timeout is returned at once so the
         /// caller can poll again at the same index).
-        long_poll(long_poll: bool) -> long_poll = long_poll
-    );
+        long_poll(long_poll: bool) -> long_poll = long_poll;
 
-    setter!(
         /// Mark this request as a read answered from the member's own state, which
         /// a member behind the cluster's raft term may serve stale (see the
         /// module docs).

@@ -112,10 +112,8 @@ impl EndpointPool {
 
     setter!(
         /// Change the fail wait.
-        with_fail_wait(fail_wait: Duration) -> fail_wait = fail_wait
-    );
+        with_fail_wait(fail_wait: Duration) -> fail_wait = fail_wait;
 
-    setter!(
         /// Only accept answers from the cluster with this ID.
         with_cluster_id(id: Option<String>) -> cluster_id = id
     );

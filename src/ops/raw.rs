@@ -81,10 +81,8 @@ impl RawRequest {
     setter!(
         /// Whether another endpoint may be tried when this one cannot be reached (the
         /// seed's `allow_reconnect`; default true).
-        allow_reconnect(allow: bool) -> allow_reconnect = allow
-    );
+        allow_reconnect(allow: bool) -> allow_reconnect = allow;
 
-    setter!(
         /// Declare whether resending after an ambiguous failure is harmless. By
         /// default only GET and HEAD are.
         safe_to_resend(idempotent: bool) -> idempotent = Some(idempotent)

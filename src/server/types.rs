@@ -3,42 +3,9 @@
 
 use super::json::Object;
 
-/// What happened to a key: the `action` of an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Action {
-    /// A read.
-    Get,
-    /// A plain set (or refresh).
-    Set,
-    /// A create (`prevExist=false`, or an in-order POST).
-    Create,
-    /// An update (`prevExist=true`).
-    Update,
-    /// A delete.
-    Delete,
-    /// A compare-and-swap.
-    CompareAndSwap,
-    /// A compare-and-delete.
-    CompareAndDelete,
-    /// A TTL ran out.
-    Expire,
-}
-
-impl Action {
-    /// The name etcd writes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Get => "get",
-            Action::Set => "set",
-            Action::Create => "create",
-            Action::Update => "update",
-            Action::Delete => "delete",
-            Action::CompareAndSwap => "compareAndSwap",
-            Action::CompareAndDelete => "compareAndDelete",
-            Action::Expire => "expire",
-        }
-    }
-}
+/// What happened to a key: the `action` of an event (the same type the
+/// client parses).
+pub use crate::response::Action;
 
 /// A node as etcd shows it (Go's `NodeExtern`): the fields are written in this
 /// order, each left out when empty or zero.

@@ -89,29 +89,24 @@ impl MemoryEtcdBuilder {
     setter!(
         /// How many members the simulated cluster has (default 1). Member `i`
         /// (0-based) serves `http://127.0.0.{i+1}:2379`; the first one leads.
-        members(members: usize) -> members = members.max(1)
-    );
-    setter!(
+        members(members: usize) -> members = members.max(1);
+
         /// Run on a virtual clock (default: real time). Time then moves only
         /// when the test calls [`MemoryEtcd::advance`], or when a caller waits in
         /// MemoryEtcd (a sleep, a long poll, a stalled request) while no
         /// background task runs: it jumps to the next deadline.
-        virtual_time(virtual_time: bool) -> virtual_time = virtual_time
-    );
-    setter!(
+        virtual_time(virtual_time: bool) -> virtual_time = virtual_time;
+
         /// The store's index at start (default 3, what a fresh etcd 3.4 member
         /// reports).
-        starting_index(index: u64) -> index = index
-    );
-    setter!(
+        starting_index(index: u64) -> index = index;
+
         /// The seed for member and cluster IDs (default 1).
-        seed(seed: u64) -> seed = seed
-    );
-    setter!(
+        seed(seed: u64) -> seed = seed;
+
         /// How long an election takes after the leader is lost (default 1 s).
-        election(election: Duration) -> election = election
-    );
-    setter!(
+        election(election: Duration) -> election = election;
+
         /// The wall-clock time at start (in `expiration` fields); default: now
         /// in real time, 2026-01-01T00:00:00Z in virtual time.
         wall_clock(wall: SystemTime) -> wall = Some(wall)

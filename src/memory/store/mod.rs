@@ -112,7 +112,7 @@ impl Store {
     }
 
     fn counted(&mut self, op: Op, result: Result<Event, V2Error>) -> Result<Event, V2Error> {
-        self.stats.count(op, result.is_ok());
+        self.stats.count(&op, result.is_ok());
         result
     }
 

@@ -9,7 +9,7 @@ pub(super) type Op = crate::server::types::Action;
 
 impl StoreStats {
     /// Count one operation (an expiry counts as such, whatever `ok` says).
-    pub(super) fn count(&mut self, op: Op, ok: bool) {
+    pub(super) fn count(&mut self, op: &Op, ok: bool) {
         let (good, bad) = match op {
             Op::Get => (&mut self.gets_success, &mut self.gets_fail),
             Op::Set => (&mut self.sets_success, &mut self.sets_fail),
@@ -28,6 +28,8 @@ impl StoreStats {
                 self.expire_count += 1;
                 return;
             }
+            // The store makes no other action.
+            Op::Other(_) => return,
         };
         *if ok { good } else { bad } += 1;
     }

@@ -188,7 +188,7 @@ impl Store {
         }
         let expire = expire.filter(|&t| t >= MIN_EXPIRE);
         let parent = tree::make_dirs(&mut self.root, tree::dir_of(&key), next, current)
-            .inspect_err(|_| self.stats.count(Op::Set, false))?;
+            .inspect_err(|_| self.stats.count(&Op::Set, false))?;
         let name = tree::name_of(&key).to_vec();
         let children = parent
             .children_mut()

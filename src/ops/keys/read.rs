@@ -37,16 +37,12 @@ impl Get {
 
     setter!(
         /// List a directory's whole subtree, not only its direct children.
-        recursive(on: bool) -> recursive = on
-    );
+        recursive(on: bool) -> recursive = on;
 
-    setter!(
         /// List children in key order (etcd's default is hash order; in-order keys
         /// sort by creation).
-        sorted(on: bool) -> sorted = on
-    );
+        sorted(on: bool) -> sorted = on;
 
-    setter!(
         /// Linearizable read through raft, rather than the member's local (possibly
         /// stale) state.
         quorum(on: bool) -> quorum = on
@@ -175,10 +171,8 @@ impl Wait {
 
     setter!(
         /// Also wake on changes anywhere below `key`.
-        recursive(on: bool) -> recursive = on
-    );
+        recursive(on: bool) -> recursive = on;
 
-    setter!(
         /// Return the first event at or after `index` (possibly one in the past).
         wait_index(index: u64) -> wait_index = Some(index)
     );

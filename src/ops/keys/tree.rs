@@ -49,10 +49,8 @@ impl Delete {
 
     setter!(
         /// Allow deleting an empty directory (`dir=true`; a file is deleted too).
-        dir(on: bool) -> dir = on
-    );
+        dir(on: bool) -> dir = on;
 
-    setter!(
         /// Delete a directory and everything below it.
         recursive(on: bool) -> recursive = on
     );
