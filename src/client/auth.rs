@@ -5,38 +5,6 @@ use crate::error::Error;
 use crate::ops::auth::*;
 use crate::transport::{AsyncTransport, Transport};
 
-/// Users, roles, and turning auth on and off (`/v2/auth`). With auth on, every
-/// call here needs root credentials ([`crate::ClientBuilder::basic_auth`]),
-/// except [`AuthOps::status`]. Errors are [`Error::Api`] with etcd's message.
-///
-/// MemoryEtcd does not serve auth; here a closure stands in for etcd, answering
-/// as etcd 3.4 does with auth off:
-///
-/// ```
-/// use etcd_v2::{Client, TransportError};
-/// let etcd = |req: http::Request<Vec<u8>>| -> Result<http::Response<Vec<u8>>, TransportError> {
-///     assert_eq!(req.uri().path(), "/v2/auth/enable");
-///     Ok(http::Response::builder()
-///         .status(200)
-///         .header("Content-Type", "application/json")
-///         .body(br#"{"enabled":false}"#.to_vec())
-///         .expect("a valid response"))
-/// };
-/// let client = Client::builder().build_with(etcd)?;
-/// assert!(!client.auth().status()?);
-/// # Ok::<(), etcd_v2::Error>(())
-/// ```
-#[derive(Debug)]
-pub struct AuthOps<'a, C> {
-    client: &'a C,
-}
-
-impl<'a, C> AuthOps<'a, C> {
-    pub(super) fn new(client: &'a C) -> AuthOps<'a, C> {
-        AuthOps { client }
-    }
-}
-
 macro_rules! auth_api {
     (sync) => { auth_api!(@ [] []); };
     (async) => { auth_api!(@ [async] [.await]); };
@@ -149,14 +117,27 @@ macro_rules! auth_api {
     };
 }
 
-/// The blocking calls: each returns once etcd has answered (or the call
-/// failed for good).
-impl<T: Transport> AuthOps<'_, Client<T>> {
-    auth_api!(sync);
-}
-
-/// The async calls: each resolves once etcd has answered (or the call
-/// failed for good); nothing blocks a thread.
-impl<T: AsyncTransport> AuthOps<'_, AsyncClient<T>> {
-    auth_api!(async);
-}
+group!(
+    /// Users, roles, and turning auth on and off (`/v2/auth`). With auth on, every
+    /// call here needs root credentials ([`crate::ClientBuilder::basic_auth`]),
+    /// except [`AuthOps::status`]. Errors are [`Error::Api`] with etcd's message.
+    ///
+    /// MemoryEtcd does not serve auth; here a closure stands in for etcd, answering
+    /// as etcd 3.4 does with auth off:
+    ///
+    /// ```
+    /// use etcd_v2::{Client, TransportError};
+    /// let etcd = |req: http::Request<Vec<u8>>| -> Result<http::Response<Vec<u8>>, TransportError> {
+    ///     assert_eq!(req.uri().path(), "/v2/auth/enable");
+    ///     Ok(http::Response::builder()
+    ///         .status(200)
+    ///         .header("Content-Type", "application/json")
+    ///         .body(br#"{"enabled":false}"#.to_vec())
+    ///         .expect("a valid response"))
+    /// };
+    /// let client = Client::builder().build_with(etcd)?;
+    /// assert!(!client.auth().status()?);
+    /// # Ok::<(), etcd_v2::Error>(())
+    /// ```
+    AuthOps, auth_api
+);

@@ -7,41 +7,6 @@ use crate::ops::keys::{CreateDir, Delete, UpdateDir};
 use crate::response::KeysResponse;
 use crate::transport::{AsyncTransport, Transport};
 
-/// Directory operations (the seed's `client.directory`).
-///
-/// etcd refuses compare-and-delete on a directory: the conditional deletes here
-/// return errorCode 102 ([`Error::is_not_a_file`]) with a note saying so, and
-/// never fall back to an unconditional delete.
-///
-/// ```
-/// # #[cfg(feature = "memory")]
-/// # fn main() -> Result<(), etcd_v2::Error> {
-/// use etcd_v2::{memory::MemoryEtcd, Client};
-/// // Against a cluster: Client::new("127.0.0.1", 2379)?. Here, etcd in memory:
-/// let etcd = MemoryEtcd::builder().build();
-/// let client = Client::builder().endpoints(etcd.endpoints()).build_with(etcd.clone())?;
-/// let dirs = client.directory();
-/// dirs.create("/sessions", Some(30))?;            // a directory that expires
-/// client.node().set("/sessions/a", "x", None)?;
-/// let refused = dirs.delete("/sessions", None, None).unwrap_err();
-/// assert!(refused.is_directory_not_empty());
-/// dirs.delete_recursive("/sessions", None)?;
-/// # Ok(())
-/// # }
-/// # #[cfg(not(feature = "memory"))]
-/// # fn main() {}
-/// ```
-#[derive(Debug)]
-pub struct DirectoryOps<'a, C> {
-    client: &'a C,
-}
-
-impl<'a, C> DirectoryOps<'a, C> {
-    pub(super) fn new(client: &'a C) -> DirectoryOps<'a, C> {
-        DirectoryOps { client }
-    }
-}
-
 macro_rules! directory_api {
     (sync) => { directory_api!(@ [] []); };
     (async) => { directory_api!(@ [async] [.await]); };
@@ -93,14 +58,30 @@ macro_rules! directory_api {
     };
 }
 
-/// The blocking calls: each returns once etcd has answered (or the call
-/// failed for good).
-impl<T: Transport> DirectoryOps<'_, Client<T>> {
-    directory_api!(sync);
-}
-
-/// The async calls: each resolves once etcd has answered (or the call
-/// failed for good); nothing blocks a thread.
-impl<T: AsyncTransport> DirectoryOps<'_, AsyncClient<T>> {
-    directory_api!(async);
-}
+group!(
+    /// Directory operations (the seed's `client.directory`).
+    ///
+    /// etcd refuses compare-and-delete on a directory: the conditional deletes here
+    /// return errorCode 102 ([`Error::is_not_a_file`]) with a note saying so, and
+    /// never fall back to an unconditional delete.
+    ///
+    /// ```
+    /// # #[cfg(feature = "memory")]
+    /// # fn main() -> Result<(), etcd_v2::Error> {
+    /// use etcd_v2::{memory::MemoryEtcd, Client};
+    /// // Against a cluster: Client::new("127.0.0.1", 2379)?. Here, etcd in memory:
+    /// let etcd = MemoryEtcd::builder().build();
+    /// let client = Client::builder().endpoints(etcd.endpoints()).build_with(etcd.clone())?;
+    /// let dirs = client.directory();
+    /// dirs.create("/sessions", Some(30))?;            // a directory that expires
+    /// client.node().set("/sessions/a", "x", None)?;
+    /// let refused = dirs.delete("/sessions", None, None).unwrap_err();
+    /// assert!(refused.is_directory_not_empty());
+    /// dirs.delete_recursive("/sessions", None)?;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "memory"))]
+    /// # fn main() {}
+    /// ```
+    DirectoryOps, directory_api
+);

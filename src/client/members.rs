@@ -5,38 +5,6 @@ use crate::error::Error;
 use crate::ops::members::{Add, Leader, List, Member, Remove, Update};
 use crate::transport::{AsyncTransport, Transport};
 
-/// Cluster membership (`/v2/members`). Errors are [`Error::Api`] with etcd's
-/// message (404 unknown member, 409 peer URL in use, 410 already removed, 500
-/// when etcd's strict reconfiguration check refuses an add).
-///
-/// ```
-/// # #[cfg(feature = "memory")]
-/// # fn main() -> Result<(), etcd_v2::Error> {
-/// use etcd_v2::{memory::MemoryEtcd, Client};
-/// // Against a cluster: Client::new("127.0.0.1", 2379)?. Here, etcd in memory:
-/// let etcd = MemoryEtcd::builder().members(3).build();
-/// let client = Client::builder().endpoints(etcd.endpoints()).build_with(etcd.clone())?;
-/// let members = client.members();
-/// let all = members.list()?;
-/// assert_eq!(all.len(), 3);
-/// let leader = members.leader()?;
-/// assert!(all.iter().any(|m| m.id == leader.id));
-/// # Ok(())
-/// # }
-/// # #[cfg(not(feature = "memory"))]
-/// # fn main() {}
-/// ```
-#[derive(Debug)]
-pub struct MembersOps<'a, C> {
-    client: &'a C,
-}
-
-impl<'a, C> MembersOps<'a, C> {
-    pub(super) fn new(client: &'a C) -> MembersOps<'a, C> {
-        MembersOps { client }
-    }
-}
-
 macro_rules! members_api {
     (sync) => { members_api!(@ [] []); };
     (async) => { members_api!(@ [async] [.await]); };
@@ -68,14 +36,27 @@ macro_rules! members_api {
     };
 }
 
-/// The blocking calls: each returns once etcd has answered (or the call
-/// failed for good).
-impl<T: Transport> MembersOps<'_, Client<T>> {
-    members_api!(sync);
-}
-
-/// The async calls: each resolves once etcd has answered (or the call
-/// failed for good); nothing blocks a thread.
-impl<T: AsyncTransport> MembersOps<'_, AsyncClient<T>> {
-    members_api!(async);
-}
+group!(
+    /// Cluster membership (`/v2/members`). Errors are [`Error::Api`] with etcd's
+    /// message (404 unknown member, 409 peer URL in use, 410 already removed, 500
+    /// when etcd's strict reconfiguration check refuses an add).
+    ///
+    /// ```
+    /// # #[cfg(feature = "memory")]
+    /// # fn main() -> Result<(), etcd_v2::Error> {
+    /// use etcd_v2::{memory::MemoryEtcd, Client};
+    /// // Against a cluster: Client::new("127.0.0.1", 2379)?. Here, etcd in memory:
+    /// let etcd = MemoryEtcd::builder().members(3).build();
+    /// let client = Client::builder().endpoints(etcd.endpoints()).build_with(etcd.clone())?;
+    /// let members = client.members();
+    /// let all = members.list()?;
+    /// assert_eq!(all.len(), 3);
+    /// let leader = members.leader()?;
+    /// assert!(all.iter().any(|m| m.id == leader.id));
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "memory"))]
+    /// # fn main() {}
+    /// ```
+    MembersOps, members_api
+);

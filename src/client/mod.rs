@@ -4,6 +4,37 @@
 //! method for method. Every method is written once, in a macro that expands to
 //! a blocking and an `async` version (they differ only by `.await`).
 
+/// A group of calls (`client.node()`, `client.members()`, ...): the struct
+/// holding the client, and its calls in both modes from the group's api
+/// macro, which takes `sync` or `async`.
+macro_rules! group {
+    ($(#[$doc:meta])* $name:ident, $api:ident) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name<'a, C> {
+            client: &'a C,
+        }
+
+        impl<'a, C> $name<'a, C> {
+            pub(super) fn new(client: &'a C) -> $name<'a, C> {
+                $name { client }
+            }
+        }
+
+        /// The blocking calls: each returns once etcd has answered (or the call
+        /// failed for good).
+        impl<T: Transport> $name<'_, Client<T>> {
+            $api!(sync);
+        }
+
+        /// The async calls: each resolves once etcd has answered (or the call
+        /// failed for good); nothing blocks a thread.
+        impl<T: AsyncTransport> $name<'_, AsyncClient<T>> {
+            $api!(async);
+        }
+    };
+}
+
 mod auth;
 mod background;
 mod builder;

@@ -6,44 +6,6 @@ use crate::ops::keys::{CompareAndSwap, Create, CurrentIndex, Delete, Get, Refres
 use crate::response::KeysResponse;
 use crate::transport::{AsyncTransport, Transport};
 
-/// Node operations (the seed's `client.node`), for a [`Client`] or an
-/// [`AsyncClient`]. Every method returns the typed answer or a typed [`Error`]:
-/// a missing key is [`Error::is_key_not_found`], a failed condition
-/// [`Error::is_precondition_failed`], an existing key
-/// [`Error::is_already_exists`].
-///
-/// ```
-/// # #[cfg(feature = "memory")]
-/// # fn main() -> Result<(), etcd_v2::Error> {
-/// use etcd_v2::{memory::MemoryEtcd, Client};
-/// // Against a cluster: Client::new("127.0.0.1", 2379)?. Here, etcd in memory:
-/// let etcd = MemoryEtcd::builder().build();
-/// let client = Client::builder().endpoints(etcd.endpoints()).build_with(etcd.clone())?;
-/// let node = client.node();
-/// node.set("/app/config", "v1", None)?;
-/// let read = node.get("/app/config", false)?;
-/// assert_eq!(read.value(), Some("v1"));
-/// // A compare-and-swap whose condition fails changes nothing.
-/// let refused = node.update_if_value("/app/config", "v3", "v2", None).unwrap_err();
-/// assert!(refused.is_precondition_failed());
-/// node.delete("/app/config", None, None)?;
-/// assert!(node.get("/app/config", false).unwrap_err().is_key_not_found());
-/// # Ok(())
-/// # }
-/// # #[cfg(not(feature = "memory"))]
-/// # fn main() {}
-/// ```
-#[derive(Debug)]
-pub struct NodeOps<'a, C> {
-    client: &'a C,
-}
-
-impl<'a, C> NodeOps<'a, C> {
-    pub(super) fn new(client: &'a C) -> NodeOps<'a, C> {
-        NodeOps { client }
-    }
-}
-
 pub(super) fn with_ttl<O>(op: O, ttl: Option<u64>, set: fn(O, u64) -> O) -> O {
     match ttl {
         Some(t) => set(op, t),
@@ -238,14 +200,33 @@ macro_rules! node_api {
     };
 }
 
-/// The blocking calls: each returns once etcd has answered (or the call
-/// failed for good).
-impl<T: Transport> NodeOps<'_, Client<T>> {
-    node_api!(sync);
-}
-
-/// The async calls: each resolves once etcd has answered (or the call
-/// failed for good); nothing blocks a thread.
-impl<T: AsyncTransport> NodeOps<'_, AsyncClient<T>> {
-    node_api!(async);
-}
+group!(
+    /// Node operations (the seed's `client.node`), for a [`Client`] or an
+    /// [`AsyncClient`]. Every method returns the typed answer or a typed [`Error`]:
+    /// a missing key is [`Error::is_key_not_found`], a failed condition
+    /// [`Error::is_precondition_failed`], an existing key
+    /// [`Error::is_already_exists`].
+    ///
+    /// ```
+    /// # #[cfg(feature = "memory")]
+    /// # fn main() -> Result<(), etcd_v2::Error> {
+    /// use etcd_v2::{memory::MemoryEtcd, Client};
+    /// // Against a cluster: Client::new("127.0.0.1", 2379)?. Here, etcd in memory:
+    /// let etcd = MemoryEtcd::builder().build();
+    /// let client = Client::builder().endpoints(etcd.endpoints()).build_with(etcd.clone())?;
+    /// let node = client.node();
+    /// node.set("/app/config", "v1", None)?;
+    /// let read = node.get("/app/config", false)?;
+    /// assert_eq!(read.value(), Some("v1"));
+    /// // A compare-and-swap whose condition fails changes nothing.
+    /// let refused = node.update_if_value("/app/config", "v3", "v2", None).unwrap_err();
+    /// assert!(refused.is_precondition_failed());
+    /// node.delete("/app/config", None, None)?;
+    /// assert!(node.get("/app/config", false).unwrap_err().is_key_not_found());
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "memory"))]
+    /// # fn main() {}
+    /// ```
+    NodeOps, node_api
+);

@@ -8,66 +8,6 @@ use crate::ops::server::{Health, Machines, ServerVersion, Version};
 use crate::ops::stats::{self, LeaderStats, SelfStats, StoreStats};
 use crate::transport::{AsyncTransport, Transport};
 
-/// Server information (the seed's `client.server`). The seed's
-/// `get_dashboard_url` has no counterpart: etcd removed its dashboard in 2.0.
-///
-/// ```
-/// # #[cfg(feature = "memory")]
-/// # fn main() -> Result<(), etcd_v2::Error> {
-/// use etcd_v2::{memory::MemoryEtcd, Client};
-/// // Against a cluster: Client::new("127.0.0.1", 2379)?. Here, etcd in memory:
-/// let etcd = MemoryEtcd::builder().members(3).build();
-/// let client = Client::builder().endpoints(etcd.endpoints()).build_with(etcd.clone())?;
-/// let server = client.server();
-/// assert!(server.health()?);
-/// assert_eq!(server.get_machines()?.len(), 3);
-/// println!("etcd {}, leader at {}", server.get_version()?.server,
-///          server.get_leader_url_prefix()?);
-/// # Ok(())
-/// # }
-/// # #[cfg(not(feature = "memory"))]
-/// # fn main() {}
-/// ```
-#[derive(Debug)]
-pub struct ServerOps<'a, C> {
-    client: &'a C,
-}
-
-impl<'a, C> ServerOps<'a, C> {
-    pub(super) fn new(client: &'a C) -> ServerOps<'a, C> {
-        ServerOps { client }
-    }
-}
-
-/// Statistics (the seed's `client.stat`).
-///
-/// ```
-/// # #[cfg(feature = "memory")]
-/// # fn main() -> Result<(), etcd_v2::Error> {
-/// use etcd_v2::{memory::MemoryEtcd, Client};
-/// // Against a cluster: Client::new("127.0.0.1", 2379)?. Here, etcd in memory:
-/// let etcd = MemoryEtcd::builder().build();
-/// let client = Client::builder().endpoints(etcd.endpoints()).build_with(etcd.clone())?;
-/// let stats = client.stat();
-/// assert_eq!(stats.get_self_stats()?.state, "StateLeader");
-/// client.node().set("/k", "v", None)?;
-/// assert!(stats.get_store_stats()?.sets_success >= 1);
-/// # Ok(())
-/// # }
-/// # #[cfg(not(feature = "memory"))]
-/// # fn main() {}
-/// ```
-#[derive(Debug)]
-pub struct StatOps<'a, C> {
-    client: &'a C,
-}
-
-impl<'a, C> StatOps<'a, C> {
-    pub(super) fn new(client: &'a C) -> StatOps<'a, C> {
-        StatOps { client }
-    }
-}
-
 /// The leader's client URL, or an error saying it has none.
 fn leader_url(leader: Member, asked: String) -> Result<String, Error> {
     let id = leader.id.clone();
@@ -156,26 +96,48 @@ macro_rules! stat_api {
     };
 }
 
-/// The blocking calls: each returns once etcd has answered (or the call
-/// failed for good).
-impl<T: Transport> ServerOps<'_, Client<T>> {
-    server_api!(sync);
-}
+group!(
+    /// Server information (the seed's `client.server`). The seed's
+    /// `get_dashboard_url` has no counterpart: etcd removed its dashboard in 2.0.
+    ///
+    /// ```
+    /// # #[cfg(feature = "memory")]
+    /// # fn main() -> Result<(), etcd_v2::Error> {
+    /// use etcd_v2::{memory::MemoryEtcd, Client};
+    /// // Against a cluster: Client::new("127.0.0.1", 2379)?. Here, etcd in memory:
+    /// let etcd = MemoryEtcd::builder().members(3).build();
+    /// let client = Client::builder().endpoints(etcd.endpoints()).build_with(etcd.clone())?;
+    /// let server = client.server();
+    /// assert!(server.health()?);
+    /// assert_eq!(server.get_machines()?.len(), 3);
+    /// println!("etcd {}, leader at {}", server.get_version()?.server,
+    ///          server.get_leader_url_prefix()?);
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "memory"))]
+    /// # fn main() {}
+    /// ```
+    ServerOps, server_api
+);
 
-/// The async calls: each resolves once etcd has answered (or the call
-/// failed for good); nothing blocks a thread.
-impl<T: AsyncTransport> ServerOps<'_, AsyncClient<T>> {
-    server_api!(async);
-}
-
-/// The blocking calls: each returns once etcd has answered (or the call
-/// failed for good).
-impl<T: Transport> StatOps<'_, Client<T>> {
-    stat_api!(sync);
-}
-
-/// The async calls: each resolves once etcd has answered (or the call
-/// failed for good); nothing blocks a thread.
-impl<T: AsyncTransport> StatOps<'_, AsyncClient<T>> {
-    stat_api!(async);
-}
+group!(
+    /// Statistics (the seed's `client.stat`).
+    ///
+    /// ```
+    /// # #[cfg(feature = "memory")]
+    /// # fn main() -> Result<(), etcd_v2::Error> {
+    /// use etcd_v2::{memory::MemoryEtcd, Client};
+    /// // Against a cluster: Client::new("127.0.0.1", 2379)?. Here, etcd in memory:
+    /// let etcd = MemoryEtcd::builder().build();
+    /// let client = Client::builder().endpoints(etcd.endpoints()).build_with(etcd.clone())?;
+    /// let stats = client.stat();
+    /// assert_eq!(stats.get_self_stats()?.state, "StateLeader");
+    /// client.node().set("/k", "v", None)?;
+    /// assert!(stats.get_store_stats()?.sets_success >= 1);
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "memory"))]
+    /// # fn main() {}
+    /// ```
+    StatOps, stat_api
+);
