@@ -26,6 +26,13 @@ use std::time::{Duration, Instant};
 
 pub use crate::error::{TransportError, TransportErrorKind};
 
+/// The request a transport sends: the method, URI, headers and whole body.
+pub type HttpRequest = http::Request<Vec<u8>>;
+
+/// What a transport gives back: the whole response, or how the exchange
+/// failed.
+pub type HttpResult = Result<http::Response<Vec<u8>>, TransportError>;
+
 /// Sends one HTTP request and returns the complete response.
 ///
 /// `now` and `sleep` are the driver's clock, and `spawn` its way of running
@@ -35,11 +42,7 @@ pub use crate::error::{TransportError, TransportErrorKind};
 pub trait Transport: Send + Sync {
     /// Send `request` and read the whole response. `timeout`, when given, bounds
     /// the whole exchange.
-    fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-        timeout: Option<Duration>,
-    ) -> Result<http::Response<Vec<u8>>, TransportError>;
+    fn send(&self, request: HttpRequest, timeout: Option<Duration>) -> HttpResult;
 
     /// The current time.
     fn now(&self) -> Instant {
@@ -79,11 +82,7 @@ impl<F> Transport for F
 where
     F: Fn(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> + Send + Sync,
 {
-    fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-        _timeout: Option<Duration>,
-    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+    fn send(&self, request: HttpRequest, _timeout: Option<Duration>) -> HttpResult {
         self(request)
     }
 }
@@ -96,11 +95,7 @@ where
 pub enum NoTransport {}
 
 impl Transport for NoTransport {
-    fn send(
-        &self,
-        _request: http::Request<Vec<u8>>,
-        _timeout: Option<Duration>,
-    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+    fn send(&self, _request: HttpRequest, _timeout: Option<Duration>) -> HttpResult {
         match *self {}
     }
 }
@@ -119,9 +114,9 @@ pub trait AsyncTransport: Send + Sync {
     /// the whole exchange.
     fn send(
         &self,
-        request: http::Request<Vec<u8>>,
+        request: HttpRequest,
         timeout: Option<Duration>,
-    ) -> impl std::future::Future<Output = Result<http::Response<Vec<u8>>, TransportError>> + Send;
+    ) -> impl std::future::Future<Output = HttpResult> + Send;
 
     /// The current time.
     fn now(&self) -> Instant {
@@ -139,10 +134,9 @@ impl AsyncTransport for NoTransport {
     #[allow(clippy::manual_async_fn)]
     fn send(
         &self,
-        _request: http::Request<Vec<u8>>,
+        _request: HttpRequest,
         _timeout: Option<Duration>,
-    ) -> impl std::future::Future<Output = Result<http::Response<Vec<u8>>, TransportError>> + Send
-    {
+    ) -> impl std::future::Future<Output = HttpResult> + Send {
         async move { match *self {} }
     }
 

@@ -19,7 +19,7 @@ use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::client::{ClientBuilder, TransportOptions};
 use crate::error::{Error, TransportError, TransportErrorKind};
-use crate::transport::{AsyncTransport, Task};
+use crate::transport::{AsyncTransport, HttpRequest, HttpResult, Task};
 use crate::AsyncClient;
 
 /// An [`AsyncTransport`] over a reqwest `Client` (one connection pool, shared by
@@ -191,11 +191,7 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 }
 
 impl AsyncTransport for ReqwestTransport {
-    async fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-        timeout: Option<Duration>,
-    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+    async fn send(&self, request: HttpRequest, timeout: Option<Duration>) -> HttpResult {
         let mut request = reqwest::Request::try_from(request).map_err(classify)?;
         *request.timeout_mut() = timeout;
         let mut response = self.client.execute(request).await.map_err(classify)?;

@@ -22,7 +22,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::error::TransportError;
-use crate::transport::{AsyncTransport, Task};
+use crate::transport::{AsyncTransport, HttpRequest, HttpResult, Task};
 
 /// Run `task` on the current tokio runtime, or, outside any runtime, on a
 /// small runtime of its own in a background thread.
@@ -54,9 +54,9 @@ where
 {
     fn send(
         &self,
-        request: http::Request<Vec<u8>>,
+        request: HttpRequest,
         _timeout: Option<Duration>,
-    ) -> impl Future<Output = Result<http::Response<Vec<u8>>, TransportError>> + Send {
+    ) -> impl Future<Output = HttpResult> + Send {
         self(request)
     }
 

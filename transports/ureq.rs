@@ -28,7 +28,7 @@ use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 use crate::client::{ClientBuilder, TransportOptions};
 use crate::error::{Error, TransportError, TransportErrorKind};
-use crate::transport::Transport;
+use crate::transport::{HttpRequest, HttpResult, Transport};
 use crate::Client;
 
 /// A [`Transport`] over a ureq `Agent`.
@@ -178,11 +178,7 @@ fn tls_config(options: &TransportOptions) -> Result<TlsConfig, Error> {
 }
 
 impl Transport for UreqTransport {
-    fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-        timeout: Option<Duration>,
-    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+    fn send(&self, request: HttpRequest, timeout: Option<Duration>) -> HttpResult {
         let request = self
             .agent
             .configure_request(request)

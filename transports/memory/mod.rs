@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::error::{TransportError, TransportErrorKind};
 use crate::memory::core::{Core, Handled};
 use crate::memory::faults::{FaultRule, RandomFaults};
-use crate::transport::{AsyncTransport, Task, Transport};
+use crate::transport::{AsyncTransport, HttpRequest, HttpResult, Task, Transport};
 
 use clock::{Clock, Shared, State};
 use tasks::{Park, Target};
@@ -418,11 +418,7 @@ impl MemoryEtcd {
 }
 
 impl Transport for MemoryEtcd {
-    fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-        timeout: Option<Duration>,
-    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+    fn send(&self, request: HttpRequest, timeout: Option<Duration>) -> HttpResult {
         self.send_until(request, timeout, &|| false)
     }
 
@@ -461,11 +457,7 @@ impl Transport for MemoryEtcd {
 }
 
 impl AsyncTransport for MemoryEtcd {
-    async fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-        timeout: Option<Duration>,
-    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+    async fn send(&self, request: HttpRequest, timeout: Option<Duration>) -> HttpResult {
         let (handled, client_deadline) = {
             let mut st = self.shared.lock();
             let t = st.t();
