@@ -100,6 +100,23 @@ pub struct Event {
 }
 
 impl Event {
+    /// An event that is not a refresh: `action` on `node` (which was
+    /// `prev_node` before), at store index `etcd_index`.
+    pub fn new(
+        action: Action,
+        node: NodeView,
+        prev_node: Option<NodeView>,
+        etcd_index: u64,
+    ) -> Event {
+        Event {
+            action,
+            node,
+            prev_node,
+            etcd_index,
+            refresh: false,
+        }
+    }
+
     /// The index of the event: its node's modified index.
     pub fn index(&self) -> u64 {
         self.node.modified_index

@@ -356,15 +356,19 @@ impl State {
         self.kick_due(wakers);
     }
 
+    /// The earliest of `time` over the waiters not woken yet.
+    fn earliest_waiter(&self, time: impl Fn(&Waiter) -> Option<u64>) -> Option<u64> {
+        self.waiters
+            .values()
+            .filter(|w| !w.kicked)
+            .filter_map(time)
+            .min()
+    }
+
     /// The next time anything is due, wait limits included (what real-time
     /// waiting and `advance` step through).
     pub(crate) fn next_due(&self) -> Option<u64> {
-        let limits = self
-            .waiters
-            .values()
-            .filter(|w| !w.kicked)
-            .filter_map(|w| w.limit)
-            .min();
+        let limits = self.earliest_waiter(|w| w.limit);
         [self.next_deadline(), limits].into_iter().flatten().min()
     }
 
@@ -372,12 +376,7 @@ impl State {
     /// deadline or a change the cluster makes by itself (TTL expiry, an
     /// election's end); not etcd's five-minute wait limits.
     pub(crate) fn next_deadline(&self) -> Option<u64> {
-        let waiters = self
-            .waiters
-            .values()
-            .filter(|w| !w.kicked)
-            .filter_map(|w| w.deadline)
-            .min();
+        let waiters = self.earliest_waiter(|w| w.deadline);
         [waiters, self.core.next_change()]
             .into_iter()
             .flatten()

@@ -186,6 +186,14 @@ impl Store {
 }
 
 /// A parent path without its trailing slash (the root stays `/`).
+/// etcd refuses every write to the root itself: errorCode 107.
+pub(super) fn refuse_root(key: &[u8], index: u64) -> Result<(), V2Error> {
+    if key == b"/" {
+        return Err(V2Error::new(107, "/", index));
+    }
+    Ok(())
+}
+
 pub(super) fn form_clean(dir: &[u8]) -> Vec<u8> {
     crate::server::form::absolute(dir)
 }

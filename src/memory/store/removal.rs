@@ -22,9 +22,7 @@ impl Store {
         // `recursive` implies `dir`, as in etcd.
         let dir = dir || recursive;
         let result = (|| -> Result<Event, V2Error> {
-            if key == b"/" {
-                return Err(V2Error::new(107, "/", self.index));
-            }
+            super::refuse_root(key, self.index)?;
             let current = self.index;
             let n = tree::get(&self.root, key, current)?;
             if n.is_dir() {
@@ -38,13 +36,7 @@ impl Store {
             let next = current + 1;
             let mut node = NodeView::bare(key, next, n.created);
             node.dir = n.is_dir();
-            let e = Event {
-                action: Action::Delete,
-                node,
-                prev_node: Some(n.repr(false, now)),
-                etcd_index: next,
-                refresh: false,
-            };
+            let e = Event::new(Action::Delete, node, Some(n.repr(false, now)), next);
             Ok(self.remove_and_publish(key, e))
         })();
         self.counted(Op::Delete, result)
@@ -68,13 +60,12 @@ impl Store {
             }
             compare(n, prev_value, prev_index, current)?;
             let next = current + 1;
-            let e = Event {
-                action: Action::CompareAndDelete,
-                node: NodeView::bare(key, next, n.created),
-                prev_node: Some(n.repr(false, now)),
-                etcd_index: next,
-                refresh: false,
-            };
+            let e = Event::new(
+                Action::CompareAndDelete,
+                NodeView::bare(key, next, n.created),
+                Some(n.repr(false, now)),
+                next,
+            );
             Ok(self.remove_and_publish(key, e))
         })();
         self.counted(Op::CompareAndDelete, result)
@@ -94,13 +85,7 @@ impl Store {
             let next = self.index + 1;
             let mut node = NodeView::bare(&path, next, n.created);
             node.dir = n.is_dir();
-            let e = Event {
-                action: Action::Expire,
-                node,
-                prev_node: Some(n.repr(false, now)),
-                etcd_index: next,
-                refresh: false,
-            };
+            let e = Event::new(Action::Expire, node, Some(n.repr(false, now)), next);
             self.stats.expired();
             self.remove_and_publish(&path, e);
         }

@@ -96,6 +96,14 @@ impl Node {
         }
     }
 
+    /// Set the expiry time to `expire`: the one it had, and `expiration` and
+    /// `ttl` as etcd reports them at `now` afterwards.
+    pub fn set_expire(&mut self, expire: Option<i64>, now: i64) -> (Option<i64>, Option<i64>, i64) {
+        let old = std::mem::replace(&mut self.expire, expire);
+        let (expiration, ttl) = self.expiration_and_ttl(now);
+        (old, expiration, ttl)
+    }
+
     /// `expiration` and `ttl` as etcd reports them at `now`: the seconds left,
     /// rounded up (0 or negative once past).
     pub fn expiration_and_ttl(&self, now: i64) -> (Option<i64>, i64) {

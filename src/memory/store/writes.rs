@@ -8,7 +8,7 @@ use crate::server::types::{Action, Event, NodeView, V2Error};
 use super::history::Entry;
 use super::stats::Op;
 use super::tree::{self, Body, Node, MIN_EXPIRE};
-use super::{compare, Store};
+use super::{compare, refuse_root, Store};
 
 impl Store {
     /// Create a node (`unique`: an in-order child named after the next index).
@@ -66,9 +66,7 @@ impl Store {
         now: i64,
     ) -> Result<Event, V2Error> {
         let result = (|| -> Result<Event, V2Error> {
-            if key == b"/" {
-                return Err(V2Error::new(107, "/", self.index));
-            }
+            refuse_root(key, self.index)?;
             let (current, next) = (self.index, self.index + 1);
             let n = tree::get_mut(&mut self.root, key, current)?;
             if n.is_dir() && !value.is_empty() {
@@ -89,20 +87,12 @@ impl Store {
                 // etcd cannot "write" a directory: its modified index stays.
                 node.dir = true;
             }
-            let old = n.expire;
-            n.expire = expire;
-            let (expiration, ttl) = n.expiration_and_ttl(now);
+            let (old, expiration, ttl) = n.set_expire(expire, now);
             self.retime(key, old, expire);
             node.expiration = expiration;
             node.ttl = ttl;
             self.index = next;
-            let e = Event {
-                action: Action::Update,
-                node,
-                prev_node: Some(prev),
-                etcd_index: next,
-                refresh: false,
-            };
+            let e = Event::new(Action::Update, node, Some(prev), next);
             Ok(self.publish_or_record(e, refresh))
         })();
         self.counted(Op::Update, result)
@@ -121,9 +111,7 @@ impl Store {
         now: i64,
     ) -> Result<Event, V2Error> {
         let result = (|| -> Result<Event, V2Error> {
-            if key == b"/" {
-                return Err(V2Error::new(107, "/", self.index));
-            }
+            refuse_root(key, self.index)?;
             let current = self.index;
             let n = tree::get_mut(&mut self.root, key, current)?;
             if n.is_dir() {
@@ -139,9 +127,7 @@ impl Store {
             let prev = n.repr(false, now);
             n.body = Body::File(value.clone());
             n.modified = next;
-            let old = n.expire;
-            n.expire = expire;
-            let (expiration, ttl) = n.expiration_and_ttl(now);
+            let (old, expiration, ttl) = n.set_expire(expire, now);
             let created = n.created;
             self.retime(key, old, expire);
             self.index = next;
@@ -183,9 +169,7 @@ impl Store {
         } else {
             key.to_vec()
         };
-        if key == b"/" {
-            return Err(V2Error::new(107, "/", current));
-        }
+        refuse_root(&key, current)?;
         let expire = expire.filter(|&t| t >= MIN_EXPIRE);
         let parent = tree::make_dirs(&mut self.root, tree::dir_of(&key), next, current)
             .inspect_err(|_| self.stats.count(&Op::Set, false))?;
