@@ -341,6 +341,26 @@ struct SlowDeadTransport {
     timeouts: Mutex<Vec<Option<Duration>>>,
 }
 
+impl SlowDeadTransport {
+    /// Each send costs 2 s.
+    fn new() -> SlowDeadTransport {
+        SlowDeadTransport {
+            clock: Arc::new(AtomicU64::new(0)),
+            t0: Instant::now(),
+            cost: Duration::from_secs(2),
+            timeouts: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Three endpoints, a 2 s timeout per attempt and a 3 s deadline.
+    fn client_builder() -> etcd_v2::ClientBuilder {
+        Client::builder()
+            .endpoints(["http://a:2379", "http://b:2379", "http://c:2379"])
+            .timeout(Duration::from_secs(2))
+            .deadline(Duration::from_secs(3))
+    }
+}
+
 impl Transport for SlowDeadTransport {
     fn send(&self, _r: http::Request<Vec<u8>>, timeout: Option<Duration>) -> Outcome {
         self.timeouts.lock().unwrap().push(timeout);
@@ -358,16 +378,8 @@ impl Transport for SlowDeadTransport {
 
 #[test]
 fn the_client_cuts_each_attempt_to_the_deadline_on_its_transports_clock() {
-    let transport = SlowDeadTransport {
-        clock: Arc::new(AtomicU64::new(0)),
-        t0: Instant::now(),
-        cost: Duration::from_secs(2),
-        timeouts: Mutex::new(Vec::new()),
-    };
-    let client = Client::builder()
-        .endpoints(["http://a:2379", "http://b:2379", "http://c:2379"])
-        .timeout(Duration::from_secs(2))
-        .deadline(Duration::from_secs(3))
+    let transport = SlowDeadTransport::new();
+    let client = SlowDeadTransport::client_builder()
         .build_with(transport)
         .unwrap();
     let err = client.node().get("/k", false).unwrap_err();
@@ -395,16 +407,8 @@ impl etcd_v2::AsyncTransport for SlowDeadTransport {
 
 #[tokio::test]
 async fn the_async_client_cuts_attempts_to_the_deadline_on_its_transports_clock() {
-    let transport = SlowDeadTransport {
-        clock: Arc::new(AtomicU64::new(0)),
-        t0: Instant::now(),
-        cost: Duration::from_secs(2),
-        timeouts: Mutex::new(Vec::new()),
-    };
-    let client = Client::builder()
-        .endpoints(["http://a:2379", "http://b:2379", "http://c:2379"])
-        .timeout(Duration::from_secs(2))
-        .deadline(Duration::from_secs(3))
+    let transport = SlowDeadTransport::new();
+    let client = SlowDeadTransport::client_builder()
         .build_async_with(transport)
         .unwrap();
     let err = client.node().get("/k", false).await.unwrap_err();

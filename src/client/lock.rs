@@ -283,7 +283,7 @@ macro_rules! lock_api {
         where
             T: 'static,
         {
-            let mut lapses = 0;
+            let mut lapses = crate::recipes::lock::Lapses::default();
             loop {
                 self.acquire()$($aw)*?;
                 let acquired = self.held.clone();
@@ -299,8 +299,7 @@ macro_rules! lock_api {
                     // (this process was paused that long): what is left of the
                     // key is removed (guarded by our id), and the lock is
                     // contended for again.
-                    Err(_) if acquired.is_some() && lapses < 3 => {
-                        lapses += 1;
+                    Err(_) if lapses.start_over(acquired.is_some()) => {
                         self.held = acquired;
                         self.release()$($aw)*?;
                     }

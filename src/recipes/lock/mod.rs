@@ -104,3 +104,35 @@ pub fn holder(listing: Result<KeysResponse, Error>) -> Result<Option<Node>, Erro
         Err(e) => Err(e),
     }
 }
+
+/// How often `Lock::lock` starts over when the lease ran out between
+/// acquiring and starting to renew (the process was paused that long).
+pub const MAX_LAPSES: u8 = 3;
+
+/// The decision after a keep-alive could not start on a lock just acquired:
+/// counts the lapses, and says whether to release what is left of the key
+/// and contend again (`true`) or report the failure (`false`: nothing was
+/// held, or it lapsed [`MAX_LAPSES`] times already).
+///
+/// ```
+/// use etcd_v2::recipes::lock::Lapses;
+/// let mut lapses = Lapses::default();
+/// assert!(lapses.start_over(true));
+/// assert!(!lapses.start_over(false), "nothing held: report the error");
+/// assert!(lapses.start_over(true) && lapses.start_over(true));
+/// assert!(!lapses.start_over(true), "three lapses: report it");
+/// ```
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Lapses(u8);
+
+impl Lapses {
+    /// After a keep-alive failed to start: whether to start over (`held`:
+    /// whether the acquisition had left a key to release).
+    pub fn start_over(&mut self, held: bool) -> bool {
+        if !held || self.0 >= MAX_LAPSES {
+            return false;
+        }
+        self.0 += 1;
+        true
+    }
+}
