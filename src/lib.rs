@@ -101,6 +101,8 @@ macro_rules! setter {
     };
 }
 
+#[cfg(feature = "bridge")]
+pub mod bridge;
 pub mod client;
 pub mod cluster;
 mod credentials;

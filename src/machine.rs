@@ -42,10 +42,10 @@ use std::time::Instant;
 use crate::error::Error;
 
 /// Hand out a finished machine's output once; a later poll is misuse.
-pub(crate) fn output_once<T>(
+pub(crate) fn output_once<R, T>(
     output: &mut Option<Result<T, Error>>,
     what: &str,
-) -> Step<crate::recipes::Request, (), Result<T, Error>> {
+) -> Step<R, (), Result<T, Error>> {
     Step::Done(
         output
             .take()

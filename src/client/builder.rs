@@ -89,6 +89,7 @@ pub struct ClientBuilder {
     credentials: Option<Credentials>,
     cluster_id: Option<String>,
     resend_sets: bool,
+    bridge: Option<String>,
     transport: TransportOptions,
 }
 
@@ -162,6 +163,18 @@ impl ClientBuilder {
         /// it, the client pins the ID of the first answer.
         cluster_id(id: impl Into<String>) -> cluster_id = Some(id.into())
     );
+
+    /// Speak v2 over etcd's v3 JSON gateway, keeping the v2 tree under
+    /// `prefix` in the v3 keyspace: for clusters that no longer serve v2
+    /// (etcd 3.6 and later). See [`crate::bridge`] for the layout and what
+    /// works so far; a prefix that is empty (or only slashes) fails at build
+    /// time, and so do options the bridge cannot honour yet (basic auth,
+    /// endpoint sync, leader preference, resending plain sets).
+    #[cfg(feature = "bridge")]
+    pub fn v3_bridge(mut self, prefix: impl Into<String>) -> ClientBuilder {
+        self.bridge = Some(prefix.into());
+        self
+    }
 
     /// Bound on establishing a connection (default 3 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> ClientBuilder {
@@ -313,6 +326,11 @@ impl ClientBuilder {
     }
 
     fn into_shared(self) -> Result<Shared, Error> {
+        #[cfg(feature = "bridge")]
+        let bridge = match &self.bridge {
+            Some(prefix) => Some(bridge_prefix(prefix, &config_options(&self))?),
+            None => None,
+        };
         let endpoints = if self.endpoints.is_empty() {
             vec![Endpoint::new("127.0.0.1", 2379, false)]
         } else {
@@ -333,7 +351,40 @@ impl ClientBuilder {
             prefer_leader: self.prefer_leader,
             credentials: self.credentials,
             resend_sets: self.resend_sets,
+            #[cfg(feature = "bridge")]
+            bridge,
         };
         Ok(Shared::new(pool, config))
     }
+}
+
+/// The options set that the bridge cannot honour yet.
+#[cfg(feature = "bridge")]
+fn config_options(b: &ClientBuilder) -> Vec<&'static str> {
+    let mut set = Vec::new();
+    if b.credentials.is_some() {
+        set.push("basic_auth");
+    }
+    if b.auto_sync.is_some() {
+        set.push("auto_sync");
+    }
+    if b.prefer_leader {
+        set.push("prefer_leader");
+    }
+    if b.resend_sets {
+        set.push("resend_sets_after_unknown_outcome");
+    }
+    set
+}
+
+/// The bridge's prefix, checked, or the first option set that it cannot
+/// honour.
+#[cfg(feature = "bridge")]
+fn bridge_prefix(prefix: &str, unsupported: &[&'static str]) -> Result<Vec<u8>, Error> {
+    if let Some(option) = unsupported.first() {
+        return Err(Error::NotOnBridge(format!(
+            "the option `{option}` (not honoured over the bridge yet)"
+        )));
+    }
+    crate::bridge::check_prefix(prefix)
 }

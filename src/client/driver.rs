@@ -198,6 +198,16 @@ macro_rules! runs {
                 }
             }
         }
+
+        /// One v3 transaction of the bridge, through the pool.
+        #[cfg(feature = "bridge")]
+        pub(crate) $($kw)* fn run_bridge_request(
+            client: &$client<impl $($bounds)*>,
+            request: &crate::bridge::v3::Txn,
+            _options: RunOptions,
+        ) -> Result<crate::bridge::v3::TxnResponse, Error> {
+            client.execute_direct(request, client.attempts(request))$($aw)*
+        }
     };
 }
 
@@ -245,6 +255,13 @@ runnable!(
     crate::recipes::Request,
     crate::recipes::Outcome,
     run_recipe_request
+);
+
+#[cfg(feature = "bridge")]
+runnable!(
+    crate::bridge::v3::Txn,
+    Result<crate::bridge::v3::TxnResponse, Error>,
+    run_bridge_request
 );
 
 impl<T: Transport> Client<T> {

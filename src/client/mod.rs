@@ -222,6 +222,40 @@ macro_rules! client_api {
         pub(crate) $($kw)* fn execute_with<O: Operation + Sync + ?Sized>(
             &self,
             op: &O,
+            attempts: Attempts,
+        ) -> Result<O::Output, Error> {
+            #[cfg(feature = "bridge")]
+            if let Some(prefix) = &self.inner.shared.config.bridge {
+                return self.execute_bridged(prefix, op)$($aw)*;
+            }
+            self.execute_direct(op, attempts)$($aw)*
+        }
+
+        /// Carry out a v2 operation over the v3 bridge: the request the
+        /// operation builds is translated by [`crate::bridge::Call`], whose v3
+        /// requests go through the pool, and the v2 answer it makes is parsed
+        /// as etcd's would be.
+        #[cfg(feature = "bridge")]
+        $($kw)* fn execute_bridged<O: Operation + Sync + ?Sized>(
+            &self,
+            prefix: &[u8],
+            op: &O,
+        ) -> Result<O::Output, Error> {
+            let endpoint = self.inner.shared.pool().pinned().clone();
+            let request = op.build(&endpoint)?;
+            let mut call = crate::bridge::call_for(prefix, &request)?;
+            let mut response = self.run_machine(&mut call)$($aw)*??;
+            response
+                .extensions_mut()
+                .insert(crate::response::RespondedBy(endpoint.to_string()));
+            op.parse(response)
+        }
+
+        /// Run an operation through the pool as it is (over the bridge too:
+        /// the bridge's own v3 requests).
+        pub(crate) $($kw)* fn execute_direct<O: Operation + Sync + ?Sized>(
+            &self,
+            op: &O,
             mut attempts: Attempts,
         ) -> Result<O::Output, Error> {
             let shared = &self.inner.shared;

@@ -47,6 +47,9 @@ pub(crate) struct Config {
     pub(crate) prefer_leader: bool,
     pub(crate) credentials: Option<Credentials>,
     pub(crate) resend_sets: bool,
+    /// The v3 bridge's prefix, when the client speaks v2 over v3.
+    #[cfg(feature = "bridge")]
+    pub(crate) bridge: Option<Vec<u8>>,
 }
 
 /// The state both clients keep: the pool (behind a lock, shared by every clone

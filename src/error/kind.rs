@@ -173,6 +173,7 @@ impl Error {
             Error::BadValue { .. } => ErrorKind::BadValue,
             Error::DeadlineExceeded(_) => ErrorKind::DeadlineExceeded,
             Error::Misuse(_) => ErrorKind::Misuse,
+            Error::NotOnBridge(_) => ErrorKind::InvalidInput,
         }
     }
 }

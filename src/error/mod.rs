@@ -202,6 +202,12 @@ pub enum Error {
     /// example a response given when no request was in flight).
     #[error("misuse: {0}")]
     Misuse(String),
+
+    /// The client runs over the v3 bridge ([`crate::ClientBuilder::v3_bridge`])
+    /// and the bridge does not provide this (yet, or at all: see the bridge
+    /// table in README.md). Nothing was sent.
+    #[error("not available over the v3 bridge: {0}")]
+    NotOnBridge(String),
 }
 
 impl Error {

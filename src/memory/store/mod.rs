@@ -4,6 +4,7 @@
 
 mod history;
 mod removal;
+mod snapshot;
 mod stats;
 mod tree;
 mod watchers;
@@ -17,6 +18,7 @@ use crate::server::types::{Action, Event, NodeView, V2Error};
 
 pub use history::CAPACITY as HISTORY;
 use history::{Entry, History};
+pub use snapshot::Flat;
 use stats::Op;
 pub use stats::StoreStats;
 use tree::Node;

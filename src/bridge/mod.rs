@@ -1,0 +1,85 @@
+//! The v3 bridge: etcd v2's keys API carried out over etcd's v3 JSON gateway,
+//! for clusters that no longer serve v2 (etcd 3.6 and later, or 3.4/3.5
+//! without `--enable-v2`). Select it with [`crate::ClientBuilder::v3_bridge`];
+//! every keys call of the client then goes through it, and answers as etcd v2
+//! would.
+//!
+//! **Status: first part.** Reads, sets, creates, updates, compare-and-swap,
+//! compare-and-delete, deletes (recursive too), directories and in-order keys
+//! work. TTLs, waits and watches (and with them the lock and leader recipes),
+//! members, statistics and the v2 auth API are refused with
+//! [`crate::Error::NotOnBridge`] before anything is sent.
+//!
+//! # Layout
+//!
+//! The v2 tree lives under a prefix `P` in the v3 keyspace (the prefix must
+//! not be empty and is taken without trailing slashes):
+//!
+//! | v2 | v3 key | v3 value |
+//! |---|---|---|
+//! | file `/a/b` | `P/a/b` | the value, as is |
+//! | directory `/a` | `P/a/` | empty |
+//! | the root `/` | none | |
+//! | hidden `/_x`, in-order `/q/00000000000000000042` | the same rule | |
+//! | (bridge writes' turn) | `P` | empty |
+//!
+//! `createdIndex` and `modifiedIndex` are the v3 `create_revision` and
+//! `mod_revision`; `X-Etcd-Index` is the revision the answer was read or
+//! written at.
+//!
+//! # Protocol
+//!
+//! A call ([`Call`]) reads, in one transaction (so at one revision), every
+//! ancestor of the key, the key's subtree and the key `P`. It applies the v2
+//! request to what it read with MemoryEtcd's v2 store, which has etcd 3.4's
+//! semantics, error codes and messages. A read answers from there. A write
+//! commits the keys that changed in a second transaction guarded by `P`'s
+//! revision, and puts `P`: bridge writes are thus applied one after another,
+//! as v2's were, and a write that another one overtook starts over from the
+//! read (nothing was applied). A commit whose outcome is unknown is never
+//! resent ([`crate::Error::OutcomeUnknown`]).
+//!
+//! Known differences: an in-order key's name is the revision the write was
+//! planned at, which is its `createdIndex` unless a write from outside the
+//! bridge got in between; one request changes at most 127 keys (etcd's limit
+//! per transaction); keys written under `P` by other v3 clients are seen but
+//! not ordered with bridge writes.
+
+pub mod base64;
+mod call;
+pub mod v3;
+
+pub use call::{Call, MAX_CONFLICTS};
+
+use crate::error::Error;
+use crate::server::request::{decode, Route};
+
+/// The prefix as the bridge uses it: without trailing slashes, and not empty
+/// (else [`Error::InvalidArgument`]).
+pub fn check_prefix(prefix: &str) -> Result<Vec<u8>, Error> {
+    let trimmed = prefix.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Err(Error::invalid_argument(
+            "v3_bridge",
+            "the prefix must not be empty (nor only slashes): the v2 tree needs a place of its own in the v3 keyspace",
+        ));
+    }
+    Ok(trimmed.as_bytes().to_vec())
+}
+
+/// The call that carries out a v2 request (as the client built it) over the
+/// bridge, or [`Error::NotOnBridge`] for what is not a keys request.
+pub fn call_for(prefix: &[u8], request: &http::Request<Vec<u8>>) -> Result<Call, Error> {
+    match decode(request) {
+        Route::Keys(keys) => Ok(Call::new(prefix.to_vec(), keys)),
+        Route::KeysError(e) => Err(Error::invalid_argument(
+            "request",
+            format!("etcd v2 would refuse it: {}", e.message()),
+        )),
+        _ => Err(Error::NotOnBridge(format!(
+            "{} {}",
+            request.method(),
+            request.uri().path()
+        ))),
+    }
+}

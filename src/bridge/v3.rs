@@ -1,0 +1,260 @@
+//! The few calls of etcd's v3 JSON gateway the bridge makes, as an
+//! [`Operation`]: one transaction (`POST /v3/kv/txn`) of ranges, puts and
+//! deletes, with the JSON the gateway reads and writes (keys and values in
+//! base64, 64-bit numbers as strings, fields left out when zero).
+
+use serde::{Deserialize, Deserializer};
+use serde_json::{json, Value};
+
+use super::base64;
+use crate::endpoint::Endpoint;
+use crate::error::{body_prefix, Error};
+use crate::ops::Operation;
+use crate::response::endpoint_of;
+
+/// A 64-bit number the gateway writes as a string (or, from other servers, a
+/// number).
+fn number<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Num {
+        Text(String),
+        Int(u64),
+        Signed(i64),
+    }
+    match Num::deserialize(d)? {
+        Num::Text(s) => s.parse().map_err(serde::de::Error::custom),
+        Num::Int(n) => Ok(n),
+        Num::Signed(n) => u64::try_from(n).map_err(serde::de::Error::custom),
+    }
+}
+
+/// Bytes the gateway writes in base64.
+fn bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    let text = String::deserialize(d)?;
+    base64::decode(&text).ok_or_else(|| serde::de::Error::custom("not base64"))
+}
+
+/// The header of every v3 answer.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct Header {
+    /// The cluster's ID.
+    #[serde(default, deserialize_with = "number")]
+    pub cluster_id: u64,
+    /// The answering member's ID.
+    #[serde(default, deserialize_with = "number")]
+    pub member_id: u64,
+    /// The store's revision when it answered.
+    #[serde(default, deserialize_with = "number")]
+    pub revision: u64,
+    /// The member's raft term.
+    #[serde(default, deserialize_with = "number")]
+    pub raft_term: u64,
+}
+
+/// A key and its value with their revisions.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct KeyValue {
+    /// The key.
+    #[serde(default, deserialize_with = "bytes")]
+    pub key: Vec<u8>,
+    /// The revision that created it.
+    #[serde(default, deserialize_with = "number")]
+    pub create_revision: u64,
+    /// The revision of its last change.
+    #[serde(default, deserialize_with = "number")]
+    pub mod_revision: u64,
+    /// The value.
+    #[serde(default, deserialize_with = "bytes")]
+    pub value: Vec<u8>,
+    /// The lease it is attached to (0: none).
+    #[serde(default, deserialize_with = "number")]
+    pub lease: u64,
+}
+
+/// The answer to a range.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct RangeResponse {
+    /// The keys found.
+    #[serde(default)]
+    pub kvs: Vec<KeyValue>,
+    /// Whether more keys matched than were returned.
+    #[serde(default)]
+    pub more: bool,
+}
+
+/// The answer to one operation of a transaction.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct ResponseOp {
+    /// A range's answer.
+    pub response_range: Option<RangeResponse>,
+}
+
+/// The answer to a transaction.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct TxnResponse {
+    /// The header.
+    #[serde(default)]
+    pub header: Header,
+    /// Whether every comparison held (the success branch ran).
+    #[serde(default)]
+    pub succeeded: bool,
+    /// The answers of the branch that ran, in order.
+    #[serde(default)]
+    pub responses: Vec<ResponseOp>,
+}
+
+/// The end of the range of keys starting with `prefix`: `prefix` with its last
+/// byte below 0xff incremented (the gateway's `range_end` for a prefix).
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    // Every byte was 0xff: all keys from the prefix on.
+    vec![0]
+}
+
+/// A range of one key, or of `[key, end)`.
+pub fn range(key: &[u8], end: Option<&[u8]>) -> Value {
+    let mut r = json!({ "key": base64::encode(key) });
+    if let Some(end) = end {
+        r["range_end"] = json!(base64::encode(end));
+    }
+    json!({ "request_range": r })
+}
+
+/// Put `value` at `key`.
+pub fn put(key: &[u8], value: &[u8]) -> Value {
+    json!({ "request_put": { "key": base64::encode(key), "value": base64::encode(value) } })
+}
+
+/// Delete `key`.
+pub fn delete(key: &[u8]) -> Value {
+    json!({ "request_delete_range": { "key": base64::encode(key) } })
+}
+
+/// Delete every key in `[key, end)`.
+pub fn delete_range(key: &[u8], end: &[u8]) -> Value {
+    json!({ "request_delete_range": { "key": base64::encode(key), "range_end": base64::encode(end) } })
+}
+
+/// Compare `key`'s last-change revision with `revision` (0: the key does not
+/// exist).
+pub fn mod_revision_is(key: &[u8], revision: u64) -> Value {
+    json!({
+        "key": base64::encode(key),
+        "result": "EQUAL",
+        "target": "MOD",
+        "mod_revision": revision.to_string(),
+    })
+}
+
+/// One `POST /v3/kv/txn`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Txn {
+    body: Vec<u8>,
+    writes: bool,
+}
+
+impl Txn {
+    /// A transaction of reads only: every range at one revision.
+    pub fn read(ranges: Vec<Value>) -> Txn {
+        Txn {
+            body: json!({ "success": ranges }).to_string().into_bytes(),
+            writes: false,
+        }
+    }
+
+    /// A transaction that runs `ops` if every comparison in `compare` holds.
+    pub fn write(compare: Vec<Value>, ops: Vec<Value>) -> Txn {
+        Txn {
+            body: json!({ "compare": compare, "success": ops })
+                .to_string()
+                .into_bytes(),
+            writes: true,
+        }
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+}
+
+/// The error body of the gateway: `{"error","code","message"}` (etcd 3.4 and
+/// 3.5) or a `google.rpc.Status` (`{"code","message","details"}`, etcd 3.6).
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// The error an answer other than 200 stands for.
+pub fn error_of(response: &http::Response<Vec<u8>>) -> Error {
+    let endpoint = endpoint_of(response);
+    let status = response.status().as_u16();
+    match serde_json::from_slice::<ErrorBody>(response.body()) {
+        Ok(ErrorBody {
+            message: Some(message),
+            ..
+        })
+        | Ok(ErrorBody {
+            message: None,
+            error: Some(message),
+        }) => Error::Api {
+            endpoint,
+            status,
+            message,
+        },
+        _ => Error::Http {
+            endpoint,
+            status,
+            location: None,
+            body: body_prefix(response.body()),
+        },
+    }
+}
+
+impl Operation for Txn {
+    type Output = TxnResponse;
+
+    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
+        http::Request::builder()
+            .method(http::Method::POST)
+            .uri(format!("{}/v3/kv/txn", endpoint.as_str()))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(self.body.clone())
+            .map_err(|e| Error::invalid_argument("request", e.to_string()))
+    }
+
+    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<TxnResponse, Error> {
+        if response.status() != http::StatusCode::OK {
+            return Err(error_of(&response));
+        }
+        serde_json::from_slice(response.body()).map_err(|e| Error::Decode {
+            endpoint: endpoint_of(&response),
+            status: 200,
+            reason: e.to_string(),
+            body: body_prefix(response.body()),
+        })
+    }
+
+    /// A read may be sent again anywhere; a write may have been applied.
+    fn idempotent(&self) -> bool {
+        !self.writes
+    }
+
+    fn name(&self) -> &'static str {
+        if self.writes {
+            "BridgeWrite"
+        } else {
+            "BridgeRead"
+        }
+    }
+}
