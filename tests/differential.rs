@@ -13,14 +13,24 @@
 //! `bash scripts/differential.sh N [SEED]` runs N sequences; `cargo test`
 //! runs `DIFF_SEQUENCES` (default 200), always against etcd 3.4. The last line reads
 //! `differential: N sequences, M operations, D differences`.
+//!
+//! With `DIFF_BACKEND=bridge` (`scripts/differential.sh N SEED --bridge`), the
+//! other side is the v3 bridge on a second etcd 3.4 that serves no v2, driven
+//! by hand (its machine, its v3 transactions over ureq). Operations the bridge
+//! does not provide yet (TTLs, refreshes, waits) are left out of the
+//! sequences; indexes are compared relative to each side's index at the start
+//! of the sequence, in-order names included.
 
 #[path = "support/mod.rs"]
 mod support;
 
 use std::time::Duration;
 
+use etcd_v2::machine::{Machine, Step};
 use etcd_v2::memory::MemoryEtcd;
+use etcd_v2::server::request::{decode, Route};
 use etcd_v2::transports::ureq::UreqTransport;
+use etcd_v2::Operation;
 use etcd_v2::{Transport, TransportOptions};
 use serde_json::Value;
 
@@ -303,8 +313,12 @@ fn request(endpoint: &str, op: &Op) -> http::Request<Vec<u8>> {
     b.body(op.body.clone().into_bytes()).expect("request")
 }
 
-/// An answer reduced to what must match.
-fn summary(r: &Result<http::Response<Vec<u8>>, etcd_v2::TransportError>, sorted: bool) -> Value {
+/// An answer reduced to what must match, its indexes counted from `start`.
+fn summary(
+    r: &Result<http::Response<Vec<u8>>, etcd_v2::TransportError>,
+    sorted: bool,
+    start: u64,
+) -> Value {
     let r = match r {
         Ok(r) => r,
         Err(e) => return Value::String(format!("transport: {:?}", e.kind())),
@@ -312,11 +326,165 @@ fn summary(r: &Result<http::Response<Vec<u8>>, etcd_v2::TransportError>, sorted:
     let mut body = serde_json::from_slice::<Value>(r.body())
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(r.body()).into_owned()));
     normalise(&mut body, sorted);
+    relative(&mut body, start);
+    let index = r
+        .headers()
+        .get("x-etcd-index")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(|i| from(i, start));
     serde_json::json!({
         "status": r.status().as_u16(),
-        "index": r.headers().get("x-etcd-index").and_then(|v| v.to_str().ok()),
+        "index": index,
         "body": body,
     })
+}
+
+/// An index counted from `start` (0, etcd's index of a refused request, stays).
+fn from(index: u64, start: u64) -> i64 {
+    if index == 0 {
+        0
+    } else {
+        index as i64 - start as i64
+    }
+}
+
+/// Every index of an answer counted from `start`: the fields and the numbers
+/// of in-order names.
+fn relative(v: &mut Value, start: u64) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                match (k.as_str(), x.as_u64()) {
+                    ("index" | "modifiedIndex" | "createdIndex", Some(i)) => {
+                        *x = Value::from(from(i, start))
+                    }
+                    ("key", _) => {
+                        if let Some(key) = x.as_str() {
+                            *x = Value::from(relative_key(key, start));
+                        }
+                    }
+                    ("cause", _) => {
+                        if let Some(cause) = x.as_str() {
+                            *x = Value::from(relative_cause(cause, start));
+                        }
+                    }
+                    _ => relative(x, start),
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| relative(x, start)),
+        _ => {}
+    }
+}
+
+/// `op` with the indexes it names (`prevIndex`, `waitIndex`) moved from the
+/// real member's numbering (from `start`) to the other side's (from
+/// `other_start`).
+fn renumbered(op: &Op, start: u64, other_start: u64) -> Op {
+    let mut target = String::new();
+    let mut rest = op.target.as_str();
+    while let Some(at) = ["prevIndex=", "waitIndex="]
+        .iter()
+        .filter_map(|name| rest.find(name).map(|i| i + name.len()))
+        .min()
+    {
+        target.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        match rest[..digits].parse::<u64>() {
+            Ok(n) if n >= start => target.push_str(&(n - start + other_start).to_string()),
+            _ => target.push_str(&rest[..digits]),
+        }
+        rest = &rest[digits..];
+    }
+    target.push_str(rest);
+    Op {
+        target,
+        ..op.clone()
+    }
+}
+
+/// A failed comparison's cause, `[given != found]`, with indexes counted from
+/// `start`.
+fn relative_cause(cause: &str, start: u64) -> String {
+    let Some(inner) = cause.strip_prefix('[').and_then(|c| c.strip_suffix(']')) else {
+        return cause.to_owned();
+    };
+    let parts: Vec<&str> = inner.split(" != ").collect();
+    match parts.as_slice() {
+        [a, b] => match (a.parse::<u64>(), b.parse::<u64>()) {
+            (Ok(a), Ok(b)) => format!("[{} != {}]", from(a, start), from(b, start)),
+            _ => cause.to_owned(),
+        },
+        _ => cause.to_owned(),
+    }
+}
+
+fn relative_key(key: &str, start: u64) -> String {
+    key.split('/')
+        .map(|seg| match seg.parse::<u64>() {
+            Ok(n) if seg.len() == 20 => format!("#{}", from(n, start)),
+            _ => seg.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The other side of the comparison.
+enum Other {
+    /// A MemoryEtcd started at the member's index.
+    Memory(MemoryEtcd),
+    /// The v3 bridge on a member without v2, under this v3 prefix.
+    Bridge { v3: String, prefix: &'static str },
+}
+
+const BRIDGE_PREFIX: &str = "/bridge-differential";
+
+/// What the bridge answers to `op`: its machine driven by hand, its v3
+/// transactions sent with `real`. `None`: the bridge does not provide it.
+fn bridge_answer(
+    real: &UreqTransport,
+    v3: &str,
+    prefix: &str,
+    op: &Op,
+    timeout: Option<Duration>,
+) -> Option<Result<http::Response<Vec<u8>>, etcd_v2::TransportError>> {
+    let v2 = request("http://bridge", op);
+    if let Route::Keys(k) = decode(&v2) {
+        if etcd_v2::bridge::unsupported(&k).is_some() {
+            return None;
+        }
+    }
+    let mut call = etcd_v2::bridge::call_for(prefix.as_bytes(), &v2).ok()?;
+    let endpoint = etcd_v2::Endpoint::parse(v3).expect("endpoint");
+    let now = std::time::Instant::now();
+    let failed = |e: etcd_v2::Error| {
+        println!("the bridge failed: {e}");
+        Some(Err(etcd_v2::TransportError::new(
+            etcd_v2::TransportErrorKind::Io,
+            e.to_string(),
+        )))
+    };
+    loop {
+        match call.poll(now) {
+            Step::Send(txn) => {
+                let sent = real.send(txn.build(&endpoint).expect("txn"), timeout);
+                let outcome = match sent {
+                    Ok(r) => txn.parse(r),
+                    Err(e) => return Some(Err(e)),
+                };
+                if let Err(e) = call.handle(outcome, now) {
+                    return failed(e);
+                }
+            }
+            Step::Done(Ok(answer)) => return Some(Ok(answer)),
+            Step::Done(Err(e)) => return failed(e),
+            Step::SleepUntil(_) | Step::Event(()) => {
+                unreachable!("the bridge call neither sleeps nor emits")
+            }
+        }
+    }
 }
 
 fn normalise(v: &mut Value, sorted: bool) {
@@ -369,6 +537,14 @@ fn main() {
     // the rest of the suite runs on.
     let etcd = support::Etcd::start_with_env(1, &[], &[("ETCD_VERSION", "3.4")]);
     let endpoint = etcd.endpoint().to_owned();
+    let bridge = std::env::var("DIFF_BACKEND").as_deref() == Ok("bridge");
+    let v3_only = bridge.then(|| {
+        support::Etcd::start_with_env(
+            1,
+            &[],
+            &[("ETCD_VERSION", "3.4"), ("ETCD_V2_FLAGS", "v3only")],
+        )
+    });
     let real = UreqTransport::new(&TransportOptions::default()).expect("ureq");
     let timeout = Some(Duration::from_secs(2));
     let mut operations = 0u64;
@@ -392,26 +568,58 @@ fn main() {
             timeout,
         );
         let start = index_of(&probe).expect("the member's index");
-        let memory = MemoryEtcd::builder().starting_index(start).build();
-        let mem_endpoint = memory.endpoints()[0].clone();
+        let other = match &v3_only {
+            Some(v3) => Other::Bridge {
+                v3: v3.endpoint().to_owned(),
+                prefix: BRIDGE_PREFIX,
+            },
+            None => Other::Memory(MemoryEtcd::builder().starting_index(start).build()),
+        };
+        let probe_op = Op {
+            method: "GET",
+            target: "/v2/keys/".into(),
+            body: String::new(),
+            sorted: false,
+        };
+        let other_start = match &other {
+            Other::Memory(_) => start,
+            Other::Bridge { v3, prefix } => {
+                let probe = bridge_answer(&real, v3, prefix, &probe_op, timeout);
+                index_of(&probe.expect("a read over the bridge")).expect("the bridge's index")
+            }
+        };
         let mut seen = Seen {
             last: start,
             ..Seen::default()
         };
         for _ in 0..ops_per_sequence {
             let op = generate(&mut rng, &prefix, &seen);
+            let got = match &other {
+                Other::Memory(memory) => {
+                    Transport::send(memory, request(&memory.endpoints()[0], &op), timeout)
+                }
+                Other::Bridge { v3, prefix } => {
+                    let op = renumbered(&op, start, other_start);
+                    match bridge_answer(&real, v3, prefix, &op, timeout) {
+                        Some(answer) => answer,
+                        None => continue, // not provided by the bridge yet
+                    }
+                }
+            };
             let want = real.send(request(&endpoint, &op), timeout);
-            let got = Transport::send(&memory, request(&mem_endpoint, &op), timeout);
             operations += 1;
-            let (w, g) = (summary(&want, op.sorted), summary(&got, op.sorted));
+            let (w, g) = (
+                summary(&want, op.sorted, start),
+                summary(&got, op.sorted, other_start),
+            );
             if !ttl_close(&w, &g) {
                 differences += 1;
                 if std::env::var("DIFF_SHOW_ALL").is_ok() {
-                    println!("difference in sequence {s}: {} {} {:?}\n  etcd:       {w}\n  MemoryEtcd: {g}", op.method, op.target, op.body);
+                    println!("difference in sequence {s}: {} {} {:?}\n  etcd:       {w}\n  other:      {g}", op.method, op.target, op.body);
                 }
                 if first.is_none() {
                     first = Some(format!(
-                        "sequence {s} (seed {seed}), after {} operations: {} {}  body {:?}\n  etcd:       {w}\n  MemoryEtcd: {g}",
+                        "sequence {s} (seed {seed}), after {} operations: {} {}  body {:?}\n  etcd:       {w}\n  other:      {g}",
                         operations, op.method, op.target, op.body
                     ));
                 }
@@ -435,18 +643,16 @@ fn main() {
             }
         }
         // Leave nothing behind that could expire during a later sequence.
-        let _ = real.send(
-            request(
-                &endpoint,
-                &Op {
-                    method: "DELETE",
-                    target: format!("/v2/keys{prefix}?recursive=true"),
-                    body: String::new(),
-                    sorted: false,
-                },
-            ),
-            timeout,
-        );
+        let clear = Op {
+            method: "DELETE",
+            target: format!("/v2/keys{prefix}?recursive=true"),
+            body: String::new(),
+            sorted: false,
+        };
+        let _ = real.send(request(&endpoint, &clear), timeout);
+        if let Other::Bridge { v3, prefix } = &other {
+            let _ = bridge_answer(&real, v3, prefix, &clear, timeout);
+        }
     }
     if let Some(f) = &first {
         println!("first difference: {f}");

@@ -69,6 +69,21 @@ impl Call {
         }
     }
 
+    /// A call whose answer is known without asking the cluster (a request
+    /// etcd v2 refuses as malformed).
+    pub fn answered(
+        prefix: impl Into<Vec<u8>>,
+        request: KeysRequest,
+        answer: http::Response<Vec<u8>>,
+    ) -> Call {
+        Call {
+            prefix: prefix.into(),
+            request,
+            state: State::Done(Some(Ok(answer))),
+            conflicts: 0,
+        }
+    }
+
     /// The v3 key of the node at `path` (a directory's ends in `/`).
     fn v3_key(&self, path: &[u8], dir: bool) -> Vec<u8> {
         let mut k = self.prefix.clone();
@@ -76,6 +91,16 @@ impl Call {
         if dir {
             k.push(b'/');
         }
+        k
+    }
+
+    /// The marker of a node that a set replaced: its revision is the node's
+    /// `createdIndex` (v3 keeps a key's create revision across puts; v2 gives
+    /// a replaced node a new one).
+    fn created_key(&self, path: &[u8]) -> Vec<u8> {
+        let mut k = self.prefix.clone();
+        k.push(0);
+        k.extend_from_slice(path);
         k
     }
 
@@ -107,6 +132,12 @@ impl Call {
             end.push(b'/');
         }
         ranges.push(v3::range(&start, Some(&v3::prefix_end(&end))));
+        let marks = self.created_key(key);
+        let mut marks_end = marks.clone();
+        if key.as_slice() != b"/" {
+            marks_end.push(b'/');
+        }
+        ranges.push(v3::range(&marks, Some(&v3::prefix_end(&marks_end))));
         ranges.push(v3::range(self.serial_key(), None));
         Txn::read(ranges)
     }
@@ -115,6 +146,7 @@ impl Call {
     fn nodes_of(&self, read: &TxnResponse) -> (Vec<(Vec<u8>, Flat)>, u64) {
         let mut nodes = Vec::new();
         let mut serial = 0;
+        let mut created = BTreeMap::new();
         let key = &self.request.key;
         for kv in read
             .responses
@@ -129,6 +161,10 @@ impl Call {
                 let Some(rest) = kv.key.strip_prefix(self.prefix.as_slice()) else {
                     continue;
                 };
+                if let Some(path) = rest.strip_prefix(b"\0") {
+                    created.insert(path.to_vec(), kv.mod_revision);
+                    continue;
+                }
                 let (path, dir) = match rest.strip_suffix(b"/") {
                     Some(p) if !p.is_empty() => (p, true),
                     _ => (rest, false),
@@ -153,6 +189,11 @@ impl Call {
                 ));
             }
         }
+        for (path, node) in &mut nodes {
+            if let Some(&at) = created.get(path) {
+                node.created = at;
+            }
+        }
         (nodes, serial)
     }
 
@@ -174,23 +215,43 @@ impl Call {
             match after.get(path) {
                 Some(new) if new.dir == old.dir => {}
                 _ if old.dir => {
-                    // The directory's key and everything below it.
+                    // The directory's key and everything below it, markers
+                    // included.
                     let dir_key = self.v3_key(path, true);
                     ops.push(v3::delete_range(&dir_key, &v3::prefix_end(&dir_key)));
+                    let mut marks = self.created_key(path);
+                    marks.push(b'/');
+                    ops.push(v3::delete_range(&marks, &v3::prefix_end(&marks)));
                     gone_dirs.push(path);
                 }
-                _ => ops.push(v3::delete(&self.v3_key(path, false))),
+                _ => {
+                    ops.push(v3::delete(&self.v3_key(path, false)));
+                    ops.push(v3::delete(&self.created_key(path)));
+                }
             }
         }
         for (path, new) in after {
-            if before.get(path) != Some(new) {
-                ops.push(v3::put(&self.v3_key(path, new.dir), &new.value));
+            let old = before.get(path);
+            if old == Some(new) {
+                continue;
+            }
+            ops.push(v3::put(&self.v3_key(path, new.dir), &new.value));
+            // A node replaced in place: v3 keeps the key's create revision, so
+            // the new one is marked.
+            if old.is_some_and(|old| old.dir == new.dir && old.created != new.created) {
+                ops.push(v3::put(&self.created_key(path), b""));
             }
         }
         ops
     }
 
-    fn finish(&mut self, result: Result<http::Response<Vec<u8>>, Error>) {
+    fn finish(&mut self, mut result: Result<http::Response<Vec<u8>>, Error>) {
+        if self.request.method == KeysMethod::Head {
+            // A HEAD answer has the headers only, errors included.
+            if let Ok(answer) = &mut result {
+                answer.body_mut().clear();
+            }
+        }
         self.state = State::Done(Some(result));
     }
 
@@ -208,10 +269,7 @@ impl Call {
             }
             Ok(event) if is_read => {
                 let no_value = self.request.no_value_on_success;
-                let mut answer = reply::event(&event, no_value, read.header.cluster_id, at);
-                if self.request.method == KeysMethod::Head {
-                    answer.body_mut().clear();
-                }
+                let answer = reply::event(&event, no_value, read.header.cluster_id, at);
                 return self.finish(Ok(answer));
             }
             Ok(event) => event,
@@ -277,7 +335,7 @@ fn indexes(answer: &TxnResponse, etcd_index: u64) -> Indexes {
 }
 
 /// What a request asks that the bridge does not provide yet, if anything.
-fn unsupported(r: &KeysRequest) -> Option<&'static str> {
+pub fn unsupported(r: &KeysRequest) -> Option<&'static str> {
     if r.wait {
         Some("waits and watches (wait=true)")
     } else if r.stream {

@@ -49,10 +49,10 @@ pub mod base64;
 mod call;
 pub mod v3;
 
-pub use call::{Call, MAX_CONFLICTS};
+pub use call::{unsupported, Call, MAX_CONFLICTS};
 
 use crate::error::Error;
-use crate::server::request::{decode, Route};
+use crate::server::request::{decode, KeysRequest, Route};
 
 /// The prefix as the bridge uses it: without trailing slashes, and not empty
 /// (else [`Error::InvalidArgument`]).
@@ -72,9 +72,11 @@ pub fn check_prefix(prefix: &str) -> Result<Vec<u8>, Error> {
 pub fn call_for(prefix: &[u8], request: &http::Request<Vec<u8>>) -> Result<Call, Error> {
     match decode(request) {
         Route::Keys(keys) => Ok(Call::new(prefix.to_vec(), keys)),
-        Route::KeysError(e) => Err(Error::invalid_argument(
-            "request",
-            format!("etcd v2 would refuse it: {}", e.message()),
+        // Refused as etcd v2 refuses it (with index 0, as etcd does).
+        Route::KeysError(e) => Ok(Call::answered(
+            prefix.to_vec(),
+            KeysRequest::default(),
+            crate::server::reply::key_error(&e, None),
         )),
         _ => Err(Error::NotOnBridge(format!(
             "{} {}",

@@ -7,9 +7,10 @@ use super::form::{self, Form};
 use super::types::V2Error;
 
 /// A keys request method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum KeysMethod {
     /// GET: a read, or a wait with `wait=true`.
+    #[default]
     Get,
     /// HEAD: a read without a body.
     Head,
@@ -22,7 +23,7 @@ pub enum KeysMethod {
 }
 
 /// A keys request, validated as etcd's `parseKeyRequest` validates it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct KeysRequest {
     /// The method.
     pub method: KeysMethod,
