@@ -1,41 +1,290 @@
 //! The v3 bridge against a real etcd that does not serve v2 (started with
-//! `--enable-v2=false`): the keys calls it provides answer as etcd v2 does.
+//! `--enable-v2=false`): the keys calls it provides answer as etcd v2 does
+//! (`scripts/differential.sh N SEED --bridge` compares it with a real v2
+//! member request by request); what it does not provide yet is refused before
+//! anything is sent; a commit whose outcome is unknown is never resent.
 
-#[path = "support/mod.rs"]
 mod support;
 
-use etcd_v2::{Client, Error};
-use support::Etcd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use etcd_v2::transports::ureq::UreqTransport;
+use etcd_v2::{
+    Action, Client, Error, HttpRequest, HttpResult, Transport, TransportError, TransportErrorKind,
+};
+use support::{Etcd, Prefix};
 
 fn v3_only() -> &'static Etcd {
-    static ETCD: std::sync::OnceLock<Etcd> = std::sync::OnceLock::new();
+    static ETCD: OnceLock<Etcd> = OnceLock::new();
     ETCD.get_or_init(|| Etcd::start_with_env(1, &[], &[("ETCD_V2_FLAGS", "v3only")]))
 }
 
-fn bridged(prefix: &str) -> Client {
-    support::builder_for(v3_only())
-        .v3_bridge(prefix)
-        .build()
-        .expect("client")
+fn bridge_builder(prefix: &Prefix) -> etcd_v2::ClientBuilder {
+    support::builder_for(v3_only()).v3_bridge(format!("/bridge{}", prefix.dir()))
 }
 
 #[test]
-fn smoke() {
-    let c = bridged("/smoke");
-    let r = c.node().set("/a/b", "1", None).unwrap();
-    eprintln!("{r:?}");
-    let g = c.node().get("/a/b", false).unwrap();
-    eprintln!("{g:?}");
-    let l = c.node().get("/a", true).unwrap();
-    eprintln!("{l:?}");
-    let e = c.node().create_only("/a/b", "2", None).unwrap_err();
-    eprintln!("{e}");
-    let q = c.inorder().get_inorder("/q").add("x", None).unwrap();
-    eprintln!("{q:?}");
-    let d = c.directory().delete_recursive("/a", None).unwrap();
-    eprintln!("{d:?}");
-    let e = c.node().get("/a/b", false).unwrap_err();
-    eprintln!("{e}");
-    let t = c.node().set("/t", "x", Some(5)).unwrap_err();
-    assert!(matches!(t, Error::NotOnBridge(_)), "{t}");
+fn the_member_serves_no_v2() {
+    let plain = support::client_for(v3_only());
+    let err = plain.node().get("/", false).unwrap_err();
+    assert!(
+        matches!(&err, Error::Http { status: 404, .. }),
+        "a member without v2 answers /v2/keys with a 404 page: {err}"
+    );
+}
+
+etcd_test!(keys_calls_answer_as_v2_does, standalone, |p| {
+    let c = build!(bridge_builder(&p));
+    let set = call!(c.node().set("/a/b", "1", None)).unwrap();
+    assert_eq!(set.action, Action::Set);
+    assert_eq!(set.node.created_index, set.node.modified_index);
+    assert_eq!(set.cluster.etcd_index, Some(set.node.modified_index));
+    let got = call!(c.node().get("/a/b", false)).unwrap();
+    assert_eq!(got.value(), Some("1"));
+    assert_eq!(got.node.modified_index, set.node.modified_index);
+
+    // Errors with v2's codes, causes and indexes.
+    let exists = call!(c.node().create_only("/a/b", "2", None)).unwrap_err();
+    assert!(exists.is_already_exists(), "{exists}");
+    assert_eq!(exists.etcd().unwrap().cause.as_deref(), Some("/a/b"));
+    let not_dir = call!(c.node().set("/a/b/c", "x", None)).unwrap_err();
+    assert_eq!(not_dir.code(), Some(etcd_v2::ErrorCode::NotDir));
+    let not_file = call!(c.node().set("/a", "x", None)).unwrap_err();
+    assert_eq!(not_file.code(), Some(etcd_v2::ErrorCode::NotFile));
+    let root = call!(c.node().set("/", "x", None)).unwrap_err();
+    assert_eq!(root.code(), Some(etcd_v2::ErrorCode::RootReadOnly));
+
+    // Compare-and-swap on value and index; compare-and-delete.
+    let swapped = call!(c
+        .node()
+        .compare_and_swap("/a/b", "2", Some("1"), None, None, None))
+    .unwrap();
+    assert_eq!(swapped.action, Action::CompareAndSwap);
+    assert_eq!(swapped.node.created_index, set.node.created_index);
+    let stale = call!(c.node().compare_and_swap(
+        "/a/b",
+        "3",
+        None,
+        Some(set.node.modified_index),
+        None,
+        None
+    ))
+    .unwrap_err();
+    assert!(stale.is_precondition_failed(), "{stale}");
+    let updated = call!(c.node().update_only("/a/b", "3", None)).unwrap();
+    assert_eq!(updated.action, Action::Update);
+    let deleted = call!(c.node().delete("/a/b", Some("3"), None)).unwrap();
+    assert_eq!(deleted.action, Action::CompareAndDelete);
+    assert!(call!(c.node().get("/a/b", false))
+        .unwrap_err()
+        .is_key_not_found());
+
+    // A set replacing a key gives it a new createdIndex, as v2 does.
+    let first = call!(c.node().set("/r", "1", None)).unwrap();
+    let second = call!(c.node().set("/r", "2", None)).unwrap();
+    assert_eq!(second.node.created_index, second.node.modified_index);
+    assert_eq!(
+        second.prev_node.as_ref().map(|n| n.created_index),
+        Some(first.node.created_index)
+    );
+
+    // Directories: listings, hidden keys, non-empty and recursive deletes.
+    call!(c.directory().create("/d", None)).unwrap();
+    call!(c.node().set("/d/x", "1", None)).unwrap();
+    call!(c.node().set("/d/_hidden", "h", None)).unwrap();
+    call!(c.node().set("/d/s/y", "2", None)).unwrap();
+    let listing = call!(c.node().get("/d", true)).unwrap();
+    let keys: Vec<_> = listing
+        .node
+        .leaves()
+        .into_iter()
+        .map(|n| n.key.clone())
+        .collect();
+    assert_eq!(keys, ["/d/s/y", "/d/x"], "hidden keys are not listed");
+    let refused = call!(c.directory().delete("/d", None, None)).unwrap_err();
+    assert!(refused.is_directory_not_empty(), "{refused}");
+    call!(c.directory().delete_recursive("/d", None)).unwrap();
+    assert!(call!(c.node().get("/d/s/y", false))
+        .unwrap_err()
+        .is_key_not_found());
+
+    // In-order keys: 20-digit names that sort by creation.
+    let q = c.inorder().get_inorder("/q");
+    let mut names = Vec::new();
+    for v in ["one", "two", "three"] {
+        let added = call!(q.add(v, None)).unwrap();
+        let name = added.node.key.rsplit('/').next().unwrap().to_owned();
+        assert_eq!(name.len(), 20);
+        // The name is the revision the write was planned at: its createdIndex
+        // unless a write outside this prefix came in between.
+        assert!(name.parse::<u64>().unwrap() <= added.node.created_index);
+        names.push(name);
+    }
+    let listed: Vec<_> = call!(q.list())
+        .unwrap()
+        .into_iter()
+        .map(|n| n.value.unwrap_or_default())
+        .collect();
+    assert_eq!(listed, ["one", "two", "three"]);
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+});
+
+etcd_test!(
+    what_the_bridge_lacks_is_refused_before_sending,
+    standalone,
+    |p| {
+        let c = recording!(bridge_builder(&p));
+        for err in [
+            call!(c.node().set("/t", "x", Some(5))).unwrap_err(),
+            call!(c.members().list()).unwrap_err(),
+            call!(c.stat().get_store_stats()).unwrap_err(),
+        ] {
+            assert!(matches!(err, Error::NotOnBridge(_)), "{err}");
+            assert!(err.is_invalid_input(), "{err}");
+        }
+        assert!(c.transport().sent().is_empty(), "nothing was sent");
+        // A wait first reads the current index (which the bridge provides), then
+        // stops short of waiting.
+        let err = call!(c.node().wait("/t", false)).unwrap_err();
+        assert!(matches!(err, Error::NotOnBridge(_)), "{err}");
+        let sent = c.transport().sent();
+        assert!(
+            sent.iter()
+                .all(|s| s.method == "POST" && s.target == "/v3/kv/txn"),
+            "{sent:?}"
+        );
+        assert!(sent.len() <= 1, "one read at most: {sent:?}");
+    }
+);
+
+#[test]
+fn a_bridge_needs_a_prefix_and_options_it_can_honour() {
+    let base = || support::builder_for(v3_only());
+    for prefix in ["", "/", "//"] {
+        let err = base().v3_bridge(prefix).build().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidArgument {
+                    name: "v3_bridge",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+    let err = base()
+        .v3_bridge("/x")
+        .basic_auth("u", "p")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::NotOnBridge(m) if m.contains("basic_auth")),
+        "{err}"
+    );
+    let err = base()
+        .v3_bridge("/x")
+        .auto_sync(Duration::from_secs(30))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::NotOnBridge(m) if m.contains("auto_sync")),
+        "{err}"
+    );
+}
+
+#[test]
+fn concurrent_writers_through_the_bridge_lose_nothing_and_keep_order() {
+    let p = Prefix::new("concurrent");
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let c = bridge_builder(&p).build().unwrap();
+            std::thread::spawn(move || {
+                let q = c.inorder().get_inorder("/queue");
+                let mut created = Vec::new();
+                for i in 0..15 {
+                    let added = q.add(&format!("{w}-{i}"), None).unwrap();
+                    created.push(added.node.created_index);
+                    c.node()
+                        .set(&format!("/last/{w}"), &i.to_string(), None)
+                        .unwrap();
+                }
+                created
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for w in writers {
+        let created = w.join().unwrap();
+        assert!(created.windows(2).all(|p| p[0] < p[1]), "{created:?}");
+        all.extend(created);
+    }
+    let c = bridge_builder(&p).build().unwrap();
+    let listed = c.inorder().get_inorder("/queue").list().unwrap();
+    assert_eq!(listed.len(), 60, "every add is there, once");
+    let indexes: Vec<u64> = listed.iter().map(|n| n.created_index).collect();
+    let names: Vec<u64> = listed
+        .iter()
+        .map(|n| n.key.rsplit('/').next().unwrap().parse().unwrap())
+        .collect();
+    let mut by_name = names.clone();
+    by_name.sort();
+    assert_eq!(
+        names, by_name,
+        "listed in creation order, which is name order"
+    );
+    assert!(names.iter().zip(&indexes).all(|(n, i)| n <= i));
+    all.sort();
+    assert_eq!(all, indexes);
+    for w in 0..4 {
+        let last = c.node().get(&format!("/last/{w}"), false).unwrap();
+        assert_eq!(last.value(), Some("14"));
+    }
+}
+
+/// Passes requests to ureq; the first write transaction's answer is lost
+/// after the member applied it.
+struct LoseFirstCommit {
+    inner: UreqTransport,
+    commits: Arc<AtomicUsize>,
+}
+
+impl Transport for LoseFirstCommit {
+    fn send(&self, request: HttpRequest, timeout: Option<Duration>) -> HttpResult {
+        let commit = request.uri().path() == "/v3/kv/txn"
+            && std::str::from_utf8(request.body()).is_ok_and(|b| b.contains("\"compare\""));
+        let answer = self.inner.send(request, timeout);
+        if commit && self.commits.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Err(TransportError::new(
+                TransportErrorKind::Io,
+                "connection reset after sending (test)",
+            ));
+        }
+        answer
+    }
+}
+
+#[test]
+fn a_commit_whose_answer_was_lost_is_not_resent() {
+    let p = Prefix::new("lost");
+    let commits = Arc::new(AtomicUsize::new(0));
+    let c: Client<LoseFirstCommit> = bridge_builder(&p)
+        .build_from(|options| {
+            Ok(LoseFirstCommit {
+                inner: UreqTransport::new(options)?,
+                commits: Arc::clone(&commits),
+            })
+        })
+        .unwrap();
+    let err = c.inorder().get_inorder("/q").add("once", None).unwrap_err();
+    assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err}");
+    assert_eq!(commits.load(Ordering::SeqCst), 1, "sent once, not resent");
+    // It was applied, once.
+    let listed = c.inorder().get_inorder("/q").list().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].value.as_deref(), Some("once"));
 }

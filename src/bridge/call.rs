@@ -49,6 +49,7 @@ pub struct Call {
     request: KeysRequest,
     state: State,
     conflicts: u32,
+    cluster_id: Option<String>,
 }
 
 impl Call {
@@ -66,6 +67,7 @@ impl Call {
             request,
             state,
             conflicts: 0,
+            cluster_id: None,
         }
     }
 
@@ -81,7 +83,16 @@ impl Call {
             request,
             state: State::Done(Some(Ok(answer))),
             conflicts: 0,
+            cluster_id: None,
         }
+    }
+
+    /// Only work with the cluster whose ID (in hex, as v2 writes it) is `id`:
+    /// a read from another is refused with [`Error::ClusterIdMismatch`]
+    /// before anything is written.
+    pub fn expect_cluster(mut self, id: Option<String>) -> Call {
+        self.cluster_id = id;
+        self
     }
 
     /// The v3 key of the node at `path` (a directory's ends in `/`).
@@ -255,7 +266,18 @@ impl Call {
         self.state = State::Done(Some(result));
     }
 
-    fn handle_read(&mut self, read: TxnResponse) {
+    fn handle_read(&mut self, read: TxnResponse, endpoint: String) {
+        let found = reply::cluster_id_text(read.header.cluster_id);
+        if let Some(expected) = &self.cluster_id {
+            if !expected.eq_ignore_ascii_case(&found) {
+                let mismatch = Error::ClusterIdMismatch {
+                    endpoint,
+                    expected: expected.clone(),
+                    found,
+                };
+                return self.finish(Err(mismatch));
+            }
+        }
         let index = read.header.revision;
         let at = indexes(&read, index);
         let (nodes, serial) = self.nodes_of(&read);
@@ -295,8 +317,8 @@ impl Call {
         if !commit.succeeded {
             self.conflicts += 1;
             if self.conflicts >= MAX_CONFLICTS {
-                return self.finish(Err(Error::NotOnBridge(format!(
-                    "{MAX_CONFLICTS} bridge writes in a row got in before this one"
+                return self.finish(Err(Error::DeadlineExceeded(format!(
+                    "other bridge writes got in before this one {MAX_CONFLICTS} times in a row; it was not applied"
                 ))));
             }
             self.state = State::Read;
@@ -381,7 +403,10 @@ impl Machine for Call {
     fn handle(&mut self, outcome: Result<TxnResponse, Error>, _now: Instant) -> Result<(), Error> {
         match std::mem::replace(&mut self.state, State::Done(None)) {
             State::Reading => match outcome {
-                Ok(read) => self.handle_read(read),
+                Ok(read) => {
+                    let endpoint = read.endpoint.clone();
+                    self.handle_read(read, endpoint)
+                }
                 Err(e) => self.finish(Err(e)),
             },
             State::Committing { event, read_at } => match outcome {

@@ -102,6 +102,9 @@ pub struct TxnResponse {
     /// The answers of the branch that ran, in order.
     #[serde(default)]
     pub responses: Vec<ResponseOp>,
+    /// The endpoint that answered (not part of the JSON).
+    #[serde(skip)]
+    pub endpoint: String,
 }
 
 /// The end of the range of keys starting with `prefix`: `prefix` with its last
@@ -237,12 +240,15 @@ impl Operation for Txn {
         if response.status() != http::StatusCode::OK {
             return Err(error_of(&response));
         }
-        serde_json::from_slice(response.body()).map_err(|e| Error::Decode {
-            endpoint: endpoint_of(&response),
-            status: 200,
-            reason: e.to_string(),
-            body: body_prefix(response.body()),
-        })
+        let mut answer: TxnResponse =
+            serde_json::from_slice(response.body()).map_err(|e| Error::Decode {
+                endpoint: endpoint_of(&response),
+                status: 200,
+                reason: e.to_string(),
+                body: body_prefix(response.body()),
+            })?;
+        answer.endpoint = endpoint_of(&response);
+        Ok(answer)
     }
 
     /// A read may be sent again anywhere; a write may have been applied.

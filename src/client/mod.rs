@@ -243,8 +243,17 @@ macro_rules! client_api {
         ) -> Result<O::Output, Error> {
             let endpoint = self.inner.shared.pool().pinned().clone();
             let request = op.build(&endpoint)?;
-            let mut call = crate::bridge::call_for(prefix, &request)?;
+            let expected = self.inner.shared.pool().cluster_id().map(str::to_owned);
+            let mut call = crate::bridge::call_for(prefix, &request)?.expect_cluster(expected);
             let mut response = self.run_machine(&mut call)$($aw)*??;
+            if let Some(err) = self
+                .inner
+                .shared
+                .pool()
+                .note_cluster_id(&response, endpoint.as_str())
+            {
+                return Err(err);
+            }
             response
                 .extensions_mut()
                 .insert(crate::response::RespondedBy(endpoint.to_string()));

@@ -362,6 +362,16 @@ impl EndpointPool {
         None
     }
 
+    /// Pin the cluster ID of an answer made elsewhere (the v3 bridge's), or
+    /// the mismatch if the pool has another one pinned.
+    pub(crate) fn note_cluster_id(
+        &mut self,
+        response: &http::Response<Vec<u8>>,
+        name: &str,
+    ) -> Option<Error> {
+        self.check_cluster_id(response, name)
+    }
+
     fn check_cluster_id(
         &mut self,
         response: &http::Response<Vec<u8>>,

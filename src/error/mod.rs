@@ -281,7 +281,7 @@ impl Error {
     pub fn is_invalid_input(&self) -> bool {
         matches!(
             self,
-            Error::InvalidKey { .. } | Error::InvalidArgument { .. }
+            Error::InvalidKey { .. } | Error::InvalidArgument { .. } | Error::NotOnBridge(_)
         )
     }
 

@@ -142,8 +142,9 @@ impl Etcd {
         static SHARED: OnceLock<Etcd> = OnceLock::new();
         SHARED.get_or_init(|| match std::env::var("ETCD_BACKEND").as_deref() {
             Ok("memory") => Etcd::memory(),
+            Ok("bridge") => Etcd::start_with_env(1, &[], &[("ETCD_V2_FLAGS", "v3only")]),
             Ok("etcd") | Err(_) => Etcd::start(1),
-            Ok(other) => panic!("ETCD_BACKEND={other}: expected etcd or memory"),
+            Ok(other) => panic!("ETCD_BACKEND={other}: expected etcd, memory or bridge"),
         })
     }
 
@@ -248,11 +249,28 @@ pub fn client() -> etcd_v2::Client {
     client_for(Etcd::shared())
 }
 
-/// The builder for the shared member, configured further by `tweak`.
+/// Whether the shared member is reached through the v3 bridge
+/// (`ETCD_BACKEND=bridge`: a member without v2).
+#[allow(dead_code)]
+pub fn is_bridge() -> bool {
+    std::env::var("ETCD_BACKEND").as_deref() == Ok("bridge")
+}
+
+/// The prefix of the v2 tree in the v3 keyspace when the tests run over the
+/// bridge.
+pub const BRIDGE_PREFIX: &str = "/v2-on-v3";
+
+/// The builder for the shared member, configured further by `tweak` (over the
+/// v3 bridge with `ETCD_BACKEND=bridge`).
 pub fn builder_with(
     tweak: impl FnOnce(etcd_v2::ClientBuilder) -> etcd_v2::ClientBuilder,
 ) -> etcd_v2::ClientBuilder {
-    tweak(builder_for(Etcd::shared()))
+    let base = builder_for(Etcd::shared());
+    tweak(if is_bridge() {
+        base.v3_bridge(BRIDGE_PREFIX)
+    } else {
+        base
+    })
 }
 
 /// Write a test body once, run it for every client kind: a `blocking` test
