@@ -15,6 +15,7 @@
 //! | [`crate::recipes::renew::KeepAlive`] | [`crate::recipes::Request`] | — | the lease's end |
 //! | [`crate::recipes::release::Release`] | [`crate::recipes::Request`] | — | whether it deleted the key |
 //! | [`crate::recipes::campaign::Campaign`] | [`crate::recipes::Request`] | — | the resignation |
+//! | `crate::bridge::Call` (feature `bridge`) | a v3 transaction | — | etcd v2's answer |
 //!
 //! Driving one by hand:
 //!
