@@ -135,7 +135,7 @@ pub use endpoint::Endpoint;
 pub use error::{Error, ErrorCode, ErrorKind, EtcdError, TransportError, TransportErrorKind};
 pub use ops::Operation;
 pub use response::{Acknowledged, Action, ClusterInfo, KeysResponse, Node};
-pub use transport::{AsyncTransport, HttpRequest, HttpResult, Transport};
+pub use transport::{AsyncTransport, Flow, HttpRequest, HttpResult, Transport};
 
 pub use transports::{DefaultAsyncTransport, DefaultTransport};
 

@@ -33,6 +33,41 @@ pub type HttpRequest = http::Request<Vec<u8>>;
 /// failed.
 pub type HttpResult = Result<http::Response<Vec<u8>>, TransportError>;
 
+/// What a streamed response's reader does after a line (see
+/// [`Transport::send_streaming`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Read the next line.
+    Continue,
+    /// Stop reading and close the response.
+    Stop,
+}
+
+/// The error of a transport that cannot stream.
+fn cannot_stream() -> HttpResult {
+    Err(TransportError::new(
+        TransportErrorKind::Request,
+        "this transport cannot stream a response (the v3 bridge needs it for waits)",
+    ))
+}
+
+/// Hand `buffer`'s complete lines (without their `\n`) to `line`, keeping an
+/// unfinished last line; whether a line said [`Flow::Stop`]. For transports
+/// that read a body in chunks.
+pub fn feed_lines(buffer: &mut Vec<u8>, line: &mut dyn FnMut(&[u8]) -> Flow) -> Flow {
+    let mut start = 0;
+    while let Some(end) = buffer[start..].iter().position(|&b| b == b'\n') {
+        let flow = line(&buffer[start..start + end]);
+        start += end + 1;
+        if flow == Flow::Stop {
+            buffer.drain(..start);
+            return Flow::Stop;
+        }
+    }
+    buffer.drain(..start);
+    Flow::Continue
+}
+
 /// Sends one HTTP request and returns the complete response.
 ///
 /// `now` and `sleep` are the driver's clock, and `spawn` its way of running
@@ -43,6 +78,23 @@ pub trait Transport: Send + Sync {
     /// Send `request` and read the whole response. `timeout`, when given, bounds
     /// the whole exchange.
     fn send(&self, request: HttpRequest, timeout: Option<Duration>) -> HttpResult;
+
+    /// Send `request` and hand the body of a 2xx answer to `line` one line at
+    /// a time, as it arrives (etcd's v3 watch streams JSON lines and never
+    /// ends by itself), until `line` says [`Flow::Stop`], the body ends, or
+    /// `timeout` passes (an error of kind [`TransportErrorKind::Timeout`]).
+    /// The answer comes back without the lines read; an answer that is not
+    /// 2xx comes back whole. The v3 bridge's waits use it. The default cannot
+    /// stream: an error of kind [`TransportErrorKind::Request`], nothing sent.
+    fn send_streaming(
+        &self,
+        request: HttpRequest,
+        timeout: Option<Duration>,
+        line: &mut dyn FnMut(&[u8]) -> Flow,
+    ) -> HttpResult {
+        let _ = (request, timeout, line);
+        cannot_stream()
+    }
 
     /// The current time.
     fn now(&self) -> Instant {
@@ -117,6 +169,21 @@ pub trait AsyncTransport: Send + Sync {
         request: HttpRequest,
         timeout: Option<Duration>,
     ) -> impl std::future::Future<Output = HttpResult> + Send;
+
+    /// Send `request` and hand the body of a 2xx answer to `line` one line at
+    /// a time, as it arrives, until `line` says [`Flow::Stop`], the body ends,
+    /// or `timeout` passes (see [`Transport::send_streaming`]). The default
+    /// cannot stream: an error of kind [`TransportErrorKind::Request`],
+    /// nothing sent.
+    fn send_streaming<'a>(
+        &'a self,
+        request: HttpRequest,
+        timeout: Option<Duration>,
+        line: &'a mut (dyn FnMut(&[u8]) -> Flow + Send),
+    ) -> impl std::future::Future<Output = HttpResult> + Send + 'a {
+        let _ = (request, timeout, line);
+        std::future::ready(cannot_stream())
+    }
 
     /// The current time.
     fn now(&self) -> Instant {

@@ -14,7 +14,7 @@
 //! [`crate::Error::OutcomeUnknown`].
 
 use std::collections::HashMap;
-use std::io;
+use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Mutex;
@@ -28,7 +28,7 @@ use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 use crate::client::{ClientBuilder, TransportOptions};
 use crate::error::{Error, TransportError, TransportErrorKind};
-use crate::transport::{HttpRequest, HttpResult, Transport};
+use crate::transport::{Flow, HttpRequest, HttpResult, Transport};
 use crate::Client;
 
 /// A [`Transport`] over a ureq `Agent`.
@@ -193,6 +193,70 @@ impl Transport for UreqTransport {
             .map_err(classify)?;
         Ok(http::Response::from_parts(parts, bytes))
     }
+
+    fn send_streaming(
+        &self,
+        request: HttpRequest,
+        timeout: Option<Duration>,
+        line: &mut dyn FnMut(&[u8]) -> Flow,
+    ) -> HttpResult {
+        use std::io::BufRead;
+        let request = self
+            .agent
+            .configure_request(request)
+            .timeout_global(timeout)
+            .build();
+        let response = self.agent.run(request).map_err(classify)?;
+        let (parts, body) = response.into_parts();
+        if !parts.status.is_success() {
+            let bytes = body
+                .into_with_config()
+                .limit(self.max_body_size)
+                .read_to_vec()
+                .map_err(classify)?;
+            return Ok(http::Response::from_parts(parts, bytes));
+        }
+        let mut reader = io::BufReader::new(body.into_reader());
+        let mut buffer = Vec::new();
+        loop {
+            buffer.clear();
+            let read = (&mut reader)
+                .take(self.max_body_size.saturating_add(1))
+                .read_until(b'\n', &mut buffer)
+                .map_err(classify_io)?;
+            if read == 0 {
+                break;
+            }
+            if buffer.len() as u64 > self.max_body_size {
+                return Err(TransportError::new(
+                    TransportErrorKind::BodyTooLarge,
+                    format!("a streamed line exceeds {} bytes", self.max_body_size),
+                ));
+            }
+            let text = buffer.strip_suffix(b"\n").unwrap_or(&buffer);
+            if line(text) == Flow::Stop {
+                break;
+            }
+        }
+        Ok(http::Response::from_parts(parts, Vec::new()))
+    }
+}
+
+/// An error while reading a streamed body (ureq's own, wrapped in io, or the
+/// socket's).
+fn classify_io(err: io::Error) -> TransportError {
+    let kind = match err.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => TransportErrorKind::Timeout,
+        _ => TransportErrorKind::Io,
+    };
+    let text = err.to_string();
+    // ureq reports its global timeout inside the io error.
+    let kind = if text.contains("timeout") || text.contains("Timeout") {
+        TransportErrorKind::Timeout
+    } else {
+        kind
+    };
+    TransportError::new(kind, text).with_source(err)
 }
 
 /// Sort ureq's errors into "nothing was sent" (safe to retry anywhere) and "may

@@ -5,12 +5,15 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use super::v3::{self, Txn, TxnResponse};
+use super::watch::{record, Found, Watch, Watched};
+use super::{Outcome, Request};
+use crate::cluster::Timeout;
 use crate::error::Error;
 use crate::machine::{output_once, Machine, Step};
 use crate::memory::store::{Flat, Store};
 use crate::server::reply::{self, Indexes};
 use crate::server::request::{KeysMethod, KeysRequest};
-use crate::server::types::Event;
+use crate::server::types::{Event, V2Error};
 
 /// How often a write starts over after another bridge write got in between
 /// its read and its commit before it gives up.
@@ -34,6 +37,10 @@ enum State {
     },
     /// The commit is in flight.
     Committing { event: Box<Event>, read_at: u64 },
+    /// Ready to watch for the waited event.
+    Wait,
+    /// The watch is in flight.
+    Waiting,
     /// Over: the v2 answer, until polled.
     Done(Option<Result<http::Response<Vec<u8>>, Error>>),
 }
@@ -50,6 +57,7 @@ pub struct Call {
     state: State,
     conflicts: u32,
     cluster_id: Option<String>,
+    wait_timeout: Timeout,
 }
 
 impl Call {
@@ -60,6 +68,8 @@ impl Call {
     pub fn new(prefix: impl Into<Vec<u8>>, request: KeysRequest) -> Call {
         let state = match unsupported(&request) {
             Some(what) => State::Done(Some(Err(Error::NotOnBridge(what.into())))),
+            // etcd waits on GETs only (a PUT with wait=true is a plain write).
+            None if request.wait && request.method == KeysMethod::Get => State::Wait,
             None => State::Read,
         };
         Call {
@@ -68,6 +78,7 @@ impl Call {
             state,
             conflicts: 0,
             cluster_id: None,
+            wait_timeout: Timeout::Default,
         }
     }
 
@@ -84,6 +95,7 @@ impl Call {
             state: State::Done(Some(Ok(answer))),
             conflicts: 0,
             cluster_id: None,
+            wait_timeout: Timeout::Default,
         }
     }
 
@@ -92,6 +104,13 @@ impl Call {
     /// before anything is written.
     pub fn expect_cluster(mut self, id: Option<String>) -> Call {
         self.cluster_id = id;
+        self
+    }
+
+    /// How long each attempt of a wait may last (the caller's long-poll
+    /// timeout).
+    pub fn wait_timeout(mut self, timeout: Timeout) -> Call {
+        self.wait_timeout = timeout;
         self
     }
 
@@ -304,7 +323,9 @@ impl Call {
                 MAX_OPS - 1
             ))));
         }
-        ops.push(v3::put(self.serial_key(), b""));
+        // The v2 event goes into `P`: `P`'s history is the v2 event history
+        // that waits read.
+        ops.push(v3::put(self.serial_key(), &record(index + 1, &event)));
         let txn = Txn::write(vec![v3::mod_revision_is(self.serial_key(), serial)], ops);
         self.state = State::Commit {
             txn,
@@ -348,6 +369,52 @@ impl Call {
     }
 }
 
+impl Call {
+    fn watch(&self) -> Watch {
+        let from = (self.request.wait_index > 0).then_some(self.request.wait_index);
+        Watch::new(
+            self.serial_key(),
+            &self.request.key,
+            self.request.recursive,
+            from,
+            self.wait_timeout,
+        )
+    }
+
+    fn handle_watched(&mut self, watched: Watched) {
+        let header = &watched.header;
+        let at = Indexes {
+            etcd_index: header.revision,
+            raft_index: header.revision,
+            raft_term: header.raft_term,
+        };
+        let answer = match watched.found {
+            Some(Found::Event { json, .. }) => Ok(reply::watch_json(json, header.cluster_id, at)),
+            Some(Found::Compacted(oldest)) => {
+                let cause = format!(
+                    "the requested history has been cleared [{oldest}/{}]",
+                    self.request.wait_index
+                );
+                Ok(reply::key_error(
+                    &V2Error::new(401, cause, header.revision),
+                    Some(header.cluster_id),
+                ))
+            }
+            Some(Found::Ended(reason)) => Err(Error::Api {
+                endpoint: String::new(),
+                status: 503,
+                message: format!("the v3 watch ended: {reason}"),
+            }),
+            None => Err(Error::Api {
+                endpoint: String::new(),
+                status: 503,
+                message: "the v3 watch stream closed".into(),
+            }),
+        };
+        self.finish(answer);
+    }
+}
+
 fn indexes(answer: &TxnResponse, etcd_index: u64) -> Indexes {
     Indexes {
         etcd_index,
@@ -358,9 +425,7 @@ fn indexes(answer: &TxnResponse, etcd_index: u64) -> Indexes {
 
 /// What a request asks that the bridge does not provide yet, if anything.
 pub fn unsupported(r: &KeysRequest) -> Option<&'static str> {
-    if r.wait {
-        Some("waits and watches (wait=true)")
-    } else if r.stream {
+    if r.stream {
         Some("streamed waits")
     } else if r.ttl.is_some() || r.refresh.is_some() {
         Some("TTLs and refresh")
@@ -370,18 +435,22 @@ pub fn unsupported(r: &KeysRequest) -> Option<&'static str> {
 }
 
 impl Machine for Call {
-    type Request = Txn;
-    type Outcome = Result<TxnResponse, Error>;
+    type Request = Request;
+    type Outcome = Outcome;
     type Event = ();
     /// etcd v2's answer.
     type Output = Result<http::Response<Vec<u8>>, Error>;
 
-    fn poll(&mut self, _now: Instant) -> Step<Txn, (), Self::Output> {
+    fn poll(&mut self, _now: Instant) -> Step<Request, (), Self::Output> {
         match std::mem::replace(&mut self.state, State::Done(None)) {
             State::Done(mut output) => output_once(&mut output, "bridge call"),
             State::Read => {
                 self.state = State::Reading;
-                Step::Send(self.read())
+                Step::Send(Request::Txn(self.read()))
+            }
+            State::Wait => {
+                self.state = State::Waiting;
+                Step::Send(Request::Watch(self.watch()))
             }
             State::Commit {
                 txn,
@@ -389,9 +458,9 @@ impl Machine for Call {
                 read_at,
             } => {
                 self.state = State::Committing { event, read_at };
-                Step::Send(txn)
+                Step::Send(Request::Txn(txn))
             }
-            in_flight @ (State::Reading | State::Committing { .. }) => {
+            in_flight @ (State::Reading | State::Committing { .. } | State::Waiting) => {
                 self.state = in_flight;
                 Step::Done(Err(Error::Misuse(
                     "the bridge call was polled while a request was in flight".into(),
@@ -400,20 +469,27 @@ impl Machine for Call {
         }
     }
 
-    fn handle(&mut self, outcome: Result<TxnResponse, Error>, _now: Instant) -> Result<(), Error> {
-        match std::mem::replace(&mut self.state, State::Done(None)) {
-            State::Reading => match outcome {
+    fn handle(&mut self, outcome: Outcome, _now: Instant) -> Result<(), Error> {
+        match (
+            std::mem::replace(&mut self.state, State::Done(None)),
+            outcome,
+        ) {
+            (State::Reading, Outcome::Txn(outcome)) => match outcome {
                 Ok(read) => {
                     let endpoint = read.endpoint.clone();
                     self.handle_read(read, endpoint)
                 }
                 Err(e) => self.finish(Err(e)),
             },
-            State::Committing { event, read_at } => match outcome {
+            (State::Committing { event, read_at }, Outcome::Txn(outcome)) => match outcome {
                 Ok(commit) => self.handle_commit(commit, *event, read_at),
                 Err(e) => self.finish(Err(e)),
             },
-            other => {
+            (State::Waiting, Outcome::Watch(outcome)) => match outcome {
+                Ok(watched) => self.handle_watched(watched),
+                Err(e) => self.finish(Err(e)),
+            },
+            (other, _) => {
                 self.state = other;
                 return Err(Error::Misuse(
                     "a bridge outcome with no request in flight".into(),

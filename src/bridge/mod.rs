@@ -48,8 +48,27 @@
 pub mod base64;
 mod call;
 pub mod v3;
+pub mod watch;
 
 pub use call::{unsupported, Call, MAX_CONFLICTS};
+
+/// A request of a bridge call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// A v3 transaction.
+    Txn(v3::Txn),
+    /// A v3 watch, read line by line ([`crate::Transport::send_streaming`]).
+    Watch(watch::Watch),
+}
+
+/// The outcome of a [`Request`].
+#[derive(Debug)]
+pub enum Outcome {
+    /// A transaction's answer.
+    Txn(Result<v3::TxnResponse, Error>),
+    /// What a watch saw.
+    Watch(Result<watch::Watched, Error>),
+}
 
 use crate::error::Error;
 use crate::server::request::{decode, KeysRequest, Route};

@@ -14,7 +14,7 @@ use crate::response::endpoint_of;
 
 /// A 64-bit number the gateway writes as a string (or, from other servers, a
 /// number).
-fn number<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+pub(crate) fn number<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Num {

@@ -199,14 +199,21 @@ macro_rules! runs {
             }
         }
 
-        /// One v3 transaction of the bridge, through the pool.
+        /// One v3 request of the bridge, through the pool.
         #[cfg(feature = "bridge")]
         pub(crate) $($kw)* fn run_bridge_request(
             client: &$client<impl $($bounds)*>,
-            request: &crate::bridge::v3::Txn,
+            request: &crate::bridge::Request,
             _options: RunOptions,
-        ) -> Result<crate::bridge::v3::TxnResponse, Error> {
-            client.execute_direct(request, client.attempts(request))$($aw)*
+        ) -> crate::bridge::Outcome {
+            use crate::bridge::{Outcome, Request};
+            match request {
+                Request::Txn(txn) => Outcome::Txn(client.execute_direct(txn, client.attempts(txn))$($aw)*),
+                Request::Watch(watch) => {
+                    let attempts = client.attempts(watch).with_timeout(watch.timeout());
+                    Outcome::Watch(client.execute_streaming(watch, attempts)$($aw)*)
+                }
+            }
         }
     };
 }
@@ -259,8 +266,8 @@ runnable!(
 
 #[cfg(feature = "bridge")]
 runnable!(
-    crate::bridge::v3::Txn,
-    Result<crate::bridge::v3::TxnResponse, Error>,
+    crate::bridge::Request,
+    crate::bridge::Outcome,
     run_bridge_request
 );
 

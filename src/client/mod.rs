@@ -226,7 +226,7 @@ macro_rules! client_api {
         ) -> Result<O::Output, Error> {
             #[cfg(feature = "bridge")]
             if let Some(prefix) = &self.inner.shared.config.bridge {
-                return self.execute_bridged(prefix, op)$($aw)*;
+                return self.execute_bridged(prefix, op, &attempts)$($aw)*;
             }
             self.execute_direct(op, attempts)$($aw)*
         }
@@ -240,11 +240,14 @@ macro_rules! client_api {
             &self,
             prefix: &[u8],
             op: &O,
+            attempts: &Attempts,
         ) -> Result<O::Output, Error> {
             let endpoint = self.inner.shared.pool().pinned().clone();
             let request = op.build(&endpoint)?;
             let expected = self.inner.shared.pool().cluster_id().map(str::to_owned);
-            let mut call = crate::bridge::call_for(prefix, &request)?.expect_cluster(expected);
+            let mut call = crate::bridge::call_for(prefix, &request)?
+                .expect_cluster(expected)
+                .wait_timeout(attempts.timeout());
             let mut response = self.run_machine(&mut call)$($aw)*??;
             if let Some(err) = self
                 .inner
@@ -258,6 +261,37 @@ macro_rules! client_api {
                 .extensions_mut()
                 .insert(crate::response::RespondedBy(endpoint.to_string()));
             op.parse(response)
+        }
+
+        /// Run the bridge's v3 watch through the pool, its answer read line by
+        /// line as it streams in.
+        #[cfg(feature = "bridge")]
+        pub(crate) $($kw)* fn execute_streaming(
+            &self,
+            op: &crate::bridge::watch::Watch,
+            mut attempts: Attempts,
+        ) -> Result<crate::bridge::watch::Watched, Error> {
+            let shared = &self.inner.shared;
+            let span = shared::call_span(op);
+            loop {
+                let prepared = match shared.prepare(op, &mut attempts, self.inner.transport.now(), &span) {
+                    Ok(prepared) => prepared,
+                    Err(e) => {
+                        shared::failed_early(&span, &e);
+                        return Err(e);
+                    }
+                };
+                let mut line = |l: &[u8]| op.accept(l);
+                let outcome = self
+                    .inner
+                    .transport
+                    .send_streaming(prepared.request, prepared.timeout, &mut line)$($aw)*;
+                let now = self.inner.transport.now();
+                match shared.conclude(op, &mut attempts, &prepared.endpoint, outcome, now, &span) {
+                    After::Done(result) => return result,
+                    After::Retry => continue,
+                }
+            }
         }
 
         /// Run an operation through the pool as it is (over the bridge too:

@@ -57,13 +57,22 @@ pub fn event(e: &Event, no_value: bool, cluster_id: u64, at: Indexes) -> http::R
 /// The answer to a wait: 200 with the headers fixed when the wait began, and
 /// the event (or nothing, when etcd's own five-minute limit ended the wait).
 pub fn watch(e: Option<&Event>, cluster_id: u64, at: Indexes) -> http::Response<Vec<u8>> {
+    watch_json(
+        e.map(|e| e.to_json(false)).unwrap_or_default(),
+        cluster_id,
+        at,
+    )
+}
+
+/// [`watch`] with the event already written as JSON.
+pub fn watch_json(json: Vec<u8>, cluster_id: u64, at: Indexes) -> http::Response<Vec<u8>> {
     let b = base(200)
         .header("Content-Type", "application/json")
         .header("X-Etcd-Cluster-Id", cluster_id_text(cluster_id))
         .header("X-Etcd-Index", at.etcd_index)
         .header("X-Raft-Index", at.raft_index)
         .header("X-Raft-Term", at.raft_term);
-    finish(b, e.map(|e| e.to_json(false)).unwrap_or_default())
+    finish(b, json)
 }
 
 /// A numbered keys error.

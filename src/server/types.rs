@@ -150,6 +150,29 @@ impl Event {
     }
 }
 
+/// Whether a wait on `key` (`recursive` or not) sees an event of `action` on
+/// `event_key` whose previous node, if a directory, was `prev_dir` (etcd's
+/// `EventHistory.scan`: the key itself, a key below it for a recursive wait,
+/// or the deletion or expiry of a directory above it).
+pub fn wait_sees(
+    key: &[u8],
+    recursive: bool,
+    event_key: &[u8],
+    action: &Action,
+    prev_dir: Option<&[u8]>,
+) -> bool {
+    let below = event_key.len() > key.len()
+        && event_key.starts_with(key)
+        && (key.ends_with(b"/") || event_key[key.len()] == b'/');
+    let mut seen = event_key == key || (recursive && below);
+    if matches!(action, Action::Delete | Action::Expire) {
+        if let Some(dir) = prev_dir {
+            seen = seen || key.starts_with(dir);
+        }
+    }
+    seen
+}
+
 /// One of etcd's numbered v2 errors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct V2Error {

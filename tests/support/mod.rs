@@ -477,6 +477,19 @@ impl<T: etcd_v2::Transport> etcd_v2::Transport for Recorder<T> {
         self.record(&copy, at, &result);
         result
     }
+
+    fn send_streaming(
+        &self,
+        request: http::Request<Vec<u8>>,
+        timeout: Option<Duration>,
+        line: &mut dyn FnMut(&[u8]) -> etcd_v2::Flow,
+    ) -> Result<http::Response<Vec<u8>>, etcd_v2::TransportError> {
+        let at = std::time::Instant::now();
+        let copy = without_body(&request);
+        let result = self.inner.send_streaming(request, timeout, line);
+        self.record(&copy, at, &result);
+        result
+    }
 }
 
 impl<T: etcd_v2::AsyncTransport> etcd_v2::AsyncTransport for Recorder<T> {
@@ -488,6 +501,19 @@ impl<T: etcd_v2::AsyncTransport> etcd_v2::AsyncTransport for Recorder<T> {
         let at = std::time::Instant::now();
         let copy = without_body(&request);
         let result = self.inner.send(request, timeout).await;
+        self.record(&copy, at, &result);
+        result
+    }
+
+    async fn send_streaming<'a>(
+        &'a self,
+        request: http::Request<Vec<u8>>,
+        timeout: Option<Duration>,
+        line: &'a mut (dyn FnMut(&[u8]) -> etcd_v2::Flow + Send),
+    ) -> Result<http::Response<Vec<u8>>, etcd_v2::TransportError> {
+        let at = std::time::Instant::now();
+        let copy = without_body(&request);
+        let result = self.inner.send_streaming(request, timeout, line).await;
         self.record(&copy, at, &result);
         result
     }

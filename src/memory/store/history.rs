@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::server::types::{Action, Event, V2Error};
+use crate::server::types::{wait_sees, Event, V2Error};
 
 /// How many events etcd keeps.
 pub const CAPACITY: usize = 1000;
@@ -68,22 +68,13 @@ impl History {
             return Ok(None);
         }
         let offset = usize::try_from(index - self.start).unwrap_or(usize::MAX);
-        let mut prefix = key.to_vec();
-        if !prefix.ends_with(b"/") {
-            prefix.push(b'/');
-        }
         for entry in self.events.iter().skip(offset) {
             let Entry::Key(e) = entry else { continue };
             if e.refresh {
                 continue;
             }
-            let mut ok = e.node.key == key || (recursive && e.node.key.starts_with(&prefix));
-            if matches!(e.action, Action::Delete | Action::Expire) {
-                if let Some(prev) = e.prev_node.as_ref().filter(|p| p.dir) {
-                    ok = ok || key.starts_with(&prev.key);
-                }
-            }
-            if ok {
+            let prev_dir = e.prev_node.as_ref().filter(|p| p.dir).map(|p| &p.key[..]);
+            if wait_sees(key, recursive, &e.node.key, &e.action, prev_dir) {
                 return Ok(Some(e.clone()));
             }
         }

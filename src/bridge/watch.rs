@@ -1,0 +1,316 @@
+//! A v2 wait over the bridge: one v3 watch of the prefix key `P` from the
+//! waited index ([`Watch`]), read line by line until a bridge write that the
+//! wait sees. Every bridge write puts its v2 event in `P` (see
+//! [`record`]), so `P`'s history is the v2 event history, in order.
+
+use std::sync::Mutex;
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::base64;
+use super::v3::{error_of, number, Header, KeyValue};
+use crate::cluster::Timeout;
+use crate::endpoint::Endpoint;
+use crate::error::Error;
+use crate::ops::Operation;
+use crate::server::types::{wait_sees, Action, Event};
+use crate::transport::Flow;
+
+/// What a bridge write puts in `P`: the index it planned its event at, a
+/// newline, and the event as etcd v2 writes it.
+pub fn record(planned: u64, event: &Event) -> Vec<u8> {
+    let mut out = planned.to_string().into_bytes();
+    out.push(b'\n');
+    out.extend_from_slice(&event.to_json(false));
+    out
+}
+
+/// The planned index and the event JSON of a record.
+fn split_record(value: &[u8]) -> Option<(u64, &[u8])> {
+    let at = value.iter().position(|&b| b == b'\n')?;
+    let planned = std::str::from_utf8(&value[..at]).ok()?.parse().ok()?;
+    Some((planned, &value[at + 1..]))
+}
+
+/// `json` with every `"modifiedIndex"` and `"createdIndex"` equal to
+/// `planned` set to `actual`: the revision the write got.
+pub fn renumber(json: &[u8], planned: u64, actual: u64) -> Vec<u8> {
+    if planned == actual {
+        return json.to_vec();
+    }
+    let (from, to) = (planned.to_string(), actual.to_string());
+    let mut out = Vec::with_capacity(json.len() + 8);
+    let mut rest = json;
+    loop {
+        let next = [&b"\"modifiedIndex\":"[..], b"\"createdIndex\":"]
+            .iter()
+            .filter_map(|name| find(rest, name).map(|i| i + name.len()))
+            .min();
+        let Some(at) = next else {
+            out.extend_from_slice(rest);
+            return out;
+        };
+        out.extend_from_slice(&rest[..at]);
+        rest = &rest[at..];
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if &rest[..digits] == from.as_bytes() {
+            out.extend_from_slice(to.as_bytes());
+        } else {
+            out.extend_from_slice(&rest[..digits]);
+        }
+        rest = &rest[digits..];
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The fields of a recorded event a wait is matched on.
+#[derive(Deserialize)]
+struct Recorded {
+    action: String,
+    node: RecordedNode,
+    #[serde(rename = "prevNode")]
+    prev_node: Option<RecordedNode>,
+}
+
+#[derive(Deserialize)]
+struct RecordedNode {
+    key: String,
+    #[serde(default)]
+    dir: bool,
+}
+
+/// One line of a v3 watch stream.
+#[derive(Deserialize)]
+struct Line {
+    result: Option<WatchResult>,
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct WatchResult {
+    #[serde(default)]
+    header: Header,
+    #[serde(default)]
+    canceled: bool,
+    #[serde(default, deserialize_with = "number")]
+    compact_revision: u64,
+    #[serde(default)]
+    cancel_reason: String,
+    #[serde(default)]
+    events: Vec<WatchEvent>,
+}
+
+#[derive(Deserialize)]
+struct WatchEvent {
+    #[serde(default, rename = "type")]
+    kind: String,
+    #[serde(default)]
+    kv: KeyValue,
+}
+
+/// How a watch ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// A bridge write the wait sees: its revision, and its v2 event JSON
+    /// (renumbered to that revision).
+    Event {
+        /// The revision of the write.
+        revision: u64,
+        /// The event as etcd v2 writes it.
+        json: Vec<u8>,
+    },
+    /// The waited index is older than v3's compaction (`compact_revision`):
+    /// v2's errorCode 401.
+    Compacted(u64),
+    /// The server ended the watch otherwise.
+    Ended(String),
+}
+
+/// What a watch saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Watched {
+    /// The header of its first line (the revision when it began).
+    pub header: Header,
+    /// How it ended; `None` if the stream closed first.
+    pub found: Option<Found>,
+}
+
+/// A v3 watch of `P` for a v2 wait on `key`: an [`Operation`] whose answer
+/// is streamed; [`Watch::accept`] reads each line.
+#[derive(Debug)]
+pub struct Watch {
+    body: Vec<u8>,
+    serial: Vec<u8>,
+    key: Vec<u8>,
+    recursive: bool,
+    timeout: Timeout,
+    seen: Mutex<Watched>,
+}
+
+impl Clone for Watch {
+    fn clone(&self) -> Watch {
+        Watch {
+            body: self.body.clone(),
+            serial: self.serial.clone(),
+            key: self.key.clone(),
+            recursive: self.recursive,
+            timeout: self.timeout,
+            seen: Mutex::new(self.lock().clone()),
+        }
+    }
+}
+
+impl PartialEq for Watch {
+    fn eq(&self, other: &Watch) -> bool {
+        self.body == other.body && self.key == other.key && self.recursive == other.recursive
+    }
+}
+
+impl Watch {
+    /// Watch `serial` (the prefix key `P`) for a wait on `key` from revision
+    /// `from` (`None`: from the next change), each attempt lasting `timeout`.
+    pub fn new(
+        serial: &[u8],
+        key: &[u8],
+        recursive: bool,
+        from: Option<u64>,
+        timeout: Timeout,
+    ) -> Watch {
+        let mut create = json!({ "key": base64::encode(serial) });
+        if let Some(from) = from {
+            create["start_revision"] = json!(from.to_string());
+        }
+        Watch {
+            body: json!({ "create_request": create }).to_string().into_bytes(),
+            serial: serial.to_vec(),
+            key: key.to_vec(),
+            recursive,
+            timeout,
+            seen: Mutex::new(Watched::default()),
+        }
+    }
+
+    /// How long each attempt may last.
+    pub fn timeout(&self) -> Timeout {
+        self.timeout
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Watched> {
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Read one line of the stream: [`Flow::Stop`] once the wait is answered
+    /// (or the watch ended).
+    pub fn accept(&self, line: &[u8]) -> Flow {
+        let mut seen = self.lock();
+        let Ok(line) = serde_json::from_slice::<Line>(line) else {
+            return Flow::Continue; // not a message (a blank line)
+        };
+        if let Some(error) = line.error {
+            seen.found = Some(Found::Ended(error.to_string()));
+            return Flow::Stop;
+        }
+        let Some(result) = line.result else {
+            return Flow::Continue;
+        };
+        if seen.header == Header::default() {
+            seen.header = result.header.clone();
+        }
+        if result.compact_revision > 0 {
+            seen.found = Some(Found::Compacted(result.compact_revision));
+            return Flow::Stop;
+        }
+        if result.canceled {
+            seen.found = Some(Found::Ended(result.cancel_reason));
+            return Flow::Stop;
+        }
+        for event in result.events {
+            if event.kind == "DELETE" || event.kv.key != self.serial {
+                continue;
+            }
+            let Some((planned, json)) = split_record(&event.kv.value) else {
+                continue;
+            };
+            let Ok(recorded) = serde_json::from_slice::<Recorded>(json) else {
+                continue;
+            };
+            let action = Action::parse(&recorded.action);
+            let prev_dir = recorded
+                .prev_node
+                .as_ref()
+                .filter(|p| p.dir)
+                .map(|p| p.key.as_bytes());
+            if wait_sees(
+                &self.key,
+                self.recursive,
+                recorded.node.key.as_bytes(),
+                &action,
+                prev_dir,
+            ) {
+                let revision = event.kv.mod_revision;
+                seen.found = Some(Found::Event {
+                    revision,
+                    json: renumber(json, planned, revision),
+                });
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+}
+
+impl Operation for Watch {
+    type Output = Watched;
+
+    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
+        *self.lock() = Watched::default();
+        http::Request::builder()
+            .method(http::Method::POST)
+            .uri(format!("{}/v3/watch", endpoint.as_str()))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(self.body.clone())
+            .map_err(|e| Error::invalid_argument("request", e.to_string()))
+    }
+
+    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<Watched, Error> {
+        if !response.status().is_success() {
+            return Err(error_of(&response));
+        }
+        Ok(std::mem::take(&mut *self.lock()))
+    }
+
+    /// A watch changes nothing.
+    fn idempotent(&self) -> bool {
+        true
+    }
+
+    fn is_long_poll(&self) -> bool {
+        true
+    }
+
+    fn name(&self) -> &'static str {
+        "BridgeWait"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renumbering_touches_only_the_planned_indexes() {
+        let json = br#"{"action":"set","node":{"key":"/a","value":"7","modifiedIndex":7,"createdIndex":7},"prevNode":{"key":"/a","modifiedIndex":5,"createdIndex":70}}"#;
+        let out = renumber(json, 7, 9);
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"action":"set","node":{"key":"/a","value":"7","modifiedIndex":9,"createdIndex":9},"prevNode":{"key":"/a","modifiedIndex":5,"createdIndex":70}}"#
+        );
+        assert_eq!(renumber(json, 7, 7), json.to_vec());
+    }
+}
