@@ -147,17 +147,6 @@ etcd_test!(
             assert!(err.is_invalid_input(), "{err}");
         }
         assert!(c.transport().sent().is_empty(), "nothing was sent");
-        // A wait first reads the current index (which the bridge provides), then
-        // stops short of waiting.
-        let err = call!(c.node().wait("/t", false)).unwrap_err();
-        assert!(matches!(err, Error::NotOnBridge(_)), "{err}");
-        let sent = c.transport().sent();
-        assert!(
-            sent.iter()
-                .all(|s| s.method == "POST" && s.target == "/v3/kv/txn"),
-            "{sent:?}"
-        );
-        assert!(sent.len() <= 1, "one read at most: {sent:?}");
     }
 );
 
@@ -287,4 +276,110 @@ fn a_commit_whose_answer_was_lost_is_not_resent() {
     let listed = c.inorder().get_inorder("/q").list().unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].value.as_deref(), Some("once"));
+}
+
+etcd_test!(waits_see_the_next_change_and_past_ones, standalone, |p| {
+    let c = build!(bridge_builder(&p));
+    let first = call!(c.node().set("/w/a", "1", None)).unwrap();
+    call!(c.node().set("/other", "x", None)).unwrap();
+    let second = call!(c.node().set("/w/a", "2", None)).unwrap();
+
+    // From a past index: the first change of the key at or after it.
+    let past = call!(c.node().wait_from("/w/a", first.node.modified_index, false)).unwrap();
+    assert_eq!(past.value(), Some("1"));
+    assert_eq!(past.node.modified_index, first.node.modified_index);
+    let next = call!(c
+        .node()
+        .wait_from("/w/a", first.node.modified_index + 1, false))
+    .unwrap();
+    assert_eq!(next.value(), Some("2"));
+    assert_eq!(next.prev_node.and_then(|n| n.value).as_deref(), Some("1"));
+    // Recursive, on the directory above.
+    let below = call!(c.node().wait_from("/w", second.node.modified_index, true)).unwrap();
+    assert_eq!(below.node.key, "/w/a");
+
+    // The next change, made while the wait is on (the wait starts after the
+    // current index, so a write that comes first is not missed either).
+    let now = call!(c.node().current_index()).unwrap();
+    let writer = build!(bridge_builder(&p));
+    let later = spawn!({
+        sleep!(Duration::from_millis(300));
+        call!(writer.node().set("/w/a", "3", None)).unwrap()
+    });
+    let seen = call!(c.node().wait_from("/w/a", now + 1, false)).unwrap();
+    let written = join!(later);
+    assert_eq!(seen.value(), Some("3"));
+    assert_eq!(seen.node.modified_index, written.node.modified_index);
+
+    // Deleting a directory above is seen by a wait on a key inside it.
+    let gone = call!(c.directory().delete_recursive("/w", None)).unwrap();
+    let deleted = call!(c.node().wait_from("/w/a", gone.node.modified_index, false)).unwrap();
+    assert_eq!(deleted.action, Action::Delete);
+    assert_eq!(deleted.node.key, "/w");
+});
+
+etcd_test!(a_watch_over_the_bridge_misses_nothing, standalone, |p| {
+    let c = build!(bridge_builder(&p));
+    let mut watch = call!(c
+        .watch("/stream")
+        .recursive(true)
+        .poll_timeout(Duration::from_secs(2))
+        .start())
+    .unwrap();
+    let writer = build!(bridge_builder(&p));
+    let written = spawn!({
+        let mut indexes = Vec::new();
+        for i in 0..30 {
+            let r = call!(writer
+                .node()
+                .set(&format!("/stream/k{}", i % 4), &i.to_string(), None))
+            .unwrap();
+            indexes.push(r.node.modified_index);
+        }
+        indexes
+    });
+    let mut seen = Vec::new();
+    while seen.len() < 30 {
+        match call!(watch.next()) {
+            Some(Ok(etcd_v2::watch::WatchEvent::Change(r))) => seen.push(r.node.modified_index),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(seen, join!(written), "every change, once, in order");
+});
+
+#[test]
+fn a_wait_from_a_compacted_revision_is_errorcode_401() {
+    // A member of its own: compaction would cut the other tests' history.
+    let etcd = Etcd::start_with_env(1, &[], &[("ETCD_V2_FLAGS", "v3only")]);
+    let c = support::builder_for(&etcd)
+        .v3_bridge("/compacted")
+        .build()
+        .unwrap();
+    let first = c.node().set("/k", "1", None).unwrap();
+    let last = c.node().set("/k", "2", None).unwrap();
+    // Compact v3's history up to the last write.
+    let raw = UreqTransport::new(&etcd_v2::TransportOptions::default()).unwrap();
+    let compaction = http::Request::builder()
+        .method("POST")
+        .uri(format!("{}/v3/kv/compaction", etcd.endpoint()))
+        .body(format!("{{\"revision\":\"{}\"}}", last.node.modified_index).into_bytes())
+        .unwrap();
+    let answer = raw.send(compaction, Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(
+        answer.status(),
+        200,
+        "{:?}",
+        String::from_utf8_lossy(answer.body())
+    );
+    let err = c
+        .node()
+        .wait_from("/k", first.node.modified_index, false)
+        .unwrap_err();
+    assert!(err.is_event_index_cleared(), "{err}");
+    let cause = err.etcd().and_then(|e| e.cause.clone()).unwrap_or_default();
+    assert!(
+        cause.starts_with("the requested history has been cleared ["),
+        "{cause}"
+    );
 }
