@@ -101,6 +101,12 @@ pub trait Transport: Send + Sync {
         crate::transports::system::now()
     }
 
+    /// The wall clock, in nanoseconds since the Unix epoch: what the v3
+    /// bridge reports TTLs' `expiration` by (v2 servers use their own).
+    fn unix_nanos(&self) -> i64 {
+        crate::transports::system::unix_nanos()
+    }
+
     /// Block the calling thread for `duration`.
     fn sleep(&self, duration: Duration) {
         crate::transports::system::sleep(duration)
@@ -188,6 +194,12 @@ pub trait AsyncTransport: Send + Sync {
     /// The current time.
     fn now(&self) -> Instant {
         crate::transports::system::now()
+    }
+
+    /// The wall clock, in nanoseconds since the Unix epoch: what the v3
+    /// bridge reports TTLs' `expiration` by (v2 servers use their own).
+    fn unix_nanos(&self) -> i64 {
+        crate::transports::system::unix_nanos()
     }
 
     /// Wait for `duration`.

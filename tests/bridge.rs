@@ -139,7 +139,7 @@ etcd_test!(
     |p| {
         let c = recording!(bridge_builder(&p));
         for err in [
-            call!(c.node().set("/t", "x", Some(5))).unwrap_err(),
+            call!(c.directory().create("/d", Some(5))).unwrap_err(),
             call!(c.members().list()).unwrap_err(),
             call!(c.stat().get_store_stats()).unwrap_err(),
         ] {
@@ -382,4 +382,61 @@ fn a_wait_from_a_compacted_revision_is_errorcode_401() {
         cause.starts_with("the requested history has been cleared ["),
         "{cause}"
     );
+}
+
+etcd_test!(ttls_expire_and_refresh_keeps_the_value, standalone, |p| {
+    let c = build!(bridge_builder(&p));
+    let set = call!(c.node().set("/ttl", "v", Some(2))).unwrap();
+    assert_eq!(set.node.ttl, Some(2));
+    assert!(v3_has(&format!("/bridge{}/ttl", p.dir())));
+    assert!(set.node.expiration.is_some());
+    let kept = call!(c.node().set("/kept", "k", Some(60))).unwrap();
+    let read = call!(c.node().get("/kept", false)).unwrap();
+    assert!(
+        matches!(read.node.ttl, Some(59 | 60)),
+        "{:?}",
+        read.node.ttl
+    );
+    assert_eq!(read.node.expiration, kept.node.expiration);
+
+    // A refresh: a new TTL, the same value, no event for waits.
+    let refreshed = call!(c.node().refresh("/kept", 120)).unwrap();
+    assert_eq!(refreshed.value(), Some("k"));
+    assert!(matches!(refreshed.node.ttl, Some(119 | 120)));
+    // Making it permanent again.
+    let permanent = call!(c.node().set("/kept", "k2", None)).unwrap();
+    assert_eq!(permanent.node.ttl, None);
+
+    sleep!(Duration::from_millis(3500));
+    let gone = call!(c.node().get("/ttl", false)).unwrap_err();
+    assert!(gone.is_key_not_found(), "{gone}");
+    let still = call!(c.node().get("/kept", false)).unwrap();
+    assert_eq!(still.value(), Some("k2"));
+    // v3 removes the key too once its lease ends.
+    let key = format!("/bridge{}/ttl", p.dir());
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while v3_has(&key) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{key} outlived its lease"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+});
+
+/// Whether the v3 key `key` exists (a raw range, not through the bridge).
+fn v3_has(key: &str) -> bool {
+    let raw = UreqTransport::new(&etcd_v2::TransportOptions::default()).unwrap();
+    let body = format!(
+        "{{\"key\":\"{}\"}}",
+        etcd_v2::bridge::base64::encode(key.as_bytes())
+    );
+    let range = http::Request::builder()
+        .method("POST")
+        .uri(format!("{}/v3/kv/range", v3_only().endpoint()))
+        .body(body.into_bytes())
+        .unwrap();
+    let answer = raw.send(range, Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(answer.status(), 200);
+    String::from_utf8_lossy(answer.body()).contains("\"kvs\"")
 }

@@ -17,8 +17,8 @@
 //! With `DIFF_BACKEND=bridge` (`scripts/differential.sh N SEED --bridge`), the
 //! other side is the v3 bridge on a second etcd 3.4 that serves no v2, driven
 //! by hand (its machine, its v3 transactions over ureq). Operations the bridge
-//! does not provide yet (TTLs, refreshes, waits) are left out of the
-//! sequences; indexes are compared relative to each side's index at the start
+//! does not provide yet (directory TTLs) and waits from before the sequence
+//! (v2 answers those from its 1000-event window) are left out; indexes are compared relative to each side's index at the start
 //! of the sequence, in-order names included.
 
 #[path = "support/mod.rs"]
@@ -472,7 +472,10 @@ fn bridge_answer(
             return None;
         }
     }
-    let mut call = etcd_v2::bridge::call_for(prefix.as_bytes(), &v2).ok()?;
+    let unix_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64);
+    let mut call = etcd_v2::bridge::call_for(prefix.as_bytes(), &v2, unix_now).ok()?;
     let endpoint = etcd_v2::Endpoint::parse(v3).expect("endpoint");
     let now = std::time::Instant::now();
     let failed = |e: etcd_v2::Error| {
@@ -494,6 +497,16 @@ fn bridge_answer(
                     return failed(e);
                 }
             }
+            Step::Send(Request::Grant(grant)) => {
+                let sent = real.send(grant.build(&endpoint).expect("grant"), timeout);
+                let outcome = match sent {
+                    Ok(r) => grant.parse(r),
+                    Err(e) => return Some(Err(e)),
+                };
+                if let Err(e) = call.handle(Outcome::Grant(outcome), now) {
+                    return failed(e);
+                }
+            }
             Step::Send(Request::Watch(watch)) => {
                 let sent = real.send_streaming(
                     watch.build(&endpoint).expect("watch"),
@@ -509,6 +522,8 @@ fn bridge_answer(
                 }
             }
             Step::Done(Ok(answer)) => return Some(Ok(answer)),
+            // Refused before anything was written: left out on both sides.
+            Step::Done(Err(etcd_v2::Error::NotOnBridge(_))) => return None,
             Step::Done(Err(e)) => return failed(e),
             Step::SleepUntil(_) | Step::Event(()) => {
                 unreachable!("the bridge call neither sleeps nor emits")

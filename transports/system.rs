@@ -10,6 +10,13 @@ pub fn now() -> Instant {
     Instant::now()
 }
 
+/// The wall clock, in nanoseconds since the Unix epoch (0 before it).
+pub fn unix_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
 /// Block the calling thread for `duration`.
 pub fn sleep(duration: Duration) {
     std::thread::sleep(duration)

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use super::v3::{self, Txn, TxnResponse};
+use super::layout::{lease_seconds, Layout};
+use super::v3::{self, LeaseGrant, Txn, TxnResponse};
 use super::watch::{record, Found, Watch, Watched};
 use super::{Outcome, Request};
 use crate::cluster::Timeout;
@@ -22,6 +23,18 @@ pub const MAX_CONFLICTS: u32 = 1000;
 /// The most operations etcd takes in one transaction.
 const MAX_OPS: usize = 128;
 
+/// A write worked out on what was read, ready to commit.
+#[derive(Debug)]
+struct Planned {
+    before: BTreeMap<Vec<u8>, Flat>,
+    after: BTreeMap<Vec<u8>, Flat>,
+    event: Event,
+    /// The revision it was read at (the store numbered the change one more).
+    read_at: u64,
+    /// The serial key's revision then.
+    serial: u64,
+}
+
 /// Where a call is.
 #[derive(Debug)]
 enum State {
@@ -29,14 +42,14 @@ enum State {
     Read,
     /// The read is in flight.
     Reading,
-    /// Ready to commit (`txn`); `event` is the answer once it holds.
-    Commit {
-        txn: Txn,
-        event: Box<Event>,
-        read_at: u64,
-    },
+    /// Ready to grant a lease of this many seconds for the nodes that expire.
+    Grant(Box<Planned>, u64),
+    /// The grant is in flight.
+    Granting(Box<Planned>),
+    /// Ready to commit (on this lease, if any).
+    Commit(Box<Planned>, Option<u64>),
     /// The commit is in flight.
-    Committing { event: Box<Event>, read_at: u64 },
+    Committing(Box<Planned>),
     /// Ready to watch for the waited event.
     Wait,
     /// The watch is in flight.
@@ -48,24 +61,27 @@ enum State {
 /// One v2 keys request over the v3 bridge: reads what it needs in one
 /// transaction, applies the request with MemoryEtcd's v2 store (etcd 3.4's
 /// semantics), and commits the difference in a second transaction that holds
-/// only if no other bridge write came in between (else it starts over). The
+/// only if no other bridge write came in between (else it starts over); a
+/// wait watches the prefix key, where every write leaves its v2 event. The
 /// output is the answer etcd v2 would have given, as an HTTP response.
 #[derive(Debug)]
 pub struct Call {
-    prefix: Vec<u8>,
+    layout: Layout,
     request: KeysRequest,
     state: State,
     conflicts: u32,
     cluster_id: Option<String>,
     wait_timeout: Timeout,
+    now: i64,
 }
 
 impl Call {
     /// Carry out `request` in the tree kept under `prefix` (see
-    /// [`super::check_prefix`]). What the bridge does not provide yet is
-    /// refused at the first poll with [`Error::NotOnBridge`], before anything
-    /// is sent.
-    pub fn new(prefix: impl Into<Vec<u8>>, request: KeysRequest) -> Call {
+    /// [`super::check_prefix`]), at the wall-clock time `now` (Unix
+    /// nanoseconds: TTLs count from it). What the bridge does not provide yet
+    /// is refused at the first poll with [`Error::NotOnBridge`], before
+    /// anything is sent.
+    pub fn new(prefix: impl Into<Vec<u8>>, request: KeysRequest, now: i64) -> Call {
         let state = match unsupported(&request) {
             Some(what) => State::Done(Some(Err(Error::NotOnBridge(what.into())))),
             // etcd waits on GETs only (a PUT with wait=true is a plain write).
@@ -73,30 +89,22 @@ impl Call {
             None => State::Read,
         };
         Call {
-            prefix: prefix.into(),
+            layout: Layout::new(prefix.into()),
             request,
             state,
             conflicts: 0,
             cluster_id: None,
             wait_timeout: Timeout::Default,
+            now,
         }
     }
 
     /// A call whose answer is known without asking the cluster (a request
     /// etcd v2 refuses as malformed).
-    pub fn answered(
-        prefix: impl Into<Vec<u8>>,
-        request: KeysRequest,
-        answer: http::Response<Vec<u8>>,
-    ) -> Call {
-        Call {
-            prefix: prefix.into(),
-            request,
-            state: State::Done(Some(Ok(answer))),
-            conflicts: 0,
-            cluster_id: None,
-            wait_timeout: Timeout::Default,
-        }
+    pub fn answered(prefix: impl Into<Vec<u8>>, answer: http::Response<Vec<u8>>) -> Call {
+        let mut call = Call::new(prefix, KeysRequest::default(), 0);
+        call.state = State::Done(Some(Ok(answer)));
+        call
     }
 
     /// Only work with the cluster whose ID (in hex, as v2 writes it) is `id`:
@@ -114,167 +122,6 @@ impl Call {
         self
     }
 
-    /// The v3 key of the node at `path` (a directory's ends in `/`).
-    fn v3_key(&self, path: &[u8], dir: bool) -> Vec<u8> {
-        let mut k = self.prefix.clone();
-        k.extend_from_slice(path);
-        if dir {
-            k.push(b'/');
-        }
-        k
-    }
-
-    /// The marker of a node that a set replaced: its revision is the node's
-    /// `createdIndex` (v3 keeps a key's create revision across puts; v2 gives
-    /// a replaced node a new one).
-    fn created_key(&self, path: &[u8]) -> Vec<u8> {
-        let mut k = self.prefix.clone();
-        k.push(0);
-        k.extend_from_slice(path);
-        k
-    }
-
-    /// The key every bridge write puts, and compares, so that bridge writes
-    /// are applied one after another as in v2.
-    fn serial_key(&self) -> &[u8] {
-        &self.prefix
-    }
-
-    /// One read of: each ancestor of the key (as file and as directory), the
-    /// key's whole subtree, and the serial key, all at one revision.
-    fn read(&self) -> Txn {
-        let key = &self.request.key;
-        let mut ranges = Vec::new();
-        let mut at = 0;
-        while let Some(i) = key[at + 1..].iter().position(|&b| b == b'/') {
-            let ancestor = &key[..at + 1 + i];
-            ranges.push(v3::range(&self.v3_key(ancestor, false), None));
-            ranges.push(v3::range(&self.v3_key(ancestor, true), None));
-            at += 1 + i;
-        }
-        let start = if key.as_slice() == b"/" {
-            self.v3_key(b"/", false)
-        } else {
-            self.v3_key(key, false)
-        };
-        let mut end = start.clone();
-        if key.as_slice() != b"/" {
-            end.push(b'/');
-        }
-        ranges.push(v3::range(&start, Some(&v3::prefix_end(&end))));
-        let marks = self.created_key(key);
-        let mut marks_end = marks.clone();
-        if key.as_slice() != b"/" {
-            marks_end.push(b'/');
-        }
-        ranges.push(v3::range(&marks, Some(&v3::prefix_end(&marks_end))));
-        ranges.push(v3::range(self.serial_key(), None));
-        Txn::read(ranges)
-    }
-
-    /// The nodes a read found, by v2 path, and the serial key's revision.
-    fn nodes_of(&self, read: &TxnResponse) -> (Vec<(Vec<u8>, Flat)>, u64) {
-        let mut nodes = Vec::new();
-        let mut serial = 0;
-        let mut created = BTreeMap::new();
-        let key = &self.request.key;
-        for kv in read
-            .responses
-            .iter()
-            .filter_map(|r| r.response_range.as_ref())
-        {
-            for kv in &kv.kvs {
-                if kv.key == self.prefix {
-                    serial = kv.mod_revision;
-                    continue;
-                }
-                let Some(rest) = kv.key.strip_prefix(self.prefix.as_slice()) else {
-                    continue;
-                };
-                if let Some(path) = rest.strip_prefix(b"\0") {
-                    created.insert(path.to_vec(), kv.mod_revision);
-                    continue;
-                }
-                let (path, dir) = match rest.strip_suffix(b"/") {
-                    Some(p) if !p.is_empty() => (p, true),
-                    _ => (rest, false),
-                };
-                // The subtree range also spans siblings such as `/a-b` of `/a`.
-                let related = key.as_slice() == b"/"
-                    || path == key.as_slice()
-                    || (path.starts_with(key) && path.get(key.len()) == Some(&b'/'))
-                    || (key.starts_with(path) && key.get(path.len()) == Some(&b'/'));
-                if !related || !path.starts_with(b"/") {
-                    continue;
-                }
-                nodes.push((
-                    path.to_vec(),
-                    Flat {
-                        dir,
-                        value: if dir { Vec::new() } else { kv.value.clone() },
-                        created: kv.create_revision,
-                        modified: kv.mod_revision,
-                        expire: None,
-                    },
-                ));
-            }
-        }
-        for (path, node) in &mut nodes {
-            if let Some(&at) = created.get(path) {
-                node.created = at;
-            }
-        }
-        (nodes, serial)
-    }
-
-    /// The writes that turn `before` into `after`.
-    fn diff(
-        &self,
-        before: &BTreeMap<Vec<u8>, Flat>,
-        after: &BTreeMap<Vec<u8>, Flat>,
-    ) -> Vec<serde_json::Value> {
-        let mut ops = Vec::new();
-        let mut gone_dirs: Vec<&[u8]> = Vec::new();
-        for (path, old) in before {
-            if gone_dirs
-                .iter()
-                .any(|d| path.starts_with(d) && path.get(d.len()) == Some(&b'/'))
-            {
-                continue; // removed with its directory
-            }
-            match after.get(path) {
-                Some(new) if new.dir == old.dir => {}
-                _ if old.dir => {
-                    // The directory's key and everything below it, markers
-                    // included.
-                    let dir_key = self.v3_key(path, true);
-                    ops.push(v3::delete_range(&dir_key, &v3::prefix_end(&dir_key)));
-                    let mut marks = self.created_key(path);
-                    marks.push(b'/');
-                    ops.push(v3::delete_range(&marks, &v3::prefix_end(&marks)));
-                    gone_dirs.push(path);
-                }
-                _ => {
-                    ops.push(v3::delete(&self.v3_key(path, false)));
-                    ops.push(v3::delete(&self.created_key(path)));
-                }
-            }
-        }
-        for (path, new) in after {
-            let old = before.get(path);
-            if old == Some(new) {
-                continue;
-            }
-            ops.push(v3::put(&self.v3_key(path, new.dir), &new.value));
-            // A node replaced in place: v3 keeps the key's create revision, so
-            // the new one is marked.
-            if old.is_some_and(|old| old.dir == new.dir && old.created != new.created) {
-                ops.push(v3::put(&self.created_key(path), b""));
-            }
-        }
-        ops
-    }
-
     fn finish(&mut self, mut result: Result<http::Response<Vec<u8>>, Error>) {
         if self.request.method == KeysMethod::Head {
             // A HEAD answer has the headers only, errors included.
@@ -285,12 +132,12 @@ impl Call {
         self.state = State::Done(Some(result));
     }
 
-    fn handle_read(&mut self, read: TxnResponse, endpoint: String) {
+    fn handle_read(&mut self, read: TxnResponse) {
         let found = reply::cluster_id_text(read.header.cluster_id);
         if let Some(expected) = &self.cluster_id {
             if !expected.eq_ignore_ascii_case(&found) {
                 let mismatch = Error::ClusterIdMismatch {
-                    endpoint,
+                    endpoint: read.endpoint.clone(),
                     expected: expected.clone(),
                     found,
                 };
@@ -298,43 +145,75 @@ impl Call {
             }
         }
         let index = read.header.revision;
-        let at = indexes(&read, index);
-        let (nodes, serial) = self.nodes_of(&read);
+        let (nodes, serial) = self.layout.load(&self.request.key, &read);
         let mut store = Store::from_nodes(index, nodes);
         let before = store.nodes();
-        let result = store.apply(&self.request, 0);
+        // What v3 has not removed yet but v2 would have: gone.
+        store.delete_expired(self.now, self.now);
+        let result = store.apply(&self.request, self.now);
         let is_read = matches!(self.request.method, KeysMethod::Get | KeysMethod::Head);
+        let cluster_id = read.header.cluster_id;
         let event = match result {
-            Err(e) => {
-                return self.finish(Ok(reply::key_error(&e, Some(read.header.cluster_id))));
-            }
+            Err(e) => return self.finish(Ok(reply::key_error(&e, Some(cluster_id)))),
             Ok(event) if is_read => {
                 let no_value = self.request.no_value_on_success;
-                let answer = reply::event(&event, no_value, read.header.cluster_id, at);
+                let answer = reply::event(&event, no_value, cluster_id, indexes(&read, index));
                 return self.finish(Ok(answer));
             }
-            Ok(event) => event,
+            Ok(mut event) => {
+                // A refresh is kept out of waits' sight, as etcd keeps it.
+                event.refresh = self.request.refresh == Some(true);
+                event
+            }
         };
-        let mut ops = self.diff(&before, &store.nodes());
-        if ops.len() >= MAX_OPS {
-            return self.finish(Err(Error::NotOnBridge(format!(
-                "a change of {} keys in one request (etcd takes at most {} in one transaction)",
-                ops.len(),
-                MAX_OPS - 1
-            ))));
+        let after = store.nodes();
+        // A TTL given to a directory (through `dir=true`, or a refresh of a
+        // key that is one) would have to reach everything below it.
+        if after
+            .iter()
+            .any(|(path, node)| node.dir && node.expire.is_some() && before.get(path) != Some(node))
+        {
+            return self.finish(Err(Error::NotOnBridge("directory TTLs".into())));
         }
-        // The v2 event goes into `P`: `P`'s history is the v2 event history
-        // that waits read.
-        ops.push(v3::put(self.serial_key(), &record(index + 1, &event)));
-        let txn = Txn::write(vec![v3::mod_revision_is(self.serial_key(), serial)], ops);
-        self.state = State::Commit {
-            txn,
-            event: Box::new(event),
+        let lease = lease_seconds(&before, &after, self.now);
+        let planned = Box::new(Planned {
+            before,
+            after,
+            event,
             read_at: index,
+            serial,
+        });
+        self.state = match lease {
+            Some(seconds) => State::Grant(planned, seconds),
+            None => State::Commit(planned, None),
         };
     }
 
-    fn handle_commit(&mut self, commit: TxnResponse, mut event: Event, read_at: u64) {
+    /// The commit of `planned`: its writes and its event in `P`, if `P` is
+    /// still as it was read.
+    fn commit(&self, planned: &Planned, lease: Option<u64>) -> Result<Txn, Error> {
+        let mut ops = self.layout.diff(&planned.before, &planned.after, lease);
+        if ops.len() >= MAX_OPS {
+            return Err(Error::NotOnBridge(format!(
+                "a change of {} keys in one request (etcd takes at most {} in one transaction)",
+                ops.len(),
+                MAX_OPS - 1
+            )));
+        }
+        // The v2 event goes into `P`: `P`'s history is the v2 event history
+        // that waits read.
+        let serial = self.layout.serial();
+        ops.push(v3::put(
+            serial,
+            &record(planned.read_at + 1, &planned.event),
+        ));
+        Ok(Txn::write(
+            vec![v3::mod_revision_is(serial, planned.serial)],
+            ops,
+        ))
+    }
+
+    fn handle_commit(&mut self, commit: TxnResponse, planned: Planned) {
         if !commit.succeeded {
             self.conflicts += 1;
             if self.conflicts >= MAX_CONFLICTS {
@@ -345,35 +224,33 @@ impl Call {
             self.state = State::Read;
             return;
         }
+        let mut event = planned.event;
         let revision = commit.header.revision;
         // The store numbered the change `read_at + 1`; v3 numbered it with
         // the commit's revision (the same unless a write outside the bridge
         // came in between).
-        let planned = read_at + 1;
+        let planned_index = planned.read_at + 1;
         let fix = |i: &mut u64| {
-            if *i == planned {
+            if *i == planned_index {
                 *i = revision;
             }
         };
         fix(&mut event.node.modified_index);
         fix(&mut event.node.created_index);
         event.etcd_index = revision;
-        let at = indexes(&commit, revision);
         let answer = reply::event(
             &event,
             self.request.no_value_on_success,
             commit.header.cluster_id,
-            at,
+            indexes(&commit, revision),
         );
         self.finish(Ok(answer));
     }
-}
 
-impl Call {
     fn watch(&self) -> Watch {
         let from = (self.request.wait_index > 0).then_some(self.request.wait_index);
         Watch::new(
-            self.serial_key(),
+            self.layout.serial(),
             &self.request.key,
             self.request.recursive,
             from,
@@ -400,18 +277,19 @@ impl Call {
                     Some(header.cluster_id),
                 ))
             }
-            Some(Found::Ended(reason)) => Err(Error::Api {
-                endpoint: String::new(),
-                status: 503,
-                message: format!("the v3 watch ended: {reason}"),
-            }),
-            None => Err(Error::Api {
-                endpoint: String::new(),
-                status: 503,
-                message: "the v3 watch stream closed".into(),
-            }),
+            Some(Found::Ended(reason)) => Err(watch_ended(format!("the v3 watch ended: {reason}"))),
+            None => Err(watch_ended("the v3 watch stream closed".into())),
         };
         self.finish(answer);
+    }
+}
+
+/// A watch the server ended: a failure that waiting may cure.
+fn watch_ended(message: String) -> Error {
+    Error::Api {
+        endpoint: String::new(),
+        status: 503,
+        message,
     }
 }
 
@@ -427,8 +305,8 @@ fn indexes(answer: &TxnResponse, etcd_index: u64) -> Indexes {
 pub fn unsupported(r: &KeysRequest) -> Option<&'static str> {
     if r.stream {
         Some("streamed waits")
-    } else if r.ttl.is_some() || r.refresh.is_some() {
-        Some("TTLs and refresh")
+    } else if r.dir && (r.ttl.is_some() || r.refresh.is_some()) {
+        Some("directory TTLs")
     } else {
         None
     }
@@ -446,21 +324,28 @@ impl Machine for Call {
             State::Done(mut output) => output_once(&mut output, "bridge call"),
             State::Read => {
                 self.state = State::Reading;
-                Step::Send(Request::Txn(self.read()))
+                Step::Send(Request::Txn(self.layout.read(&self.request.key)))
             }
+            State::Grant(planned, ttl) => {
+                self.state = State::Granting(planned);
+                Step::Send(Request::Grant(LeaseGrant { ttl }))
+            }
+            State::Commit(planned, lease) => match self.commit(&planned, lease) {
+                Ok(txn) => {
+                    self.state = State::Committing(planned);
+                    Step::Send(Request::Txn(txn))
+                }
+                // Refused before anything was written (the state stays done).
+                Err(e) => Step::Done(Err(e)),
+            },
             State::Wait => {
                 self.state = State::Waiting;
                 Step::Send(Request::Watch(self.watch()))
             }
-            State::Commit {
-                txn,
-                event,
-                read_at,
-            } => {
-                self.state = State::Committing { event, read_at };
-                Step::Send(Request::Txn(txn))
-            }
-            in_flight @ (State::Reading | State::Committing { .. } | State::Waiting) => {
+            in_flight @ (State::Reading
+            | State::Granting(_)
+            | State::Committing(_)
+            | State::Waiting) => {
                 self.state = in_flight;
                 Step::Done(Err(Error::Misuse(
                     "the bridge call was polled while a request was in flight".into(),
@@ -474,25 +359,22 @@ impl Machine for Call {
             std::mem::replace(&mut self.state, State::Done(None)),
             outcome,
         ) {
-            (State::Reading, Outcome::Txn(outcome)) => match outcome {
-                Ok(read) => {
-                    let endpoint = read.endpoint.clone();
-                    self.handle_read(read, endpoint)
-                }
-                Err(e) => self.finish(Err(e)),
-            },
-            (State::Committing { event, read_at }, Outcome::Txn(outcome)) => match outcome {
-                Ok(commit) => self.handle_commit(commit, *event, read_at),
-                Err(e) => self.finish(Err(e)),
-            },
-            (State::Waiting, Outcome::Watch(outcome)) => match outcome {
-                Ok(watched) => self.handle_watched(watched),
-                Err(e) => self.finish(Err(e)),
-            },
+            (State::Reading, Outcome::Txn(Ok(read))) => self.handle_read(read),
+            (State::Granting(planned), Outcome::Grant(Ok(lease))) => {
+                self.state = State::Commit(planned, Some(lease));
+            }
+            (State::Committing(planned), Outcome::Txn(Ok(commit))) => {
+                self.handle_commit(commit, *planned)
+            }
+            (State::Waiting, Outcome::Watch(Ok(watched))) => self.handle_watched(watched),
+            (
+                State::Reading | State::Granting(_) | State::Committing(_) | State::Waiting,
+                Outcome::Txn(Err(e)) | Outcome::Grant(Err(e)) | Outcome::Watch(Err(e)),
+            ) => self.finish(Err(e)),
             (other, _) => {
                 self.state = other;
                 return Err(Error::Misuse(
-                    "a bridge outcome with no request in flight".into(),
+                    "a bridge outcome that does not match the request in flight".into(),
                 ));
             }
         }

@@ -47,6 +47,7 @@
 
 pub mod base64;
 mod call;
+pub mod layout;
 pub mod v3;
 pub mod watch;
 
@@ -57,6 +58,8 @@ pub use call::{unsupported, Call, MAX_CONFLICTS};
 pub enum Request {
     /// A v3 transaction.
     Txn(v3::Txn),
+    /// A lease for the nodes a write gives a TTL.
+    Grant(v3::LeaseGrant),
     /// A v3 watch, read line by line ([`crate::Transport::send_streaming`]).
     Watch(watch::Watch),
 }
@@ -66,12 +69,14 @@ pub enum Request {
 pub enum Outcome {
     /// A transaction's answer.
     Txn(Result<v3::TxnResponse, Error>),
+    /// The granted lease's ID.
+    Grant(Result<u64, Error>),
     /// What a watch saw.
     Watch(Result<watch::Watched, Error>),
 }
 
 use crate::error::Error;
-use crate::server::request::{decode, KeysRequest, Route};
+use crate::server::request::{decode, Route};
 
 /// The prefix as the bridge uses it: without trailing slashes, and not empty
 /// (else [`Error::InvalidArgument`]).
@@ -88,13 +93,12 @@ pub fn check_prefix(prefix: &str) -> Result<Vec<u8>, Error> {
 
 /// The call that carries out a v2 request (as the client built it) over the
 /// bridge, or [`Error::NotOnBridge`] for what is not a keys request.
-pub fn call_for(prefix: &[u8], request: &http::Request<Vec<u8>>) -> Result<Call, Error> {
+pub fn call_for(prefix: &[u8], request: &http::Request<Vec<u8>>, now: i64) -> Result<Call, Error> {
     match decode(request) {
-        Route::Keys(keys) => Ok(Call::new(prefix.to_vec(), keys)),
+        Route::Keys(keys) => Ok(Call::new(prefix.to_vec(), keys, now)),
         // Refused as etcd v2 refuses it (with index 0, as etcd does).
         Route::KeysError(e) => Ok(Call::answered(
             prefix.to_vec(),
-            KeysRequest::default(),
             crate::server::reply::key_error(&e, None),
         )),
         _ => Err(Error::NotOnBridge(format!(

@@ -132,7 +132,70 @@ pub fn range(key: &[u8], end: Option<&[u8]>) -> Value {
 
 /// Put `value` at `key`.
 pub fn put(key: &[u8], value: &[u8]) -> Value {
-    json!({ "request_put": { "key": base64::encode(key), "value": base64::encode(value) } })
+    put_on(key, value, None)
+}
+
+/// Put `value` at `key`, on `lease` if any (a put without a lease detaches
+/// the key from the one it had).
+pub fn put_on(key: &[u8], value: &[u8], lease: Option<u64>) -> Value {
+    let mut put = json!({ "key": base64::encode(key), "value": base64::encode(value) });
+    if let Some(lease) = lease {
+        put["lease"] = json!(lease.to_string());
+    }
+    json!({ "request_put": put })
+}
+
+/// `POST /v3/lease/grant`: a lease of `ttl` seconds; the output is its ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseGrant {
+    /// The seconds.
+    pub ttl: u64,
+}
+
+#[derive(Deserialize)]
+struct Granted {
+    #[serde(rename = "ID", deserialize_with = "number")]
+    id: u64,
+}
+
+impl Operation for LeaseGrant {
+    type Output = u64;
+
+    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
+        http::Request::builder()
+            .method(http::Method::POST)
+            .uri(format!("{}/v3/lease/grant", endpoint.as_str()))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(
+                json!({ "TTL": self.ttl.to_string() })
+                    .to_string()
+                    .into_bytes(),
+            )
+            .map_err(|e| Error::invalid_argument("request", e.to_string()))
+    }
+
+    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<u64, Error> {
+        if response.status() != http::StatusCode::OK {
+            return Err(error_of(&response));
+        }
+        serde_json::from_slice::<Granted>(response.body())
+            .map(|g| g.id)
+            .map_err(|e| Error::Decode {
+                endpoint: endpoint_of(&response),
+                status: 200,
+                reason: e.to_string(),
+                body: body_prefix(response.body()),
+            })
+    }
+
+    /// A lease resent makes another, which expires unused.
+    fn idempotent(&self) -> bool {
+        true
+    }
+
+    fn name(&self) -> &'static str {
+        "BridgeLease"
+    }
 }
 
 /// Delete `key`.

@@ -17,20 +17,29 @@ use crate::ops::Operation;
 use crate::server::types::{wait_sees, Action, Event};
 use crate::transport::Flow;
 
-/// What a bridge write puts in `P`: the index it planned its event at, a
-/// newline, and the event as etcd v2 writes it.
+/// What a bridge write puts in `P`: the index it planned its event at (and
+/// ` refresh` for a TTL refresh, which waits skip, as etcd's do), a newline,
+/// and the event as etcd v2 writes it.
 pub fn record(planned: u64, event: &Event) -> Vec<u8> {
     let mut out = planned.to_string().into_bytes();
+    if event.refresh {
+        out.extend_from_slice(b" refresh");
+    }
     out.push(b'\n');
     out.extend_from_slice(&event.to_json(false));
     out
 }
 
-/// The planned index and the event JSON of a record.
-fn split_record(value: &[u8]) -> Option<(u64, &[u8])> {
+/// The planned index, whether it was a refresh, and the event JSON of a
+/// record.
+fn split_record(value: &[u8]) -> Option<(u64, bool, &[u8])> {
     let at = value.iter().position(|&b| b == b'\n')?;
-    let planned = std::str::from_utf8(&value[..at]).ok()?.parse().ok()?;
-    Some((planned, &value[at + 1..]))
+    let head = std::str::from_utf8(&value[..at]).ok()?;
+    let (planned, refresh) = match head.strip_suffix(" refresh") {
+        Some(planned) => (planned, true),
+        None => (head, false),
+    };
+    Some((planned.parse().ok()?, refresh, &value[at + 1..]))
 }
 
 /// `json` with every `"modifiedIndex"` and `"createdIndex"` equal to
@@ -234,9 +243,12 @@ impl Watch {
             if event.kind == "DELETE" || event.kv.key != self.serial {
                 continue;
             }
-            let Some((planned, json)) = split_record(&event.kv.value) else {
+            let Some((planned, refresh, json)) = split_record(&event.kv.value) else {
                 continue;
             };
+            if refresh {
+                continue;
+            }
             let Ok(recorded) = serde_json::from_slice::<Recorded>(json) else {
                 continue;
             };

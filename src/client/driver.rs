@@ -209,6 +209,7 @@ macro_rules! runs {
             use crate::bridge::{Outcome, Request};
             match request {
                 Request::Txn(txn) => Outcome::Txn(client.execute_direct(txn, client.attempts(txn))$($aw)*),
+                Request::Grant(grant) => Outcome::Grant(client.execute_direct(grant, client.attempts(grant))$($aw)*),
                 Request::Watch(watch) => {
                     let attempts = client.attempts(watch).with_timeout(watch.timeout());
                     Outcome::Watch(client.execute_streaming(watch, attempts)$($aw)*)

@@ -245,7 +245,8 @@ macro_rules! client_api {
             let endpoint = self.inner.shared.pool().pinned().clone();
             let request = op.build(&endpoint)?;
             let expected = self.inner.shared.pool().cluster_id().map(str::to_owned);
-            let mut call = crate::bridge::call_for(prefix, &request)?
+            let now = self.inner.transport.unix_nanos();
+            let mut call = crate::bridge::call_for(prefix, &request, now)?
                 .expect_cluster(expected)
                 .wait_timeout(attempts.timeout());
             let mut response = self.run_machine(&mut call)$($aw)*??;
