@@ -424,6 +424,42 @@ etcd_test!(ttls_expire_and_refresh_keeps_the_value, standalone, |p| {
     }
 });
 
+#[test]
+fn a_key_expired_but_not_yet_removed_takes_no_index() {
+    let p = Prefix::new("expired-index");
+    let c = bridge_builder(&p).build().unwrap();
+    c.node().set("/short", "v", Some(1)).unwrap();
+    // Past its TTL for v2, while its v3 lease (a second longer) still holds it.
+    std::thread::sleep(Duration::from_millis(1300));
+    assert!(c
+        .node()
+        .get("/short", false)
+        .unwrap_err()
+        .is_key_not_found());
+    let index = c.node().current_index().unwrap();
+    assert!(
+        index <= v3_revision(),
+        "the index {index} is a revision v3 has reached"
+    );
+}
+
+/// The v3 store's revision now (a raw range).
+fn v3_revision() -> u64 {
+    let raw = UreqTransport::new(&etcd_v2::TransportOptions::default()).unwrap();
+    let range = http::Request::builder()
+        .method("POST")
+        .uri(format!("{}/v3/kv/range", v3_only().endpoint()))
+        .body(br#"{"key":"AA=="}"#.to_vec())
+        .unwrap();
+    let answer = raw.send(range, Some(Duration::from_secs(10))).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(answer.body()).unwrap();
+    body["header"]["revision"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 /// Whether the v3 key `key` exists (a raw range, not through the bridge).
 fn v3_has(key: &str) -> bool {
     let raw = UreqTransport::new(&etcd_v2::TransportOptions::default()).unwrap();

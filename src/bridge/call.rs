@@ -149,7 +149,7 @@ impl Call {
         let mut store = Store::from_nodes(index, nodes);
         let before = store.nodes();
         // What v3 has not removed yet but v2 would have: gone.
-        store.delete_expired(self.now, self.now);
+        store.drop_expired(self.now);
         let result = store.apply(&self.request, self.now);
         let is_read = matches!(self.request.method, KeysMethod::Get | KeysMethod::Head);
         let cluster_id = read.header.cluster_id;

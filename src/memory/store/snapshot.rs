@@ -80,6 +80,15 @@ impl Store {
         store
     }
 
+    /// Drop the nodes that expire at or before `now` without taking an index
+    /// for it (a snapshot's nodes that the real store has expired, or will,
+    /// on its own).
+    pub fn drop_expired(&mut self, now: i64) {
+        let index = self.index;
+        self.delete_expired(now, now);
+        self.index = index;
+    }
+
     /// Every node but the root, by path.
     pub fn nodes(&self) -> BTreeMap<Vec<u8>, Flat> {
         let mut out = BTreeMap::new();
