@@ -476,3 +476,22 @@ fn v3_has(key: &str) -> bool {
     assert_eq!(answer.status(), 200);
     String::from_utf8_lossy(answer.body()).contains("\"kvs\"")
 }
+
+#[test]
+fn a_key_made_again_after_its_lease_ended_has_its_own_created_index() {
+    let p = Prefix::new("remade");
+    let c = bridge_builder(&p).build().unwrap();
+    c.node().set("/k", "1", None).unwrap();
+    // Replaced in place (a marker records its createdIndex), then given a TTL.
+    c.node().set("/k", "2", Some(1)).unwrap();
+    let key = format!("/bridge{}/k", p.dir());
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while v3_has(&key) {
+        assert!(std::time::Instant::now() < deadline, "{key} outlived its lease");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let made = c.node().create_only("/k", "3", None).unwrap();
+    assert_eq!(made.node.created_index, made.node.modified_index);
+    let read = c.node().get("/k", false).unwrap();
+    assert_eq!(read.node.created_index, made.node.created_index);
+}

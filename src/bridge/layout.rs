@@ -146,7 +146,10 @@ impl Layout {
             ));
         }
         for (path, node) in &mut nodes {
-            if let Some(&at) = created.get(path) {
+            // A marker older than the key is stale: left by a node whose lease
+            // ended (v3 removed the key, not the marker) before this one was
+            // made.
+            if let Some(&at) = created.get(path).filter(|&&at| at >= node.created) {
                 node.created = at;
             }
             node.expire = expiry.get(path).copied();
