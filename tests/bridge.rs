@@ -410,6 +410,15 @@ etcd_test!(ttls_expire_and_refresh_keeps_the_value, standalone, |p| {
     sleep!(Duration::from_millis(3500));
     let gone = call!(c.node().get("/ttl", false)).unwrap_err();
     assert!(gone.is_key_not_found(), "{gone}");
+    // Its expiry is an event, as in v2.
+    let expired = call!(c
+        .node()
+        .wait_from("/ttl", set.node.modified_index + 1, false))
+    .unwrap();
+    assert_eq!(expired.action, Action::Expire);
+    let prev = expired.prev_node.expect("the expired node");
+    assert_eq!(prev.value.as_deref(), Some("v"));
+    assert_eq!(prev.expiration, set.node.expiration);
     let still = call!(c.node().get("/kept", false)).unwrap();
     assert_eq!(still.value(), Some("k2"));
     // v3 removes the key too once its lease ends.
@@ -487,7 +496,10 @@ fn a_key_made_again_after_its_lease_ended_has_its_own_created_index() {
     let key = format!("/bridge{}/k", p.dir());
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     while v3_has(&key) {
-        assert!(std::time::Instant::now() < deadline, "{key} outlived its lease");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{key} outlived its lease"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let made = c.node().create_only("/k", "3", None).unwrap();

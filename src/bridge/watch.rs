@@ -14,7 +14,7 @@ use crate::cluster::Timeout;
 use crate::endpoint::Endpoint;
 use crate::error::Error;
 use crate::ops::Operation;
-use crate::server::types::{wait_sees, Action, Event};
+use crate::server::types::{wait_sees, Action, Event, NodeView};
 use crate::transport::Flow;
 
 /// What a bridge write puts in `P`: the index it planned its event at (and
@@ -119,6 +119,8 @@ struct WatchEvent {
     kind: String,
     #[serde(default)]
     kv: KeyValue,
+    #[serde(default)]
+    prev_kv: Option<KeyValue>,
 }
 
 /// How a watch ended.
@@ -189,7 +191,13 @@ impl Watch {
         from: Option<u64>,
         timeout: Timeout,
     ) -> Watch {
-        let mut create = json!({ "key": base64::encode(serial) });
+        // `P` and everything under it: the records, and the node keys whose
+        // removal without a record is a lease's end (an expiry).
+        let mut create = json!({
+            "key": base64::encode(serial),
+            "range_end": base64::encode(&super::v3::prefix_end(serial)),
+            "prev_kv": true,
+        });
         if let Some(from) = from {
             create["start_revision"] = json!(from.to_string());
         }
@@ -239,41 +247,94 @@ impl Watch {
             seen.found = Some(Found::Ended(result.cancel_reason));
             return Flow::Stop;
         }
-        for event in result.events {
-            if event.kind == "DELETE" || event.kv.key != self.serial {
-                continue;
+        // One revision at a time (a line may hold several).
+        let events = result.events;
+        let mut at = 0;
+        while at < events.len() {
+            let revision = events[at].kv.mod_revision;
+            let end = at
+                + events[at..]
+                    .iter()
+                    .take_while(|e| e.kv.mod_revision == revision)
+                    .count();
+            if let Some(found) = self.in_revision(&events[at..end]) {
+                seen.found = Some(found);
+                return Flow::Stop;
             }
-            let Some((planned, refresh, json)) = split_record(&event.kv.value) else {
-                continue;
-            };
+            at = end;
+        }
+        Flow::Continue
+    }
+
+    /// The event of one revision that the wait sees, if any: a bridge write's
+    /// record, or, in a revision without one, a node key removed by the end
+    /// of its lease (v2's `expire`).
+    fn in_revision(&self, events: &[WatchEvent]) -> Option<Found> {
+        let record = events
+            .iter()
+            .find(|e| e.kind != "DELETE" && e.kv.key == self.serial);
+        if let Some(event) = record {
+            let (planned, refresh, json) = split_record(&event.kv.value)?;
             if refresh {
-                continue;
+                return None;
             }
-            let Ok(recorded) = serde_json::from_slice::<Recorded>(json) else {
-                continue;
-            };
+            let recorded = serde_json::from_slice::<Recorded>(json).ok()?;
             let action = Action::parse(&recorded.action);
             let prev_dir = recorded
                 .prev_node
                 .as_ref()
                 .filter(|p| p.dir)
                 .map(|p| p.key.as_bytes());
-            if wait_sees(
-                &self.key,
-                self.recursive,
-                recorded.node.key.as_bytes(),
-                &action,
-                prev_dir,
-            ) {
-                let revision = event.kv.mod_revision;
-                seen.found = Some(Found::Event {
-                    revision,
-                    json: renumber(json, planned, revision),
-                });
-                return Flow::Stop;
+            let node = recorded.node.key.as_bytes();
+            if !wait_sees(&self.key, self.recursive, node, &action, prev_dir) {
+                return None;
             }
+            let revision = event.kv.mod_revision;
+            return Some(Found::Event {
+                revision,
+                json: renumber(json, planned, revision),
+            });
         }
-        Flow::Continue
+        let mut node_prefix = self.serial.clone();
+        node_prefix.push(b'/');
+        let mut expiry_prefix = self.serial.clone();
+        expiry_prefix.push(1);
+        for event in events.iter().filter(|e| e.kind == "DELETE") {
+            let Some(path) = event.kv.key.strip_prefix(self.serial.as_slice()) else {
+                continue;
+            };
+            if !event.kv.key.starts_with(&node_prefix) || path.ends_with(b"/") {
+                continue; // a marker, or a directory (they take no TTL)
+            }
+            if !wait_sees(&self.key, self.recursive, path, &Action::Expire, None) {
+                continue;
+            }
+            let revision = event.kv.mod_revision;
+            let prev = event.prev_kv.clone().unwrap_or_default();
+            let mut expiry_key = expiry_prefix.clone();
+            expiry_key.extend_from_slice(path);
+            let expiration = events
+                .iter()
+                .filter(|e| e.kv.key == expiry_key)
+                .filter_map(|e| e.prev_kv.as_ref())
+                .find_map(|kv| std::str::from_utf8(&kv.value).ok()?.parse::<i64>().ok());
+            let prev_node = NodeView {
+                value: Some(prev.value),
+                expiration,
+                ..NodeView::bare(path, prev.mod_revision, prev.create_revision)
+            };
+            let expired = Event::new(
+                Action::Expire,
+                NodeView::bare(path, revision, prev.create_revision),
+                Some(prev_node),
+                revision,
+            );
+            return Some(Found::Event {
+                revision,
+                json: expired.to_json(false),
+            });
+        }
+        None
     }
 }
 
