@@ -13,6 +13,7 @@ use super::v3::{error_of, number, Header, KeyValue};
 use crate::cluster::Timeout;
 use crate::endpoint::Endpoint;
 use crate::error::Error;
+use crate::memory::store::is_hidden;
 use crate::ops::Operation;
 use crate::server::types::{wait_sees, Action, Event, NodeView};
 use crate::transport::Flow;
@@ -257,7 +258,11 @@ impl Watch {
                     .iter()
                     .take_while(|e| e.kv.mod_revision == revision)
                     .count();
-            if let Some(found) = self.in_revision(&events[at..end]) {
+            // What was already written when the watch began is read as etcd
+            // reads its history; what comes later as its live watchers see it
+            // (hidden keys below the watched one are not told).
+            let live = revision > seen.header.revision;
+            if let Some(found) = self.in_revision(&events[at..end], live) {
                 seen.found = Some(found);
                 return Flow::Stop;
             }
@@ -269,7 +274,11 @@ impl Watch {
     /// The event of one revision that the wait sees, if any: a bridge write's
     /// record, or, in a revision without one, a node key removed by the end
     /// of its lease (v2's `expire`).
-    fn in_revision(&self, events: &[WatchEvent]) -> Option<Found> {
+    fn in_revision(&self, events: &[WatchEvent], live: bool) -> Option<Found> {
+        let sees = |node: &[u8], action: &Action, prev_dir: Option<&[u8]>| {
+            wait_sees(&self.key, self.recursive, node, action, prev_dir)
+                && !(live && node != self.key.as_slice() && is_hidden(&self.key, node))
+        };
         let record = events
             .iter()
             .find(|e| e.kind != "DELETE" && e.kv.key == self.serial);
@@ -286,7 +295,7 @@ impl Watch {
                 .filter(|p| p.dir)
                 .map(|p| p.key.as_bytes());
             let node = recorded.node.key.as_bytes();
-            if !wait_sees(&self.key, self.recursive, node, &action, prev_dir) {
+            if !sees(node, &action, prev_dir) {
                 return None;
             }
             let revision = event.kv.mod_revision;
@@ -306,7 +315,7 @@ impl Watch {
             if !event.kv.key.starts_with(&node_prefix) || path.ends_with(b"/") {
                 continue; // a marker, or a directory (they take no TTL)
             }
-            if !wait_sees(&self.key, self.recursive, path, &Action::Expire, None) {
+            if !sees(path, &Action::Expire, None) {
                 continue;
             }
             let revision = event.kv.mod_revision;

@@ -36,7 +36,7 @@ pub struct Hub {
 
 /// Whether `key` is hidden from a watch at `watch` (a segment after the watched
 /// path starts with `_`).
-fn is_hidden(watch: &[u8], key: &[u8]) -> bool {
+pub(crate) fn is_hidden(watch: &[u8], key: &[u8]) -> bool {
     if watch.len() > key.len() {
         return false;
     }
