@@ -13,7 +13,7 @@ impl Credentials {
     /// Credentials for `user` with `password`.
     pub fn new(user: impl Into<String>, password: impl AsRef<str>) -> Credentials {
         let user = user.into();
-        let token = base64(format!("{user}:{}", password.as_ref()).as_bytes());
+        let token = crate::base64::encode(format!("{user}:{}", password.as_ref()).as_bytes());
         let mut header = http::HeaderValue::from_str(&format!("Basic {token}"))
             .unwrap_or_else(|_| http::HeaderValue::from_static(""));
         header.set_sensitive(true);
@@ -62,27 +62,6 @@ impl fmt::Debug for Secret {
     }
 }
 
-fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,7 +77,7 @@ mod tests {
             ("fooba", "Zm9vYmE="),
             ("foobar", "Zm9vYmFy"),
         ] {
-            assert_eq!(base64(input.as_bytes()), want);
+            assert_eq!(crate::base64::encode(input.as_bytes()), want);
         }
     }
 

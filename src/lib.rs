@@ -101,6 +101,7 @@ macro_rules! setter {
     };
 }
 
+pub mod base64;
 #[cfg(feature = "bridge")]
 pub mod bridge;
 pub mod client;

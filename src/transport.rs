@@ -43,6 +43,10 @@ pub enum Flow {
     Stop,
 }
 
+/// What an async transport hands a streamed answer's lines to (see
+/// [`AsyncTransport::send_streaming`]).
+pub type AsyncLines<'a> = &'a mut (dyn FnMut(&[u8]) -> Flow + Send);
+
 /// The error of a transport that cannot stream.
 fn cannot_stream() -> HttpResult {
     Err(TransportError::new(

@@ -359,18 +359,11 @@ fn a_wait_from_a_compacted_revision_is_errorcode_401() {
     let first = c.node().set("/k", "1", None).unwrap();
     let last = c.node().set("/k", "2", None).unwrap();
     // Compact v3's history up to the last write.
-    let raw = UreqTransport::new(&etcd_v2::TransportOptions::default()).unwrap();
-    let compaction = http::Request::builder()
-        .method("POST")
-        .uri(format!("{}/v3/kv/compaction", etcd.endpoint()))
-        .body(format!("{{\"revision\":\"{}\"}}", last.node.modified_index).into_bytes())
-        .unwrap();
-    let answer = raw.send(compaction, Some(Duration::from_secs(10))).unwrap();
-    assert_eq!(
-        answer.status(),
-        200,
-        "{:?}",
-        String::from_utf8_lossy(answer.body())
+    let revision = last.node.modified_index;
+    v3_post(
+        &etcd,
+        "/v3/kv/compaction",
+        format!(r#"{{"revision":"{revision}"}}"#),
     );
     let err = c
         .node()
@@ -423,14 +416,7 @@ etcd_test!(ttls_expire_and_refresh_keeps_the_value, standalone, |p| {
     assert_eq!(still.value(), Some("k2"));
     // v3 removes the key too once its lease ends.
     let key = format!("/bridge{}/ttl", p.dir());
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while v3_has(&key) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{key} outlived its lease"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    await_lease_end(&key);
 });
 
 #[test]
@@ -452,38 +438,51 @@ fn a_key_expired_but_not_yet_removed_takes_no_index() {
     );
 }
 
-/// The v3 store's revision now (a raw range).
-fn v3_revision() -> u64 {
+/// A raw v3 gateway call to `etcd` (not through the bridge): the JSON answer.
+fn v3_post(etcd: &Etcd, path: &str, body: String) -> serde_json::Value {
     let raw = UreqTransport::new(&etcd_v2::TransportOptions::default()).unwrap();
-    let range = http::Request::builder()
+    let request = http::Request::builder()
         .method("POST")
-        .uri(format!("{}/v3/kv/range", v3_only().endpoint()))
-        .body(br#"{"key":"AA=="}"#.to_vec())
+        .uri(format!("{}{path}", etcd.endpoint()))
+        .body(body.into_bytes())
         .unwrap();
-    let answer = raw.send(range, Some(Duration::from_secs(10))).unwrap();
-    let body: serde_json::Value = serde_json::from_slice(answer.body()).unwrap();
-    body["header"]["revision"]
+    let answer = raw.send(request, Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(
+        answer.status(),
+        200,
+        "{path}: {}",
+        String::from_utf8_lossy(answer.body())
+    );
+    serde_json::from_slice(answer.body()).unwrap()
+}
+
+/// The v3 store's revision now.
+fn v3_revision() -> u64 {
+    let answer = v3_post(v3_only(), "/v3/kv/range", r#"{"key":"AA=="}"#.into());
+    answer["header"]["revision"]
         .as_str()
         .unwrap()
         .parse()
         .unwrap()
 }
 
-/// Whether the v3 key `key` exists (a raw range, not through the bridge).
+/// Wait (at most 15 s) until v3 has removed `key`, whose lease ended.
+fn await_lease_end(key: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while v3_has(key) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{key} outlived its lease"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Whether the v3 key `key` exists.
 fn v3_has(key: &str) -> bool {
-    let raw = UreqTransport::new(&etcd_v2::TransportOptions::default()).unwrap();
-    let body = format!(
-        "{{\"key\":\"{}\"}}",
-        etcd_v2::bridge::base64::encode(key.as_bytes())
-    );
-    let range = http::Request::builder()
-        .method("POST")
-        .uri(format!("{}/v3/kv/range", v3_only().endpoint()))
-        .body(body.into_bytes())
-        .unwrap();
-    let answer = raw.send(range, Some(Duration::from_secs(10))).unwrap();
-    assert_eq!(answer.status(), 200);
-    String::from_utf8_lossy(answer.body()).contains("\"kvs\"")
+    let key = etcd_v2::base64::encode(key.as_bytes());
+    let answer = v3_post(v3_only(), "/v3/kv/range", format!(r#"{{"key":"{key}"}}"#));
+    answer.get("kvs").is_some()
 }
 
 #[test]
@@ -494,14 +493,7 @@ fn a_key_made_again_after_its_lease_ended_has_its_own_created_index() {
     // Replaced in place (a marker records its createdIndex), then given a TTL.
     c.node().set("/k", "2", Some(1)).unwrap();
     let key = format!("/bridge{}/k", p.dir());
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while v3_has(&key) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{key} outlived its lease"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    await_lease_end(&key);
     let made = c.node().create_only("/k", "3", None).unwrap();
     assert_eq!(made.node.created_index, made.node.modified_index);
     let read = c.node().get("/k", false).unwrap();

@@ -457,6 +457,17 @@ enum Other {
 
 const BRIDGE_PREFIX: &str = "/bridge-differential";
 
+/// Send `op` to `endpoint` with `real` and parse the answer.
+fn send_op<O: Operation>(
+    real: &UreqTransport,
+    endpoint: &etcd_v2::Endpoint,
+    op: &O,
+    timeout: Option<Duration>,
+) -> Result<Result<O::Output, etcd_v2::Error>, etcd_v2::TransportError> {
+    let sent = real.send(op.build(endpoint).expect("request"), timeout)?;
+    Ok(op.parse(sent))
+}
+
 /// What the bridge answers to `op`: its machine driven by hand, its v3
 /// transactions sent with `real`. `None`: the bridge does not provide it.
 fn bridge_answer(
@@ -487,38 +498,25 @@ fn bridge_answer(
     };
     loop {
         match call.poll(now) {
-            Step::Send(Request::Txn(txn)) => {
-                let sent = real.send(txn.build(&endpoint).expect("txn"), timeout);
-                let outcome = match sent {
-                    Ok(r) => txn.parse(r),
-                    Err(e) => return Some(Err(e)),
+            Step::Send(request) => {
+                let outcome = match request {
+                    Request::Txn(txn) => send_op(real, &endpoint, &txn, timeout).map(Outcome::Txn),
+                    Request::Grant(grant) => {
+                        send_op(real, &endpoint, &grant, timeout).map(Outcome::Grant)
+                    }
+                    Request::Watch(watch) => real
+                        .send_streaming(watch.build(&endpoint).expect("watch"), timeout, &mut |l| {
+                            watch.accept(l)
+                        })
+                        .map(|r| Outcome::Watch(watch.parse(r))),
                 };
-                if let Err(e) = call.handle(Outcome::Txn(outcome), now) {
-                    return failed(e);
-                }
-            }
-            Step::Send(Request::Grant(grant)) => {
-                let sent = real.send(grant.build(&endpoint).expect("grant"), timeout);
-                let outcome = match sent {
-                    Ok(r) => grant.parse(r),
+                match outcome {
+                    Ok(outcome) => {
+                        if let Err(e) = call.handle(outcome, now) {
+                            return failed(e);
+                        }
+                    }
                     Err(e) => return Some(Err(e)),
-                };
-                if let Err(e) = call.handle(Outcome::Grant(outcome), now) {
-                    return failed(e);
-                }
-            }
-            Step::Send(Request::Watch(watch)) => {
-                let sent = real.send_streaming(
-                    watch.build(&endpoint).expect("watch"),
-                    timeout,
-                    &mut |l| watch.accept(l),
-                );
-                let outcome = match sent {
-                    Ok(r) => watch.parse(r),
-                    Err(e) => return Some(Err(e)),
-                };
-                if let Err(e) = call.handle(Outcome::Watch(outcome), now) {
-                    return failed(e);
                 }
             }
             Step::Done(Ok(answer)) => return Some(Ok(answer)),

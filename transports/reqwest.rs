@@ -19,7 +19,9 @@ use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::client::{ClientBuilder, TransportOptions};
 use crate::error::{Error, TransportError, TransportErrorKind};
-use crate::transport::{feed_lines, AsyncTransport, Flow, HttpRequest, HttpResult, Task};
+use crate::transport::{
+    feed_lines, AsyncLines, AsyncTransport, Flow, HttpRequest, HttpResult, Task,
+};
 use crate::AsyncClient;
 
 /// An [`AsyncTransport`] over a reqwest `Client` (one connection pool, shared by
@@ -190,12 +192,14 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
-impl AsyncTransport for ReqwestTransport {
-    async fn send_streaming<'a>(
-        &'a self,
+impl ReqwestTransport {
+    /// One exchange: the whole body, or with `line`, a 2xx body handed over
+    /// line by line (see [`AsyncTransport::send_streaming`]).
+    async fn exchange(
+        &self,
         request: HttpRequest,
         timeout: Option<Duration>,
-        line: &'a mut (dyn FnMut(&[u8]) -> Flow + Send),
+        mut line: Option<AsyncLines<'_>>,
     ) -> HttpResult {
         let mut request = reqwest::Request::try_from(request).map_err(classify)?;
         *request.timeout_mut() = timeout;
@@ -206,7 +210,9 @@ impl AsyncTransport for ReqwestTransport {
         if let Some(headers) = builder.headers_mut() {
             *headers = std::mem::take(response.headers_mut());
         }
-        let success = response.status().is_success();
+        if !response.status().is_success() {
+            line = None;
+        }
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(classify)? {
             if body.len() + chunk.len() > self.max_body_size {
@@ -216,42 +222,33 @@ impl AsyncTransport for ReqwestTransport {
                 ));
             }
             body.extend_from_slice(&chunk);
-            if success && feed_lines(&mut body, &mut |l| line(l)) == Flow::Stop {
-                body.clear();
-                break;
+            if let Some(line) = line.as_mut() {
+                if feed_lines(&mut body, &mut |l| line(l)) == Flow::Stop {
+                    break;
+                }
             }
         }
-        if success {
+        if line.is_some() {
             body.clear();
         }
         builder
             .body(body)
             .map_err(|e| TransportError::new(TransportErrorKind::Other, e.to_string()))
     }
+}
 
+impl AsyncTransport for ReqwestTransport {
     async fn send(&self, request: HttpRequest, timeout: Option<Duration>) -> HttpResult {
-        let mut request = reqwest::Request::try_from(request).map_err(classify)?;
-        *request.timeout_mut() = timeout;
-        let mut response = self.client.execute(request).await.map_err(classify)?;
-        let mut builder = http::Response::builder()
-            .status(response.status())
-            .version(response.version());
-        if let Some(headers) = builder.headers_mut() {
-            *headers = std::mem::take(response.headers_mut());
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(classify)? {
-            if body.len() + chunk.len() > self.max_body_size {
-                return Err(TransportError::new(
-                    TransportErrorKind::BodyTooLarge,
-                    format!("the response body exceeds {} bytes", self.max_body_size),
-                ));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        builder
-            .body(body)
-            .map_err(|e| TransportError::new(TransportErrorKind::Other, e.to_string()))
+        self.exchange(request, timeout, None).await
+    }
+
+    async fn send_streaming<'a>(
+        &'a self,
+        request: HttpRequest,
+        timeout: Option<Duration>,
+        line: &'a mut (dyn FnMut(&[u8]) -> Flow + Send),
+    ) -> HttpResult {
+        self.exchange(request, timeout, Some(line)).await
     }
 
     async fn sleep(&self, duration: Duration) {

@@ -177,21 +177,37 @@ fn tls_config(options: &TransportOptions) -> Result<TlsConfig, Error> {
     Ok(builder.build())
 }
 
-impl Transport for UreqTransport {
-    fn send(&self, request: HttpRequest, timeout: Option<Duration>) -> HttpResult {
+impl UreqTransport {
+    /// Send `request`; the answer's head, and its body unread.
+    fn start(
+        &self,
+        request: HttpRequest,
+        timeout: Option<Duration>,
+    ) -> Result<(http::response::Parts, ureq::Body), TransportError> {
         let request = self
             .agent
             .configure_request(request)
             .timeout_global(timeout)
             .build();
         let response = self.agent.run(request).map_err(classify)?;
-        let (parts, body) = response.into_parts();
+        Ok(response.into_parts())
+    }
+
+    /// The whole body (at most the configured size).
+    fn whole(&self, parts: http::response::Parts, body: ureq::Body) -> HttpResult {
         let bytes = body
             .into_with_config()
             .limit(self.max_body_size)
             .read_to_vec()
             .map_err(classify)?;
         Ok(http::Response::from_parts(parts, bytes))
+    }
+}
+
+impl Transport for UreqTransport {
+    fn send(&self, request: HttpRequest, timeout: Option<Duration>) -> HttpResult {
+        let (parts, body) = self.start(request, timeout)?;
+        self.whole(parts, body)
     }
 
     fn send_streaming(
@@ -201,20 +217,9 @@ impl Transport for UreqTransport {
         line: &mut dyn FnMut(&[u8]) -> Flow,
     ) -> HttpResult {
         use std::io::BufRead;
-        let request = self
-            .agent
-            .configure_request(request)
-            .timeout_global(timeout)
-            .build();
-        let response = self.agent.run(request).map_err(classify)?;
-        let (parts, body) = response.into_parts();
+        let (parts, body) = self.start(request, timeout)?;
         if !parts.status.is_success() {
-            let bytes = body
-                .into_with_config()
-                .limit(self.max_body_size)
-                .read_to_vec()
-                .map_err(classify)?;
-            return Ok(http::Response::from_parts(parts, bytes));
+            return self.whole(parts, body);
         }
         let mut reader = io::BufReader::new(body.into_reader());
         let mut buffer = Vec::new();

@@ -45,7 +45,6 @@
 //! per transaction); keys written under `P` by other v3 clients are seen but
 //! not ordered with bridge writes.
 
-pub mod base64;
 mod call;
 pub mod layout;
 pub mod v3;

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
 
-use super::base64;
+use crate::base64;
 use crate::endpoint::Endpoint;
 use crate::error::{body_prefix, Error};
 use crate::ops::Operation;
@@ -162,30 +162,12 @@ impl Operation for LeaseGrant {
     type Output = u64;
 
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
-        http::Request::builder()
-            .method(http::Method::POST)
-            .uri(format!("{}/v3/lease/grant", endpoint.as_str()))
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(
-                json!({ "TTL": self.ttl.to_string() })
-                    .to_string()
-                    .into_bytes(),
-            )
-            .map_err(|e| Error::invalid_argument("request", e.to_string()))
+        let body = json!({ "TTL": self.ttl.to_string() }).to_string();
+        post_json(endpoint, "/v3/lease/grant", body.into_bytes())
     }
 
     fn parse(&self, response: http::Response<Vec<u8>>) -> Result<u64, Error> {
-        if response.status() != http::StatusCode::OK {
-            return Err(error_of(&response));
-        }
-        serde_json::from_slice::<Granted>(response.body())
-            .map(|g| g.id)
-            .map_err(|e| Error::Decode {
-                endpoint: endpoint_of(&response),
-                status: 200,
-                reason: e.to_string(),
-                body: body_prefix(response.body()),
-            })
+        decoded::<Granted>(&response).map(|g| g.id)
     }
 
     /// A lease resent makes another, which expires unused.
@@ -216,6 +198,33 @@ pub fn mod_revision_is(key: &[u8], revision: u64) -> Value {
         "result": "EQUAL",
         "target": "MOD",
         "mod_revision": revision.to_string(),
+    })
+}
+
+/// `POST` of a JSON `body` to `path` of the gateway.
+pub(crate) fn post_json(
+    endpoint: &Endpoint,
+    path: &str,
+    body: Vec<u8>,
+) -> Result<http::Request<Vec<u8>>, Error> {
+    http::Request::builder()
+        .method(http::Method::POST)
+        .uri(format!("{}{path}", endpoint.as_str()))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .map_err(|e| Error::invalid_argument("request", e.to_string()))
+}
+
+/// A 200 answer's JSON as `T`, or the error the answer stands for.
+fn decoded<T: serde::de::DeserializeOwned>(response: &http::Response<Vec<u8>>) -> Result<T, Error> {
+    if response.status() != http::StatusCode::OK {
+        return Err(error_of(response));
+    }
+    serde_json::from_slice(response.body()).map_err(|e| Error::Decode {
+        endpoint: endpoint_of(response),
+        status: 200,
+        reason: e.to_string(),
+        body: body_prefix(response.body()),
     })
 }
 
@@ -291,25 +300,11 @@ impl Operation for Txn {
     type Output = TxnResponse;
 
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
-        http::Request::builder()
-            .method(http::Method::POST)
-            .uri(format!("{}/v3/kv/txn", endpoint.as_str()))
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(self.body.clone())
-            .map_err(|e| Error::invalid_argument("request", e.to_string()))
+        post_json(endpoint, "/v3/kv/txn", self.body.clone())
     }
 
     fn parse(&self, response: http::Response<Vec<u8>>) -> Result<TxnResponse, Error> {
-        if response.status() != http::StatusCode::OK {
-            return Err(error_of(&response));
-        }
-        let mut answer: TxnResponse =
-            serde_json::from_slice(response.body()).map_err(|e| Error::Decode {
-                endpoint: endpoint_of(&response),
-                status: 200,
-                reason: e.to_string(),
-                body: body_prefix(response.body()),
-            })?;
+        let mut answer: TxnResponse = decoded(&response)?;
         answer.endpoint = endpoint_of(&response);
         Ok(answer)
     }

@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::base64;
-use super::v3::{error_of, number, Header, KeyValue};
+use super::v3::{error_of, number, post_json, Header, KeyValue};
+use crate::base64;
 use crate::cluster::Timeout;
 use crate::endpoint::Endpoint;
 use crate::error::Error;
@@ -352,12 +352,7 @@ impl Operation for Watch {
 
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
         *self.lock() = Watched::default();
-        http::Request::builder()
-            .method(http::Method::POST)
-            .uri(format!("{}/v3/watch", endpoint.as_str()))
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(self.body.clone())
-            .map_err(|e| Error::invalid_argument("request", e.to_string()))
+        post_json(endpoint, "/v3/watch", self.body.clone())
     }
 
     fn parse(&self, response: http::Response<Vec<u8>>) -> Result<Watched, Error> {
@@ -378,6 +373,14 @@ impl Operation for Watch {
 
     fn name(&self) -> &'static str {
         "BridgeWait"
+    }
+
+    fn streamed(&self) -> bool {
+        true
+    }
+
+    fn line(&self, line: &[u8]) -> Flow {
+        self.accept(line)
     }
 }
 

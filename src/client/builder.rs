@@ -89,6 +89,7 @@ pub struct ClientBuilder {
     credentials: Option<Credentials>,
     cluster_id: Option<String>,
     resend_sets: bool,
+    #[cfg(feature = "bridge")]
     bridge: Option<String>,
     transport: TransportOptions,
 }
@@ -268,8 +269,8 @@ impl ClientBuilder {
         T: Transport,
         F: FnOnce(&TransportOptions) -> Result<T, Error>,
     {
-        let transport = make(&self.transport)?;
-        Ok(Client::from_parts(transport, self.into_shared()?))
+        let (transport, shared) = self.made_with(make)?;
+        Ok(Client::from_parts(transport, shared))
     }
 
     /// Build an async client over the transport `make` builds from this
@@ -279,8 +280,17 @@ impl ClientBuilder {
         T: AsyncTransport,
         F: FnOnce(&TransportOptions) -> Result<T, Error>,
     {
+        let (transport, shared) = self.made_with(make)?;
+        Ok(AsyncClient::from_parts(transport, shared))
+    }
+
+    /// The transport `make` builds from the transport options, and the rest.
+    fn made_with<T>(
+        self,
+        make: impl FnOnce(&TransportOptions) -> Result<T, Error>,
+    ) -> Result<(T, Shared), Error> {
         let transport = make(&self.transport)?;
-        Ok(AsyncClient::from_parts(transport, self.into_shared()?))
+        Ok((transport, self.into_shared()?))
     }
 
     /// The transport options set on this builder that a transport handed to

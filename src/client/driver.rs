@@ -212,7 +212,7 @@ macro_rules! runs {
                 Request::Grant(grant) => Outcome::Grant(client.execute_direct(grant, client.attempts(grant))$($aw)*),
                 Request::Watch(watch) => {
                     let attempts = client.attempts(watch).with_timeout(watch.timeout());
-                    Outcome::Watch(client.execute_streaming(watch, attempts)$($aw)*)
+                    Outcome::Watch(client.execute_direct(watch, attempts)$($aw)*)
                 }
             }
         }

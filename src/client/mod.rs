@@ -264,37 +264,6 @@ macro_rules! client_api {
             op.parse(response)
         }
 
-        /// Run the bridge's v3 watch through the pool, its answer read line by
-        /// line as it streams in.
-        #[cfg(feature = "bridge")]
-        pub(crate) $($kw)* fn execute_streaming(
-            &self,
-            op: &crate::bridge::watch::Watch,
-            mut attempts: Attempts,
-        ) -> Result<crate::bridge::watch::Watched, Error> {
-            let shared = &self.inner.shared;
-            let span = shared::call_span(op);
-            loop {
-                let prepared = match shared.prepare(op, &mut attempts, self.inner.transport.now(), &span) {
-                    Ok(prepared) => prepared,
-                    Err(e) => {
-                        shared::failed_early(&span, &e);
-                        return Err(e);
-                    }
-                };
-                let mut line = |l: &[u8]| op.accept(l);
-                let outcome = self
-                    .inner
-                    .transport
-                    .send_streaming(prepared.request, prepared.timeout, &mut line)$($aw)*;
-                let now = self.inner.transport.now();
-                match shared.conclude(op, &mut attempts, &prepared.endpoint, outcome, now, &span) {
-                    After::Done(result) => return result,
-                    After::Retry => continue,
-                }
-            }
-        }
-
         /// Run an operation through the pool as it is (over the bridge too:
         /// the bridge's own v3 requests).
         pub(crate) $($kw)* fn execute_direct<O: Operation + Sync + ?Sized>(
@@ -312,10 +281,14 @@ macro_rules! client_api {
                         return Err(e);
                     }
                 };
-                let outcome = self
-                    .inner
-                    .transport
-                    .send(prepared.request, prepared.timeout)$($aw)*;
+                let outcome = if op.streamed() {
+                    let mut line = |l: &[u8]| op.line(l);
+                    self.inner
+                        .transport
+                        .send_streaming(prepared.request, prepared.timeout, &mut line)$($aw)*
+                } else {
+                    self.inner.transport.send(prepared.request, prepared.timeout)$($aw)*
+                };
                 let now = self.inner.transport.now();
                 match shared.conclude(op, &mut attempts, &prepared.endpoint, outcome, now, &span) {
                     After::Done(result) => return result,

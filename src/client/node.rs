@@ -23,27 +23,32 @@ pub(super) fn conditions(mut op: Delete, value: Option<&str>, index: Option<u64>
     op
 }
 
+/// The conditions of the seed's compare-and-swap.
+struct Conditions<'a> {
+    value: Option<&'a str>,
+    index: Option<u64>,
+    exists: Option<bool>,
+}
+
 /// The seed's compare-and-swap as an operation: with no condition at all, a
 /// plain set (as in the seed).
 fn cas(
     path: &str,
     value: &str,
-    current_value: Option<&str>,
-    current_index: Option<u64>,
-    prev_exists: Option<bool>,
+    when: Conditions<'_>,
     ttl: Option<u64>,
 ) -> Result<CompareAndSwap, Set> {
-    if current_value.is_none() && current_index.is_none() && prev_exists.is_none() {
+    if when.value.is_none() && when.index.is_none() && when.exists.is_none() {
         return Err(with_ttl(Set::new(path, value), ttl, Set::ttl));
     }
     let mut op = with_ttl(CompareAndSwap::new(path, value), ttl, CompareAndSwap::ttl);
-    if let Some(v) = current_value {
+    if let Some(v) = when.value {
         op = op.prev_value(v);
     }
-    if let Some(i) = current_index {
+    if let Some(i) = when.index {
         op = op.prev_index(i);
     }
-    if let Some(e) = prev_exists {
+    if let Some(e) = when.exists {
         op = op.prev_exist(e);
     }
     Ok(op)
@@ -107,7 +112,12 @@ macro_rules! node_api {
             prev_exists: Option<bool>,
             ttl: Option<u64>,
         ) -> Result<KeysResponse, Error> {
-            match cas(path, value, current_value, current_index, prev_exists, ttl) {
+            let when = Conditions {
+                value: current_value,
+                index: current_index,
+                exists: prev_exists,
+            };
+            match cas(path, value, when, ttl) {
                 Ok(op) => self.client.execute(&op)$($aw)*,
                 Err(set) => self.client.execute(&set)$($aw)*,
             }

@@ -364,6 +364,7 @@ impl EndpointPool {
 
     /// Pin the cluster ID of an answer made elsewhere (the v3 bridge's), or
     /// the mismatch if the pool has another one pinned.
+    #[cfg(feature = "bridge")]
     pub(crate) fn note_cluster_id(
         &mut self,
         response: &http::Response<Vec<u8>>,

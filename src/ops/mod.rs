@@ -93,6 +93,20 @@ pub trait Operation {
     fn key(&self) -> Option<&str> {
         None
     }
+
+    /// Whether the answer is a stream read line by line (the v3 bridge's
+    /// watch): the client then sends it with
+    /// [`crate::Transport::send_streaming`], handing each line of a 2xx
+    /// answer to [`Operation::line`] as it arrives, and parses what is left.
+    fn streamed(&self) -> bool {
+        false
+    }
+
+    /// Read one line of a streamed answer (see [`Operation::streamed`]).
+    fn line(&self, line: &[u8]) -> crate::transport::Flow {
+        let _ = line;
+        crate::transport::Flow::Stop
+    }
 }
 
 impl<O: Operation + ?Sized> Operation for &O {
@@ -123,6 +137,12 @@ impl<O: Operation + ?Sized> Operation for &O {
     }
     fn key(&self) -> Option<&str> {
         (**self).key()
+    }
+    fn streamed(&self) -> bool {
+        (**self).streamed()
+    }
+    fn line(&self, line: &[u8]) -> crate::transport::Flow {
+        (**self).line(line)
     }
 }
 

@@ -22,6 +22,7 @@ pub use snapshot::Flat;
 use stats::Op;
 pub use stats::StoreStats;
 use tree::Node;
+#[cfg(feature = "bridge")]
 pub(crate) use watchers::is_hidden;
 use watchers::Hub;
 pub use watchers::WatchId;

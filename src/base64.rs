@@ -1,5 +1,5 @@
-//! Standard base64 with padding (RFC 4648), as the v3 gateway writes keys and
-//! values in JSON.
+//! Standard base64 with padding (RFC 4648): HTTP basic credentials, and the
+//! keys and values the v3 gateway writes in JSON.
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
