@@ -150,6 +150,19 @@ etcd_test!(
     }
 );
 
+etcd_test!(
+    version_and_health_come_from_the_member_itself,
+    standalone,
+    |p| {
+        let c = build!(bridge_builder(&p));
+        let version = call!(c.server().get_version()).unwrap();
+        assert!(version.server.starts_with("3."), "{}", version.server);
+        assert!(call!(c.server().health()).unwrap());
+        let member = etcd_v2::Endpoint::parse(v3_only().endpoint()).unwrap();
+        assert!(call!(c.server().health_of(&member)).unwrap());
+    }
+);
+
 #[test]
 fn a_bridge_needs_a_prefix_and_options_it_can_honour() {
     let base = || support::builder_for(v3_only());

@@ -4,10 +4,11 @@
 //! every keys call of the client then goes through it, and answers as etcd v2
 //! would.
 //!
-//! **Status: first part.** Reads, sets, creates, updates, compare-and-swap,
-//! compare-and-delete, deletes (recursive too), directories and in-order keys
-//! work. TTLs, waits and watches (and with them the lock and leader recipes),
-//! members, statistics and the v2 auth API are refused with
+//! **Status: not finished.** The keys API (reads, writes, conditions,
+//! directories, in-order keys), TTLs on keys, waits and watches (with
+//! `expire` events), and so the lock and leader recipes, work; `/version` and
+//! `/health` go to the member as they are. Directory TTLs, members,
+//! statistics and the v2 auth API are refused with
 //! [`crate::Error::NotOnBridge`] before anything is sent.
 //!
 //! # Layout
@@ -88,6 +89,12 @@ pub fn check_prefix(prefix: &str) -> Result<Vec<u8>, Error> {
         ));
     }
     Ok(trimmed.as_bytes().to_vec())
+}
+
+/// Whether a request goes to the cluster as it is even over the bridge:
+/// `/version` and `/health`, which every member serves, with v2 or without.
+pub fn passes_through(request: &http::Request<Vec<u8>>) -> bool {
+    matches!(decode(request), Route::Version | Route::Health)
 }
 
 /// The call that carries out a v2 request (as the client built it) over the

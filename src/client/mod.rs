@@ -226,7 +226,12 @@ macro_rules! client_api {
         ) -> Result<O::Output, Error> {
             #[cfg(feature = "bridge")]
             if let Some(prefix) = &self.inner.shared.config.bridge {
-                return self.execute_bridged(prefix, op, &attempts)$($aw)*;
+                let endpoint = self.inner.shared.pool().pinned().clone();
+                let request = op.build(&endpoint)?;
+                // `/version` and `/health` are served by every member, v2 or not.
+                if !crate::bridge::passes_through(&request) {
+                    return self.execute_bridged(prefix, op, (endpoint, request), &attempts)$($aw)*;
+                }
             }
             self.execute_direct(op, attempts)$($aw)*
         }
@@ -240,10 +245,9 @@ macro_rules! client_api {
             &self,
             prefix: &[u8],
             op: &O,
+            (endpoint, request): (Endpoint, http::Request<Vec<u8>>),
             attempts: &Attempts,
         ) -> Result<O::Output, Error> {
-            let endpoint = self.inner.shared.pool().pinned().clone();
-            let request = op.build(&endpoint)?;
             let expected = self.inner.shared.pool().cluster_id().map(str::to_owned);
             let now = self.inner.transport.unix_nanos();
             let mut call = crate::bridge::call_for(prefix, &request, now)?
