@@ -22,11 +22,14 @@
 //! | directory `/a` | `P/a/` | empty |
 //! | the root `/` | none | |
 //! | hidden `/_x`, in-order `/q/00000000000000000042` | the same rule | |
-//! | (bridge writes' turn) | `P` | empty |
+//! | a node a set replaced | `P\0/a/b` | empty: its revision is the node's `createdIndex` |
+//! | a node's expiry | `P\1/a/b`, on the node's lease | Unix nanoseconds, in decimal |
+//! | every bridge write, in turn | `P` | the planned index and the v2 event |
 //!
-//! `createdIndex` and `modifiedIndex` are the v3 `create_revision` and
-//! `mod_revision`; `X-Etcd-Index` is the revision the answer was read or
-//! written at.
+//! `createdIndex` and `modifiedIndex` are the v3 `create_revision` (or the
+//! marker's) and `mod_revision`; `X-Etcd-Index` is the revision the answer
+//! was read or written at. A key with a TTL is on a v3 lease that ends a
+//! second after its expiry.
 //!
 //! # Protocol
 //!
@@ -38,7 +41,10 @@
 //! revision, and puts `P`: bridge writes are thus applied one after another,
 //! as v2's were, and a write that another one overtook starts over from the
 //! read (nothing was applied). A commit whose outcome is unknown is never
-//! resent ([`crate::Error::OutcomeUnknown`]).
+//! resent ([`crate::Error::OutcomeUnknown`]). A wait watches `P` and
+//! everything under it from the waited revision (see [`watch`]): `P`'s
+//! history is the v2 event history, and node keys removed in a revision
+//! without a record are a lease's end, v2's `expire`.
 //!
 //! Known differences: an in-order key's name is the revision the write was
 //! planned at, which is its `createdIndex` unless a write from outside the
