@@ -140,8 +140,8 @@ etcd_test!(
         let c = recording!(bridge_builder(&p));
         for err in [
             call!(c.directory().create("/d", Some(5))).unwrap_err(),
-            call!(c.members().list()).unwrap_err(),
             call!(c.stat().get_store_stats()).unwrap_err(),
+            call!(c.stat().get_self_stats()).unwrap_err(),
         ] {
             assert!(matches!(err, Error::NotOnBridge(_)), "{err}");
             assert!(err.is_invalid_input(), "{err}");
@@ -162,6 +162,78 @@ etcd_test!(
         assert!(call!(c.server().health_of(&member)).unwrap());
     }
 );
+
+etcd_test!(
+    members_machines_and_the_leader_come_from_v3,
+    standalone,
+    |p| {
+        let c = build!(bridge_builder(&p)
+            .auto_sync(Duration::from_secs(30))
+            .prefer_leader(true));
+        let endpoint = v3_only().endpoint().to_string();
+        let listed = v3_post(v3_only(), "/v3/cluster/member/list", "{}".into());
+        let v3_id: u64 = listed["members"][0]["ID"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let members = call!(c.members().list()).unwrap();
+        assert_eq!(members.len(), 1);
+        assert_eq!(members[0].id, format!("{v3_id:x}"), "v2 writes IDs in hex");
+        assert_eq!(members[0].client_urls, [endpoint.as_str()]);
+        let leader = call!(c.members().leader()).unwrap();
+        assert_eq!(leader, members[0]);
+        assert_eq!(
+            call!(c.server().get_machines()).unwrap(),
+            [endpoint.as_str()]
+        );
+        let synced = call!(c.sync_endpoints()).unwrap();
+        assert_eq!(
+            synced.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
+            [endpoint.as_str()]
+        );
+
+        // Changes: errors read as v2's members API words them (MemoryEtcd,
+        // which answers as etcd 3.4's v2 does, is the oracle).
+        let memory = etcd_v2::memory::MemoryEtcd::new();
+        let oracle = Client::builder().build_with(memory).unwrap();
+        for id in ["3039", "ffffffffffff"] {
+            let bridged = call!(c.members().remove(id)).unwrap_err();
+            let v2 = oracle.members().remove(id).unwrap_err();
+            assert_eq!(
+                bridged.to_string().replace(&endpoint, ""),
+                v2.to_string().replace("http://127.0.0.1:2379", ""),
+                "remove {id}"
+            );
+            let bridged = call!(c.members().update(id, &["http://127.0.0.1:1"])).unwrap_err();
+            let v2 = oracle
+                .members()
+                .update(id, &["http://127.0.0.1:1"])
+                .unwrap_err();
+            assert_eq!(
+                bridged.to_string().replace(&endpoint, ""),
+                v2.to_string().replace("http://127.0.0.1:2379", ""),
+                "update {id}"
+            );
+        }
+    }
+);
+
+#[test]
+fn a_member_added_over_the_bridge_is_answered_as_v2_does() {
+    // A member of its own: adding a voting member that never starts costs a
+    // one-member cluster its quorum (as through v2).
+    let etcd = Etcd::start_with_env(1, &[], &[("ETCD_V2_FLAGS", "v3only")]);
+    let c = support::builder_for(&etcd).v3_bridge("/b").build().unwrap();
+    let added = c.members().add(&["http://127.0.0.1:1"]).unwrap();
+    assert_eq!(added.peer_urls, ["http://127.0.0.1:1"]);
+    assert!(added.name.is_empty() && added.client_urls.is_empty());
+    assert!(
+        u64::from_str_radix(&added.id, 16).is_ok(),
+        "a hex ID: {}",
+        added.id
+    );
+}
 
 #[test]
 fn a_bridge_needs_a_prefix_and_options_it_can_honour() {
@@ -190,11 +262,11 @@ fn a_bridge_needs_a_prefix_and_options_it_can_honour() {
     );
     let err = base()
         .v3_bridge("/x")
-        .auto_sync(Duration::from_secs(30))
+        .resend_sets_after_unknown_outcome(true)
         .build()
         .unwrap_err();
     assert!(
-        matches!(&err, Error::NotOnBridge(m) if m.contains("auto_sync")),
+        matches!(&err, Error::NotOnBridge(m) if m.contains("resend_sets")),
         "{err}"
     );
 }

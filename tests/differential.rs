@@ -509,6 +509,9 @@ fn bridge_answer(
                             watch.accept(l)
                         })
                         .map(|r| Outcome::Watch(watch.parse(r))),
+                    Request::Post(post) => {
+                        send_op(real, &endpoint, &post, timeout).map(Outcome::Post)
+                    }
                 };
                 match outcome {
                     Ok(outcome) => {

@@ -7,8 +7,9 @@
 //! **Status: not finished.** The keys API (reads, writes, conditions,
 //! directories, in-order keys), TTLs on keys, waits and watches (with
 //! `expire` events), and so the lock and leader recipes, work; `/version` and
-//! `/health` go to the member as they are. Directory TTLs, members,
-//! statistics and the v2 auth API are refused with
+//! `/health` go to the member as they are; `/v2/members` and `/v2/machines`
+//! come from v3's members API ([`admin`]). Directory TTLs, statistics (v3
+//! has no equivalent) and the v2 auth API are refused with
 //! [`crate::Error::NotOnBridge`] before anything is sent.
 //!
 //! # Layout
@@ -52,6 +53,7 @@
 //! per transaction); keys written under `P` by other v3 clients are seen but
 //! not ordered with bridge writes.
 
+pub mod admin;
 mod call;
 pub mod layout;
 pub mod v3;
@@ -68,6 +70,8 @@ pub enum Request {
     Grant(v3::LeaseGrant),
     /// A v3 watch, read line by line ([`crate::Transport::send_streaming`]).
     Watch(watch::Watch),
+    /// Another gateway request (members, status).
+    Post(v3::Post),
 }
 
 /// The outcome of a [`Request`].
@@ -79,9 +83,14 @@ pub enum Outcome {
     Grant(Result<u64, Error>),
     /// What a watch saw.
     Watch(Result<watch::Watched, Error>),
+    /// Another request's JSON answer.
+    Post(Result<serde_json::Value, Error>),
 }
 
+use std::time::Instant;
+
 use crate::error::Error;
+use crate::machine::{Machine, Step};
 use crate::server::request::{decode, Route};
 
 /// The prefix as the bridge uses it: without trailing slashes, and not empty
@@ -103,16 +112,79 @@ pub fn passes_through(request: &http::Request<Vec<u8>>) -> bool {
     matches!(decode(request), Route::Version | Route::Health)
 }
 
-/// The call that carries out a v2 request (as the client built it) over the
-/// bridge, or [`Error::NotOnBridge`] for what is not a keys request.
-pub fn call_for(prefix: &[u8], request: &http::Request<Vec<u8>>, now: i64) -> Result<Call, Error> {
+/// A v2 request carried out over the bridge: a keys request ([`Call`]) or a
+/// members one ([`admin::Admin`]). A [`crate::machine::Machine`] whose output
+/// is etcd v2's answer.
+#[derive(Debug)]
+pub enum Bridged {
+    /// A keys request.
+    Keys(Call),
+    /// `/v2/members` or `/v2/machines`.
+    Admin(admin::Admin),
+}
+
+impl Bridged {
+    /// Only work with the cluster whose ID (hex) is `id` (see
+    /// [`Call::expect_cluster`]).
+    pub fn expect_cluster(self, id: Option<String>) -> Bridged {
+        match self {
+            Bridged::Keys(call) => Bridged::Keys(call.expect_cluster(id)),
+            Bridged::Admin(admin) => Bridged::Admin(admin.expect_cluster(id)),
+        }
+    }
+
+    /// How long each attempt of a wait may last.
+    pub fn wait_timeout(self, timeout: crate::cluster::Timeout) -> Bridged {
+        match self {
+            Bridged::Keys(call) => Bridged::Keys(call.wait_timeout(timeout)),
+            admin => admin,
+        }
+    }
+}
+
+impl Machine for Bridged {
+    type Request = Request;
+    type Outcome = Outcome;
+    type Event = ();
+    /// etcd v2's answer.
+    type Output = Result<http::Response<Vec<u8>>, Error>;
+
+    fn poll(&mut self, now: Instant) -> Step<Request, (), Self::Output> {
+        match self {
+            Bridged::Keys(call) => call.poll(now),
+            Bridged::Admin(admin) => admin.poll(now),
+        }
+    }
+
+    fn handle(&mut self, outcome: Outcome, now: Instant) -> Result<(), Error> {
+        match self {
+            Bridged::Keys(call) => call.handle(outcome, now),
+            Bridged::Admin(admin) => admin.handle(outcome, now),
+        }
+    }
+}
+
+/// What carries out a v2 request (as the client built it) over the bridge,
+/// or [`Error::NotOnBridge`] for what the bridge does not serve (statistics
+/// and the v2 auth API).
+pub fn call_for(
+    prefix: &[u8],
+    request: &http::Request<Vec<u8>>,
+    now: i64,
+) -> Result<Bridged, Error> {
     match decode(request) {
-        Route::Keys(keys) => Ok(Call::new(prefix.to_vec(), keys, now)),
+        Route::Keys(keys) => Ok(Bridged::Keys(Call::new(prefix.to_vec(), keys, now))),
         // Refused as etcd v2 refuses it (with index 0, as etcd does).
-        Route::KeysError(e) => Ok(Call::answered(
+        Route::KeysError(e) => Ok(Bridged::Keys(Call::answered(
             prefix.to_vec(),
             crate::server::reply::key_error(&e, None),
-        )),
+        ))),
+        Route::Machines => Ok(Bridged::Admin(admin::Admin::new(admin::Ask::Machines))),
+        Route::Members(m) => Ok(Bridged::Admin(admin::Admin::new(admin::Ask::Members(m)))),
+        Route::MembersError(status, message) => Ok(Bridged::Keys(Call::answered(
+            prefix.to_vec(),
+            crate::server::reply::http_error(status, &message, None),
+        ))),
         _ => Err(Error::NotOnBridge(format!(
             "{} {}",
             request.method(),

@@ -180,6 +180,64 @@ impl Operation for LeaseGrant {
     }
 }
 
+/// A `POST` to the gateway other than a transaction, a lease or a watch (the
+/// members and the status); the output is the answer's JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Post {
+    path: &'static str,
+    body: Value,
+    applies: bool,
+}
+
+impl Post {
+    /// A question: it may be sent again anywhere.
+    pub fn reading(path: &'static str, body: Value) -> Post {
+        Post {
+            path,
+            body,
+            applies: false,
+        }
+    }
+
+    /// A change: never sent again once it may have been applied.
+    pub fn applying(path: &'static str, body: Value) -> Post {
+        Post {
+            path,
+            body,
+            applies: true,
+        }
+    }
+
+    /// The gateway path.
+    pub fn path(&self) -> &'static str {
+        self.path
+    }
+}
+
+impl Operation for Post {
+    type Output = Value;
+
+    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
+        post_json(endpoint, self.path, self.body.to_string().into_bytes())
+    }
+
+    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<Value, Error> {
+        decoded(&response)
+    }
+
+    fn idempotent(&self) -> bool {
+        !self.applies
+    }
+
+    fn name(&self) -> &'static str {
+        if self.applies {
+            "BridgeMembersChange"
+        } else {
+            "BridgeQuestion"
+        }
+    }
+}
+
 /// Delete `key`.
 pub fn delete(key: &[u8]) -> Value {
     json!({ "request_delete_range": { "key": base64::encode(key) } })

@@ -170,7 +170,7 @@ impl ClientBuilder {
     /// (etcd 3.6 and later). See [`crate::bridge`] for the layout and what
     /// works so far; a prefix that is empty (or only slashes) fails at build
     /// time, and so do options the bridge cannot honour yet (basic auth,
-    /// endpoint sync, leader preference, resending plain sets).
+    /// resending plain sets).
     #[cfg(feature = "bridge")]
     pub fn v3_bridge(mut self, prefix: impl Into<String>) -> ClientBuilder {
         self.bridge = Some(prefix.into());
@@ -374,12 +374,6 @@ fn config_options(b: &ClientBuilder) -> Vec<&'static str> {
     let mut set = Vec::new();
     if b.credentials.is_some() {
         set.push("basic_auth");
-    }
-    if b.auto_sync.is_some() {
-        set.push("auto_sync");
-    }
-    if b.prefer_leader {
-        set.push("prefer_leader");
     }
     if b.resend_sets {
         set.push("resend_sets_after_unknown_outcome");

@@ -214,6 +214,7 @@ macro_rules! runs {
                     let attempts = client.attempts(watch).with_timeout(watch.timeout());
                     Outcome::Watch(client.execute_direct(watch, attempts)$($aw)*)
                 }
+                Request::Post(post) => Outcome::Post(client.execute_direct(post, client.attempts(post))$($aw)*),
             }
         }
     };

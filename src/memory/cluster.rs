@@ -181,23 +181,7 @@ impl Cluster {
 
     /// `/v2/members`.
     pub fn members_json(&self) -> Vec<u8> {
-        let mut listed: Vec<&Member> = self.members.iter().filter(|m| !m.removed).collect();
-        listed.sort_by_key(|m| format!("{:016x}", m.id));
-        let mut out = Vec::with_capacity(256);
-        Object::new(&mut out)
-            .raw("members", |o| {
-                o.push(b'[');
-                for (i, m) in listed.iter().enumerate() {
-                    if i > 0 {
-                        o.push(b',');
-                    }
-                    m.write_json(o);
-                }
-                o.push(b']');
-            })
-            .end();
-        out.push(b'\n');
-        out
+        members_json(self.members.iter().filter(|m| !m.removed).collect())
     }
 
     /// `/v2/stats/self` of member `i`.
@@ -290,6 +274,26 @@ impl Cluster {
             .collect();
         urls.join(", ").into_bytes()
     }
+}
+
+/// `/v2/members` of these members: sorted by ID as etcd lists them.
+pub fn members_json(mut listed: Vec<&Member>) -> Vec<u8> {
+    listed.sort_by_key(|m| format!("{:016x}", m.id));
+    let mut out = Vec::with_capacity(256);
+    Object::new(&mut out)
+        .raw("members", |o| {
+            o.push(b'[');
+            for (i, m) in listed.iter().enumerate() {
+                if i > 0 {
+                    o.push(b',');
+                }
+                m.write_json(o);
+            }
+            o.push(b']');
+        })
+        .end();
+    out.push(b'\n');
+    out
 }
 
 /// A duration as Go prints one (`1m2.5s`, `419.928269ms`).
