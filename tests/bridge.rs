@@ -584,3 +584,138 @@ fn a_key_made_again_after_its_lease_ended_has_its_own_created_index() {
     let read = c.node().get("/k", false).unwrap();
     assert_eq!(read.node.created_index, made.node.created_index);
 }
+
+/// A member that serves v2: the source of copies.
+fn v2_member() -> &'static Etcd {
+    static ETCD: OnceLock<Etcd> = OnceLock::new();
+    ETCD.get_or_init(|| Etcd::start(1))
+}
+
+etcd_test!(
+    a_v2_tree_copied_onto_the_bridge_reads_the_same_and_copies_resume,
+    standalone,
+    |p| {
+        let source = build!(support::builder_for(v2_member()));
+        let target = build!(bridge_builder(&p));
+        let root = p.dir();
+        let k = |rest: &str| format!("{root}{rest}");
+        call!(source.node().set(&k("/a/b"), "1", None)).unwrap();
+        call!(source.node().set(&k("/a/c/d"), "two words", None)).unwrap();
+        call!(source.node().set(&k("/empty-value"), "", None)).unwrap();
+        call!(source.directory().create(&k("/empty-dir"), None)).unwrap();
+        call!(source.node().set(&k("/ttl"), "soon", Some(300))).unwrap();
+        call!(source.node().set(&k("/_hidden/x"), "h", None)).unwrap();
+        call!(source.node().set(&k("/a/_h"), "not asked for", None)).unwrap();
+        call!(source.directory().create(&k("/expiring-dir"), Some(300))).unwrap();
+        call!(source.node().set(&k("/expiring-dir/inside"), "i", None)).unwrap();
+        let q = source.inorder().get_inorder(&k("/q"));
+        for v in ["first", "second", "third"] {
+            call!(q.add(v, None)).unwrap();
+        }
+        let spec = etcd_v2::bridge::copy::CopySpec::new(root)
+            .hidden(k("/_hidden"))
+            .hidden(k("/_nothing"));
+        let mut told = 0;
+        let report = call!(target.copy_tree_from(&source, &spec, |progress| {
+            told += 1;
+            assert_eq!(progress.done, told);
+            assert!(progress.done <= progress.total);
+        }))
+        .unwrap();
+        // The copied directory, /a, /a/c, /empty-dir, /q, /_hidden; /a/b,
+        // /a/c/d, /empty-value, /ttl, three in-order keys, /_hidden/x.
+        assert_eq!(
+            (report.directories, report.files, report.unchanged),
+            (6, 8, 0),
+            "{report:?}"
+        );
+        assert_eq!(report.missing, [k("/_nothing")]);
+        // A directory TTL is not kept over the bridge yet: refused, with what is
+        // in it, never copied without its TTL.
+        let refused: Vec<_> = report.refused.iter().map(|(key, _)| key.clone()).collect();
+        assert_eq!(refused, [k("/expiring-dir"), k("/expiring-dir/inside")]);
+        assert_eq!(told, 16);
+
+        let shape = |listing: etcd_v2::KeysResponse| {
+            fn walk(n: &etcd_v2::Node, out: &mut Vec<(String, bool, Option<String>)>) {
+                out.push((n.key.clone(), n.dir, n.value.clone()));
+                for c in n.children.iter().flatten() {
+                    walk(c, out);
+                }
+            }
+            let mut out = Vec::new();
+            walk(&listing.node, &mut out);
+            out
+        };
+        let mut copied = shape(call!(target.node().get_sorted(root, true)).unwrap());
+        let mut original = shape(call!(source.node().get_sorted(root, true)).unwrap());
+        original.retain(|(key, _, _)| !key.starts_with(&k("/expiring-dir")));
+        copied.sort();
+        original.sort();
+        assert_eq!(copied, original, "the same tree, in-order names included");
+        assert_eq!(
+            call!(target.node().get(&k("/_hidden/x"), false))
+                .unwrap()
+                .value(),
+            Some("h")
+        );
+        assert!(call!(target.node().get(&k("/a/_h"), false))
+            .unwrap_err()
+            .is_key_not_found());
+        let ttl = call!(target.node().get(&k("/ttl"), false))
+            .unwrap()
+            .node
+            .ttl
+            .unwrap();
+        assert!(
+            (290..=300).contains(&ttl),
+            "what was left of the TTL: {ttl}"
+        );
+
+        // Again: nothing to do. Interrupted (a node missing) or changed since: the
+        // copy finishes the one and leaves the other as it is.
+        let again = call!(target.copy_tree_from(&source, &spec, |_| {})).unwrap();
+        assert_eq!(
+            (again.files, again.directories, again.unchanged),
+            (0, 0, 14),
+            "{again:?}"
+        );
+        call!(target.node().delete(&k("/a/b"), None, None)).unwrap();
+        call!(target
+            .node()
+            .set(&k("/empty-value"), "changed on the bridge", None))
+        .unwrap();
+        let resumed = call!(target.copy_tree_from(&source, &spec, |_| {})).unwrap();
+        assert_eq!(resumed.files, 1);
+        assert_eq!(resumed.conflicts.len(), 1, "{resumed:?}");
+        assert_eq!(resumed.conflicts[0].0, k("/empty-value"));
+        assert_eq!(
+            call!(target.node().get(&k("/empty-value"), false))
+                .unwrap()
+                .value(),
+            Some("changed on the bridge")
+        );
+
+        // In-order keys added on the bridge sort after the copied ones, even when
+        // the v2 index that named them is ahead of the v3 revision.
+        call!(target
+            .node()
+            .set(&k("/q/00000000009999999999"), "from a busy v2 store", None))
+        .unwrap();
+        let added = call!(target.inorder().get_inorder(&k("/q")).add("after", None)).unwrap();
+        assert!(
+            added.node.key > k("/q/00000000009999999999"),
+            "{}",
+            added.node.key
+        );
+        let listed: Vec<_> = call!(target.inorder().get_inorder(&k("/q")).list())
+            .unwrap()
+            .into_iter()
+            .map(|n| n.value.unwrap_or_default())
+            .collect();
+        assert_eq!(
+            listed,
+            ["first", "second", "third", "from a busy v2 store", "after"]
+        );
+    }
+);

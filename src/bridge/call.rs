@@ -147,6 +147,7 @@ impl Call {
         let index = read.header.revision;
         let (nodes, serial) = self.layout.load(&self.request.key, &read);
         let mut store = Store::from_nodes(index, nodes);
+        store.order_after_siblings();
         let before = store.nodes();
         // What v3 has not removed yet but v2 would have: gone.
         store.drop_expired(self.now);

@@ -55,6 +55,7 @@
 
 pub mod admin;
 mod call;
+pub mod copy;
 pub mod layout;
 pub mod v3;
 pub mod watch;

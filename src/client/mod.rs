@@ -38,6 +38,8 @@ macro_rules! group {
 mod auth;
 mod background;
 mod builder;
+#[cfg(feature = "bridge")]
+mod copy;
 mod directory;
 mod driver;
 mod inorder;

@@ -45,6 +45,9 @@ pub struct Store {
     hub: Hub,
     ttl: BTreeSet<(i64, Vec<u8>)>,
     stats: StoreStats,
+    /// Name in-order children after their highest sibling (see
+    /// [`Store::order_after_siblings`]).
+    after_siblings: bool,
 }
 
 impl Store {
@@ -63,6 +66,7 @@ impl Store {
             hub: Hub::default(),
             ttl: BTreeSet::new(),
             stats: StoreStats::default(),
+            after_siblings: false,
         }
     }
 

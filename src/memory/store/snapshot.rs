@@ -24,6 +24,14 @@ pub struct Flat {
 }
 
 impl Store {
+    /// Name an in-order child after the index or one past its highest
+    /// in-order sibling's name, whichever is greater. etcd never needs this
+    /// (its names come from one global index); the v3 bridge does, for trees
+    /// copied from a v2 store whose index was ahead of the v3 revision.
+    pub fn order_after_siblings(&mut self) {
+        self.after_siblings = true;
+    }
+
     /// A store at `index` holding `nodes` (clean absolute paths, the root
     /// excluded), with no history and no watchers. A node whose parent is not
     /// listed gets a directory made for it, created at index 0; a node below
@@ -38,6 +46,7 @@ impl Store {
             hub: Hub::default(),
             ttl: Default::default(),
             stats: StoreStats::default(),
+            after_siblings: false,
         };
         for (path, flat) in sorted {
             if path == b"/" || !path.starts_with(b"/") {

@@ -148,6 +148,26 @@ impl Store {
         self.counted(Op::CompareAndSwap, result)
     }
 
+    /// The least name an in-order child of `dir` may take: one past its
+    /// highest in-order sibling's, when the store keeps them in order that way
+    /// (see [`Store::order_after_siblings`]); else 0.
+    fn in_order_floor(&self, dir: &[u8]) -> u64 {
+        if !self.after_siblings {
+            return 0;
+        }
+        let Ok(node) = tree::get(&self.root, &crate::server::form::absolute(dir), self.index)
+        else {
+            return 0;
+        };
+        node.children()
+            .into_iter()
+            .flat_map(|c| c.keys())
+            .filter(|name| name.len() == 20 && name.iter().all(u8::is_ascii_digit))
+            .filter_map(|name| std::str::from_utf8(name).ok()?.parse::<u64>().ok())
+            .max()
+            .map_or(0, |highest| highest.saturating_add(1))
+    }
+
     /// etcd's `internalCreate`.
     #[allow(clippy::too_many_arguments)]
     fn internal_create(
@@ -163,8 +183,9 @@ impl Store {
     ) -> Result<Event, V2Error> {
         let (current, next) = (self.index, self.index + 1);
         let key = if unique {
+            let name = next.max(self.in_order_floor(key));
             let mut k = key.to_vec();
-            k.extend_from_slice(format!("/{next:020}").as_bytes());
+            k.extend_from_slice(format!("/{name:020}").as_bytes());
             crate::server::form::absolute(&k)
         } else {
             key.to_vec()
