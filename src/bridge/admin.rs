@@ -94,6 +94,7 @@ pub struct Admin {
     ask: Ask,
     state: State,
     cluster_id: Option<String>,
+    deadline: Option<Instant>,
 }
 
 impl Admin {
@@ -103,6 +104,7 @@ impl Admin {
             ask,
             state: State::List,
             cluster_id: None,
+            deadline: None,
         }
     }
 
@@ -110,6 +112,13 @@ impl Admin {
     /// is refused with [`Error::ClusterIdMismatch`] before any change.
     pub fn expect_cluster(mut self, id: Option<String>) -> Admin {
         self.cluster_id = id;
+        self
+    }
+
+    /// End with [`Error::DeadlineExceeded`] if not over by `deadline`
+    /// (checked before each request: a change is the last one).
+    pub fn deadline(mut self, deadline: Option<Instant>) -> Admin {
+        self.deadline = deadline;
         self
     }
 
@@ -246,7 +255,17 @@ impl Machine for Admin {
     /// etcd v2's answer.
     type Output = Result<http::Response<Vec<u8>>, Error>;
 
-    fn poll(&mut self, _now: Instant) -> Step<Request, (), Self::Output> {
+    fn poll(&mut self, now: Instant) -> Step<Request, (), Self::Output> {
+        let ready = matches!(
+            self.state,
+            State::List | State::Status(_) | State::Change(_)
+        );
+        if ready && self.deadline.is_some_and(|d| now >= d) {
+            self.state = State::Done(None);
+            return Step::Done(Err(Error::DeadlineExceeded(
+                "the call's deadline passed before it was over; nothing was changed".into(),
+            )));
+        }
         match std::mem::replace(&mut self.state, State::Done(None)) {
             State::Done(mut output) => output_once(&mut output, "bridge members call"),
             State::List => {

@@ -73,6 +73,7 @@ pub struct Call {
     cluster_id: Option<String>,
     wait_timeout: Timeout,
     now: i64,
+    deadline: Option<Instant>,
 }
 
 impl Call {
@@ -96,6 +97,7 @@ impl Call {
             cluster_id: None,
             wait_timeout: Timeout::Default,
             now,
+            deadline: None,
         }
     }
 
@@ -119,6 +121,14 @@ impl Call {
     /// timeout).
     pub fn wait_timeout(mut self, timeout: Timeout) -> Call {
         self.wait_timeout = timeout;
+        self
+    }
+
+    /// End the call with [`Error::DeadlineExceeded`] when it is not over by
+    /// `deadline` (checked before each request: a call stopped so has written
+    /// nothing, since its one write is its last request).
+    pub fn deadline(mut self, deadline: Option<Instant>) -> Call {
+        self.deadline = deadline;
         self
     }
 
@@ -320,7 +330,18 @@ impl Machine for Call {
     /// etcd v2's answer.
     type Output = Result<http::Response<Vec<u8>>, Error>;
 
-    fn poll(&mut self, _now: Instant) -> Step<Request, (), Self::Output> {
+    fn poll(&mut self, now: Instant) -> Step<Request, (), Self::Output> {
+        let ready = matches!(
+            self.state,
+            State::Read | State::Grant(..) | State::Commit(..) | State::Wait
+        );
+        if ready && self.deadline.is_some_and(|d| now >= d) {
+            self.state = State::Done(None);
+            return Step::Done(Err(Error::DeadlineExceeded(format!(
+                "the call's deadline passed before it was over (after {} conflicting writes); nothing was written",
+                self.conflicts
+            ))));
+        }
         match std::mem::replace(&mut self.state, State::Done(None)) {
             State::Done(mut output) => output_once(&mut output, "bridge call"),
             State::Read => {
@@ -380,5 +401,37 @@ impl Machine for Call {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_call_past_its_deadline_ends_before_sending_anything() {
+        let now = Instant::now();
+        let get = KeysRequest {
+            key: b"/a".to_vec(),
+            ..KeysRequest::default()
+        };
+        let mut late = Call::new("/p", get.clone(), 0).deadline(Some(now));
+        assert!(matches!(
+            late.poll(now),
+            Step::Done(Err(Error::DeadlineExceeded(_)))
+        ));
+        let mut in_time = Call::new("/p", get, 0).deadline(Some(now + Duration::from_secs(1)));
+        assert!(matches!(in_time.poll(now), Step::Send(Request::Txn(_))));
+        // While the read is in flight the deadline is the request's to keep;
+        // the call checks again before its next request.
+        let later = now + Duration::from_secs(2);
+        in_time
+            .handle(Outcome::Txn(Err(Error::Misuse("lost".into()))), later)
+            .expect("matching outcome");
+        assert!(matches!(
+            in_time.poll(later),
+            Step::Done(Err(Error::Misuse(_)))
+        ));
     }
 }

@@ -134,6 +134,15 @@ impl Bridged {
         }
     }
 
+    /// End with [`Error::DeadlineExceeded`] if not over by `deadline`
+    /// (checked before each request; see [`Call::deadline`]).
+    pub fn deadline(self, deadline: Option<Instant>) -> Bridged {
+        match self {
+            Bridged::Keys(call) => Bridged::Keys(call.deadline(deadline)),
+            Bridged::Admin(admin) => Bridged::Admin(admin.deadline(deadline)),
+        }
+    }
+
     /// How long each attempt of a wait may last.
     pub fn wait_timeout(self, timeout: crate::cluster::Timeout) -> Bridged {
         match self {

@@ -380,3 +380,54 @@ impl Operation for Txn {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: &str) -> http::Response<Vec<u8>> {
+        http::Response::builder()
+            .status(status)
+            .body(body.as_bytes().to_vec())
+            .expect("response")
+    }
+
+    #[test]
+    fn both_gateway_error_shapes_read_as_the_same_error() {
+        // etcd 3.4 and 3.5 (captured), and 3.6's google.rpc.Status.
+        for body in [
+            r#"{"error":"etcdserver: member not found","message":"etcdserver: member not found","code":5}"#,
+            r#"{"code":5,"message":"etcdserver: member not found","details":[]}"#,
+        ] {
+            match error_of(&answer(404, body)) {
+                Error::Api {
+                    status, message, ..
+                } => {
+                    assert_eq!(
+                        (status, message.as_str()),
+                        (404, "etcdserver: member not found")
+                    )
+                }
+                other => panic!("{body}: {other}"),
+            }
+        }
+        // Not JSON (a proxy's page): an HTTP error with the body's start.
+        assert!(matches!(
+            error_of(&answer(502, "<html>bad gateway</html>")),
+            Error::Http { status: 502, .. }
+        ));
+    }
+
+    #[test]
+    fn numbers_come_as_strings_or_numbers() {
+        let header: Header = serde_json::from_str(
+            r#"{"cluster_id":"12237504764579765809","revision":7,"raft_term":"2"}"#,
+        )
+        .expect("header");
+        assert_eq!(
+            (header.cluster_id, header.revision, header.raft_term),
+            (12237504764579765809, 7, 2)
+        );
+        assert!(serde_json::from_str::<Header>(r#"{"revision":"seven"}"#).is_err());
+    }
+}

@@ -143,6 +143,8 @@ impl<T: Transport, R: RunBlocking<T>> Exec<R, R::Outcome> for Inline<'_, Client<
 pub(crate) struct RunOptions {
     /// The timeout of a watch's long poll.
     pub(crate) wait: Timeout,
+    /// When the whole call must end (a bridge call's requests share it).
+    pub(crate) deadline: Option<Instant>,
 }
 
 /// A request the blocking client can run.
@@ -204,17 +206,22 @@ macro_rules! runs {
         pub(crate) $($kw)* fn run_bridge_request(
             client: &$client<impl $($bounds)*>,
             request: &crate::bridge::Request,
-            _options: RunOptions,
+            options: RunOptions,
         ) -> crate::bridge::Outcome {
             use crate::bridge::{Outcome, Request};
+            // Every request of a call shares the call's deadline.
+            let bounded = |attempts: crate::cluster::Attempts| match options.deadline {
+                Some(_) => attempts.with_deadline(options.deadline),
+                None => attempts,
+            };
             match request {
-                Request::Txn(txn) => Outcome::Txn(client.execute_direct(txn, client.attempts(txn))$($aw)*),
-                Request::Grant(grant) => Outcome::Grant(client.execute_direct(grant, client.attempts(grant))$($aw)*),
+                Request::Txn(txn) => Outcome::Txn(client.execute_direct(txn, bounded(client.attempts(txn)))$($aw)*),
+                Request::Grant(grant) => Outcome::Grant(client.execute_direct(grant, bounded(client.attempts(grant)))$($aw)*),
                 Request::Watch(watch) => {
-                    let attempts = client.attempts(watch).with_timeout(watch.timeout());
+                    let attempts = bounded(client.attempts(watch).with_timeout(watch.timeout()));
                     Outcome::Watch(client.execute_direct(watch, attempts)$($aw)*)
                 }
-                Request::Post(post) => Outcome::Post(client.execute_direct(post, client.attempts(post))$($aw)*),
+                Request::Post(post) => Outcome::Post(client.execute_direct(post, bounded(client.attempts(post)))$($aw)*),
             }
         }
     };
@@ -323,7 +330,20 @@ impl<T: Transport> Client<T> {
         M: Machine<Event = ()>,
         M::Request: RunBlocking<T, Outcome = M::Outcome>,
     {
-        let mut exec = Inline::new(self, RunOptions::default());
+        self.run_machine_with(machine, RunOptions::default())
+    }
+
+    /// [`Client::run_machine`] with these options for its requests.
+    pub(crate) fn run_machine_with<M>(
+        &self,
+        machine: &mut M,
+        options: RunOptions,
+    ) -> Result<M::Output, Error>
+    where
+        M: Machine<Event = ()>,
+        M::Request: RunBlocking<T, Outcome = M::Outcome>,
+    {
+        let mut exec = Inline::new(self, options);
         loop {
             match self.drive(machine, &mut exec, None, None)? {
                 Driven::Done(output) => return Ok(output),
@@ -383,8 +403,21 @@ impl<T: AsyncTransport> AsyncClient<T> {
         M: Machine<Event = ()> + Send,
         M::Request: RunAsync<T, Outcome = M::Outcome>,
     {
+        self.run_machine_with(machine, RunOptions::default()).await
+    }
+
+    /// [`AsyncClient::run_machine`] with these options for its requests.
+    pub(crate) async fn run_machine_with<M>(
+        &self,
+        machine: &mut M,
+        options: RunOptions,
+    ) -> Result<M::Output, Error>
+    where
+        M: Machine<Event = ()> + Send,
+        M::Request: RunAsync<T, Outcome = M::Outcome>,
+    {
         loop {
-            match self.drive(machine, RunOptions::default(), None).await? {
+            match self.drive(machine, options, None).await? {
                 Driven::Done(output) => return Ok(output),
                 Driven::Event(()) => {}
                 Driven::Stopped | Driven::TimedOut => {

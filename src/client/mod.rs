@@ -254,8 +254,13 @@ macro_rules! client_api {
             let now = self.inner.transport.unix_nanos();
             let mut call = crate::bridge::call_for(prefix, &request, now)?
                 .expect_cluster(expected)
-                .wait_timeout(attempts.timeout());
-            let mut response = self.run_machine(&mut call)$($aw)*??;
+                .wait_timeout(attempts.timeout())
+                .deadline(attempts.deadline());
+            let options = driver::RunOptions {
+                deadline: attempts.deadline(),
+                ..Default::default()
+            };
+            let mut response = self.run_machine_with(&mut call, options)$($aw)*??;
             if let Some(err) = self
                 .inner
                 .shared

@@ -78,6 +78,7 @@ impl<C> WatchOptions<C> {
             watcher: Some(watcher),
             options: RunOptions {
                 wait: self.poll_timeout,
+                deadline: None,
             },
             stop: Stop::new(),
             pending: None,
