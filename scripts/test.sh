@@ -3,9 +3,10 @@
 # doctests) with every feature against etcd 3.4, then the integration tests again
 # against etcd 3.5, then the node, directory, in-order, watch, lock and leader
 # tests once more against MemoryEtcd (served over HTTP in the test process,
-# ETCD_BACKEND=memory), the watch, lock and leader tests over the v3 bridge on
-# an etcd 3.4 member without v2 (ETCD_BACKEND=bridge) with 50 differential
-# sequences comparing the bridge with a real v2 member, and the MemoryEtcd
+# ETCD_BACKEND=memory), the node, directory, in-order, watch, lock and leader
+# tests over the v3 bridge on etcd 3.4 and 3.5 members without v2
+# (ETCD_BACKEND=bridge), 50 differential sequences comparing the bridge with a
+# real v2 member, and the MemoryEtcd
 # example program. The integration tests start their own throwaway members
 # through scripts/etcd.sh.
 #
@@ -45,8 +46,11 @@ done
 if [ $# -eq 0 ]; then
   echo "test.sh: MemoryEtcd (node, directory, in-order, watch, lock and leader tests)" >&2
   ETCD_BACKEND=memory cargo test --all-features --test node --test directory --test watch --test recipes
-  echo "test.sh: the v3 bridge on etcd 3.4 without v2 (watch, lock and leader tests, and 50 differential sequences against v2)" >&2
-  ETCD_VERSION=3.4 ETCD_BACKEND=bridge cargo test --all-features --test watch --test recipes
+  for v in 3.4 3.5; do
+    echo "test.sh: the v3 bridge on etcd $v without v2 (node, directory, in-order, watch, lock and leader tests)" >&2
+    ETCD_VERSION=$v ETCD_BACKEND=bridge cargo test --all-features --test node --test directory --test watch --test recipes
+  done
+  echo "test.sh: 50 differential sequences, the bridge against a real v2 etcd 3.4" >&2
   ETCD_VERSION=3.4 DIFF_BACKEND=bridge DIFF_SEQUENCES=50 DIFF_SEED=1 cargo test --all-features --test differential
   echo "test.sh: examples/memory_test.rs (the README's \"Testing your code\")" >&2
   cargo run --quiet --features memory --example memory_test

@@ -29,6 +29,16 @@ etcd_test!(
     directory_with_ttl_expires_and_can_be_made_permanent,
     |c, p| {
         let d = p.key("ttl-dir");
+        if support::is_bridge() {
+            // Not kept over the bridge yet (README's bridge table): refused
+            // before anything is sent, never made without its TTL.
+            let err = call!(c.directory().create(&d, Some(1))).unwrap_err();
+            assert!(matches!(err, etcd_v2::Error::NotOnBridge(_)), "{err}");
+            assert!(call!(c.node().get(&d, false))
+                .unwrap_err()
+                .is_key_not_found());
+            return;
+        }
         let created = call!(c.directory().create(&d, Some(1))).unwrap();
         assert!(created.node.expiration.is_some());
         call!(c.node().set(&p.key("ttl-dir/child"), "c", None)).unwrap();
