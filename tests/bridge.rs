@@ -139,7 +139,6 @@ etcd_test!(
     |p| {
         let c = recording!(bridge_builder(&p));
         for err in [
-            call!(c.directory().create("/d", Some(5))).unwrap_err(),
             call!(c.stat().get_store_stats()).unwrap_err(),
             call!(c.stat().get_self_stats()).unwrap_err(),
         ] {
@@ -622,19 +621,23 @@ etcd_test!(
             assert!(progress.done <= progress.total);
         }))
         .unwrap();
-        // The copied directory, /a, /a/c, /empty-dir, /q, /_hidden; /a/b,
-        // /a/c/d, /empty-value, /ttl, three in-order keys, /_hidden/x.
+        // The copied directory, /a, /a/c, /empty-dir, /q, /_hidden,
+        // /expiring-dir; /a/b, /a/c/d, /empty-value, /ttl, three in-order
+        // keys, /_hidden/x, /expiring-dir/inside.
         assert_eq!(
             (report.directories, report.files, report.unchanged),
-            (6, 8, 0),
+            (7, 9, 0),
             "{report:?}"
         );
         assert_eq!(report.missing, [k("/_nothing")]);
-        // A directory TTL is not kept over the bridge yet: refused, with what is
-        // in it, never copied without its TTL.
-        let refused: Vec<_> = report.refused.iter().map(|(key, _)| key.clone()).collect();
-        assert_eq!(refused, [k("/expiring-dir"), k("/expiring-dir/inside")]);
+        assert!(report.refused.is_empty() && report.conflicts.is_empty());
         assert_eq!(told, 16);
+        let expiring = call!(target.node().get(&k("/expiring-dir"), false)).unwrap();
+        assert!(
+            matches!(expiring.node.ttl, Some(290..=300)),
+            "{:?}",
+            expiring.node.ttl
+        );
 
         let shape = |listing: etcd_v2::KeysResponse| {
             fn walk(n: &etcd_v2::Node, out: &mut Vec<(String, bool, Option<String>)>) {
@@ -649,7 +652,6 @@ etcd_test!(
         };
         let mut copied = shape(call!(target.node().get_sorted(root, true)).unwrap());
         let mut original = shape(call!(source.node().get_sorted(root, true)).unwrap());
-        original.retain(|(key, _, _)| !key.starts_with(&k("/expiring-dir")));
         copied.sort();
         original.sort();
         assert_eq!(copied, original, "the same tree, in-order names included");
@@ -677,7 +679,7 @@ etcd_test!(
         let again = call!(target.copy_tree_from(&source, &spec, |_| {})).unwrap();
         assert_eq!(
             (again.files, again.directories, again.unchanged),
-            (0, 0, 14),
+            (0, 0, 16),
             "{again:?}"
         );
         call!(target.node().delete(&k("/a/b"), None, None)).unwrap();
@@ -717,5 +719,86 @@ etcd_test!(
             listed,
             ["first", "second", "third", "from a busy v2 store", "after"]
         );
+    }
+);
+
+etcd_test!(
+    a_directory_ttl_ends_the_directory_and_all_below_it_with_one_expire,
+    standalone,
+    |p| {
+        let c = build!(bridge_builder(&p));
+        let made = call!(c.directory().create("/d", Some(2))).unwrap();
+        assert_eq!(made.node.ttl, Some(2));
+        call!(c.node().set("/d/x", "x", None)).unwrap();
+        // A longer TTL of its own does not outlive the directory.
+        call!(c.node().set("/d/sub/y", "y", Some(100))).unwrap();
+        let kept = call!(c.directory().create("/e", Some(2))).unwrap();
+        call!(c.node().set("/e/z", "z", None)).unwrap();
+        // Made permanent, with what is below it.
+        let permanent = call!(c.directory().update_ttl("/e", None)).unwrap();
+        assert_eq!(permanent.node.ttl, None);
+
+        sleep!(Duration::from_millis(3000));
+        for gone in ["/d", "/d/x", "/d/sub/y"] {
+            let err = call!(c.node().get(gone, false)).unwrap_err();
+            assert!(err.is_key_not_found(), "{gone}: {err}");
+        }
+        assert_eq!(
+            call!(c.node().get("/e/z", false)).unwrap().value(),
+            Some("z")
+        );
+        assert_eq!(
+            call!(c.node().get("/e", false)).unwrap().node.created_index,
+            kept.node.created_index
+        );
+        // v3 removes them all at the lease's end, in one revision: waits on
+        // the directory and on a key below it see one `expire` of the
+        // directory, as v2's watchers do (MemoryEtcd, which answers as etcd
+        // 3.4 does, is the oracle for its shape).
+        let base = format!("/bridge{}", p.dir());
+        await_lease_end(&format!("{base}/d/"));
+        for key in [format!("{base}/d/x"), format!("{base}/d/sub/y")] {
+            assert!(!v3_has(&key), "{key} went with its directory");
+        }
+        let from = permanent.node.modified_index + 1;
+        let on_child = call!(c.node().wait_from("/d/x", from, false)).unwrap();
+        let on_dir = call!(c.node().wait_from("/d", from, true)).unwrap();
+        let memory = etcd_v2::memory::MemoryEtcd::builder()
+            .virtual_time(true)
+            .build();
+        let oracle = Client::builder().build_with(memory.clone()).unwrap();
+        oracle.directory().create("/d", Some(2)).unwrap();
+        oracle.node().set("/d/x", "x", None).unwrap();
+        let last = oracle.node().set("/d/sub/y", "y", Some(100)).unwrap();
+        memory.advance(Duration::from_secs(3));
+        let expected = oracle
+            .node()
+            .wait_from("/d/x", last.node.modified_index + 1, false)
+            .unwrap();
+        for seen in [&on_child, &on_dir] {
+            assert_eq!(seen.action, Action::Expire);
+            assert_eq!(seen.action, expected.action);
+            assert_eq!(seen.node.key, expected.node.key);
+            assert_eq!(seen.node.dir, expected.node.dir);
+            let (prev, want) = (
+                seen.prev_node.as_ref().unwrap(),
+                expected.prev_node.as_ref().unwrap(),
+            );
+            assert_eq!((prev.dir, &prev.value), (want.dir, &want.value));
+            assert_eq!(prev.expiration, made.node.expiration);
+            assert_eq!(prev.created_index, made.node.created_index);
+        }
+        assert_eq!(on_child.node.modified_index, on_dir.node.modified_index);
+        // Nothing else: the next change under /d is a later write.
+        let after = call!(c.node().set("/d2", "later", None)).unwrap();
+        let next = call!(c
+            .node()
+            .wait_from("/", on_dir.node.modified_index + 1, true))
+        .unwrap();
+        assert_eq!(
+            next.node.modified_index, after.node.modified_index,
+            "{next:?}"
+        );
+        assert_ne!(next.action, Action::Expire, "{next:?}");
     }
 );

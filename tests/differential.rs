@@ -664,6 +664,12 @@ fn main() {
                 summary(&want, op.sorted, start),
                 summary(&got, op.sorted, other_start),
             );
+            if std::env::var("DIFF_TRACE").is_ok() {
+                println!(
+                    "{s}: {} {} {:?}\n  etcd:  {w}\n  other: {g}",
+                    op.method, op.target, op.body
+                );
+            }
             if !ttl_close(&w, &g) {
                 differences += 1;
                 if std::env::var("DIFF_SHOW_ALL").is_ok() {

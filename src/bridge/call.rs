@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use super::layout::{lease_seconds, Layout};
+use super::layout::{new_leases, Layout};
 use super::v3::{self, LeaseGrant, Txn, TxnResponse};
 use super::watch::{record, Found, Watch, Watched};
 use super::{Outcome, Request};
@@ -33,6 +33,12 @@ struct Planned {
     read_at: u64,
     /// The serial key's revision then.
     serial: u64,
+    /// The lease each node's key was on then (0: none).
+    leases: BTreeMap<Vec<u8>, u64>,
+    /// The leases to grant: seconds, by the node holding each.
+    to_grant: BTreeMap<Vec<u8>, u64>,
+    /// The leases granted, by the node holding each.
+    granted: BTreeMap<Vec<u8>, u64>,
 }
 
 /// Where a call is.
@@ -42,12 +48,12 @@ enum State {
     Read,
     /// The read is in flight.
     Reading,
-    /// Ready to grant a lease of this many seconds for the nodes that expire.
-    Grant(Box<Planned>, u64),
-    /// The grant is in flight.
+    /// Ready to grant the next lease the write needs.
+    Grant(Box<Planned>),
+    /// A grant is in flight.
     Granting(Box<Planned>),
-    /// Ready to commit (on this lease, if any).
-    Commit(Box<Planned>, Option<u64>),
+    /// Ready to commit.
+    Commit(Box<Planned>),
     /// The commit is in flight.
     Committing(Box<Planned>),
     /// Ready to watch for the waited event.
@@ -155,8 +161,9 @@ impl Call {
             }
         }
         let index = read.header.revision;
-        let (nodes, serial) = self.layout.load(&self.request.key, &read);
-        let mut store = Store::from_nodes(index, nodes);
+        let loaded = self.layout.load(&self.request.key, &read);
+        let (serial, leases) = (loaded.serial, loaded.leases);
+        let mut store = Store::from_nodes(index, loaded.nodes);
         store.order_after_siblings();
         let before = store.nodes();
         // What v3 has not removed yet but v2 would have: gone.
@@ -178,32 +185,29 @@ impl Call {
             }
         };
         let after = store.nodes();
-        // A TTL given to a directory (through `dir=true`, or a refresh of a
-        // key that is one) would have to reach everything below it.
-        if after
-            .iter()
-            .any(|(path, node)| node.dir && node.expire.is_some() && before.get(path) != Some(node))
-        {
-            return self.finish(Err(Error::NotOnBridge("directory TTLs".into())));
-        }
-        let lease = lease_seconds(&before, &after, self.now);
+        let to_grant = new_leases(&before, &after, self.now);
         let planned = Box::new(Planned {
             before,
             after,
             event,
             read_at: index,
             serial,
+            leases,
+            to_grant,
+            granted: BTreeMap::new(),
         });
-        self.state = match lease {
-            Some(seconds) => State::Grant(planned, seconds),
-            None => State::Commit(planned, None),
-        };
+        self.state = State::Grant(planned);
     }
 
     /// The commit of `planned`: its writes and its event in `P`, if `P` is
     /// still as it was read.
-    fn commit(&self, planned: &Planned, lease: Option<u64>) -> Result<Txn, Error> {
-        let mut ops = self.layout.diff(&planned.before, &planned.after, lease);
+    fn commit(&self, planned: &Planned) -> Result<Txn, Error> {
+        let mut ops = self.layout.diff(
+            &planned.before,
+            &planned.after,
+            &planned.leases,
+            &planned.granted,
+        );
         if ops.len() >= MAX_OPS {
             return Err(Error::NotOnBridge(format!(
                 "a change of {} keys in one request (etcd takes at most {} in one transaction)",
@@ -314,13 +318,7 @@ fn indexes(answer: &TxnResponse, etcd_index: u64) -> Indexes {
 
 /// What a request asks that the bridge does not provide yet, if anything.
 pub fn unsupported(r: &KeysRequest) -> Option<&'static str> {
-    if r.stream {
-        Some("streamed waits")
-    } else if r.dir && (r.ttl.is_some() || r.refresh.is_some()) {
-        Some("directory TTLs")
-    } else {
-        None
-    }
+    r.stream.then_some("streamed waits")
 }
 
 impl Machine for Call {
@@ -333,7 +331,7 @@ impl Machine for Call {
     fn poll(&mut self, now: Instant) -> Step<Request, (), Self::Output> {
         let ready = matches!(
             self.state,
-            State::Read | State::Grant(..) | State::Commit(..) | State::Wait
+            State::Read | State::Grant(_) | State::Commit(_) | State::Wait
         );
         if ready && self.deadline.is_some_and(|d| now >= d) {
             self.state = State::Done(None);
@@ -348,11 +346,17 @@ impl Machine for Call {
                 self.state = State::Reading;
                 Step::Send(Request::Txn(self.layout.read(&self.request.key)))
             }
-            State::Grant(planned, ttl) => {
-                self.state = State::Granting(planned);
-                Step::Send(Request::Grant(LeaseGrant { ttl }))
-            }
-            State::Commit(planned, lease) => match self.commit(&planned, lease) {
+            State::Grant(planned) => match planned.to_grant.values().next() {
+                Some(&ttl) => {
+                    self.state = State::Granting(planned);
+                    Step::Send(Request::Grant(LeaseGrant { ttl }))
+                }
+                None => {
+                    self.state = State::Commit(planned);
+                    self.poll(now)
+                }
+            },
+            State::Commit(planned) => match self.commit(&planned) {
                 Ok(txn) => {
                     self.state = State::Committing(planned);
                     Step::Send(Request::Txn(txn))
@@ -382,8 +386,11 @@ impl Machine for Call {
             outcome,
         ) {
             (State::Reading, Outcome::Txn(Ok(read))) => self.handle_read(read),
-            (State::Granting(planned), Outcome::Grant(Ok(lease))) => {
-                self.state = State::Commit(planned, Some(lease));
+            (State::Granting(mut planned), Outcome::Grant(Ok(lease))) => {
+                if let Some((holder, _)) = planned.to_grant.pop_first() {
+                    planned.granted.insert(holder, lease);
+                }
+                self.state = State::Grant(planned);
             }
             (State::Committing(planned), Outcome::Txn(Ok(commit))) => {
                 self.handle_commit(commit, *planned)

@@ -14,6 +14,10 @@ const CREATED: u8 = 0;
 /// The tag after `P` of the keys holding a node's expiry (Unix nanoseconds,
 /// in decimal), on the node's lease.
 const EXPIRY: u8 = 1;
+/// The tag after `P` of the keys holding a file's `modifiedIndex` (in
+/// decimal) when its key was put again only to move it to another lease: it
+/// holds while its revision is the key's.
+const MODIFIED: u8 = 2;
 
 /// The layout under one prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,8 +74,8 @@ impl Layout {
     }
 
     /// One read, at one revision, of what a request on `key` touches: each
-    /// ancestor (as file and as directory), the subtree, its markers, and the
-    /// serial key.
+    /// ancestor (as file and as directory, and its expiry), the subtree, its
+    /// markers, and the serial key.
     pub fn read(&self, key: &[u8]) -> Txn {
         let mut ranges = Vec::new();
         let mut at = 0;
@@ -79,9 +83,11 @@ impl Layout {
             let ancestor = &key[..at + 1 + i];
             ranges.push(v3::range(&self.node(ancestor, false), None));
             ranges.push(v3::range(&self.node(ancestor, true), None));
+            // A directory's TTL ends what is below it.
+            ranges.push(v3::range(&self.tagged(EXPIRY, ancestor), None));
             at += 1 + i;
         }
-        for tag in [None, Some(CREATED), Some(EXPIRY)] {
+        for tag in [None, Some(CREATED), Some(EXPIRY), Some(MODIFIED)] {
             let (start, end) = self.subtree(tag, key);
             ranges.push(v3::range(&start, Some(&end)));
         }
@@ -89,13 +95,15 @@ impl Layout {
         Txn::read(ranges)
     }
 
-    /// The nodes a read for `key` found, by v2 path, and the serial key's
-    /// revision.
-    pub fn load(&self, key: &[u8], read: &TxnResponse) -> (Vec<(Vec<u8>, Flat)>, u64) {
+    /// The nodes a read for `key` found, by v2 path, the serial key's
+    /// revision, and the lease each node's key is on (0: none).
+    pub fn load(&self, key: &[u8], read: &TxnResponse) -> Loaded {
         let mut nodes = Vec::new();
+        let mut leases = BTreeMap::new();
         let mut serial = 0;
         let mut created = BTreeMap::new();
         let mut expiry = BTreeMap::new();
+        let mut modified = BTreeMap::new();
         let kvs = read
             .responses
             .iter()
@@ -112,6 +120,15 @@ impl Layout {
             match rest.split_first() {
                 Some((&CREATED, path)) => {
                     created.insert(path.to_vec(), kv.mod_revision);
+                    continue;
+                }
+                Some((&MODIFIED, path)) => {
+                    let index = std::str::from_utf8(&kv.value)
+                        .ok()
+                        .and_then(|t| t.parse::<u64>().ok());
+                    if let Some(index) = index {
+                        modified.insert(path.to_vec(), (kv.mod_revision, index));
+                    }
                     continue;
                 }
                 Some((&EXPIRY, path)) => {
@@ -134,6 +151,7 @@ impl Layout {
             if !related || !path.starts_with(b"/") {
                 continue;
             }
+            leases.insert(path.to_vec(), kv.lease);
             nodes.push((
                 path.to_vec(),
                 Flat {
@@ -153,18 +171,41 @@ impl Layout {
                 node.created = at;
             }
             node.expire = expiry.get(path).copied();
+            if node.dir {
+                // etcd v2 never changes a directory's modifiedIndex (an
+                // update of its TTL reports the new index but keeps the old).
+                node.modified = node.created;
+            } else if let Some(&(at, index)) = modified.get(path) {
+                if at == node.modified {
+                    node.modified = index;
+                }
+            }
         }
-        (nodes, serial)
+        Loaded {
+            nodes,
+            serial,
+            leases,
+        }
     }
 
-    /// The writes that turn `before` into `after`; nodes that expire are put
-    /// on `lease`.
+    /// The writes that turn `before` into `after`. A node goes on the lease
+    /// of whichever ends first of its own TTL and its directories' (see
+    /// [`holder`]): the lease granted for this write for that node
+    /// (`granted`, see [`new_leases`]), else the lease its key is on now
+    /// (`leases`, from the read). A node whose lease so changes is put again
+    /// even if nothing else did.
     pub fn diff(
         &self,
         before: &BTreeMap<Vec<u8>, Flat>,
         after: &BTreeMap<Vec<u8>, Flat>,
-        lease: Option<u64>,
+        leases: &BTreeMap<Vec<u8>, u64>,
+        granted: &BTreeMap<Vec<u8>, u64>,
     ) -> Vec<serde_json::Value> {
+        let current = |path: &[u8]| leases.get(path).copied().filter(|&l| l != 0);
+        let lease_of = |path: &[u8]| {
+            let h = holder(after, path)?;
+            granted.get(h).copied().or_else(|| current(h))
+        };
         let mut ops = Vec::new();
         let mut gone_dirs: Vec<&[u8]> = Vec::new();
         for (path, old) in before {
@@ -185,6 +226,7 @@ impl Layout {
                         self.node(path, false),
                         self.tagged(CREATED, path),
                         self.tagged(EXPIRY, path),
+                        self.tagged(MODIFIED, path),
                     ] {
                         let mut start = base;
                         start.push(b'/');
@@ -206,11 +248,16 @@ impl Layout {
         }
         for (path, new) in after {
             let old = before.get(path);
-            if old == Some(new) {
+            let on = lease_of(path);
+            if old == Some(new) && on == current(path) {
                 continue;
             }
-            let on = new.expire.and(lease);
             ops.push(v3::put_on(&self.node(path, new.dir), &new.value, on));
+            if old == Some(new) && !new.dir {
+                // Put again only to change its lease: v2's modifiedIndex stays.
+                let key = self.tagged(MODIFIED, path);
+                ops.push(v3::put_on(&key, new.modified.to_string().as_bytes(), on));
+            }
             if let Some(at) = new.expire {
                 let key = self.tagged(EXPIRY, path);
                 ops.push(v3::put_on(&key, at.to_string().as_bytes(), on));
@@ -225,22 +272,185 @@ impl Layout {
     }
 }
 
-/// The seconds a lease must last for the nodes of `after` that changed and
-/// expire, seen at `now` (Unix nanoseconds): the latest expiry, rounded up,
-/// and a second more; `None` when none expires.
-pub fn lease_seconds(
+/// What was read: the nodes by v2 path, the serial key's revision, and the
+/// lease each node's key is on (0: none).
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The nodes.
+    pub nodes: Vec<(Vec<u8>, Flat)>,
+    /// The serial key's revision.
+    pub serial: u64,
+    /// The lease of each node's key.
+    pub leases: BTreeMap<Vec<u8>, u64>,
+}
+
+/// The node whose TTL ends `path`'s life: of `path` and its directories, the
+/// one expiring first (the topmost on a tie); `None` when none expires. etcd
+/// v2 removes a directory with everything below it, so a node lives on that
+/// node's lease and goes with it.
+pub fn holder<'a>(nodes: &'a BTreeMap<Vec<u8>, Flat>, path: &[u8]) -> Option<&'a [u8]> {
+    let mut best: Option<(&'a [u8], i64)> = None;
+    let ends = path
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'/' && i > 0)
+        .map(|(i, _)| i)
+        .chain([path.len()]);
+    for end in ends {
+        let Some((key, node)) = nodes.get_key_value(&path[..end]) else {
+            continue;
+        };
+        if let Some(at) = node.expire {
+            if best.is_none_or(|(_, b)| at < b) {
+                best = Some((key.as_slice(), at));
+            }
+        }
+    }
+    best.map(|(key, _)| key)
+}
+
+/// The nodes of `after` that need a lease of their own granted for this
+/// write, with its length in seconds seen at `now` (Unix nanoseconds): each
+/// node holding a lease (see [`holder`]) that this write changed, or that was
+/// on a directory's lease before; the expiry rounded up, and a second more.
+pub fn new_leases(
     before: &BTreeMap<Vec<u8>, Flat>,
     after: &BTreeMap<Vec<u8>, Flat>,
     now: i64,
-) -> Option<u64> {
-    after
-        .iter()
-        .filter(|(path, new)| before.get(*path) != Some(new))
-        .filter_map(|(_, new)| new.expire)
-        .max()
-        .map(|at| {
+) -> BTreeMap<Vec<u8>, u64> {
+    let mut out = BTreeMap::new();
+    for path in after.keys() {
+        let Some(h) = holder(after, path) else {
+            continue;
+        };
+        let changed = before.get(h) != after.get(h) || holder(before, h) != Some(h);
+        let Some(at) = after.get(h).and_then(|n| n.expire) else {
+            continue;
+        };
+        if changed && !out.contains_key(h) {
             let left = i128::from(at) - i128::from(now);
             let secs = (left.max(0) + 999_999_999) / 1_000_000_000;
-            u64::try_from(secs).unwrap_or(u64::MAX).saturating_add(1)
-        })
+            let secs = u64::try_from(secs).unwrap_or(u64::MAX).saturating_add(1);
+            out.insert(h.to_vec(), secs);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(dir: bool, expire: Option<i64>) -> Flat {
+        Flat {
+            dir,
+            value: Vec::new(),
+            created: 1,
+            modified: 1,
+            expire,
+        }
+    }
+
+    fn tree(nodes: &[(&str, bool, Option<i64>)]) -> BTreeMap<Vec<u8>, Flat> {
+        nodes
+            .iter()
+            .map(|&(path, dir, expire)| (path.as_bytes().to_vec(), node(dir, expire)))
+            .collect()
+    }
+
+    /// The lease each put of `ops` puts its key on, by key.
+    fn puts(ops: &[serde_json::Value]) -> BTreeMap<String, Option<String>> {
+        ops.iter()
+            .filter_map(|op| op.get("request_put"))
+            .map(|put| {
+                let key = crate::base64::decode(put["key"].as_str().unwrap_or_default())
+                    .unwrap_or_default();
+                let lease = put.get("lease").and_then(|l| l.as_str()).map(str::to_owned);
+                (String::from_utf8_lossy(&key).into_owned(), lease)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_node_expiring_first_of_a_path_and_its_directories_holds_it() {
+        let t = tree(&[
+            ("/a", true, Some(10)),
+            ("/a/b", true, None),
+            ("/a/b/c", false, Some(20)),
+            ("/a/b/d", false, Some(5)),
+            ("/e", true, Some(7)),
+            ("/e/f", false, Some(7)),
+        ]);
+        assert_eq!(holder(&t, b"/a/b/c"), Some(&b"/a"[..]));
+        assert_eq!(holder(&t, b"/a/b/d"), Some(&b"/a/b/d"[..]));
+        assert_eq!(holder(&t, b"/a/b"), Some(&b"/a"[..]));
+        assert_eq!(
+            holder(&t, b"/e/f"),
+            Some(&b"/e"[..]),
+            "the topmost on a tie"
+        );
+        assert_eq!(holder(&tree(&[("/x", false, None)]), b"/x"), None);
+    }
+
+    #[test]
+    fn a_directory_given_a_ttl_takes_what_is_below_it_onto_its_lease_and_back() {
+        let layout = Layout::new(b"P".to_vec());
+        let second = 1_000_000_000;
+        let before = tree(&[
+            ("/d", true, None),
+            ("/d/x", false, None),
+            ("/d/y", false, Some(50 * second)),
+        ]);
+        let leases: BTreeMap<Vec<u8>, u64> = [(b"/d/y".to_vec(), 7)].into_iter().collect();
+        let mut after = before.clone();
+        after.insert(b"/d".to_vec(), node(true, Some(10 * second)));
+        // One new lease: the directory's (y's own stays, but y now ends with
+        // the directory).
+        let needed = new_leases(&before, &after, 0);
+        assert_eq!(needed, [(b"/d".to_vec(), 11)].into_iter().collect());
+        let granted = [(b"/d".to_vec(), 99)].into_iter().collect();
+        let put = puts(&layout.diff(&before, &after, &leases, &granted));
+        let on = |k: &str| put.get(k).cloned().flatten();
+        assert_eq!(on("P/d/"), Some("99".into()));
+        assert_eq!(
+            on("P/d/x"),
+            Some("99".into()),
+            "moved onto the directory's lease"
+        );
+        assert_eq!(on("P/d/y"), Some("99".into()));
+        assert_eq!(
+            on("P\u{1}/d/y"),
+            Some("99".into()),
+            "its expiry goes with it"
+        );
+
+        // Made permanent again: y needs a lease of its own again (its old one
+        // may have ended), x none.
+        let leases: BTreeMap<Vec<u8>, u64> = [
+            (b"/d".to_vec(), 99),
+            (b"/d/x".to_vec(), 99),
+            (b"/d/y".to_vec(), 99),
+        ]
+        .into_iter()
+        .collect();
+        let needed = new_leases(&after, &before, 0);
+        assert_eq!(needed, [(b"/d/y".to_vec(), 51)].into_iter().collect());
+        let granted = [(b"/d/y".to_vec(), 100)].into_iter().collect();
+        let put = puts(&layout.diff(&after, &before, &leases, &granted));
+        assert_eq!(put.get("P/d/"), Some(&None));
+        assert_eq!(put.get("P/d/x"), Some(&None));
+        assert_eq!(put.get("P/d/y"), Some(&Some("100".into())));
+
+        // Nothing changed: nothing put, nothing granted.
+        let granted = BTreeMap::new();
+        assert!(new_leases(&after, &after, 0).is_empty());
+        let leases: BTreeMap<Vec<u8>, u64> = [
+            (b"/d".to_vec(), 99),
+            (b"/d/x".to_vec(), 99),
+            (b"/d/y".to_vec(), 99),
+        ]
+        .into_iter()
+        .collect();
+        assert!(puts(&layout.diff(&after, &after, &leases, &granted)).is_empty());
+    }
 }

@@ -5,12 +5,12 @@
 //! would.
 //!
 //! **Status: not finished.** The keys API (reads, writes, conditions,
-//! directories, in-order keys), TTLs on keys, waits and watches (with
+//! directories, in-order keys), TTLs (on keys and directories), waits and watches (with
 //! `expire` events), and so the lock and leader recipes, work; `/version` and
 //! `/health` go to the member as they are; `/v2/members` and `/v2/machines`
-//! come from v3's members API ([`admin`]). Directory TTLs, statistics (v3
-//! has no equivalent) and the v2 auth API are refused with
-//! [`crate::Error::NotOnBridge`] before anything is sent.
+//! come from v3's members API ([`admin`]); a v2 tree is copied over with
+//! [`copy`]. Statistics (v3 has no equivalent) and the v2 auth API are
+//! refused with [`crate::Error::NotOnBridge`] before anything is sent.
 //!
 //! # Layout
 //!
@@ -25,12 +25,15 @@
 //! | hidden `/_x`, in-order `/q/00000000000000000042` | the same rule | |
 //! | a node a set replaced | `P\0/a/b` | empty: its revision is the node's `createdIndex` |
 //! | a node's expiry | `P\1/a/b`, on the node's lease | Unix nanoseconds, in decimal |
+//! | a file put again only to change its lease | `P\2/a/b`, on that lease | its `modifiedIndex`, in decimal (while its revision is the key's) |
 //! | every bridge write, in turn | `P` | the planned index and the v2 event |
 //!
 //! `createdIndex` and `modifiedIndex` are the v3 `create_revision` (or the
 //! marker's) and `mod_revision`; `X-Etcd-Index` is the revision the answer
-//! was read or written at. A key with a TTL is on a v3 lease that ends a
-//! second after its expiry.
+//! was read or written at. A node with a TTL is on a v3 lease that ends a
+//! second after its expiry; a node below a directory with a TTL is on the
+//! lease of whichever ends first ([`layout::holder`]), so a directory's
+//! lease end takes everything below it in one revision.
 //!
 //! # Protocol
 //!

@@ -308,14 +308,29 @@ impl Watch {
         node_prefix.push(b'/');
         let mut expiry_prefix = self.serial.clone();
         expiry_prefix.push(1);
-        for event in events.iter().filter(|e| e.kind == "DELETE") {
-            let Some(path) = event.kv.key.strip_prefix(self.serial.as_slice()) else {
-                continue;
-            };
-            if !event.kv.key.starts_with(&node_prefix) || path.ends_with(b"/") {
-                continue; // a marker, or a directory (they take no TTL)
-            }
-            if !sees(path, &Action::Expire, None) {
+        // The node keys removed: (v2 path, directory, event).
+        let removed: Vec<(&[u8], bool, &WatchEvent)> = events
+            .iter()
+            .filter(|e| e.kind == "DELETE" && e.kv.key.starts_with(&node_prefix))
+            .filter_map(|e| {
+                let path = e.kv.key.strip_prefix(self.serial.as_slice())?;
+                Some(match path.strip_suffix(b"/") {
+                    Some(dir) => (dir, true, e),
+                    None => (path, false, e),
+                })
+            })
+            .collect();
+        // A lease's end takes a node and what is below it (they share its
+        // lease): one `expire`, of the topmost, as etcd v2 tells it.
+        let below_another = |path: &[u8]| {
+            removed.iter().any(|&(other, dir, _)| {
+                dir && path.len() > other.len()
+                    && path.starts_with(other)
+                    && path[other.len()] == b'/'
+            })
+        };
+        for &(path, dir, event) in &removed {
+            if below_another(path) || !sees(path, &Action::Expire, dir.then_some(path)) {
                 continue;
             }
             let revision = event.kv.mod_revision;
@@ -328,16 +343,16 @@ impl Watch {
                 .filter_map(|e| e.prev_kv.as_ref())
                 .find_map(|kv| std::str::from_utf8(&kv.value).ok()?.parse::<i64>().ok());
             let prev_node = NodeView {
-                value: Some(prev.value),
+                value: (!dir).then_some(prev.value),
+                dir,
                 expiration,
                 ..NodeView::bare(path, prev.mod_revision, prev.create_revision)
             };
-            let expired = Event::new(
-                Action::Expire,
-                NodeView::bare(path, revision, prev.create_revision),
-                Some(prev_node),
-                revision,
-            );
+            let node = NodeView {
+                dir,
+                ..NodeView::bare(path, revision, prev.create_revision)
+            };
+            let expired = Event::new(Action::Expire, node, Some(prev_node), revision);
             return Some(Found::Event {
                 revision,
                 json: expired.to_json(false),
