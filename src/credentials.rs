@@ -6,6 +6,7 @@ use std::fmt;
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     user: String,
+    password: Secret,
     header: http::HeaderValue,
 }
 
@@ -17,7 +18,16 @@ impl Credentials {
         let mut header = http::HeaderValue::from_str(&format!("Basic {token}"))
             .unwrap_or_else(|_| http::HeaderValue::from_static(""));
         header.set_sensitive(true);
-        Credentials { user, header }
+        Credentials {
+            user,
+            password: Secret::new(password.as_ref()),
+            header,
+        }
+    }
+
+    /// The password (for the v3 bridge's `/v3/auth/authenticate`).
+    pub(crate) fn password(&self) -> &Secret {
+        &self.password
     }
 
     /// The user name.

@@ -252,15 +252,6 @@ fn a_bridge_needs_a_prefix_and_options_it_can_honour() {
     }
     let err = base()
         .v3_bridge("/x")
-        .basic_auth("u", "p")
-        .build()
-        .unwrap_err();
-    assert!(
-        matches!(&err, Error::NotOnBridge(m) if m.contains("basic_auth")),
-        "{err}"
-    );
-    let err = base()
-        .v3_bridge("/x")
         .resend_sets_after_unknown_outcome(true)
         .build()
         .unwrap_err();
@@ -802,3 +793,79 @@ etcd_test!(
         assert_ne!(next.action, Action::Expire, "{next:?}");
     }
 );
+
+#[test]
+fn with_auth_on_the_bridge_takes_a_token_and_a_new_one_when_it_expires() {
+    // A member of its own with v3 auth on, whose tokens live 2 s.
+    let etcd = Etcd::start_with_env(1, &["--auth-token-ttl=2"], &[("ETCD_V2_FLAGS", "v3only")]);
+    for (path, body) in [
+        (
+            "/v3/auth/user/add",
+            r#"{"name":"root","password":"s3cret"}"#,
+        ),
+        ("/v3/auth/role/add", r#"{"name":"root"}"#),
+        ("/v3/auth/user/grant", r#"{"user":"root","role":"root"}"#),
+        ("/v3/auth/enable", "{}"),
+    ] {
+        v3_post(&etcd, path, body.into());
+    }
+    let authed = |user: &str, password: &str| {
+        support::recording_client(
+            support::builder_for(&etcd)
+                .v3_bridge("/b")
+                .basic_auth(user, password),
+        )
+    };
+    let c = authed("root", "s3cret");
+    let set = c.node().set("/k", "v", None).unwrap();
+    assert_eq!(c.node().get("/k", false).unwrap().value(), Some("v"));
+    let tokens = |c: &Client<support::Recorder<UreqTransport>>| {
+        c.transport()
+            .sent()
+            .iter()
+            .filter(|s| s.target.ends_with("/v3/auth/authenticate"))
+            .count()
+    };
+    assert_eq!(tokens(&c), 1, "one token for both calls");
+    // The token expires; the next call is refused for it, gets another and
+    // goes on: a write too (a refused request was not applied).
+    std::thread::sleep(Duration::from_millis(3500));
+    let again = c.node().set("/k", "w", None).unwrap();
+    assert_eq!(tokens(&c), 2);
+    assert_eq!(
+        again.prev_node.unwrap().modified_index,
+        set.node.modified_index
+    );
+    let waited = c
+        .node()
+        .wait_from("/k", set.node.modified_index + 1, false)
+        .unwrap();
+    assert_eq!(waited.value(), Some("w"));
+    // No basic auth ever reaches the gateway, and the password is in no header.
+    for sent in c.transport().sent() {
+        assert!(
+            !sent
+                .authorization
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("Basic"),
+            "{sent:?}"
+        );
+    }
+    // Wrong credentials, and none: refused, nothing written.
+    let wrong = authed("root", "nope")
+        .node()
+        .set("/k", "x", None)
+        .unwrap_err();
+    assert!(
+        wrong.to_string().contains("authentication failed"),
+        "{wrong}"
+    );
+    let none = support::builder_for(&etcd).v3_bridge("/b").build().unwrap();
+    let refused = none.node().get("/k", false).unwrap_err();
+    assert!(
+        refused.to_string().contains("user name is empty"),
+        "{refused}"
+    );
+    assert_eq!(c.node().get("/k", false).unwrap().value(), Some("w"));
+}

@@ -512,6 +512,9 @@ fn bridge_answer(
                     Request::Post(post) => {
                         send_op(real, &endpoint, &post, timeout).map(Outcome::Post)
                     }
+                    // The compared member has no auth: never asked.
+                    Request::Authenticate(auth) => send_op(real, &endpoint, &auth, timeout)
+                        .map(|token| Outcome::Authenticated(token.map(|_| ()))),
                 };
                 match outcome {
                     Ok(outcome) => {

@@ -57,6 +57,7 @@
 //! not ordered with bridge writes.
 
 pub mod admin;
+pub mod auth;
 mod call;
 pub mod copy;
 pub mod layout;
@@ -76,6 +77,9 @@ pub enum Request {
     Watch(watch::Watch),
     /// Another gateway request (members, status).
     Post(v3::Post),
+    /// A token for the client's credentials (the driver keeps it and puts it
+    /// on every later v3 request).
+    Authenticate(v3::Authenticate),
 }
 
 /// The outcome of a [`Request`].
@@ -89,6 +93,8 @@ pub enum Outcome {
     Watch(Result<watch::Watched, Error>),
     /// Another request's JSON answer.
     Post(Result<serde_json::Value, Error>),
+    /// Whether a token was had.
+    Authenticated(Result<(), Error>),
 }
 
 use std::time::Instant;

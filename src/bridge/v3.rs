@@ -238,6 +238,65 @@ impl Operation for Post {
     }
 }
 
+/// `POST /v3/auth/authenticate`: a token for `user` (sent as the
+/// `Authorization` header of later requests); the output is the token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Authenticate {
+    /// The user.
+    pub user: String,
+    /// The password (never shown by `Debug`).
+    pub password: crate::credentials::Secret,
+}
+
+impl std::fmt::Debug for Authenticate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticate")
+            .field("user", &self.user)
+            .field("password", &self.password)
+            .finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct Token {
+    token: String,
+}
+
+impl Operation for Authenticate {
+    type Output = String;
+
+    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
+        let body = json!({ "name": self.user, "password": self.password.expose() }).to_string();
+        post_json(endpoint, "/v3/auth/authenticate", body.into_bytes())
+    }
+
+    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<String, Error> {
+        decoded::<Token>(&response).map(|t| t.token)
+    }
+
+    /// Asking again only makes another token.
+    fn idempotent(&self) -> bool {
+        true
+    }
+
+    fn name(&self) -> &'static str {
+        "BridgeAuthenticate"
+    }
+}
+
+/// Whether `error` is the gateway refusing a request for its token (missing,
+/// expired or unknown): refused before anything was applied, so the request
+/// may be sent again with a new token.
+pub fn is_token_refusal(error: &Error) -> bool {
+    matches!(error, Error::Api { message, .. } if is_token_message(message))
+}
+
+/// Whether a message (an error's, or a watch's cancel reason) is a token
+/// refusal.
+pub fn is_token_message(message: &str) -> bool {
+    message.contains("invalid auth token") || message.contains("user name is empty")
+}
+
 /// Delete `key`.
 pub fn delete(key: &[u8]) -> Value {
     json!({ "request_delete_range": { "key": base64::encode(key) } })

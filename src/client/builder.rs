@@ -169,8 +169,9 @@ impl ClientBuilder {
     /// `prefix` in the v3 keyspace: for clusters that no longer serve v2
     /// (etcd 3.6 and later). See [`crate::bridge`] for the layout and what
     /// works so far; a prefix that is empty (or only slashes) fails at build
-    /// time, and so do options the bridge cannot honour yet (basic auth,
-    /// resending plain sets).
+    /// time, and so does resending plain sets (not offered over the bridge).
+    /// With [`ClientBuilder::basic_auth`], the bridge authenticates through
+    /// `/v3/auth/authenticate` and sends the token it gets.
     #[cfg(feature = "bridge")]
     pub fn v3_bridge(mut self, prefix: impl Into<String>) -> ClientBuilder {
         self.bridge = Some(prefix.into());
@@ -372,9 +373,6 @@ impl ClientBuilder {
 #[cfg(feature = "bridge")]
 fn config_options(b: &ClientBuilder) -> Vec<&'static str> {
     let mut set = Vec::new();
-    if b.credentials.is_some() {
-        set.push("basic_auth");
-    }
     if b.resend_sets {
         set.push("resend_sets_after_unknown_outcome");
     }

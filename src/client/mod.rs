@@ -252,10 +252,13 @@ macro_rules! client_api {
         ) -> Result<O::Output, Error> {
             let expected = self.inner.shared.pool().cluster_id().map(str::to_owned);
             let now = self.inner.transport.unix_nanos();
-            let mut call = crate::bridge::call_for(prefix, &request, now)?
+            let call = crate::bridge::call_for(prefix, &request, now)?
                 .expect_cluster(expected)
                 .wait_timeout(attempts.timeout())
                 .deadline(attempts.deadline());
+            let shared = &self.inner.shared;
+            let has_token = shared.bridge_token().is_some();
+            let mut call = crate::bridge::auth::Authed::new(call, shared.config.credentials.clone(), has_token);
             let options = driver::RunOptions {
                 deadline: attempts.deadline(),
                 ..Default::default()

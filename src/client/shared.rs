@@ -58,6 +58,9 @@ pub(crate) struct Config {
 pub(crate) struct Shared {
     pool: Mutex<EndpointPool>,
     pub(crate) config: Config,
+    /// The v3 bridge's auth token, once had (see [`crate::bridge::auth`]).
+    #[cfg(feature = "bridge")]
+    bridge_token: Mutex<Option<http::HeaderValue>>,
 }
 
 /// One attempt, ready to send.
@@ -78,7 +81,46 @@ impl Shared {
         Shared {
             pool: Mutex::new(pool),
             config,
+            #[cfg(feature = "bridge")]
+            bridge_token: Mutex::new(None),
         }
+    }
+
+    /// The bridge's token, if one is held.
+    #[cfg(feature = "bridge")]
+    pub(crate) fn bridge_token(&self) -> Option<http::HeaderValue> {
+        self.bridge_token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Forget the bridge's token (before asking for a new one: the gateway
+    /// refuses even `/v3/auth/authenticate` with a stale token).
+    #[cfg(feature = "bridge")]
+    pub(crate) fn clear_bridge_token(&self) {
+        *self
+            .bridge_token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    /// Keep `token` for the bridge's later requests (marked sensitive: never
+    /// logged).
+    #[cfg(feature = "bridge")]
+    pub(crate) fn set_bridge_token(&self, token: &str) -> Result<(), Error> {
+        let mut value = http::HeaderValue::from_str(token).map_err(|_| Error::Decode {
+            endpoint: String::new(),
+            status: 200,
+            reason: "the auth token is not a valid header value".into(),
+            body: String::new(),
+        })?;
+        value.set_sensitive(true);
+        *self
+            .bridge_token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(value);
+        Ok(())
     }
 
     pub(crate) fn pool(&self) -> MutexGuard<'_, EndpointPool> {
@@ -126,9 +168,19 @@ impl Shared {
         };
         let mut request = op.build(&endpoint)?;
         if let Some(credentials) = &self.config.credentials {
-            request
-                .headers_mut()
-                .insert(http::header::AUTHORIZATION, credentials.header().clone());
+            // Over the bridge the gateway takes the token, never basic auth.
+            #[cfg(feature = "bridge")]
+            let header = match self.config.bridge {
+                Some(_) => self.bridge_token(),
+                None => Some(credentials.header().clone()),
+            };
+            #[cfg(not(feature = "bridge"))]
+            let header = Some(credentials.header().clone());
+            if let Some(header) = header {
+                request
+                    .headers_mut()
+                    .insert(http::header::AUTHORIZATION, header);
+            }
         }
         // The path names the key; the query may hold a compared value: not logged.
         tracing::debug!(parent: span, method = %request.method(), path = request.uri().path(), "sending");

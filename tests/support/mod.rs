@@ -396,6 +396,8 @@ pub struct Sent {
     pub outcome: String,
     /// When it was sent.
     pub at: std::time::Instant,
+    /// Its `Authorization` header, if any.
+    pub authorization: Option<String>,
 }
 
 /// A transport that records every request it forwards to the inner one.
@@ -446,12 +448,18 @@ impl<T> Recorder<T> {
             Ok(r) => r.status().as_u16().to_string(),
             Err(e) => format!("{:?}", e.kind()),
         };
+        let authorization = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         self.log.lock().unwrap().push(Sent {
             to,
             method,
             target,
             outcome,
             at,
+            authorization,
         });
     }
 }
