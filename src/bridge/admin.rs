@@ -9,9 +9,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::v3::{number, Header, Post};
-use super::{Outcome, Request};
+use super::{Answer, Outcome, Request};
 use crate::error::Error;
-use crate::machine::{output_once, Machine, Step};
+use crate::machine::{output_once, Step};
 use crate::memory::cluster::{members_json, Health, Member};
 use crate::server::reply;
 use crate::server::request::MembersRequest;
@@ -248,14 +248,8 @@ fn decode_error(e: &serde_json::Error) -> Error {
     }
 }
 
-impl Machine for Admin {
-    type Request = Request;
-    type Outcome = Outcome;
-    type Event = ();
-    /// etcd v2's answer.
-    type Output = Result<http::Response<Vec<u8>>, Error>;
-
-    fn poll(&mut self, now: Instant) -> Step<Request, (), Self::Output> {
+impl Admin {
+    fn step(&mut self, now: Instant) -> Step<Request, (), Answer> {
         let ready = matches!(
             self.state,
             State::List | State::Status(_) | State::Change(_)
@@ -296,7 +290,7 @@ impl Machine for Admin {
         }
     }
 
-    fn handle(&mut self, outcome: Outcome, _now: Instant) -> Result<(), Error> {
+    fn take(&mut self, outcome: Outcome, _now: Instant) -> Result<(), Error> {
         let Outcome::Post(result) = outcome else {
             return Err(Error::Misuse(
                 "a bridge outcome that does not match the request in flight".into(),
@@ -326,9 +320,12 @@ impl Machine for Admin {
     }
 }
 
+bridge_machine!(Admin);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::machine::Machine;
 
     fn run(
         ask: Ask,

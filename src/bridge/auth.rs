@@ -10,13 +10,10 @@ use std::time::Instant;
 
 use super::v3::{is_token_message, is_token_refusal, Authenticate};
 use super::watch::Found;
-use super::{Outcome, Request};
+use super::{Answer, Outcome, Request};
 use crate::credentials::Credentials;
 use crate::error::Error;
 use crate::machine::{output_once, Machine, Step};
-
-/// The output of a bridge call: etcd v2's answer.
-type Answer = Result<http::Response<Vec<u8>>, Error>;
 
 /// Where an [`Authed`] call is.
 #[derive(Debug)]

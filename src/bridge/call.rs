@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::layout::{new_leases, Layout};
 use super::v3::{self, LeaseGrant, Txn, TxnResponse};
 use super::watch::{record, Found, Watch, Watched};
-use super::{Outcome, Request};
+use super::{Answer, Outcome, Request};
 use crate::cluster::Timeout;
 use crate::error::Error;
 use crate::machine::{output_once, Machine, Step};
@@ -321,14 +321,8 @@ pub fn unsupported(r: &KeysRequest) -> Option<&'static str> {
     r.stream.then_some("streamed waits")
 }
 
-impl Machine for Call {
-    type Request = Request;
-    type Outcome = Outcome;
-    type Event = ();
-    /// etcd v2's answer.
-    type Output = Result<http::Response<Vec<u8>>, Error>;
-
-    fn poll(&mut self, now: Instant) -> Step<Request, (), Self::Output> {
+impl Call {
+    fn step(&mut self, now: Instant) -> Step<Request, (), Answer> {
         let ready = matches!(
             self.state,
             State::Read | State::Grant(_) | State::Commit(_) | State::Wait
@@ -380,7 +374,7 @@ impl Machine for Call {
         }
     }
 
-    fn handle(&mut self, outcome: Outcome, _now: Instant) -> Result<(), Error> {
+    fn take(&mut self, outcome: Outcome, _now: Instant) -> Result<(), Error> {
         match (
             std::mem::replace(&mut self.state, State::Done(None)),
             outcome,
@@ -410,6 +404,8 @@ impl Machine for Call {
         Ok(())
     }
 }
+
+bridge_machine!(Call);
 
 #[cfg(test)]
 mod tests {

@@ -25,6 +25,11 @@ pub struct Layout {
     prefix: Vec<u8>,
 }
 
+/// A marker's value: a number in decimal.
+fn decimal<T: std::str::FromStr>(value: &[u8]) -> Option<T> {
+    std::str::from_utf8(value).ok()?.parse().ok()
+}
+
 /// Whether `path` is `dir` or below it.
 fn within(path: &[u8], dir: &[u8]) -> bool {
     path == dir || (path.starts_with(dir) && path.get(dir.len()) == Some(&b'/'))
@@ -123,19 +128,13 @@ impl Layout {
                     continue;
                 }
                 Some((&MODIFIED, path)) => {
-                    let index = std::str::from_utf8(&kv.value)
-                        .ok()
-                        .and_then(|t| t.parse::<u64>().ok());
-                    if let Some(index) = index {
+                    if let Some(index) = decimal(&kv.value) {
                         modified.insert(path.to_vec(), (kv.mod_revision, index));
                     }
                     continue;
                 }
                 Some((&EXPIRY, path)) => {
-                    let at = std::str::from_utf8(&kv.value)
-                        .ok()
-                        .and_then(|t| t.parse::<i64>().ok());
-                    if let Some(at) = at {
+                    if let Some(at) = decimal(&kv.value) {
                         expiry.insert(path.to_vec(), at);
                     }
                     continue;
@@ -358,6 +357,17 @@ mod tests {
             .collect()
     }
 
+    /// Every node of `/d` on lease 99.
+    fn all_on_99() -> BTreeMap<Vec<u8>, u64> {
+        [
+            (b"/d".to_vec(), 99),
+            (b"/d/x".to_vec(), 99),
+            (b"/d/y".to_vec(), 99),
+        ]
+        .into_iter()
+        .collect()
+    }
+
     /// The lease each put of `ops` puts its key on, by key.
     fn puts(ops: &[serde_json::Value]) -> BTreeMap<String, Option<String>> {
         ops.iter()
@@ -426,13 +436,7 @@ mod tests {
 
         // Made permanent again: y needs a lease of its own again (its old one
         // may have ended), x none.
-        let leases: BTreeMap<Vec<u8>, u64> = [
-            (b"/d".to_vec(), 99),
-            (b"/d/x".to_vec(), 99),
-            (b"/d/y".to_vec(), 99),
-        ]
-        .into_iter()
-        .collect();
+        let leases = all_on_99();
         let needed = new_leases(&after, &before, 0);
         assert_eq!(needed, [(b"/d/y".to_vec(), 51)].into_iter().collect());
         let granted = [(b"/d/y".to_vec(), 100)].into_iter().collect();
@@ -444,13 +448,7 @@ mod tests {
         // Nothing changed: nothing put, nothing granted.
         let granted = BTreeMap::new();
         assert!(new_leases(&after, &after, 0).is_empty());
-        let leases: BTreeMap<Vec<u8>, u64> = [
-            (b"/d".to_vec(), 99),
-            (b"/d/x".to_vec(), 99),
-            (b"/d/y".to_vec(), 99),
-        ]
-        .into_iter()
-        .collect();
+        let leases = all_on_99();
         assert!(puts(&layout.diff(&after, &after, &leases, &granted)).is_empty());
     }
 }

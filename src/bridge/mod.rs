@@ -56,6 +56,39 @@
 //! per transaction); keys written under `P` by other v3 clients are seen but
 //! not ordered with bridge writes.
 
+/// etcd v2's answer to a request carried out over the bridge: what every
+/// bridge machine ends with.
+pub type Answer = Result<http::Response<Vec<u8>>, Error>;
+
+/// The [`Machine`] impl of a bridge machine, from its inherent `step` (the
+/// poll) and `take` (the handling of an outcome).
+macro_rules! bridge_machine {
+    ($ty:ty) => {
+        impl $crate::machine::Machine for $ty {
+            type Request = $crate::bridge::Request;
+            type Outcome = $crate::bridge::Outcome;
+            type Event = ();
+            /// etcd v2's answer.
+            type Output = $crate::bridge::Answer;
+
+            fn poll(
+                &mut self,
+                now: std::time::Instant,
+            ) -> $crate::machine::Step<$crate::bridge::Request, (), $crate::bridge::Answer> {
+                self.step(now)
+            }
+
+            fn handle(
+                &mut self,
+                outcome: $crate::bridge::Outcome,
+                now: std::time::Instant,
+            ) -> Result<(), $crate::error::Error> {
+                self.take(outcome, now)
+            }
+        }
+    };
+}
+
 pub mod admin;
 pub mod auth;
 mod call;
@@ -161,27 +194,23 @@ impl Bridged {
     }
 }
 
-impl Machine for Bridged {
-    type Request = Request;
-    type Outcome = Outcome;
-    type Event = ();
-    /// etcd v2's answer.
-    type Output = Result<http::Response<Vec<u8>>, Error>;
-
-    fn poll(&mut self, now: Instant) -> Step<Request, (), Self::Output> {
+impl Bridged {
+    fn step(&mut self, now: Instant) -> Step<Request, (), Answer> {
         match self {
             Bridged::Keys(call) => call.poll(now),
             Bridged::Admin(admin) => admin.poll(now),
         }
     }
 
-    fn handle(&mut self, outcome: Outcome, now: Instant) -> Result<(), Error> {
+    fn take(&mut self, outcome: Outcome, now: Instant) -> Result<(), Error> {
         match self {
             Bridged::Keys(call) => call.handle(outcome, now),
             Bridged::Admin(admin) => admin.handle(outcome, now),
         }
     }
 }
+
+bridge_machine!(Bridged);
 
 /// What carries out a v2 request (as the client built it) over the bridge,
 /// or [`Error::NotOnBridge`] for what the bridge does not serve (statistics

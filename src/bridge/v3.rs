@@ -158,27 +158,42 @@ struct Granted {
     id: u64,
 }
 
-impl Operation for LeaseGrant {
-    type Output = u64;
+/// An [`Operation`] that posts a JSON body to the gateway and reads one
+/// field of the answer; idempotent (asked again, it only makes another lease
+/// or token, unused).
+macro_rules! v3_question {
+    ($ty:ty, $path:literal, $name:literal, |$s:ident| $body:expr, $answer:ty => |$a:ident| $out:expr, $output:ty) => {
+        impl Operation for $ty {
+            type Output = $output;
 
-    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
-        let body = json!({ "TTL": self.ttl.to_string() }).to_string();
-        post_json(endpoint, "/v3/lease/grant", body.into_bytes())
-    }
+            fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
+                let $s = self;
+                post_json(endpoint, $path, $body.to_string().into_bytes())
+            }
 
-    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<u64, Error> {
-        decoded::<Granted>(&response).map(|g| g.id)
-    }
+            fn parse(&self, response: http::Response<Vec<u8>>) -> Result<Self::Output, Error> {
+                decoded::<$answer>(&response).map(|$a| $out)
+            }
 
-    /// A lease resent makes another, which expires unused.
-    fn idempotent(&self) -> bool {
-        true
-    }
+            fn idempotent(&self) -> bool {
+                true
+            }
 
-    fn name(&self) -> &'static str {
-        "BridgeLease"
-    }
+            fn name(&self) -> &'static str {
+                $name
+            }
+        }
+    };
 }
+
+v3_question!(
+    LeaseGrant,
+    "/v3/lease/grant",
+    "BridgeLease",
+    |s| json!({ "TTL": s.ttl.to_string() }),
+    Granted => |g| g.id,
+    u64
+);
 
 /// A `POST` to the gateway other than a transaction, a lease or a watch (the
 /// members and the status); the output is the answer's JSON.
@@ -240,7 +255,7 @@ impl Operation for Post {
 
 /// `POST /v3/auth/authenticate`: a token for `user` (sent as the
 /// `Authorization` header of later requests); the output is the token.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authenticate {
     /// The user.
     pub user: String,
@@ -248,41 +263,19 @@ pub struct Authenticate {
     pub password: crate::credentials::Secret,
 }
 
-impl std::fmt::Debug for Authenticate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authenticate")
-            .field("user", &self.user)
-            .field("password", &self.password)
-            .finish()
-    }
-}
-
 #[derive(Deserialize)]
 struct Token {
     token: String,
 }
 
-impl Operation for Authenticate {
-    type Output = String;
-
-    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
-        let body = json!({ "name": self.user, "password": self.password.expose() }).to_string();
-        post_json(endpoint, "/v3/auth/authenticate", body.into_bytes())
-    }
-
-    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<String, Error> {
-        decoded::<Token>(&response).map(|t| t.token)
-    }
-
-    /// Asking again only makes another token.
-    fn idempotent(&self) -> bool {
-        true
-    }
-
-    fn name(&self) -> &'static str {
-        "BridgeAuthenticate"
-    }
-}
+v3_question!(
+    Authenticate,
+    "/v3/auth/authenticate",
+    "BridgeAuthenticate",
+    |s| json!({ "name": s.user, "password": s.password.expose() }),
+    Token => |t| t.token,
+    String
+);
 
 /// Whether `error` is the gateway refusing a request for its token (missing,
 /// expired or unknown): refused before anything was applied, so the request

@@ -282,14 +282,7 @@ pub fn members_json(mut listed: Vec<&Member>) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     Object::new(&mut out)
         .raw("members", |o| {
-            o.push(b'[');
-            for (i, m) in listed.iter().enumerate() {
-                if i > 0 {
-                    o.push(b',');
-                }
-                m.write_json(o);
-            }
-            o.push(b']');
+            json::array(o, &listed, |o, m| m.write_json(o))
         })
         .end();
     out.push(b'\n');

@@ -113,12 +113,17 @@ impl<'a> Object<'a> {
 
 /// Append a JSON array of strings.
 pub fn strings<S: AsRef<[u8]>>(out: &mut Vec<u8>, items: &[S]) {
+    array(out, items, |out, s| string(out, s.as_ref()));
+}
+
+/// Append a JSON array of `items`, each written by `write`.
+pub fn array<T>(out: &mut Vec<u8>, items: &[T], mut write: impl FnMut(&mut Vec<u8>, &T)) {
     out.push(b'[');
-    for (i, s) in items.iter().enumerate() {
+    for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        string(out, s.as_ref());
+        write(out, item);
     }
     out.push(b']');
 }

@@ -63,14 +63,7 @@ impl NodeView {
         }
         if let Some(nodes) = self.nodes.as_ref().filter(|n| !n.is_empty()) {
             o.raw("nodes", |out| {
-                out.push(b'[');
-                for (i, n) in nodes.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    n.write(out);
-                }
-                out.push(b']');
+                super::json::array(out, nodes, |out, n| n.write(out))
             });
         }
         if self.modified_index != 0 {
