@@ -869,3 +869,61 @@ fn with_auth_on_the_bridge_takes_a_token_and_a_new_one_when_it_expires() {
     );
     assert_eq!(c.node().get("/k", false).unwrap().value(), Some("w"));
 }
+
+#[test]
+fn a_write_after_a_key_expired_but_before_v3_removed_it_tells_the_expiry_first() {
+    let p = Prefix::new("expired-then-written");
+    let c = bridge_builder(&p).build().unwrap();
+    let set = c.node().set("/k", "v", Some(1)).unwrap();
+    // Past its TTL for v2, while its v3 lease (a second longer) still holds it.
+    std::thread::sleep(Duration::from_millis(1300));
+    let again = c.node().create_only("/k", "again", None).unwrap();
+    assert!(
+        again.prev_node.is_none(),
+        "the expired node is gone before the write"
+    );
+    // v2 told the expiry at its own index, before the write: so does the bridge.
+    let from = set.node.modified_index + 1;
+    let expired = c.node().wait_from("/k", from, false).unwrap();
+    assert_eq!(expired.action, Action::Expire);
+    assert_eq!(expired.prev_node.unwrap().value.as_deref(), Some("v"));
+    let next = c
+        .node()
+        .wait_from("/k", expired.node.modified_index + 1, false)
+        .unwrap();
+    assert_eq!(next.action, Action::Create);
+    assert_eq!(next.node.modified_index, again.node.modified_index);
+    // The oracle (MemoryEtcd, etcd 3.4's v2) tells the same two events.
+    let memory = etcd_v2::memory::MemoryEtcd::builder()
+        .virtual_time(true)
+        .build();
+    let oracle = Client::builder().build_with(memory.clone()).unwrap();
+    let set = oracle.node().set("/k", "v", Some(1)).unwrap();
+    memory.advance(Duration::from_millis(1300));
+    oracle.node().create_only("/k", "again", None).unwrap();
+    let first = oracle
+        .node()
+        .wait_from("/k", set.node.modified_index + 1, false)
+        .unwrap();
+    let second = oracle
+        .node()
+        .wait_from("/k", first.node.modified_index + 1, false)
+        .unwrap();
+    assert_eq!(
+        (first.action, second.action),
+        (Action::Expire, Action::Create)
+    );
+    // Nothing is left for the lease's end (within a second or two) to
+    // remove: no second expiry.
+    let mut watch = c
+        .watch("/k")
+        .from_index(again.node.modified_index + 1)
+        .start()
+        .unwrap();
+    let quiet = watch.next_timeout(Duration::from_secs(3)).unwrap();
+    assert!(
+        matches!(quiet, etcd_v2::client::WatchNext::Timeout),
+        "{quiet:?}"
+    );
+    assert_eq!(c.node().get("/k", false).unwrap().value(), Some("again"));
+}

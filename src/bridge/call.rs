@@ -39,6 +39,35 @@ struct Planned {
     to_grant: BTreeMap<Vec<u8>, u64>,
     /// The leases granted, by the node holding each.
     granted: BTreeMap<Vec<u8>, u64>,
+    /// Whether it only removes a node past its TTL (then the request is
+    /// read and planned again).
+    only_expiry: bool,
+}
+
+impl Planned {
+    /// `before` turned into `after` by `event`, read at the revision and
+    /// with the serial key's revision `at`, the nodes' keys on `leases`.
+    fn new(
+        before: BTreeMap<Vec<u8>, Flat>,
+        after: BTreeMap<Vec<u8>, Flat>,
+        event: Event,
+        (read_at, serial): (u64, u64),
+        leases: BTreeMap<Vec<u8>, u64>,
+        now: i64,
+    ) -> Planned {
+        let to_grant = new_leases(&before, &after, now);
+        Planned {
+            before,
+            after,
+            event,
+            read_at,
+            serial,
+            leases,
+            to_grant,
+            granted: BTreeMap::new(),
+            only_expiry: false,
+        }
+    }
 }
 
 /// Where a call is.
@@ -166,10 +195,26 @@ impl Call {
         let mut store = Store::from_nodes(index, loaded.nodes);
         store.order_after_siblings();
         let before = store.nodes();
+        let is_read = matches!(self.request.method, KeysMethod::Get | KeysMethod::Head);
+        if !is_read {
+            // A node past its TTL that v3 has not removed yet: etcd v2 removed
+            // it at its expiry, with an `expire` event of its own, before this
+            // write came. So does the bridge: it commits that removal (and its
+            // event) first, then reads again.
+            let mut expired = store.clone();
+            if let Some(event) = expired.expire_next(self.now, self.now) {
+                let after = expired.nodes();
+                let planned = Planned::new(before, after, event, (index, serial), leases, self.now);
+                self.state = State::Grant(Box::new(Planned {
+                    only_expiry: true,
+                    ..planned
+                }));
+                return;
+            }
+        }
         // What v3 has not removed yet but v2 would have: gone.
         store.drop_expired(self.now);
         let result = store.apply(&self.request, self.now);
-        let is_read = matches!(self.request.method, KeysMethod::Get | KeysMethod::Head);
         let cluster_id = read.header.cluster_id;
         let event = match result {
             Err(e) => return self.finish(Ok(reply::key_error(&e, Some(cluster_id)))),
@@ -185,18 +230,8 @@ impl Call {
             }
         };
         let after = store.nodes();
-        let to_grant = new_leases(&before, &after, self.now);
-        let planned = Box::new(Planned {
-            before,
-            after,
-            event,
-            read_at: index,
-            serial,
-            leases,
-            to_grant,
-            granted: BTreeMap::new(),
-        });
-        self.state = State::Grant(planned);
+        let planned = Planned::new(before, after, event, (index, serial), leases, self.now);
+        self.state = State::Grant(Box::new(planned));
     }
 
     /// The commit of `planned`: its writes and its event in `P`, if `P` is
@@ -236,6 +271,11 @@ impl Call {
                     "other bridge writes got in before this one {MAX_CONFLICTS} times in a row; it was not applied"
                 ))));
             }
+            self.state = State::Read;
+            return;
+        }
+        if planned.only_expiry {
+            // The expiry is told; now the request itself.
             self.state = State::Read;
             return;
         }
@@ -406,35 +446,3 @@ impl Call {
 }
 
 bridge_machine!(Call);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn a_call_past_its_deadline_ends_before_sending_anything() {
-        let now = Instant::now();
-        let get = KeysRequest {
-            key: b"/a".to_vec(),
-            ..KeysRequest::default()
-        };
-        let mut late = Call::new("/p", get.clone(), 0).deadline(Some(now));
-        assert!(matches!(
-            late.poll(now),
-            Step::Done(Err(Error::DeadlineExceeded(_)))
-        ));
-        let mut in_time = Call::new("/p", get, 0).deadline(Some(now + Duration::from_secs(1)));
-        assert!(matches!(in_time.poll(now), Step::Send(Request::Txn(_))));
-        // While the read is in flight the deadline is the request's to keep;
-        // the call checks again before its next request.
-        let later = now + Duration::from_secs(2);
-        in_time
-            .handle(Outcome::Txn(Err(Error::Misuse("lost".into()))), later)
-            .expect("matching outcome");
-        assert!(matches!(
-            in_time.poll(later),
-            Step::Done(Err(Error::Misuse(_)))
-        ));
-    }
-}

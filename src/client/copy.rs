@@ -81,7 +81,9 @@ macro_rules! copy_api {
 
             $($kw)* fn copy_item(&self, item: &Item) -> Result<Verdict, Error> {
                 for _ in 0..MAX_AGAIN {
-                    let Ok(ttl) = remaining_ttl(item.expiration, SystemTime::now()) else {
+                    let now = SystemTime::UNIX_EPOCH
+                        + std::time::Duration::from_nanos(u64::try_from(self.inner.transport.unix_nanos()).unwrap_or(0));
+                    let Ok(ttl) = remaining_ttl(item.expiration, now) else {
                         return Ok(Verdict::Expired);
                     };
                     let created = if item.dir {

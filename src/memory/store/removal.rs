@@ -74,9 +74,16 @@ impl Store {
     /// Delete every node whose expiry is at or before `cutoff` (etcd's SYNC),
     /// each as an `expire` event.
     pub fn delete_expired(&mut self, cutoff: i64, now: i64) {
+        while self.expire_next(cutoff, now).is_some() {}
+    }
+
+    /// Delete the node expiring first, if its expiry is at or before
+    /// `cutoff`, as an `expire` event (with the next index), and return that
+    /// event.
+    pub fn expire_next(&mut self, cutoff: i64, now: i64) -> Option<Event> {
         while let Some((t, path)) = self.ttl.first().cloned() {
             if t > cutoff {
-                break;
+                return None;
             }
             let Ok(n) = tree::get(&self.root, &path, self.index) else {
                 self.ttl.remove(&(t, path));
@@ -87,8 +94,9 @@ impl Store {
             node.dir = n.is_dir();
             let e = Event::new(Action::Expire, node, Some(n.repr(false, now)), next);
             self.stats.expired();
-            self.remove_and_publish(&path, e);
+            return Some(self.remove_and_publish(&path, e));
         }
+        None
     }
 
     /// Remove the node at `key` (the event's index is the next one), telling the

@@ -1,0 +1,216 @@
+//! The bridge's machines on their own, without a server: the members call
+//! (`bridge::admin`), the token wrapper (`bridge::auth`) and the keys call's
+//! deadline (`bridge::Call`), each told outcomes by hand.
+
+use std::time::{Duration, Instant};
+
+use etcd_v2::bridge::admin::{Admin, Ask};
+use etcd_v2::bridge::auth::Authed;
+use etcd_v2::bridge::v3::Post;
+use etcd_v2::bridge::{Answer, Call, Outcome, Request};
+use etcd_v2::machine::{Machine, Step};
+use etcd_v2::server::request::{KeysRequest, MembersRequest};
+use etcd_v2::{Credentials, Error, Operation};
+use serde_json::{json, Value};
+// ---- admin ----
+
+fn run(
+    ask: Ask,
+    answers: Vec<Result<Value, Error>>,
+) -> (Vec<Post>, Result<http::Response<Vec<u8>>, Error>) {
+    let mut admin = Admin::new(ask);
+    let mut sent = Vec::new();
+    let mut answers = answers.into_iter();
+    let now = Instant::now();
+    loop {
+        match admin.poll(now) {
+            Step::Send(Request::Post(post)) => {
+                sent.push(post);
+                let answer = answers
+                    .next()
+                    .unwrap_or_else(|| Err(Error::Misuse("no more".into())));
+                admin
+                    .handle(Outcome::Post(answer), now)
+                    .expect("matching outcome");
+            }
+            Step::Done(out) => return (sent, out),
+            other => panic!("unexpected step {other:?}"),
+        }
+    }
+}
+
+fn list() -> Value {
+    // The shape of etcd 3.4's answer (captured).
+    serde_json::from_str(r#"{"header":{"cluster_id":"12237504764579765809","member_id":"2073005896338425251","raft_term":"2"},"members":[{"ID":"2073005896338425251","name":"gw","peerURLs":["http://127.0.0.1:26891"],"clientURLs":["http://127.0.0.1:26791"]},{"ID":"12183234703273129429","peerURLs":["http://127.0.0.1:26999"],"isLearner":true}]}"#).expect("json")
+}
+
+#[test]
+fn the_members_list_is_v2s_with_hex_ids_sorted() {
+    let (sent, out) = run(Ask::Members(MembersRequest::List), vec![Ok(list())]);
+    assert_eq!(sent.len(), 1);
+    let answer = out.expect("answer");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(
+        String::from_utf8_lossy(answer.body()),
+        "{\"members\":[{\"id\":\"1cc4cbe1248ac5a3\",\"name\":\"gw\",\"peerURLs\":[\"http://127.0.0.1:26891\"],\"clientURLs\":[\"http://127.0.0.1:26791\"]},{\"id\":\"a9138b69bfce75d5\",\"name\":\"\",\"peerURLs\":[\"http://127.0.0.1:26999\"],\"clientURLs\":[]}]}\n"
+    );
+    assert_eq!(answer.headers()["X-Etcd-Cluster-Id"], "a9d459bf0ded5e31");
+}
+
+#[test]
+fn machines_are_the_client_urls_and_the_leader_comes_from_the_status() {
+    let (_, out) = run(Ask::Machines, vec![Ok(list())]);
+    assert_eq!(out.expect("answer").body(), b"http://127.0.0.1:26791");
+    let status = json!({"leader": "2073005896338425251"});
+    let (sent, out) = run(
+        Ask::Members(MembersRequest::Leader),
+        vec![Ok(list()), Ok(status)],
+    );
+    assert_eq!(sent[1].path(), "/v3/maintenance/status");
+    assert!(String::from_utf8_lossy(out.expect("answer").body()).contains("\"name\":\"gw\""));
+    let (_, out) = run(
+        Ask::Members(MembersRequest::Leader),
+        vec![Ok(list()), Ok(json!({}))],
+    );
+    assert_eq!(out.expect("answer").status(), 503);
+}
+
+#[test]
+fn changes_are_never_resent_and_errors_read_as_v2s() {
+    let not_found = Error::Api {
+        endpoint: String::new(),
+        status: 404,
+        message: "etcdserver: member not found".into(),
+    };
+    let (sent, out) = run(
+        Ask::Members(MembersRequest::Remove(0x3039)),
+        vec![Ok(list()), Err(not_found)],
+    );
+    assert!(!Operation::idempotent(&sent[1]));
+    assert!(Operation::idempotent(&sent[0]));
+    let answer = out.expect("answer");
+    assert_eq!(answer.status(), 404);
+    assert_eq!(answer.body(), b"{\"message\":\"No such member: 3039\"}");
+    let added =
+        json!({"member": {"ID": "12183234703273129429", "peerURLs": ["http://127.0.0.1:26999"]}});
+    let (sent, out) = run(
+        Ask::Members(MembersRequest::Add(vec!["http://127.0.0.1:26999".into()])),
+        vec![Ok(list()), Ok(added)],
+    );
+    assert_eq!(sent[1].path(), "/v3/cluster/member/add");
+    assert_eq!(out.expect("answer").status(), 201);
+}
+
+#[test]
+fn another_cluster_is_refused_before_any_change() {
+    let mut admin =
+        Admin::new(Ask::Members(MembersRequest::Remove(1))).expect_cluster(Some("ffff".into()));
+    let now = Instant::now();
+    assert!(matches!(admin.poll(now), Step::Send(_)));
+    admin
+        .handle(Outcome::Post(Ok(list())), now)
+        .expect("matching");
+    assert!(matches!(
+        admin.poll(now),
+        Step::Done(Err(Error::ClusterIdMismatch { .. }))
+    ));
+}
+
+// ---- auth ----
+
+fn refused() -> Error {
+    Error::Api {
+        endpoint: String::new(),
+        status: 401,
+        message: "etcdserver: invalid auth token".into(),
+    }
+}
+
+fn sent(step: Step<Request, (), Answer>) -> Request {
+    match step {
+        Step::Send(request) => request,
+        other => panic!("expected a request, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_token_first_then_a_new_one_once_when_refused_for_it() {
+    let now = Instant::now();
+    let creds = Credentials::new("root", "pw");
+    let mut call = Authed::new(Admin::new(Ask::Machines), Some(creds), false);
+    assert!(
+        matches!(sent(call.poll(now)), Request::Authenticate(a) if a.user == "root" && a.password.expose() == "pw")
+    );
+    call.handle(Outcome::Authenticated(Ok(())), now)
+        .expect("matching");
+    let list = sent(call.poll(now));
+    assert!(matches!(&list, Request::Post(_)));
+    // Refused for its token: a new token, and the same request again.
+    call.handle(Outcome::Post(Err(refused())), now)
+        .expect("matching");
+    assert!(matches!(sent(call.poll(now)), Request::Authenticate(_)));
+    call.handle(Outcome::Authenticated(Ok(())), now)
+        .expect("matching");
+    assert_eq!(sent(call.poll(now)), list);
+    // Refused again right after: the call ends with it (no loop).
+    ends_with_status(&mut call, now, Outcome::Post(Err(refused())), 401);
+}
+
+#[test]
+fn wrong_credentials_end_the_call_and_no_credentials_ask_nothing() {
+    let now = Instant::now();
+    let creds = Credentials::new("root", "nope");
+    let mut call = Authed::new(Admin::new(Ask::Machines), Some(creds), false);
+    sent(call.poll(now));
+    let failed = Error::Api {
+        endpoint: String::new(),
+        status: 400,
+        message: "etcdserver: authentication failed, invalid user ID or password".into(),
+    };
+    ends_with_status(&mut call, now, Outcome::Authenticated(Err(failed)), 400);
+
+    let mut plain = Authed::new(Admin::new(Ask::Machines), None, false);
+    assert!(matches!(sent(plain.poll(now)), Request::Post(_)));
+    ends_with_status(&mut plain, now, Outcome::Post(Err(refused())), 401);
+}
+
+/// Hand `outcome` to `machine` and check it ends with an [`Error::Api`] of
+/// `status`.
+fn ends_with_status<M>(machine: &mut M, now: Instant, outcome: Outcome, status: u16)
+where
+    M: Machine<Request = Request, Outcome = Outcome, Event = (), Output = Answer>,
+{
+    machine.handle(outcome, now).expect("matching");
+    match machine.poll(now) {
+        Step::Done(Err(Error::Api { status: s, .. })) => assert_eq!(s, status),
+        other => panic!("expected an error of status {status}, got {other:?}"),
+    }
+}
+
+// ---- call ----
+
+#[test]
+fn a_call_past_its_deadline_ends_before_sending_anything() {
+    let now = Instant::now();
+    let get = KeysRequest {
+        key: b"/a".to_vec(),
+        ..KeysRequest::default()
+    };
+    let mut late = Call::new("/p", get.clone(), 0).deadline(Some(now));
+    assert!(matches!(
+        late.poll(now),
+        Step::Done(Err(Error::DeadlineExceeded(_)))
+    ));
+    let mut in_time = Call::new("/p", get, 0).deadline(Some(now + Duration::from_secs(1)));
+    assert!(matches!(in_time.poll(now), Step::Send(Request::Txn(_))));
+    // While the read is in flight the deadline is the request's to keep;
+    // the call checks again before its next request.
+    let later = now + Duration::from_secs(2);
+    in_time
+        .handle(Outcome::Txn(Err(Error::Misuse("lost".into()))), later)
+        .expect("matching outcome");
+    assert!(matches!(
+        in_time.poll(later),
+        Step::Done(Err(Error::Misuse(_)))
+    ));
+}
