@@ -214,3 +214,43 @@ fn a_call_past_its_deadline_ends_before_sending_anything() {
         Step::Done(Err(Error::Misuse(_)))
     ));
 }
+
+#[test]
+fn a_commit_refused_for_an_ended_lease_is_planned_again_never_answered() {
+    let now = Instant::now();
+    let put = KeysRequest {
+        method: etcd_v2::server::request::KeysMethod::Put,
+        key: b"/k".to_vec(),
+        value: b"v".to_vec(),
+        ..KeysRequest::default()
+    };
+    let mut call = Call::new("/p", put, 0);
+    // An empty tree, read at revision 5.
+    let read: etcd_v2::bridge::v3::TxnResponse = serde_json::from_value(json!({
+        "header": {"cluster_id": "1", "revision": "5", "raft_term": "2"},
+        "succeeded": true,
+        "responses": []
+    }))
+    .expect("a read");
+    for _ in 0..2 {
+        assert!(
+            matches!(call.poll(now), Step::Send(Request::Txn(_))),
+            "the read"
+        );
+        call.handle(Outcome::Txn(Ok(read.clone())), now)
+            .expect("matching");
+        let Step::Send(Request::Txn(commit)) = call.poll(now) else {
+            panic!("the commit");
+        };
+        assert!(String::from_utf8_lossy(commit.body()).contains("compare"));
+        // etcd refused the commit as a whole: its lease had ended.
+        let gone = Error::Api {
+            endpoint: String::new(),
+            status: 404,
+            message: "etcdserver: requested lease not found".into(),
+        };
+        call.handle(Outcome::Txn(Err(gone)), now).expect("matching");
+    }
+    // Still going: it reads again rather than answering or failing.
+    assert!(matches!(call.poll(now), Step::Send(Request::Txn(_))));
+}

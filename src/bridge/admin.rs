@@ -88,7 +88,7 @@ enum State {
 }
 
 /// One `/v2/members` or `/v2/machines` request over the bridge: a
-/// [`Machine`] whose output is etcd v2's answer.
+/// [`Machine`](crate::machine::Machine) whose output is etcd v2's answer.
 #[derive(Debug)]
 pub struct Admin {
     ask: Ask,

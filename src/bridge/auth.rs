@@ -4,7 +4,10 @@
 //! client has none, and when the gateway refuses a request for its token
 //! (expired, or revoked) it asks for a new one and sends that request again —
 //! safe even for a commit, since a refused request was not applied. The
-//! driver keeps the token and puts it on every v3 request.
+//! driver keeps the token and puts it on every v3 request but the token
+//! request itself (etcd refuses even that with a stale token); calls that
+//! run at once each may get a token, and the last one kept serves them all
+//! (etcd's tokens stay valid side by side).
 
 use std::time::Instant;
 

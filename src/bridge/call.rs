@@ -35,6 +35,8 @@ struct Planned {
     serial: u64,
     /// The lease each node's key was on then (0: none).
     leases: BTreeMap<Vec<u8>, u64>,
+    /// The v3 revision of each node's key then.
+    revisions: BTreeMap<Vec<u8>, u64>,
     /// The leases to grant: seconds, by the node holding each.
     to_grant: BTreeMap<Vec<u8>, u64>,
     /// The leases granted, by the node holding each.
@@ -52,7 +54,7 @@ impl Planned {
         after: BTreeMap<Vec<u8>, Flat>,
         event: Event,
         (read_at, serial): (u64, u64),
-        leases: BTreeMap<Vec<u8>, u64>,
+        (leases, revisions): (BTreeMap<Vec<u8>, u64>, BTreeMap<Vec<u8>, u64>),
         now: i64,
     ) -> Planned {
         let to_grant = new_leases(&before, &after, now);
@@ -63,6 +65,7 @@ impl Planned {
             read_at,
             serial,
             leases,
+            revisions,
             to_grant,
             granted: BTreeMap::new(),
             only_expiry: false,
@@ -191,47 +194,57 @@ impl Call {
         }
         let index = read.header.revision;
         let loaded = self.layout.load(&self.request.key, &read);
-        let (serial, leases) = (loaded.serial, loaded.leases);
+        let (serial, leases, revisions) = (loaded.serial, loaded.leases, loaded.revisions);
         let mut store = Store::from_nodes(index, loaded.nodes);
         store.order_after_siblings();
         let before = store.nodes();
         let is_read = matches!(self.request.method, KeysMethod::Get | KeysMethod::Head);
-        if !is_read {
-            // A node past its TTL that v3 has not removed yet: etcd v2 removed
-            // it at its expiry, with an `expire` event of its own, before this
-            // write came. So does the bridge: it commits that removal (and its
-            // event) first, then reads again.
-            let mut expired = store.clone();
-            if let Some(event) = expired.expire_next(self.now, self.now) {
-                let after = expired.nodes();
-                let planned = Planned::new(before, after, event, (index, serial), leases, self.now);
-                self.state = State::Grant(Box::new(Planned {
-                    only_expiry: true,
-                    ..planned
-                }));
-                return;
-            }
-        }
-        // What v3 has not removed yet but v2 would have: gone.
-        store.drop_expired(self.now);
-        let result = store.apply(&self.request, self.now);
-        let cluster_id = read.header.cluster_id;
-        let event = match result {
-            Err(e) => return self.finish(Ok(reply::key_error(&e, Some(cluster_id)))),
-            Ok(event) if is_read => {
-                let no_value = self.request.no_value_on_success;
-                let answer = reply::event(&event, no_value, cluster_id, indexes(&read, index));
-                return self.finish(Ok(answer));
-            }
-            Ok(mut event) => {
-                // A refresh is kept out of waits' sight, as etcd keeps it.
-                event.refresh = self.request.refresh == Some(true);
-                event
+        // A write that finds a node past its TTL that v3 has not removed yet:
+        // etcd v2 removed it at its expiry, with an `expire` event of its
+        // own, before this write came. So does the bridge: it commits that
+        // removal (and its event) first, then reads again.
+        let expiry = match is_read {
+            true => None,
+            false => {
+                let mut expired = store.clone();
+                let event = expired.expire_next(self.now, self.now);
+                event.map(|event| (expired.nodes(), event))
             }
         };
-        let after = store.nodes();
-        let planned = Planned::new(before, after, event, (index, serial), leases, self.now);
-        self.state = State::Grant(Box::new(planned));
+        let (after, event, only_expiry) = match expiry {
+            Some((after, event)) => (after, event, true),
+            None => {
+                // What v3 has not removed yet but v2 would have: gone.
+                store.drop_expired(self.now);
+                let cluster_id = read.header.cluster_id;
+                let event = match store.apply(&self.request, self.now) {
+                    Err(e) => return self.finish(Ok(reply::key_error(&e, Some(cluster_id)))),
+                    Ok(event) if is_read => {
+                        let no_value = self.request.no_value_on_success;
+                        let at = indexes(&read, index);
+                        return self.finish(Ok(reply::event(&event, no_value, cluster_id, at)));
+                    }
+                    Ok(mut event) => {
+                        // A refresh is kept out of waits' sight, as etcd keeps it.
+                        event.refresh = self.request.refresh == Some(true);
+                        event
+                    }
+                };
+                (store.nodes(), event, false)
+            }
+        };
+        let planned = Planned::new(
+            before,
+            after,
+            event,
+            (index, serial),
+            (leases, revisions),
+            self.now,
+        );
+        self.state = State::Grant(Box::new(Planned {
+            only_expiry,
+            ..planned
+        }));
     }
 
     /// The commit of `planned`: its writes and its event in `P`, if `P` is
@@ -257,22 +270,31 @@ impl Call {
             serial,
             &record(planned.read_at + 1, &planned.event),
         ));
-        Ok(Txn::write(
-            vec![v3::mod_revision_is(serial, planned.serial)],
-            ops,
-        ))
+        let mut compares = vec![v3::mod_revision_is(serial, planned.serial)];
+        compares.extend(self.layout.unchanged(
+            &planned.before,
+            &planned.after,
+            &planned.revisions,
+            MAX_OPS - 1,
+        ));
+        Ok(Txn::write(compares, ops))
+    }
+
+    /// The commit did not hold (another write got in first, or a lease it
+    /// counted on ended): nothing was applied; read again.
+    fn start_over(&mut self) {
+        self.conflicts += 1;
+        if self.conflicts >= MAX_CONFLICTS {
+            return self.finish(Err(Error::DeadlineExceeded(format!(
+                "other bridge writes got in before this one {MAX_CONFLICTS} times in a row; it was not applied"
+            ))));
+        }
+        self.state = State::Read;
     }
 
     fn handle_commit(&mut self, commit: TxnResponse, planned: Planned) {
         if !commit.succeeded {
-            self.conflicts += 1;
-            if self.conflicts >= MAX_CONFLICTS {
-                return self.finish(Err(Error::DeadlineExceeded(format!(
-                    "other bridge writes got in before this one {MAX_CONFLICTS} times in a row; it was not applied"
-                ))));
-            }
-            self.state = State::Read;
-            return;
+            return self.start_over();
         }
         if planned.only_expiry {
             // The expiry is told; now the request itself.
@@ -348,6 +370,11 @@ fn watch_ended(message: String) -> Error {
     }
 }
 
+/// Whether `error` is etcd refusing a put for its lease being gone.
+fn lease_ended(error: &Error) -> bool {
+    matches!(error, Error::Api { message, .. } if message.contains("requested lease not found"))
+}
+
 fn indexes(answer: &TxnResponse, etcd_index: u64) -> Indexes {
     Indexes {
         etcd_index,
@@ -370,7 +397,7 @@ impl Call {
         if ready && self.deadline.is_some_and(|d| now >= d) {
             self.state = State::Done(None);
             return Step::Done(Err(Error::DeadlineExceeded(format!(
-                "the call's deadline passed before it was over (after {} conflicting writes); nothing was written",
+                "the call's deadline passed before it was over (after {} conflicting writes); the request was not applied",
                 self.conflicts
             ))));
         }
@@ -430,6 +457,9 @@ impl Call {
                 self.handle_commit(commit, *planned)
             }
             (State::Waiting, Outcome::Watch(Ok(watched))) => self.handle_watched(watched),
+            // A lease the commit put keys on ended after the read: refused
+            // as a whole, so safe to plan again.
+            (State::Committing(_), Outcome::Txn(Err(e))) if lease_ended(&e) => self.start_over(),
             (
                 State::Reading | State::Granting(_) | State::Committing(_) | State::Waiting,
                 Outcome::Txn(Err(e)) | Outcome::Grant(Err(e)) | Outcome::Watch(Err(e)),

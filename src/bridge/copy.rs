@@ -84,21 +84,34 @@ pub struct Item {
     pub value: String,
     /// When it expires, if it has a TTL.
     pub expiration: Option<SystemTime>,
+    /// When it is gone: its own expiry or a directory's above it, whichever
+    /// comes first (past it, it is not copied: it would be made again without
+    /// the directory's TTL).
+    pub ends: Option<SystemTime>,
 }
 
 /// The nodes of a listing (a recursive GET) to create, each directory before
 /// what is in it; the root is not one of them.
 pub fn plan(listing: &Node, out: &mut Vec<Item>) {
-    if listing.key != "/" {
+    plan_below(listing, None, out);
+}
+
+fn plan_below(node: &Node, above: Option<SystemTime>, out: &mut Vec<Item>) {
+    let ends = match (node.expiration, above) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if node.key != "/" {
         out.push(Item {
-            key: listing.key.clone(),
-            dir: listing.dir,
-            value: listing.value.clone().unwrap_or_default(),
-            expiration: listing.expiration,
+            key: node.key.clone(),
+            dir: node.dir,
+            value: node.value.clone().unwrap_or_default(),
+            expiration: node.expiration,
+            ends,
         });
     }
-    for child in listing.children.iter().flatten() {
-        plan(child, out);
+    for child in node.children.iter().flatten() {
+        plan_below(child, ends, out);
     }
 }
 
@@ -252,6 +265,20 @@ mod tests {
         plan(&tree, &mut items);
         let keys: Vec<_> = items.iter().map(|i| (i.key.as_str(), i.dir)).collect();
         assert_eq!(keys, [("/a", true), ("/a/b", false), ("/c", false)]);
+
+        // What is below a directory with a TTL ends with it.
+        let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(100);
+        let mut dir = node(
+            "/d",
+            true,
+            None,
+            vec![node("/d/x", false, Some("x"), vec![])],
+        );
+        dir.expiration = Some(at);
+        let mut items = Vec::new();
+        plan(&dir, &mut items);
+        assert_eq!(items[1].key, "/d/x");
+        assert_eq!((items[1].expiration, items[1].ends), (None, Some(at)));
     }
 
     #[test]
@@ -280,6 +307,7 @@ mod tests {
             dir: false,
             value: "1".into(),
             expiration: None,
+            ends: None,
         };
         assert_eq!(judge(&file, None), Verdict::Again);
         assert_eq!(

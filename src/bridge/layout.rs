@@ -105,6 +105,7 @@ impl Layout {
     pub fn load(&self, key: &[u8], read: &TxnResponse) -> Loaded {
         let mut nodes = Vec::new();
         let mut leases = BTreeMap::new();
+        let mut revisions = BTreeMap::new();
         let mut serial = 0;
         let mut created = BTreeMap::new();
         let mut expiry = BTreeMap::new();
@@ -151,6 +152,7 @@ impl Layout {
                 continue;
             }
             leases.insert(path.to_vec(), kv.lease);
+            revisions.insert(path.to_vec(), kv.mod_revision);
             nodes.push((
                 path.to_vec(),
                 Flat {
@@ -184,7 +186,39 @@ impl Layout {
             nodes,
             serial,
             leases,
+            revisions,
         }
+    }
+
+    /// The conditions, besides the serial key's, under which the writes that
+    /// turn `before` into `after` still hold: each node they change or
+    /// remove (the topmost of a removed subtree) is as it was read
+    /// (`revisions`), so that a lease that ended meanwhile (which does not
+    /// touch the serial key) makes the commit start over. At most `most`.
+    pub fn unchanged(
+        &self,
+        before: &BTreeMap<Vec<u8>, Flat>,
+        after: &BTreeMap<Vec<u8>, Flat>,
+        revisions: &BTreeMap<Vec<u8>, u64>,
+        most: usize,
+    ) -> Vec<serde_json::Value> {
+        let mut removed: Vec<&[u8]> = Vec::new();
+        let mut compares = Vec::new();
+        for (path, old) in before {
+            if after.get(path) == Some(old) || removed.iter().any(|d| within(path, d)) {
+                continue;
+            }
+            if old.dir && !after.contains_key(path) {
+                removed.push(path);
+            }
+            if let Some(&revision) = revisions.get(path) {
+                compares.push(v3::mod_revision_is(&self.node(path, old.dir), revision));
+            }
+            if compares.len() >= most {
+                break;
+            }
+        }
+        compares
     }
 
     /// The writes that turn `before` into `after`. A node goes on the lease
@@ -281,6 +315,8 @@ pub struct Loaded {
     pub serial: u64,
     /// The lease of each node's key.
     pub leases: BTreeMap<Vec<u8>, u64>,
+    /// The v3 revision of each node's key.
+    pub revisions: BTreeMap<Vec<u8>, u64>,
 }
 
 /// The node whose TTL ends `path`'s life: of `path` and its directories, the
@@ -334,121 +370,4 @@ pub fn new_leases(
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn node(dir: bool, expire: Option<i64>) -> Flat {
-        Flat {
-            dir,
-            value: Vec::new(),
-            created: 1,
-            modified: 1,
-            expire,
-        }
-    }
-
-    fn tree(nodes: &[(&str, bool, Option<i64>)]) -> BTreeMap<Vec<u8>, Flat> {
-        nodes
-            .iter()
-            .map(|&(path, dir, expire)| (path.as_bytes().to_vec(), node(dir, expire)))
-            .collect()
-    }
-
-    /// Every node of `/d` on lease 99.
-    fn all_on_99() -> BTreeMap<Vec<u8>, u64> {
-        [
-            (b"/d".to_vec(), 99),
-            (b"/d/x".to_vec(), 99),
-            (b"/d/y".to_vec(), 99),
-        ]
-        .into_iter()
-        .collect()
-    }
-
-    /// The lease each put of `ops` puts its key on, by key.
-    fn puts(ops: &[serde_json::Value]) -> BTreeMap<String, Option<String>> {
-        ops.iter()
-            .filter_map(|op| op.get("request_put"))
-            .map(|put| {
-                let key = crate::base64::decode(put["key"].as_str().unwrap_or_default())
-                    .unwrap_or_default();
-                let lease = put.get("lease").and_then(|l| l.as_str()).map(str::to_owned);
-                (String::from_utf8_lossy(&key).into_owned(), lease)
-            })
-            .collect()
-    }
-
-    #[test]
-    fn the_node_expiring_first_of_a_path_and_its_directories_holds_it() {
-        let t = tree(&[
-            ("/a", true, Some(10)),
-            ("/a/b", true, None),
-            ("/a/b/c", false, Some(20)),
-            ("/a/b/d", false, Some(5)),
-            ("/e", true, Some(7)),
-            ("/e/f", false, Some(7)),
-        ]);
-        assert_eq!(holder(&t, b"/a/b/c"), Some(&b"/a"[..]));
-        assert_eq!(holder(&t, b"/a/b/d"), Some(&b"/a/b/d"[..]));
-        assert_eq!(holder(&t, b"/a/b"), Some(&b"/a"[..]));
-        assert_eq!(
-            holder(&t, b"/e/f"),
-            Some(&b"/e"[..]),
-            "the topmost on a tie"
-        );
-        assert_eq!(holder(&tree(&[("/x", false, None)]), b"/x"), None);
-    }
-
-    #[test]
-    fn a_directory_given_a_ttl_takes_what_is_below_it_onto_its_lease_and_back() {
-        let layout = Layout::new(b"P".to_vec());
-        let second = 1_000_000_000;
-        let before = tree(&[
-            ("/d", true, None),
-            ("/d/x", false, None),
-            ("/d/y", false, Some(50 * second)),
-        ]);
-        let leases: BTreeMap<Vec<u8>, u64> = [(b"/d/y".to_vec(), 7)].into_iter().collect();
-        let mut after = before.clone();
-        after.insert(b"/d".to_vec(), node(true, Some(10 * second)));
-        // One new lease: the directory's (y's own stays, but y now ends with
-        // the directory).
-        let needed = new_leases(&before, &after, 0);
-        assert_eq!(needed, [(b"/d".to_vec(), 11)].into_iter().collect());
-        let granted = [(b"/d".to_vec(), 99)].into_iter().collect();
-        let put = puts(&layout.diff(&before, &after, &leases, &granted));
-        let on = |k: &str| put.get(k).cloned().flatten();
-        assert_eq!(on("P/d/"), Some("99".into()));
-        assert_eq!(
-            on("P/d/x"),
-            Some("99".into()),
-            "moved onto the directory's lease"
-        );
-        assert_eq!(on("P/d/y"), Some("99".into()));
-        assert_eq!(
-            on("P\u{1}/d/y"),
-            Some("99".into()),
-            "its expiry goes with it"
-        );
-
-        // Made permanent again: y needs a lease of its own again (its old one
-        // may have ended), x none.
-        let leases = all_on_99();
-        let needed = new_leases(&after, &before, 0);
-        assert_eq!(needed, [(b"/d/y".to_vec(), 51)].into_iter().collect());
-        let granted = [(b"/d/y".to_vec(), 100)].into_iter().collect();
-        let put = puts(&layout.diff(&after, &before, &leases, &granted));
-        assert_eq!(put.get("P/d/"), Some(&None));
-        assert_eq!(put.get("P/d/x"), Some(&None));
-        assert_eq!(put.get("P/d/y"), Some(&Some("100".into())));
-
-        // Nothing changed: nothing put, nothing granted.
-        let granted = BTreeMap::new();
-        assert!(new_leases(&after, &after, 0).is_empty());
-        let leases = all_on_99();
-        assert!(puts(&layout.diff(&after, &after, &leases, &granted)).is_empty());
-    }
 }

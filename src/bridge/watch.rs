@@ -342,11 +342,17 @@ impl Watch {
                 .filter(|e| e.kv.key == expiry_key)
                 .filter_map(|e| e.prev_kv.as_ref())
                 .find_map(|kv| std::str::from_utf8(&kv.value).ok()?.parse::<i64>().ok());
+            // etcd v2 never changes a directory's modifiedIndex.
+            let modified = if dir {
+                prev.create_revision
+            } else {
+                prev.mod_revision
+            };
             let prev_node = NodeView {
                 value: (!dir).then_some(prev.value),
                 dir,
                 expiration,
-                ..NodeView::bare(path, prev.mod_revision, prev.create_revision)
+                ..NodeView::bare(path, modified, prev.create_revision)
             };
             let node = NodeView {
                 dir,

@@ -66,11 +66,16 @@ macro_rules! copy_api {
                 let mut skipped: Vec<String> = Vec::new();
                 for (done, item) in items.iter().enumerate() {
                     let verdict = if let Some(under) = skipped.iter().find(|d| is_within(&item.key, d)) {
-                        Verdict::Refused(format!("below {under}, which was refused"))
+                        // Gone with its directory (expired), or not made
+                        // without it (refused).
+                        match report.refused.iter().any(|(k, _)| k == under) {
+                            true => Verdict::Refused(format!("below {under}, which was refused")),
+                            false => Verdict::Expired,
+                        }
                     } else {
                         self.copy_item(item)$($aw)*?
                     };
-                    if item.dir && matches!(verdict, Verdict::Refused(_)) {
+                    if item.dir && matches!(verdict, Verdict::Refused(_) | Verdict::Expired) {
                         skipped.push(item.key.clone());
                     }
                     report.count(item, &verdict);
@@ -83,7 +88,7 @@ macro_rules! copy_api {
                 for _ in 0..MAX_AGAIN {
                     let now = SystemTime::UNIX_EPOCH
                         + std::time::Duration::from_nanos(u64::try_from(self.inner.transport.unix_nanos()).unwrap_or(0));
-                    let Ok(ttl) = remaining_ttl(item.expiration, now) else {
+                    let (Ok(ttl), Ok(_)) = (remaining_ttl(item.expiration, now), remaining_ttl(item.ends, now)) else {
                         return Ok(Verdict::Expired);
                     };
                     let created = if item.dir {

@@ -223,7 +223,6 @@ macro_rules! runs {
                 }
                 Request::Post(post) => Outcome::Post(client.execute_direct(post, bounded(client.attempts(post)))$($aw)*),
                 Request::Authenticate(auth) => {
-                    client.inner.shared.clear_bridge_token();
                     let token = client.execute_direct(auth, bounded(client.attempts(auth)))$($aw)*;
                     Outcome::Authenticated(token.and_then(|t| client.inner.shared.set_bridge_token(&t)))
                 }

@@ -95,16 +95,6 @@ impl Shared {
             .clone()
     }
 
-    /// Forget the bridge's token (before asking for a new one: the gateway
-    /// refuses even `/v3/auth/authenticate` with a stale token).
-    #[cfg(feature = "bridge")]
-    pub(crate) fn clear_bridge_token(&self) {
-        *self
-            .bridge_token
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-    }
-
     /// Keep `token` for the bridge's later requests (marked sensitive: never
     /// logged).
     #[cfg(feature = "bridge")]
@@ -170,7 +160,10 @@ impl Shared {
         if let Some(credentials) = &self.config.credentials {
             // Over the bridge the gateway takes the token, never basic auth.
             #[cfg(feature = "bridge")]
+            // The token request itself goes without one (etcd refuses even
+            // it with a stale token).
             let header = match self.config.bridge {
+                Some(_) if request.uri().path() == "/v3/auth/authenticate" => None,
                 Some(_) => self.bridge_token(),
                 None => Some(credentials.header().clone()),
             };
