@@ -863,9 +863,10 @@ fn with_auth_on_the_bridge_takes_a_token_and_a_new_one_when_it_expires() {
     );
     let none = support::builder_for(&etcd).v3_bridge("/b").build().unwrap();
     let refused = none.node().get("/k", false).unwrap_err();
-    assert!(
-        refused.to_string().contains("user name is empty"),
-        "{refused}"
+    assert_eq!(
+        refused.code(),
+        Some(etcd_v2::ErrorCode::Unauthorized),
+        "v2's 110: {refused}"
     );
     assert_eq!(c.node().get("/k", false).unwrap().value(), Some("w"));
 }
@@ -926,4 +927,273 @@ fn a_write_after_a_key_expired_but_before_v3_removed_it_tells_the_expiry_first()
         "{quiet:?}"
     );
     assert_eq!(c.node().get("/k", false).unwrap().value(), Some("again"));
+}
+
+/// The `status` and `message` of an [`etcd_v2::Error::Api`].
+fn api_error(e: etcd_v2::Error) -> (u16, String) {
+    match e {
+        etcd_v2::Error::Api {
+            status, message, ..
+        } => (status, message),
+        other => panic!("not an API error: {other:?}"),
+    }
+}
+
+#[test]
+fn the_v2_auth_api_over_the_bridge_is_v3_auth_under_the_prefix() {
+    // A member of its own: auth is turned on here.
+    let etcd = Etcd::start_with_env(1, &[], &[("ETCD_V2_FLAGS", "v3only")]);
+    let as_user = |user: &str, password: &str| {
+        support::builder_for(&etcd)
+            .v3_bridge("/b")
+            .basic_auth(user, password)
+            .build()
+            .unwrap()
+    };
+    // Credentials while auth is off are not needed, and not in the way.
+    let root = as_user("root", "rootpw");
+    let auth = root.auth();
+    assert!(!auth.status().unwrap());
+    assert_eq!(
+        api_error(auth.enable().unwrap_err()),
+        (
+            409,
+            "auth: No root user available, please create one".into()
+        )
+    );
+    let made = auth.create_user("root", "rootpw", &[]).unwrap();
+    assert_eq!(made.roles, vec!["root".to_string()]);
+    let role = auth.create_role("app", &["/app/*"], &["/app/*"]).unwrap();
+    assert_eq!(role.permissions.write, vec!["/app/*".to_string()]);
+    let read_back = auth.get_role("app").unwrap();
+    assert_eq!(read_back.permissions.read, vec!["/app/*".to_string()]);
+    assert_eq!(read_back.permissions.write, vec!["/app/*".to_string()]);
+    let names: Vec<String> = auth.roles().unwrap().into_iter().map(|r| r.name).collect();
+    assert_eq!(names, ["app", "root"]);
+    assert_eq!(
+        api_error(auth.create_role("app", &[], &[]).unwrap_err()),
+        (409, "auth: Role app already exists.".into())
+    );
+    auth.create_user("alice", "pw", &["app"]).unwrap();
+    // v2 took unknown roles; v3 cannot grant them: refused before any change.
+    assert_eq!(
+        api_error(auth.create_user("bob", "pw", &["nosuch"]).unwrap_err()),
+        (404, "auth: Role nosuch does not exist.".into())
+    );
+    assert_eq!(
+        api_error(auth.get_user("bob").unwrap_err()),
+        (404, "auth: User bob does not exist.".into())
+    );
+    let alice = auth.get_user("alice").unwrap();
+    assert_eq!(alice.roles, vec!["app".to_string()]);
+    assert_eq!(
+        alice.role_details[0].permissions.read,
+        vec!["/app/*".to_string()]
+    );
+    let users: Vec<String> = auth.users().unwrap().into_iter().map(|u| u.name).collect();
+    assert_eq!(users, ["alice", "root"]);
+    assert_eq!(
+        api_error(auth.grant_roles("alice", &["app"]).unwrap_err()),
+        (
+            409,
+            "auth: Granting duplicate role app for user alice".into()
+        )
+    );
+
+    auth.enable().unwrap();
+    assert!(auth.status().unwrap());
+    assert_eq!(
+        api_error(auth.enable().unwrap_err()),
+        (409, "auth: already enabled".into())
+    );
+    root.node().set("/outside", "o", None).unwrap();
+    let a = as_user("alice", "pw");
+    let set = a.node().set("/app/x", "1", None).unwrap();
+    assert_eq!(a.node().get("/app/x", false).unwrap().value(), Some("1"));
+    let refused = a.node().set("/outside", "no", None).unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Some(etcd_v2::ErrorCode::Unauthorized),
+        "{refused}"
+    );
+    assert_eq!(
+        root.node().get("/outside", false).unwrap().value(),
+        Some("o")
+    );
+    // A wait needs to read the whole tree over the bridge, which every user may.
+    root.node().set("/app/x", "2", None).unwrap();
+    let waited = a
+        .node()
+        .wait_from("/app", set.node.modified_index + 1, true)
+        .unwrap();
+    assert_eq!(waited.value(), Some("2"));
+    // Without credentials: v2's 110; alice may not manage auth: v2's 401.
+    let anonymous = support::builder_for(&etcd).v3_bridge("/b").build().unwrap();
+    let refused = anonymous.node().get("/app/x", false).unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Some(etcd_v2::ErrorCode::Unauthorized),
+        "{refused}"
+    );
+    assert_eq!(
+        api_error(a.auth().users().unwrap_err()),
+        (401, "Insufficient credentials".into())
+    );
+
+    // One key, granted and revoked; its missing parent directory is made.
+    auth.grant_permissions("app", &[], &["/cfg/key"]).unwrap();
+    a.node().set("/cfg/key", "k", None).unwrap();
+    let refused = a.node().set("/cfg/other", "no", None).unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Some(etcd_v2::ErrorCode::Unauthorized),
+        "{refused}"
+    );
+    let role = auth.get_role("app").unwrap();
+    assert_eq!(role.permissions.write, ["/app/*", "/cfg/key"]);
+    assert_eq!(role.permissions.read, ["/app/*"]);
+    assert_eq!(
+        api_error(
+            auth.grant_permissions("app", &[], &["/cfg/key"])
+                .unwrap_err()
+        ),
+        (
+            409,
+            "auth: Granting duplicate write permission /cfg/key".into()
+        )
+    );
+    auth.revoke_permissions("app", &[], &["/cfg/key"]).unwrap();
+    let refused = a.node().set("/cfg/key", "no", None).unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Some(etcd_v2::ErrorCode::Unauthorized),
+        "{refused}"
+    );
+    assert_eq!(auth.get_role("app").unwrap().permissions.write, ["/app/*"]);
+
+    // Passwords and roles.
+    auth.change_password("alice", "pw2").unwrap();
+    assert!(as_user("alice", "pw").node().get("/app/x", false).is_err());
+    let a = as_user("alice", "pw2");
+    a.node().set("/app/y", "1", None).unwrap();
+    auth.revoke_roles("alice", &["app"]).unwrap();
+    let refused = a.node().set("/app/y", "2", None).unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Some(etcd_v2::ErrorCode::Unauthorized),
+        "{refused}"
+    );
+    assert_eq!(
+        api_error(auth.delete_user("root").unwrap_err()),
+        (
+            403,
+            "auth: Cannot delete root user while auth is enabled.".into()
+        )
+    );
+    assert_eq!(
+        api_error(auth.delete_role("root").unwrap_err()),
+        (403, "auth: Cannot modify role root: is root role.".into())
+    );
+
+    auth.disable().unwrap();
+    assert!(!auth.status().unwrap());
+    assert_eq!(
+        api_error(auth.disable().unwrap_err()),
+        (409, "auth: already disabled".into())
+    );
+    // The token kept from before is not in the way now.
+    assert_eq!(root.node().get("/app/y", false).unwrap().value(), Some("1"));
+    auth.delete_role("app").unwrap();
+    assert_eq!(
+        api_error(auth.get_role("app").unwrap_err()),
+        (404, "auth: Role app does not exist.".into())
+    );
+    assert_eq!(
+        api_error(auth.delete_role("app").unwrap_err()),
+        (404, "auth: Role app doesn't exist.".into())
+    );
+    auth.delete_user("alice").unwrap();
+    auth.delete_user("root").unwrap();
+    assert!(auth.users().unwrap().is_empty());
+}
+
+#[test]
+fn the_auth_api_answers_over_the_bridge_as_over_v2() {
+    // The same calls on a v2 member and over the bridge on a v3-only one;
+    // each answer (value, or status and message) must be the same. Left out,
+    // as README lists: unknown roles (v2 takes them), the guest role (v2
+    // makes one on enable), and key access (v2's patterns vs the bridge's).
+    let v2 = Etcd::start(1);
+    let v3 = Etcd::start_with_env(1, &[], &[("ETCD_V2_FLAGS", "v3only")]);
+    let on_v2 = support::builder_for(&v2)
+        .basic_auth("root", "rootpw")
+        .build()
+        .unwrap();
+    let bridged = support::builder_for(&v3)
+        .v3_bridge("/b")
+        .basic_auth("root", "rootpw")
+        .build()
+        .unwrap();
+    fn shown<T: std::fmt::Debug>(r: Result<T, etcd_v2::Error>) -> String {
+        match r {
+            Ok(v) => format!("{v:?}"),
+            Err(etcd_v2::Error::Api {
+                status, message, ..
+            }) => format!("{status} {message}"),
+            Err(e) => format!("other error: {e}"),
+        }
+    }
+    let script = |c: &Client| -> Vec<String> {
+        let a = c.auth();
+        vec![
+            shown(a.status()),
+            shown(a.enable()),
+            shown(a.users()),
+            shown(a.roles()),
+            shown(a.create_user("root", "rootpw", &[])),
+            shown(a.create_user("root", "rootpw", &[])),
+            shown(a.create_user("carol", "", &[])),
+            shown(a.create_role("rw", &["/authz/*", "/one"], &["/authz/*"])),
+            shown(a.create_role("rw", &[], &[])),
+            shown(a.get_role("rw")),
+            shown(a.get_role("nosuch")),
+            shown(a.create_user("alice", "pw", &["rw"])),
+            shown(a.create_user("alice", "pw", &["rw"])),
+            shown(a.create_user("carol", "pw", &[])),
+            shown(a.get_user("alice")),
+            shown(a.get_user("nobody")),
+            shown(a.users()),
+            shown(a.roles()),
+            shown(a.grant_roles("alice", &["rw"])),
+            shown(a.revoke_roles("carol", &["rw"])),
+            shown(a.grant_roles("carol", &["rw"])),
+            shown(a.revoke_roles("carol", &["rw"])),
+            shown(a.grant_roles("nobody", &["rw"])),
+            shown(a.change_password("alice", "pw2")),
+            shown(a.grant_permissions("rw", &["/more"], &["/more"])),
+            shown(a.grant_permissions("rw", &["/more"], &[])),
+            shown(a.revoke_permissions("rw", &["/one", "/never"], &[])),
+            shown(a.revoke_permissions("rw", &["/never"], &[])),
+            shown(a.grant_permissions("nosuch", &["/x"], &[])),
+            shown(a.delete_role("root")),
+            shown(a.enable()),
+            shown(a.status()),
+            shown(a.enable()),
+            shown(a.delete_user("root")),
+            shown(a.get_user("alice")),
+            shown(a.disable()),
+            shown(a.disable()),
+            shown(a.delete_user("nobody")),
+            shown(a.delete_user("alice")),
+            shown(a.delete_role("rw")),
+            shown(a.delete_role("rw")),
+            shown(a.delete_user("carol")),
+            shown(a.delete_user("root")),
+            shown(a.users()),
+        ]
+    };
+    let (over_v2, over_bridge) = (script(&on_v2), script(&bridged));
+    for (i, (a, b)) in over_v2.iter().zip(&over_bridge).enumerate() {
+        assert_eq!(a, b, "call {i} differs");
+    }
 }

@@ -1,6 +1,6 @@
 //! The bridge's keyspace layout on its own: which node holds which lease,
 //! which keys a change puts (and on which lease), and which keys a commit
-//! compares.
+//! compares; and how the gateway's answers read (errors, numbers).
 
 use std::collections::BTreeMap;
 
@@ -156,4 +156,55 @@ fn a_directory_given_a_ttl_takes_what_is_below_it_onto_its_lease_and_back() {
     assert!(new_leases(&after, &after, 0).is_empty());
     let leases = all_on_99();
     assert!(puts(&layout.diff(&after, &after, &leases, &granted)).is_empty());
+}
+
+// ---- the gateway's answers (bridge::v3) ----
+
+use etcd_v2::bridge::v3::{error_of, Header};
+use etcd_v2::Error;
+
+fn answer(status: u16, body: &str) -> http::Response<Vec<u8>> {
+    http::Response::builder()
+        .status(status)
+        .body(body.as_bytes().to_vec())
+        .expect("response")
+}
+
+#[test]
+fn both_gateway_error_shapes_read_as_the_same_error() {
+    // etcd 3.4 and 3.5 (captured), and 3.6's google.rpc.Status.
+    for body in [
+        r#"{"error":"etcdserver: member not found","message":"etcdserver: member not found","code":5}"#,
+        r#"{"code":5,"message":"etcdserver: member not found","details":[]}"#,
+    ] {
+        match error_of(&answer(404, body)) {
+            Error::Api {
+                status, message, ..
+            } => {
+                assert_eq!(
+                    (status, message.as_str()),
+                    (404, "etcdserver: member not found")
+                )
+            }
+            other => panic!("{body}: {other}"),
+        }
+    }
+    // Not JSON (a proxy's page): an HTTP error with the body's start.
+    assert!(matches!(
+        error_of(&answer(502, "<html>bad gateway</html>")),
+        Error::Http { status: 502, .. }
+    ));
+}
+
+#[test]
+fn numbers_come_as_strings_or_numbers() {
+    let header: Header = serde_json::from_str(
+        r#"{"cluster_id":"12237504764579765809","revision":7,"raft_term":"2"}"#,
+    )
+    .expect("header");
+    assert_eq!(
+        (header.cluster_id, header.revision, header.raft_term),
+        (12237504764579765809, 7, 2)
+    );
+    assert!(serde_json::from_str::<Header>(r#"{"revision":"seven"}"#).is_err());
 }

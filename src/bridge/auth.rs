@@ -134,6 +134,15 @@ where
                     };
                     Ok(())
                 }
+                // Auth is off: credentials are not needed (as with v2, where
+                // they are ignored then). Go on without a token.
+                Outcome::Authenticated(Err(e)) if super::v3::auth_is_off(&e) => {
+                    self.state = match then {
+                        Some(request) => State::Resend(request),
+                        None => State::Calling(None, false),
+                    };
+                    Ok(())
+                }
                 // Wrong credentials, or no answer: the call ends with why.
                 Outcome::Authenticated(Err(e)) => {
                     self.state = State::Done(Some(Err(e)));

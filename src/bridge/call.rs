@@ -354,11 +354,19 @@ impl Call {
                     Some(header.cluster_id),
                 ))
             }
+            Some(Found::Ended(reason)) if super::v3::is_access_refusal(&reason) => {
+                Ok(insufficient_credentials())
+            }
             Some(Found::Ended(reason)) => Err(watch_ended(format!("the v3 watch ended: {reason}"))),
             None => Err(watch_ended("the v3 watch stream closed".into())),
         };
         self.finish(answer);
     }
+}
+
+/// etcd v2's answer to a request the caller may not make: errorCode 110.
+fn insufficient_credentials() -> http::Response<Vec<u8>> {
+    reply::key_error(&V2Error::new(110, "Insufficient credentials", 0), None)
 }
 
 /// A watch the server ended: a failure that waiting may cure.
@@ -460,6 +468,16 @@ impl Call {
             // A lease the commit put keys on ended after the read: refused
             // as a whole, so safe to plan again.
             (State::Committing(_), Outcome::Txn(Err(e))) if lease_ended(&e) => self.start_over(),
+            // Refused for want of credentials or permission: v2's 110 (the
+            // refused request was not applied).
+            (
+                State::Reading | State::Granting(_) | State::Committing(_) | State::Waiting,
+                Outcome::Txn(Err(Error::Api { message, .. }))
+                | Outcome::Grant(Err(Error::Api { message, .. }))
+                | Outcome::Watch(Err(Error::Api { message, .. })),
+            ) if super::v3::is_access_refusal(&message) => {
+                self.finish(Ok(insufficient_credentials()))
+            }
             (
                 State::Reading | State::Granting(_) | State::Committing(_) | State::Waiting,
                 Outcome::Txn(Err(e)) | Outcome::Grant(Err(e)) | Outcome::Watch(Err(e)),

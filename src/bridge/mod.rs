@@ -4,13 +4,14 @@
 //! every keys call of the client then goes through it, and answers as etcd v2
 //! would.
 //!
-//! **Status: not finished.** The keys API (reads, writes, conditions,
-//! directories, in-order keys), TTLs (on keys and directories), waits and watches (with
-//! `expire` events), and so the lock and leader recipes, work; `/version` and
-//! `/health` go to the member as they are; `/v2/members` and `/v2/machines`
-//! come from v3's members API ([`admin`]); a v2 tree is copied over with
-//! [`copy`]. Statistics (v3 has no equivalent) and the v2 auth API are
-//! refused with [`crate::Error::NotOnBridge`] before anything is sent.
+//! The keys API (reads, writes, conditions, directories, in-order keys),
+//! TTLs (on keys and directories), waits and watches (with `expire` events),
+//! and so the lock and leader recipes, work; `/version` and `/health` go to
+//! the member as they are; `/v2/members` and `/v2/machines` come from v3's
+//! members API ([`admin`]); the v2 auth API from v3's users and roles
+//! ([`access`], with permissions mapped by [`perms`]); a v2 tree is copied
+//! over with [`copy`]. Statistics (v3 has no equivalent) are refused with
+//! [`crate::Error::NotOnBridge`] before anything is sent.
 //!
 //! # Layout
 //!
@@ -89,11 +90,14 @@ macro_rules! bridge_machine {
     };
 }
 
+pub mod access;
+pub mod access_ask;
 pub mod admin;
 pub mod auth;
 mod call;
 pub mod copy;
 pub mod layout;
+pub mod perms;
 pub mod v3;
 pub mod watch;
 
@@ -155,8 +159,8 @@ pub fn passes_through(request: &http::Request<Vec<u8>>) -> bool {
     matches!(decode(request), Route::Version | Route::Health)
 }
 
-/// A v2 request carried out over the bridge: a keys request ([`Call`]) or a
-/// members one ([`admin::Admin`]). A [`crate::machine::Machine`] whose output
+/// A v2 request carried out over the bridge: a keys request ([`Call`]), a
+/// members one ([`admin::Admin`]) or an auth one ([`access::Access`]). A [`crate::machine::Machine`] whose output
 /// is etcd v2's answer.
 #[derive(Debug)]
 pub enum Bridged {
@@ -164,6 +168,8 @@ pub enum Bridged {
     Keys(Call),
     /// `/v2/members` or `/v2/machines`.
     Admin(admin::Admin),
+    /// The v2 auth API.
+    Access(Box<access::Access>),
 }
 
 impl Bridged {
@@ -173,6 +179,7 @@ impl Bridged {
         match self {
             Bridged::Keys(call) => Bridged::Keys(call.expect_cluster(id)),
             Bridged::Admin(admin) => Bridged::Admin(admin.expect_cluster(id)),
+            Bridged::Access(access) => Bridged::Access(Box::new(access.expect_cluster(id))),
         }
     }
 
@@ -182,6 +189,7 @@ impl Bridged {
         match self {
             Bridged::Keys(call) => Bridged::Keys(call.deadline(deadline)),
             Bridged::Admin(admin) => Bridged::Admin(admin.deadline(deadline)),
+            Bridged::Access(access) => Bridged::Access(Box::new(access.deadline(deadline))),
         }
     }
 
@@ -199,6 +207,7 @@ impl Bridged {
         match self {
             Bridged::Keys(call) => call.poll(now),
             Bridged::Admin(admin) => admin.poll(now),
+            Bridged::Access(access) => access.poll(now),
         }
     }
 
@@ -206,6 +215,7 @@ impl Bridged {
         match self {
             Bridged::Keys(call) => call.handle(outcome, now),
             Bridged::Admin(admin) => admin.handle(outcome, now),
+            Bridged::Access(access) => access.handle(outcome, now),
         }
     }
 }
@@ -213,8 +223,8 @@ impl Bridged {
 bridge_machine!(Bridged);
 
 /// What carries out a v2 request (as the client built it) over the bridge,
-/// or [`Error::NotOnBridge`] for what the bridge does not serve (statistics
-/// and the v2 auth API).
+/// or [`Error::NotOnBridge`] for what the bridge does not serve
+/// (statistics).
 pub fn call_for(
     prefix: &[u8],
     request: &http::Request<Vec<u8>>,
@@ -233,6 +243,12 @@ pub fn call_for(
             prefix.to_vec(),
             crate::server::reply::http_error(status, &message, None),
         ))),
+        Route::Auth(path) => Ok(
+            match access_ask::decode(request.method(), &path, request.body()) {
+                Ok(ask) => Bridged::Access(Box::new(access::Access::new(prefix.to_vec(), ask))),
+                Err(answer) => Bridged::Keys(Call::answered(prefix.to_vec(), *answer)),
+            },
+        ),
         _ => Err(Error::NotOnBridge(format!(
             "{} {}",
             request.method(),

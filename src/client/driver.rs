@@ -224,7 +224,12 @@ macro_rules! runs {
                 Request::Post(post) => Outcome::Post(client.execute_direct(post, bounded(client.attempts(post)))$($aw)*),
                 Request::Authenticate(auth) => {
                     let token = client.execute_direct(auth, bounded(client.attempts(auth)))$($aw)*;
-                    Outcome::Authenticated(token.and_then(|t| client.inner.shared.set_bridge_token(&t)))
+                    let shared = &client.inner.shared;
+                    // Auth is off: a token kept from when it was on is refused.
+                    if token.as_ref().is_err_and(crate::bridge::v3::auth_is_off) {
+                        shared.clear_bridge_token();
+                    }
+                    Outcome::Authenticated(token.and_then(|t| shared.set_bridge_token(&t)))
                 }
             }
         }

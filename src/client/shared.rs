@@ -98,6 +98,13 @@ impl Shared {
     /// Keep `token` for the bridge's later requests (marked sensitive: never
     /// logged).
     #[cfg(feature = "bridge")]
+    pub(crate) fn clear_bridge_token(&self) {
+        *self
+            .bridge_token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
     pub(crate) fn set_bridge_token(&self, token: &str) -> Result<(), Error> {
         let mut value = http::HeaderValue::from_str(token).map_err(|_| Error::Decode {
             endpoint: String::new(),
