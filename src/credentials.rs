@@ -26,6 +26,7 @@ impl Credentials {
     }
 
     /// The password (for the v3 bridge's `/v3/auth/authenticate`).
+    #[cfg_attr(not(feature = "bridge"), allow(dead_code))]
     pub(crate) fn password(&self) -> &Secret {
         &self.password
     }

@@ -144,6 +144,7 @@ pub(crate) struct RunOptions {
     /// The timeout of a watch's long poll.
     pub(crate) wait: Timeout,
     /// When the whole call must end (a bridge call's requests share it).
+    #[cfg_attr(not(feature = "bridge"), allow(dead_code))]
     pub(crate) deadline: Option<Instant>,
 }
 

@@ -95,8 +95,7 @@ impl Shared {
             .clone()
     }
 
-    /// Keep `token` for the bridge's later requests (marked sensitive: never
-    /// logged).
+    /// Drop the bridge's token (auth was turned off: etcd refuses it now).
     #[cfg(feature = "bridge")]
     pub(crate) fn clear_bridge_token(&self) {
         *self
@@ -105,6 +104,9 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
+    /// Keep `token` for the bridge's later requests (marked sensitive: never
+    /// logged).
+    #[cfg(feature = "bridge")]
     pub(crate) fn set_bridge_token(&self, token: &str) -> Result<(), Error> {
         let mut value = http::HeaderValue::from_str(token).map_err(|_| Error::Decode {
             endpoint: String::new(),
