@@ -90,47 +90,143 @@ fn put_request(authority: &str, path: &str, value: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The best (fastest) of `runs` timings of `f`, which performs `ops` operations.
-fn best<F: FnMut()>(runs: usize, mut f: F) -> Duration {
-    (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
+/// The process's own CPU time so far (user + system, every thread).
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    assert_eq!(rc, 0, "getrusage");
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// Wall-clock and CPU time of one run.
+#[derive(Clone, Copy)]
+struct Sample {
+    wall: Duration,
+    cpu: Duration,
+}
+
+fn measure<F: FnMut()>(f: &mut F) -> Sample {
+    let cpu = cpu_time();
+    let t = Instant::now();
+    f();
+    Sample {
+        wall: t.elapsed(),
+        cpu: cpu_time().saturating_sub(cpu),
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Run each contender once per round, rounds interleaved (so a slow spell of
+/// the machine hits all alike); the median wall and CPU time of each.
+fn rounds(rounds: usize, contenders: &mut [&mut dyn FnMut()]) -> Vec<Sample> {
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); contenders.len()];
+    for _ in 0..rounds {
+        for (i, f) in contenders.iter_mut().enumerate() {
+            let mut run = || f();
+            samples[i].push(measure(&mut run));
+        }
+    }
+    samples
+        .into_iter()
+        .map(|s| Sample {
+            wall: median(s.iter().map(|x| x.wall).collect()),
+            cpu: median(s.iter().map(|x| x.cpu).collect()),
         })
-        .min()
-        .unwrap()
+        .collect()
 }
 
 struct Report {
-    rows: Vec<(String, String, String)>,
+    rows: Vec<[String; 5]>,
 }
 
 impl Report {
-    fn rate(&mut self, what: &str, ops: usize, took: Duration, raw: Duration) {
-        let rate = ops as f64 / took.as_secs_f64();
-        let raw_rate = ops as f64 / raw.as_secs_f64();
-        let ratio = rate / raw_rate;
-        println!("{what:<48} {rate:>10.0} ops/s   raw {raw_rate:>10.0} ops/s   ratio {ratio:.3}");
-        self.rows.push((
+    /// A throughput row: `ops` operations in `s`, against `raw`.
+    fn rate(&mut self, what: &str, ops: usize, s: Sample, raw: Sample) {
+        let per = |d: Duration| d.as_secs_f64() / ops as f64;
+        let (rate, raw_rate) = (1.0 / per(s.wall), 1.0 / per(raw.wall));
+        let (cpu, raw_cpu) = (per(s.cpu) * 1e6, per(raw.cpu) * 1e6);
+        println!(
+            "{what:<50} {rate:>9.0} ops/s ({:.2} of raw {raw_rate:.0})   CPU {cpu:>7.1} us/op ({:.2}x raw {raw_cpu:.1})",
+            rate / raw_rate,
+            cpu / raw_cpu
+        );
+        self.rows.push([
             what.to_owned(),
-            format!("{rate:.0} ops/s"),
-            format!("{ratio:.3} of raw"),
-        ));
+            format!("{rate:.0}/s"),
+            format!("{:.2}", rate / raw_rate),
+            format!("{cpu:.1} us"),
+            format!("{:.2}x", cpu / raw_cpu),
+        ]);
     }
 
-    fn time(&mut self, what: &str, took: Duration, raw: Duration) {
-        let ratio = took.as_secs_f64() / raw.as_secs_f64();
+    /// A duration row: one operation took `s`, against `raw`.
+    fn time(&mut self, what: &str, s: Sample, raw: Sample) {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
         println!(
-            "{what:<48} {:>10.2} ms      raw {:>10.2} ms      ratio {ratio:.3}x",
-            took.as_secs_f64() * 1e3,
-            raw.as_secs_f64() * 1e3
+            "{what:<50} {:>9.2} ms ({:.2}x raw {:.2})   CPU {:>7.2} ms ({:.2}x raw {:.2})",
+            ms(s.wall),
+            ms(s.wall) / ms(raw.wall),
+            ms(raw.wall),
+            ms(s.cpu),
+            ms(s.cpu) / ms(raw.cpu),
+            ms(raw.cpu)
         );
-        self.rows.push((
+        self.rows.push([
             what.to_owned(),
-            format!("{:.2} ms", took.as_secs_f64() * 1e3),
-            format!("{ratio:.3}x raw"),
-        ));
+            format!("{:.2} ms", ms(s.wall)),
+            format!("{:.2}x", ms(s.wall) / ms(raw.wall)),
+            format!("{:.2} ms", ms(s.cpu)),
+            format!("{:.2}x", ms(s.cpu) / ms(raw.cpu)),
+        ]);
+    }
+}
+
+fn scaled(s: Sample, n: u32) -> Sample {
+    Sample {
+        wall: s.wall / n,
+        cpu: s.cpu / n,
+    }
+}
+
+/// The median time from the start of a write (by `writer`) to `waiter`, a
+/// wait from the index `index()` gives, having the event; CPU per event.
+fn watch_latency(
+    events: usize,
+    authority: &str,
+    writer: &mut Raw,
+    index: impl Fn() -> u64,
+    waiter: &mut (dyn FnMut(u64) + Send),
+) -> Sample {
+    let put = put_request(authority, "/v2/keys/bench/w", "x");
+    let mut walls = Vec::new();
+    let cpu = cpu_time();
+    for _ in 0..events {
+        let index = index();
+        let (tx, rx) = std::sync::mpsc::channel::<Instant>();
+        let started = std::thread::scope(|scope| {
+            let waiter = &mut *waiter;
+            scope.spawn(move || {
+                waiter(index);
+                tx.send(Instant::now()).unwrap();
+            });
+            // Let the wait reach etcd first.
+            std::thread::sleep(Duration::from_millis(5));
+            let t = Instant::now();
+            let mut b = Vec::new();
+            writer.exchange(&put, &mut b);
+            rx.recv().unwrap().duration_since(t)
+        });
+        walls.push(started);
+    }
+    Sample {
+        wall: median(walls),
+        cpu: cpu_time().saturating_sub(cpu) / events as u32,
     }
 }
 
@@ -193,6 +289,16 @@ fn main() {
         .unwrap();
     let mut report = Report { rows: Vec::new() };
     let mut body = Vec::with_capacity(4 << 20);
+    const ROUNDS: usize = 3;
+    // Async loops run inside a task, as in an application (block_on from
+    // outside the runtime would add a cross-thread wakeup per request).
+    let in_task = |f: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>| {
+        runtime.block_on(async { tokio::spawn(f).await.unwrap() })
+    };
+    // The HTTP stack alone, with no Client around it: how much of the gap to
+    // raw is ureq's own.
+    let bare = Arc::new(UreqTransport::new(&TransportOptions::default()).unwrap());
+    let uri = format!("{endpoint}/v2/keys/bench/k");
 
     // Sequential GET.
     let n = 20_000 / scale;
@@ -202,84 +308,71 @@ fn main() {
         raw.exchange(&get, &mut body);
         client.node().get("/bench/k", false).unwrap();
     }
-    let raw_get = best(3, || {
-        (0..n).for_each(|_| assert_eq!(raw.exchange(&get, &mut body).0, 200))
-    });
-    let ureq_get = best(3, || {
-        (0..n).for_each(|_| {
-            client.node().get("/bench/k", false).unwrap();
-        })
-    });
-    // Async loops run inside a task, as in an application (block_on from
-    // outside the runtime would add a cross-thread wakeup per request).
-    let in_task = |f: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>| {
-        runtime.block_on(async { tokio::spawn(f).await.unwrap() })
-    };
-    let reqwest_get = best(3, || {
-        let c = async_client.clone();
-        in_task(Box::pin(async move {
-            for _ in 0..n {
-                c.node().get("/bench/k", false).await.unwrap();
-            }
-        }))
-    });
-    // The HTTP stack alone, with no Client around it: how much of the gap to
-    // raw is ureq's own.
-    let bare = Arc::new(UreqTransport::new(&TransportOptions::default()).unwrap());
-    let uri = format!("{endpoint}/v2/keys/bench/k");
-    let bare_get = best(3, || {
-        (0..n).for_each(|_| {
-            let request = http::Request::get(&uri).body(Vec::new()).unwrap();
-            let response = bare.send(request, Some(Duration::from_secs(5))).unwrap();
-            assert_eq!(response.status(), 200);
-        })
-    });
-    report.rate("sequential GET, Client (ureq)", n, ureq_get, raw_get);
+    let got = rounds(
+        ROUNDS,
+        &mut [
+            &mut || (0..n).for_each(|_| assert_eq!(raw.exchange(&get, &mut body).0, 200)),
+            &mut || {
+                (0..n).for_each(|_| {
+                    client.node().get("/bench/k", false).unwrap();
+                })
+            },
+            &mut || {
+                (0..n).for_each(|_| {
+                    let request = http::Request::get(&uri).body(Vec::new()).unwrap();
+                    let response = bare.send(request, Some(Duration::from_secs(5))).unwrap();
+                    assert_eq!(response.status(), 200);
+                })
+            },
+            &mut || {
+                let c = async_client.clone();
+                in_task(Box::pin(async move {
+                    for _ in 0..n {
+                        c.node().get("/bench/k", false).await.unwrap();
+                    }
+                }))
+            },
+        ],
+    );
+    report.rate("sequential GET, Client (ureq)", n, got[1], got[0]);
     report.rate(
         "sequential GET, bare UreqTransport (no Client)",
         n,
-        bare_get,
-        raw_get,
+        got[2],
+        got[0],
     );
-    report.rate(
-        "sequential GET, AsyncClient (reqwest)",
-        n,
-        reqwest_get,
-        raw_get,
-    );
+    report.rate("sequential GET, AsyncClient (reqwest)", n, got[3], got[0]);
 
-    // Sequential SET.
+    // Sequential PUT.
     let n = 5_000 / scale;
     let put = put_request(&authority, "/v2/keys/bench/s", "a-small-value");
-    let raw_set = best(3, || {
-        (0..n).for_each(|_| assert!(raw.exchange(&put, &mut body).0 < 300))
-    });
-    let ureq_set = best(3, || {
-        (0..n).for_each(|_| {
-            client
-                .node()
-                .set("/bench/s", "a-small-value", None)
-                .unwrap();
-        })
-    });
-    let reqwest_set = best(3, || {
-        let c = async_client.clone();
-        in_task(Box::pin(async move {
-            for _ in 0..n {
-                c.node()
-                    .set("/bench/s", "a-small-value", None)
-                    .await
-                    .unwrap();
-            }
-        }))
-    });
-    report.rate("sequential SET, Client (ureq)", n, ureq_set, raw_set);
-    report.rate(
-        "sequential SET, AsyncClient (reqwest)",
-        n,
-        reqwest_set,
-        raw_set,
+    let got = rounds(
+        ROUNDS,
+        &mut [
+            &mut || (0..n).for_each(|_| assert!(raw.exchange(&put, &mut body).0 < 300)),
+            &mut || {
+                (0..n).for_each(|_| {
+                    client
+                        .node()
+                        .set("/bench/s", "a-small-value", None)
+                        .unwrap();
+                })
+            },
+            &mut || {
+                let c = async_client.clone();
+                in_task(Box::pin(async move {
+                    for _ in 0..n {
+                        c.node()
+                            .set("/bench/s", "a-small-value", None)
+                            .await
+                            .unwrap();
+                    }
+                }))
+            },
+        ],
     );
+    report.rate("sequential PUT, Client (ureq)", n, got[1], got[0]);
+    report.rate("sequential PUT, AsyncClient (reqwest)", n, got[2], got[0]);
 
     // A 10,000-key recursive listing.
     let value = "v".repeat(100);
@@ -301,124 +394,161 @@ fn main() {
     raw.exchange(&list, &mut body);
     let listing_bytes = body.len();
     let reps = 20 / scale.min(4);
-    let raw_list = best(3, || {
-        (0..reps).for_each(|_| {
-            raw.exchange(&list, &mut body);
-        })
-    });
-    let ureq_list = best(3, || {
-        for _ in 0..reps {
-            let r = client.node().get("/bench/big", true).unwrap();
-            assert_eq!(r.node.leaves().len(), 10_000);
-        }
-    });
-    let reqwest_list = best(3, || {
-        let c = async_client.clone();
-        in_task(Box::pin(async move {
-            for _ in 0..reps {
-                let r = c.node().get("/bench/big", true).await.unwrap();
-                assert_eq!(r.node.leaves().len(), 10_000);
-            }
-        }))
-    });
+    let got = rounds(
+        ROUNDS,
+        &mut [
+            &mut || {
+                (0..reps).for_each(|_| {
+                    raw.exchange(&list, &mut body);
+                })
+            },
+            &mut || {
+                for _ in 0..reps {
+                    let r = client.node().get("/bench/big", true).unwrap();
+                    assert_eq!(r.node.leaves().len(), 10_000);
+                }
+            },
+            &mut || {
+                let c = async_client.clone();
+                in_task(Box::pin(async move {
+                    for _ in 0..reps {
+                        let r = c.node().get("/bench/big", true).await.unwrap();
+                        assert_eq!(r.node.leaves().len(), 10_000);
+                    }
+                }))
+            },
+        ],
+    );
     println!("(the listing is {listing_bytes} bytes)");
+    let per = |s: Sample| scaled(s, reps as u32);
     report.time(
         "10,000-key recursive GET + parse, Client (ureq)",
-        ureq_list / reps as u32,
-        raw_list / reps as u32,
+        per(got[1]),
+        per(got[0]),
     );
     report.time(
         "10,000-key recursive GET + parse, AsyncClient",
-        reqwest_list / reps as u32,
-        raw_list / reps as u32,
+        per(got[2]),
+        per(got[0]),
     );
 
     // 16 threads: one shared Client against 16 raw connections.
     let threads = 16;
     let per = 4_000 / scale;
-    let raw_par = best(3, || {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                let (authority, get) = (authority.clone(), get.clone());
-                std::thread::spawn(move || {
-                    let mut conn = Raw::connect(&authority);
-                    let mut body = Vec::new();
-                    for _ in 0..per {
-                        assert_eq!(conn.exchange(&get, &mut body).0, 200);
-                    }
-                })
-            })
-            .collect();
-        handles.into_iter().for_each(|h| h.join().unwrap());
-    });
     let shared = Arc::new(client.clone());
-    let ureq_par = best(3, || {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                let c = Arc::clone(&shared);
-                std::thread::spawn(move || {
-                    for _ in 0..per {
-                        c.node().get("/bench/k", false).unwrap();
-                    }
-                })
-            })
-            .collect();
-        handles.into_iter().for_each(|h| h.join().unwrap());
-    });
-    let bare_par = best(3, || {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                let (bare, uri) = (Arc::clone(&bare), uri.clone());
-                std::thread::spawn(move || {
-                    for _ in 0..per {
-                        let request = http::Request::get(&uri).body(Vec::new()).unwrap();
-                        let response = bare.send(request, Some(Duration::from_secs(5))).unwrap();
-                        assert_eq!(response.status(), 200);
-                    }
-                })
-            })
-            .collect();
-        handles.into_iter().for_each(|h| h.join().unwrap());
-    });
-    let reqwest_par = best(3, || {
-        runtime.block_on(async {
-            let tasks: Vec<_> = (0..threads)
-                .map(|_| {
-                    let c = async_client.clone();
-                    tokio::spawn(async move {
-                        for _ in 0..per {
-                            c.node().get("/bench/k", false).await.unwrap();
-                        }
+    let got = rounds(
+        ROUNDS,
+        &mut [
+            &mut || {
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| {
+                        let (authority, get) = (authority.clone(), get.clone());
+                        std::thread::spawn(move || {
+                            let mut conn = Raw::connect(&authority);
+                            let mut body = Vec::new();
+                            for _ in 0..per {
+                                assert_eq!(conn.exchange(&get, &mut body).0, 200);
+                            }
+                        })
                     })
+                    .collect();
+                handles.into_iter().for_each(|h| h.join().unwrap());
+            },
+            &mut || {
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| {
+                        let c = Arc::clone(&shared);
+                        std::thread::spawn(move || {
+                            for _ in 0..per {
+                                c.node().get("/bench/k", false).unwrap();
+                            }
+                        })
+                    })
+                    .collect();
+                handles.into_iter().for_each(|h| h.join().unwrap());
+            },
+            &mut || {
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| {
+                        let (bare, uri) = (Arc::clone(&bare), uri.clone());
+                        std::thread::spawn(move || {
+                            for _ in 0..per {
+                                let request = http::Request::get(&uri).body(Vec::new()).unwrap();
+                                let response =
+                                    bare.send(request, Some(Duration::from_secs(5))).unwrap();
+                                assert_eq!(response.status(), 200);
+                            }
+                        })
+                    })
+                    .collect();
+                handles.into_iter().for_each(|h| h.join().unwrap());
+            },
+            &mut || {
+                runtime.block_on(async {
+                    let tasks: Vec<_> = (0..threads)
+                        .map(|_| {
+                            let c = async_client.clone();
+                            tokio::spawn(async move {
+                                for _ in 0..per {
+                                    c.node().get("/bench/k", false).await.unwrap();
+                                }
+                            })
+                        })
+                        .collect();
+                    for t in tasks {
+                        t.await.unwrap();
+                    }
                 })
-                .collect();
-            for t in tasks {
-                t.await.unwrap();
-            }
-        })
-    });
+            },
+        ],
+    );
+    let total = threads * per;
     report.rate(
         "16 threads sharing one Client (ureq), GET",
-        threads * per,
-        ureq_par,
-        raw_par,
+        total,
+        got[1],
+        got[0],
     );
     report.rate(
         "16 threads sharing one bare UreqTransport, GET",
-        threads * per,
-        bare_par,
-        raw_par,
+        total,
+        got[2],
+        got[0],
     );
     report.rate(
         "16 tasks sharing one AsyncClient, GET",
-        threads * per,
-        reqwest_par,
-        raw_par,
+        total,
+        got[3],
+        got[0],
     );
 
-    println!("\n| measurement | result | vs raw baseline |\n|---|---|---|");
-    for (what, result, ratio) in &report.rows {
-        println!("| {what} | {result} | {ratio} |");
+    // Watch latency: from the start of a write to the waiter having it.
+    let events = 200 / scale;
+    let mut writer = Raw::connect(&authority);
+    let wait = |index: u64| {
+        get_request(
+            &authority,
+            &format!("/v2/keys/bench/w?wait=true&waitIndex={index}"),
+        )
+    };
+    let index = || client.node().current_index().unwrap() + 1;
+    let raw_watch = watch_latency(events, &authority, &mut writer, index, &mut |index| {
+        let mut conn = Raw::connect(&authority);
+        let mut b = Vec::new();
+        assert_eq!(conn.exchange(&wait(index), &mut b).0, 200);
+    });
+    let client_watch = watch_latency(events, &authority, &mut writer, index, &mut |index| {
+        client.node().wait_from("/bench/w", index, false).unwrap();
+    });
+    report.time(
+        "watch event latency, Client (ureq)",
+        client_watch,
+        raw_watch,
+    );
+
+    println!("\n| workload | result | vs raw | CPU per op | CPU vs raw |\n|---|---|---|---|---|");
+    for [what, result, ratio, cpu, cpu_ratio] in &report.rows {
+        println!("| {what} | {result} | {ratio} | {cpu} | {cpu_ratio} |");
     }
     let _ = Command::new("bash")
         .arg(&script)
