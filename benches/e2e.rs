@@ -12,6 +12,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use etcd_v2::transports::http1::Http1Transport;
 use etcd_v2::transports::ureq::UreqTransport;
 use etcd_v2::{AsyncClient, Client, Transport, TransportOptions};
 
@@ -270,9 +271,13 @@ fn main() {
             .unwrap_or(0)
     );
 
-    let client = Client::builder()
+    let client: Client<UreqTransport> = Client::builder()
         .endpoint(endpoint.clone())
-        .build()
+        .build_from(UreqTransport::new)
+        .unwrap();
+    let lean: Client<Http1Transport> = Client::builder()
+        .endpoint(endpoint.clone())
+        .build_http1()
         .unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -304,9 +309,11 @@ fn main() {
     let n = 20_000 / scale;
     let get = get_request(&authority, "/v2/keys/bench/k");
     let mut raw = Raw::connect(&authority);
+    let bare_lean = Http1Transport::new(&TransportOptions::default()).unwrap();
     for _ in 0..1000 {
         raw.exchange(&get, &mut body);
         client.node().get("/bench/k", false).unwrap();
+        lean.node().get("/bench/k", false).unwrap();
     }
     let got = rounds(
         ROUNDS,
@@ -332,7 +339,28 @@ fn main() {
                     }
                 }))
             },
+            &mut || {
+                (0..n).for_each(|_| {
+                    lean.node().get("/bench/k", false).unwrap();
+                })
+            },
+            &mut || {
+                (0..n).for_each(|_| {
+                    let request = http::Request::get(&uri).body(Vec::new()).unwrap();
+                    let response = bare_lean
+                        .send(request, Some(Duration::from_secs(5)))
+                        .unwrap();
+                    assert_eq!(response.status(), 200);
+                })
+            },
         ],
+    );
+    report.rate("sequential GET, Client (http1)", n, got[4], got[0]);
+    report.rate(
+        "sequential GET, bare Http1Transport (no Client)",
+        n,
+        got[5],
+        got[0],
     );
     report.rate("sequential GET, Client (ureq)", n, got[1], got[0]);
     report.rate(
@@ -417,6 +445,12 @@ fn main() {
                     }
                 }))
             },
+            &mut || {
+                for _ in 0..reps {
+                    let r = lean.node().get("/bench/big", true).unwrap();
+                    assert_eq!(r.node.leaves().len(), 10_000);
+                }
+            },
         ],
     );
     println!("(the listing is {listing_bytes} bytes)");
@@ -436,6 +470,7 @@ fn main() {
     let threads = 16;
     let per = 4_000 / scale;
     let shared = Arc::new(client.clone());
+    let shared_lean = Arc::new(lean.clone());
     let got = rounds(
         ROUNDS,
         &mut [
@@ -477,6 +512,19 @@ fn main() {
                                 let response =
                                     bare.send(request, Some(Duration::from_secs(5))).unwrap();
                                 assert_eq!(response.status(), 200);
+                            }
+                        })
+                    })
+                    .collect();
+                handles.into_iter().for_each(|h| h.join().unwrap());
+            },
+            &mut || {
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| {
+                        let c = Arc::clone(&shared_lean);
+                        std::thread::spawn(move || {
+                            for _ in 0..per {
+                                c.node().get("/bench/k", false).unwrap();
                             }
                         })
                     })

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use etcd_v2::transports::ureq::UreqTransport;
+use etcd_v2::DefaultTransport;
 use etcd_v2::{
     Action, Client, Error, HttpRequest, HttpResult, Transport, TransportError, TransportErrorKind,
 };
@@ -310,10 +310,10 @@ fn concurrent_writers_through_the_bridge_lose_nothing_and_keep_order() {
     }
 }
 
-/// Passes requests to ureq; the first write transaction's answer is lost
+/// Passes requests to the default transport; the first write transaction's answer is lost
 /// after the member applied it.
 struct LoseFirstCommit {
-    inner: UreqTransport,
+    inner: DefaultTransport,
     commits: Arc<AtomicUsize>,
 }
 
@@ -339,7 +339,7 @@ fn a_commit_whose_answer_was_lost_is_not_resent() {
     let c: Client<LoseFirstCommit> = bridge_builder(&p)
         .build_from(|options| {
             Ok(LoseFirstCommit {
-                inner: UreqTransport::new(options)?,
+                inner: DefaultTransport::new(options)?,
                 commits: Arc::clone(&commits),
             })
         })
@@ -515,7 +515,7 @@ fn a_key_expired_but_not_yet_removed_takes_no_index() {
 
 /// A raw v3 gateway call to `etcd` (not through the bridge): the JSON answer.
 fn v3_post(etcd: &Etcd, path: &str, body: String) -> serde_json::Value {
-    let raw = UreqTransport::new(&etcd_v2::TransportOptions::default()).unwrap();
+    let raw = DefaultTransport::new(&etcd_v2::TransportOptions::default()).unwrap();
     let request = http::Request::builder()
         .method("POST")
         .uri(format!("{}{path}", etcd.endpoint()))
@@ -819,7 +819,7 @@ fn with_auth_on_the_bridge_takes_a_token_and_a_new_one_when_it_expires() {
     let c = authed("root", "s3cret");
     let set = c.node().set("/k", "v", None).unwrap();
     assert_eq!(c.node().get("/k", false).unwrap().value(), Some("v"));
-    let tokens = |c: &Client<support::Recorder<UreqTransport>>| {
+    let tokens = |c: &Client<support::Recorder<DefaultTransport>>| {
         c.transport()
             .sent()
             .iter()

@@ -16,7 +16,7 @@
 //!
 //! With `DIFF_BACKEND=bridge` (`scripts/differential.sh N SEED --bridge`), the
 //! other side is the v3 bridge on a second etcd 3.4 that serves no v2, driven
-//! by hand (its machine, its v3 transactions over ureq). Operations the bridge
+//! by hand (its machine, its v3 transactions over the default transport). Operations the bridge
 //! does not provide yet (directory TTLs) and waits from before the sequence
 //! (v2 answers those from its 1000-event window) are left out; indexes are compared relative to each side's index at the start
 //! of the sequence, in-order names included.
@@ -30,7 +30,7 @@ use etcd_v2::bridge::{Outcome, Request};
 use etcd_v2::machine::{Machine, Step};
 use etcd_v2::memory::MemoryEtcd;
 use etcd_v2::server::request::{decode, Route};
-use etcd_v2::transports::ureq::UreqTransport;
+use etcd_v2::DefaultTransport;
 use etcd_v2::Operation;
 use etcd_v2::{Transport, TransportOptions};
 use serde_json::Value;
@@ -459,7 +459,7 @@ const BRIDGE_PREFIX: &str = "/bridge-differential";
 
 /// Send `op` to `endpoint` with `real` and parse the answer.
 fn send_op<O: Operation>(
-    real: &UreqTransport,
+    real: &DefaultTransport,
     endpoint: &etcd_v2::Endpoint,
     op: &O,
     timeout: Option<Duration>,
@@ -471,7 +471,7 @@ fn send_op<O: Operation>(
 /// What the bridge answers to `op`: its machine driven by hand, its v3
 /// transactions sent with `real`. `None`: the bridge does not provide it.
 fn bridge_answer(
-    real: &UreqTransport,
+    real: &DefaultTransport,
     v3: &str,
     prefix: &str,
     op: &Op,
@@ -594,7 +594,7 @@ fn main() {
             &[("ETCD_VERSION", "3.4"), ("ETCD_V2_FLAGS", "v3only")],
         )
     });
-    let real = UreqTransport::new(&TransportOptions::default()).expect("ureq");
+    let real = DefaultTransport::new(&TransportOptions::default()).expect("transport");
     let timeout = Some(Duration::from_secs(2));
     let mut operations = 0u64;
     let mut differences = 0u64;

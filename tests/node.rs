@@ -610,7 +610,7 @@ fn etcds_own_ttl_bound_is_where_its_expiry_overflows() {
 /// answer as lost (a timeout after etcd applied it), as a leader killed
 /// mid-write does.
 struct LosesFirstWriteAnswer {
-    inner: etcd_v2::transports::ureq::UreqTransport,
+    inner: etcd_v2::DefaultTransport,
     writes: std::sync::Mutex<usize>,
 }
 
@@ -669,7 +669,7 @@ fn a_set_whose_answer_was_lost_is_not_resent_unless_opted_in() {
         let client = builder
             .build_from(|options| {
                 Ok(LosesFirstWriteAnswer {
-                    inner: etcd_v2::transports::ureq::UreqTransport::new(options)?,
+                    inner: etcd_v2::DefaultTransport::new(options)?,
                     writes: std::sync::Mutex::new(0),
                 })
             })

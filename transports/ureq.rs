@@ -26,10 +26,9 @@ use ureq::tls::{Certificate, ClientCert, PemItem, RootCerts, TlsConfig};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
-use crate::client::{ClientBuilder, TransportOptions};
+use crate::client::TransportOptions;
 use crate::error::{Error, TransportError, TransportErrorKind};
 use crate::transport::{Flow, HttpRequest, HttpResult, Transport};
-use crate::Client;
 
 /// A [`Transport`] over a ureq `Agent`.
 #[derive(Debug, Clone)]
@@ -295,27 +294,4 @@ fn classify(err: ureq::Error) -> TransportError {
         _ => TransportErrorKind::Other,
     };
     TransportError::new(kind, err.to_string()).with_source(err)
-}
-
-impl ClientBuilder {
-    /// Build a client over the default ureq transport (reading any TLS files
-    /// configured).
-    pub fn build(self) -> Result<Client, Error> {
-        self.build_from(UreqTransport::new)
-    }
-}
-
-impl Client {
-    /// A client for one etcd member at `host:port` over plain HTTP (the seed's
-    /// `Client(host, port)`). Nothing is sent until the first request.
-    ///
-    /// ```
-    /// let client = etcd_v2::Client::new("127.0.0.1", 2379).unwrap();
-    /// assert_eq!(client.prefix(), "http://127.0.0.1:2379");
-    /// ```
-    pub fn new(host: &str, port: u16) -> Result<Client, Error> {
-        Client::builder()
-            .endpoint(crate::Endpoint::new(host, port, false).to_string())
-            .build()
-    }
 }

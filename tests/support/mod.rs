@@ -536,14 +536,12 @@ impl<T: etcd_v2::AsyncTransport> etcd_v2::AsyncTransport for Recorder<T> {
     }
 }
 
-/// A blocking client over a recording ureq transport.
+/// A blocking client over a recording default transport.
 pub fn recording_client(
     builder: etcd_v2::ClientBuilder,
-) -> etcd_v2::Client<Recorder<etcd_v2::transports::ureq::UreqTransport>> {
+) -> etcd_v2::Client<Recorder<etcd_v2::DefaultTransport>> {
     builder
-        .build_from(|options| {
-            etcd_v2::transports::ureq::UreqTransport::new(options).map(Recorder::new)
-        })
+        .build_from(|options| etcd_v2::DefaultTransport::new(options).map(Recorder::new))
         .unwrap()
 }
 

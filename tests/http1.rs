@@ -1,0 +1,242 @@
+//! The lean HTTP/1.1 transport against scripted servers: body framings
+//! (chunked with extensions and trailers, Content-Length, until close),
+//! keep-alive reuse and `Connection: close`, a pooled connection the server
+//! closed while idle, streamed lines, timeouts and malformed answers.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use etcd_v2::transport::Flow;
+use etcd_v2::transports::http1::Http1Transport;
+use etcd_v2::{Transport, TransportErrorKind, TransportOptions};
+
+/// Read one request (head and Content-Length body); false at the end.
+fn read_request(reader: &mut BufReader<TcpStream>) -> bool {
+    let mut length = 0;
+    let mut first = true;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return false;
+        }
+        if first && line.trim().is_empty() {
+            continue;
+        }
+        first = false;
+        let l = line.trim_end().to_ascii_lowercase();
+        if l.is_empty() {
+            break;
+        }
+        if let Some(v) = l.strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; length];
+    std::io::Read::read_exact(reader, &mut body).is_ok()
+}
+
+/// A server answering each request on a connection with `answer(n)` (n
+/// counts requests overall), closing after it when `close(n)`. Its URL, and
+/// the number of connections accepted.
+fn server(
+    answer: impl Fn(usize) -> Vec<u8> + Send + Sync + 'static,
+    close: impl Fn(usize) -> bool + Send + Sync + 'static,
+) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let requests = Arc::new(AtomicUsize::new(0));
+    let (answer, close) = (Arc::new(answer), Arc::new(close));
+    let seen = Arc::clone(&connections);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let (answer, close, requests) = (answer.clone(), close.clone(), requests.clone());
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                while read_request(&mut reader) {
+                    let n = requests.fetch_add(1, Ordering::SeqCst);
+                    if writer.write_all(&answer(n)).is_err() || close(n) {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, connections)
+}
+
+fn transport() -> Http1Transport {
+    Http1Transport::new(&TransportOptions::default()).unwrap()
+}
+
+fn get(url: &str) -> http::Request<Vec<u8>> {
+    http::Request::get(format!("{url}/v2/keys/k"))
+        .body(Vec::new())
+        .unwrap()
+}
+
+fn put(url: &str) -> http::Request<Vec<u8>> {
+    http::Request::put(format!("{url}/v2/keys/k"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(b"value=v".to_vec())
+        .unwrap()
+}
+
+const TIMEOUT: Option<Duration> = Some(Duration::from_secs(5));
+
+#[test]
+fn chunked_bodies_with_extensions_and_trailers_read_whole() {
+    let (url, _) = server(
+        |_| {
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\n".to_vec()
+        },
+        |_| false,
+    );
+    let t = transport();
+    for _ in 0..3 {
+        let answer = t.send(get(&url), TIMEOUT).unwrap();
+        assert_eq!(answer.body(), b"hello, world");
+    }
+}
+
+#[test]
+fn keep_alive_reuses_one_connection_and_close_does_not() {
+    let fine = |_| b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec();
+    let (url, connections) = server(fine, |_| false);
+    let t = transport();
+    for _ in 0..5 {
+        assert_eq!(t.send(get(&url), TIMEOUT).unwrap().body(), b"ok");
+    }
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+    // `Connection: close`, and a body delimited by the end of the stream.
+    let (url, connections) = server(
+        |n| {
+            if n % 2 == 0 {
+                b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok".to_vec()
+            } else {
+                b"HTTP/1.1 200 OK\r\n\r\nuntil the end".to_vec()
+            }
+        },
+        |_| true,
+    );
+    assert_eq!(t.send(get(&url), TIMEOUT).unwrap().body(), b"ok");
+    assert_eq!(t.send(get(&url), TIMEOUT).unwrap().body(), b"until the end");
+    assert_eq!(t.send(get(&url), TIMEOUT).unwrap().body(), b"ok");
+    assert_eq!(connections.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn a_pooled_connection_the_server_closed_is_not_used_for_a_write() {
+    // The server closes each connection after its answer, without saying so:
+    // the next request (a write, which must not be sent on a dead connection
+    // and then fail ambiguously) goes on a new one.
+    let (url, connections) = server(
+        |_| b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+        |_| true,
+    );
+    let t = transport();
+    for _ in 0..4 {
+        let answer = t.send(put(&url), TIMEOUT).unwrap();
+        assert_eq!(answer.status(), 201);
+        // Let the close reach the client.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(connections.load(Ordering::SeqCst), 4);
+}
+
+#[test]
+fn streamed_lines_arrive_one_by_one_and_stop_when_told() {
+    let (url, _) = server(
+        |_| {
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\none\n\r\n9\r\ntwo\nthree\r\n5\r\n\nfour\r\n0\r\n\r\n"
+                .to_vec()
+        },
+        |_| false,
+    );
+    let t = transport();
+    let mut lines = Vec::new();
+    t.send_streaming(get(&url), TIMEOUT, &mut |l| {
+        lines.push(String::from_utf8_lossy(l).into_owned());
+        Flow::Continue
+    })
+    .unwrap();
+    assert_eq!(lines, ["one", "two", "three", "four"]);
+    let mut first = Vec::new();
+    t.send_streaming(get(&url), TIMEOUT, &mut |l| {
+        first.push(l.to_vec());
+        Flow::Stop
+    })
+    .unwrap();
+    assert_eq!(first, [b"one".to_vec()]);
+    // A non-2xx answer comes back whole.
+    let (url, _) = server(
+        |_| b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope".to_vec(),
+        |_| false,
+    );
+    let answer = t
+        .send_streaming(get(&url), TIMEOUT, &mut |_| panic!("no lines for a 404"))
+        .unwrap();
+    assert_eq!(
+        (answer.status().as_u16(), answer.body().as_slice()),
+        (404, &b"nope"[..])
+    );
+}
+
+#[test]
+fn silence_is_a_timeout_and_garbage_an_error_after_sending() {
+    let (url, _) = server(
+        |_| {
+            std::thread::sleep(Duration::from_secs(3));
+            Vec::new()
+        },
+        |_| false,
+    );
+    let t = transport();
+    let started = Instant::now();
+    let err = t
+        .send(get(&url), Some(Duration::from_millis(300)))
+        .unwrap_err();
+    assert_eq!(err.kind(), TransportErrorKind::Timeout, "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let (url, _) = server(|_| b"SMTP ready\r\n\r\n".to_vec(), |_| true);
+    let err = t.send(get(&url), TIMEOUT).unwrap_err();
+    assert_eq!(err.kind(), TransportErrorKind::Io, "{err}");
+    // Nothing listening: nothing was sent.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let err = t.send(get(&url), TIMEOUT).unwrap_err();
+    assert_eq!(err.kind(), TransportErrorKind::Connect, "{err}");
+    // Not an http URL: refused before anything.
+    let err = t
+        .send(
+            http::Request::get("ftp://127.0.0.1/x")
+                .body(Vec::new())
+                .unwrap(),
+            TIMEOUT,
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), TransportErrorKind::Request, "{err}");
+}
+
+#[test]
+fn a_body_over_the_limit_is_refused_unread() {
+    let (url, _) = server(
+        |_| b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n".to_vec(),
+        |_| true,
+    );
+    let mut options = TransportOptions::default();
+    options.max_body_size = 1000;
+    let t = Http1Transport::new(&options).unwrap();
+    let err = t.send(get(&url), TIMEOUT).unwrap_err();
+    assert_eq!(err.kind(), TransportErrorKind::BodyTooLarge, "{err}");
+}

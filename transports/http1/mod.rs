@@ -1,0 +1,289 @@
+//! A lean blocking HTTP/1.1 transport on `std::net`, `httparse` and rustls:
+//! what a client of etcd's small JSON answers needs and no more (feature
+//! `http1`).
+//!
+//! Each request is written in one piece and its answer read into a buffer
+//! the connection keeps; idle connections wait in a pool shared by every
+//! clone (at most `max_idle_per_host` per endpoint). Before a pooled
+//! connection is used, one `recv` that does not wait checks the server has
+//! not closed it; socket timeouts are set only when the call's deadline
+//! needs them (see [`conn`]). So a GET on a warm connection costs three
+//! system calls (the check, the write, the read).
+//!
+//! Failures are classified as the other adapters do: refused or failed
+//! connections and TLS handshakes are [`TransportErrorKind::Connect`]
+//! (nothing was sent); once the request is written, a failure is
+//! [`TransportErrorKind::Io`] or [`TransportErrorKind::Timeout`] (it may have
+//! been applied). It never follows redirects and never retries. With TLS
+//! 1.3, a server that rejects the client's certificate does so after the
+//! handshake, which surfaces as a failure after sending, as with ureq.
+
+mod conn;
+mod exchange;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use conn::{Conn, Stream};
+use exchange::{encode, read_body, read_head, Sink};
+
+use crate::client::{ClientBuilder, TransportOptions};
+use crate::error::{Error, TransportError, TransportErrorKind};
+use crate::transport::{Flow, HttpRequest, HttpResult, Transport};
+use crate::Client;
+
+/// How long a host name's addresses are reused before being resolved again.
+const RESOLVE_CACHE: Duration = Duration::from_secs(30);
+
+/// An endpoint: TLS or not, host, port.
+type Key = (bool, String, u16);
+
+/// Host names' addresses, and when they were looked up.
+type Names = HashMap<(String, u16), (Instant, Vec<SocketAddr>)>;
+
+/// The lean blocking HTTP/1.1 [`Transport`] (see the [module docs](self)).
+#[derive(Clone)]
+pub struct Http1Transport {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    idle: Mutex<HashMap<Key, Vec<Conn>>>,
+    names: Mutex<Names>,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    connect_timeout: Duration,
+    max_idle: usize,
+    max_body: usize,
+}
+
+impl std::fmt::Debug for Http1Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http1Transport")
+            .field("connect_timeout", &self.shared.connect_timeout)
+            .field("max_idle_per_host", &self.shared.max_idle)
+            .field("max_body_size", &self.shared.max_body)
+            .finish_non_exhaustive()
+    }
+}
+
+fn connect_error(what: String) -> TransportError {
+    TransportError::new(TransportErrorKind::Connect, what)
+}
+
+impl Http1Transport {
+    /// A transport configured by `options`; reads the TLS files it names.
+    pub fn new(options: &TransportOptions) -> Result<Http1Transport, Error> {
+        Ok(Http1Transport {
+            shared: Arc::new(Shared {
+                idle: Mutex::new(HashMap::new()),
+                names: Mutex::new(HashMap::new()),
+                tls: Some(Arc::new(super::rustls_config::client_config(&options.tls)?)),
+                connect_timeout: options.connect_timeout,
+                max_idle: options.max_idle_per_host,
+                max_body: options.max_body_size,
+            }),
+        })
+    }
+
+    /// The endpoint a request goes to.
+    fn key(request: &HttpRequest) -> Result<Key, TransportError> {
+        let uri = request.uri();
+        let bad = || {
+            TransportError::new(
+                TransportErrorKind::Request,
+                format!("not an http(s) URL: {uri}"),
+            )
+        };
+        let tls = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            _ => return Err(bad()),
+        };
+        let authority = uri.authority().ok_or_else(bad)?;
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        Ok((tls, host, port))
+    }
+
+    /// The addresses of `host:port` (an IP at once; a name from the cache or
+    /// the system's resolver).
+    fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, TransportError> {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, port)]);
+        }
+        let key = (host.to_owned(), port);
+        if let Ok(names) = self.shared.names.lock() {
+            if let Some((at, addrs)) = names.get(&key) {
+                if at.elapsed() < RESOLVE_CACHE {
+                    return Ok(addrs.clone());
+                }
+            }
+        }
+        let addrs: Vec<SocketAddr> = (host, port)
+            .to_socket_addrs()
+            .map_err(|e| connect_error(format!("resolving {host}: {e}")))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(connect_error(format!("{host} has no address")));
+        }
+        if let Ok(mut names) = self.shared.names.lock() {
+            names.insert(key, (Instant::now(), addrs.clone()));
+        }
+        Ok(addrs)
+    }
+
+    /// A new connection to `key` (TLS handshake done): nothing sent yet.
+    fn connect(&self, key: &Key) -> Result<Conn, TransportError> {
+        let (tls, host, port) = key;
+        let mut last = None;
+        let mut tcp = None;
+        for addr in self.resolve(host, *port)? {
+            match TcpStream::connect_timeout(&addr, self.shared.connect_timeout) {
+                Ok(s) => {
+                    tcp = Some(s);
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let tcp = tcp.ok_or_else(|| {
+            let why = last.map_or_else(|| "no address".to_owned(), |e| e.to_string());
+            connect_error(format!("connecting to {host}:{port}: {why}"))
+        })?;
+        let _ = tcp.set_nodelay(true);
+        if !tls {
+            return Ok(Conn::new(Stream::Plain(tcp)));
+        }
+        let config = self
+            .shared
+            .tls
+            .clone()
+            .ok_or_else(|| connect_error("TLS is not configured".into()))?;
+        let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| {
+            TransportError::new(TransportErrorKind::Request, format!("{host}: {e}"))
+        })?;
+        let mut session = rustls::ClientConnection::new(config, name)
+            .map_err(|e| connect_error(format!("TLS with {host}: {e}")))?;
+        let mut tcp = tcp;
+        let deadline = Instant::now() + self.shared.connect_timeout;
+        let _ = tcp.set_read_timeout(Some(self.shared.connect_timeout));
+        let _ = tcp.set_write_timeout(Some(self.shared.connect_timeout));
+        while session.is_handshaking() {
+            if Instant::now() >= deadline {
+                return Err(connect_error(format!(
+                    "the TLS handshake with {host} timed out"
+                )));
+            }
+            session.complete_io(&mut tcp).map_err(|e| {
+                connect_error(format!("the TLS handshake with {host}: {e}")).with_source(e)
+            })?;
+        }
+        Ok(Conn::new(Stream::Tls(Box::new(rustls::StreamOwned::new(
+            session, tcp,
+        )))))
+    }
+
+    /// A pooled connection that is still open, or a new one.
+    fn checkout(&self, key: &Key) -> Result<Conn, TransportError> {
+        if let Ok(mut idle) = self.shared.idle.lock() {
+            if let Some(list) = idle.get_mut(key) {
+                while let Some(conn) = list.pop() {
+                    if conn.idle_and_open() {
+                        return Ok(conn);
+                    }
+                }
+            }
+        }
+        self.connect(key)
+    }
+
+    fn checkin(&self, key: Key, mut conn: Conn) {
+        conn.reused = true;
+        if let Ok(mut idle) = self.shared.idle.lock() {
+            let list = idle.entry(key).or_default();
+            if list.len() < self.shared.max_idle {
+                list.push(conn);
+            }
+        }
+    }
+
+    /// One exchange: the answer's parts, its body into `sink`.
+    fn exchange<'l>(
+        &self,
+        request: &HttpRequest,
+        timeout: Option<Duration>,
+        sink: &mut dyn FnMut(&http::response::Parts) -> Option<Sink<'l>>,
+    ) -> Result<(http::response::Parts, Option<Vec<u8>>), TransportError> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let key = Self::key(request)?;
+        let authority = request
+            .uri()
+            .authority()
+            .map_or_else(|| key.1.clone(), |a| a.as_str().to_owned());
+        let bytes = encode(request, &authority);
+        let mut conn = self.checkout(&key)?;
+        conn.send(&bytes, deadline)?;
+        let head = read_head(&mut conn, request.method(), deadline)?;
+        let Some(mut body) = sink(&head.parts) else {
+            // Not read: the connection cannot be used again.
+            return Ok((head.parts, None));
+        };
+        let whole = read_body(
+            &mut conn,
+            head.framing,
+            &mut body,
+            self.shared.max_body,
+            deadline,
+        )?;
+        if whole && head.keep_alive {
+            self.checkin(key, conn);
+        }
+        let bytes = match body {
+            Sink::Whole(bytes) => Some(bytes),
+            Sink::Lines { .. } => None,
+        };
+        Ok((head.parts, bytes))
+    }
+}
+
+impl Transport for Http1Transport {
+    fn send(&self, request: HttpRequest, timeout: Option<Duration>) -> HttpResult {
+        let (parts, body) =
+            self.exchange(&request, timeout, &mut |_| Some(Sink::Whole(Vec::new())))?;
+        Ok(http::Response::from_parts(parts, body.unwrap_or_default()))
+    }
+
+    fn send_streaming(
+        &self,
+        request: HttpRequest,
+        timeout: Option<Duration>,
+        line: &mut dyn FnMut(&[u8]) -> Flow,
+    ) -> HttpResult {
+        let mut line = Some(line);
+        let (parts, body) = self.exchange(&request, timeout, &mut |parts| {
+            if parts.status.is_success() {
+                line.take().map(|line| Sink::Lines {
+                    pending: Vec::new(),
+                    line,
+                })
+            } else {
+                Some(Sink::Whole(Vec::new()))
+            }
+        })?;
+        Ok(http::Response::from_parts(parts, body.unwrap_or_default()))
+    }
+}
+
+impl ClientBuilder {
+    /// Build a client over the lean HTTP/1.1 transport ([`Http1Transport`]),
+    /// reading any TLS files configured.
+    pub fn build_http1(self) -> Result<Client<Http1Transport>, Error> {
+        self.build_from(Http1Transport::new)
+    }
+}
