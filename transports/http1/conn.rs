@@ -8,14 +8,16 @@ use std::mem::MaybeUninit;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use super::exchange::{
+    answer_readers, build_head, malformed, too_large, Buffer, Framing, Head, Sink, MAX_HEAD,
+    MAX_HEADERS,
+};
 use crate::error::{TransportError, TransportErrorKind};
+use crate::transport::Flow;
 
 /// How far past a call's deadline a blocked read may run before the socket's
 /// timeout is tightened.
 const SLACK: Duration = Duration::from_millis(100);
-
-/// The bytes a connection reads at a time.
-const READ_SIZE: usize = 16 * 1024;
 
 /// A plain or TLS stream.
 pub(super) enum Stream {
@@ -35,9 +37,7 @@ impl Stream {
 /// A connection and what it has read but not yet handed out.
 pub(super) struct Conn {
     stream: Stream,
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
+    buf: Buffer,
     read_timeout: Option<Option<Duration>>,
     write_timeout: Option<Option<Duration>>,
     /// Whether it served a request before (a failure on it may be the
@@ -68,9 +68,7 @@ impl Conn {
     pub(super) fn new(stream: Stream) -> Conn {
         Conn {
             stream,
-            buf: vec![0; READ_SIZE],
-            start: 0,
-            end: 0,
+            buf: Buffer::new(),
             read_timeout: None,
             write_timeout: None,
             reused: false,
@@ -81,7 +79,7 @@ impl Conn {
     /// unread, and the server has not closed it (one `recv` that does not
     /// wait: no data and no end of stream).
     pub(super) fn idle_and_open(&self) -> bool {
-        if self.start != self.end {
+        if !self.buf.buffered().is_empty() {
             return false;
         }
         let mut probe = [MaybeUninit::<u8>::uninit(); 1];
@@ -158,60 +156,33 @@ impl Conn {
 
     /// The unread bytes.
     pub(super) fn buffered(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
+        self.buf.buffered()
     }
 
     /// Hand out the first `n` unread bytes.
     pub(super) fn consume(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.end);
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
+        self.buf.consume(n)
     }
 
-    /// Read more into the buffer (growing it up to `most` unread bytes);
-    /// the count read, 0 at the end of the stream.
+    /// Read more into the buffer (keeping at most `most` unread bytes); the
+    /// count read, 0 at the end of the stream.
     pub(super) fn fill(
         &mut self,
         deadline: Option<Instant>,
         most: usize,
     ) -> Result<usize, TransportError> {
-        if self.start > 0 && self.end == self.buf.len() {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        if self.end == self.buf.len() {
-            if self.buf.len() >= most {
-                return Err(TransportError::new(
-                    TransportErrorKind::Io,
-                    "the answer's head or a chunk line is too long",
-                ));
-            }
-            let grown = (self.buf.len() * 2).min(most.max(READ_SIZE));
-            self.buf.resize(grown, 0);
-        }
-        let end = self.end;
-        let n = self.read_into_at(end, deadline)?;
-        self.end += n;
-        Ok(n)
-    }
-
-    fn read_into_at(
-        &mut self,
-        at: usize,
-        deadline: Option<Instant>,
-    ) -> Result<usize, TransportError> {
         loop {
             self.arm(false, deadline)?;
-            let buf = &mut self.buf[at..];
+            let room = self.buf.room(most)?;
             let read = match &mut self.stream {
-                Stream::Plain(s) => s.read(buf),
-                Stream::Tls(s) => s.read(buf),
+                Stream::Plain(s) => s.read(room),
+                Stream::Tls(s) => s.read(room),
             };
             match read {
-                Ok(n) => return Ok(n),
+                Ok(n) => {
+                    self.buf.filled(n);
+                    return Ok(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // The socket's timeout is the deadline's, within the slack:
                 // `arm` tells which.
@@ -229,10 +200,7 @@ impl Conn {
         out: &mut [u8],
         deadline: Option<Instant>,
     ) -> Result<(), TransportError> {
-        let have = self.buffered().len().min(out.len());
-        out[..have].copy_from_slice(&self.buf[self.start..self.start + have]);
-        self.consume(have);
-        let mut at = have;
+        let mut at = self.buf.drain_into(out);
         while at < out.len() {
             self.arm(false, deadline)?;
             let read = match &mut self.stream {
@@ -254,3 +222,5 @@ impl Conn {
         Ok(())
     }
 }
+
+answer_readers!(Conn; ; );

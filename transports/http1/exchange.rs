@@ -2,16 +2,13 @@
 //! the answer's head parsed with `httparse`, and its body read by its
 //! framing (`Content-Length`, chunked, or until the connection closes).
 
-use std::time::Instant;
-
-use super::conn::Conn;
 use crate::error::{TransportError, TransportErrorKind};
 use crate::transport::{feed_lines, Flow, HttpRequest};
 
 /// The longest answer head, or chunk-size line, read.
-const MAX_HEAD: usize = 64 * 1024;
+pub(super) const MAX_HEAD: usize = 64 * 1024;
 /// The most headers an answer may have.
-const MAX_HEADERS: usize = 64;
+pub(super) const MAX_HEADERS: usize = 64;
 
 /// How an answer's body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +27,7 @@ pub(super) struct Head {
     pub(super) keep_alive: bool,
 }
 
-fn malformed(what: impl Into<String>) -> TransportError {
+pub(super) fn malformed(what: impl Into<String>) -> TransportError {
     TransportError::new(TransportErrorKind::Io, what)
 }
 
@@ -76,40 +73,7 @@ pub(super) fn encode(request: &HttpRequest, authority: &str) -> Vec<u8> {
     out
 }
 
-/// Read the answer's head (skipping `1xx` answers).
-pub(super) fn read_head(
-    conn: &mut Conn,
-    method: &http::Method,
-    deadline: Option<Instant>,
-) -> Result<Head, TransportError> {
-    loop {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut parsed = httparse::Response::new(&mut headers);
-        match parsed.parse(conn.buffered()) {
-            Ok(httparse::Status::Complete(used)) => {
-                let head = build_head(&parsed, method)?;
-                conn.consume(used);
-                if head.parts.status.is_informational() {
-                    continue;
-                }
-                return Ok(head);
-            }
-            Ok(httparse::Status::Partial) => {
-                let had = conn.buffered().len();
-                if conn.fill(deadline, MAX_HEAD)? == 0 {
-                    return Err(malformed(if had == 0 {
-                        "the connection closed before an answer (the request may have been applied)"
-                    } else {
-                        "the connection closed in the middle of the answer's head"
-                    }));
-                }
-            }
-            Err(e) => return Err(malformed(format!("not an HTTP answer: {e}"))),
-        }
-    }
-}
-
-fn build_head(
+pub(super) fn build_head(
     parsed: &httparse::Response<'_, '_>,
     method: &http::Method,
 ) -> Result<Head, TransportError> {
@@ -186,25 +150,23 @@ fn build_head(
     })
 }
 
-fn too_large(most: usize) -> TransportError {
+pub(super) fn too_large(most: usize) -> TransportError {
     TransportError::new(
         TransportErrorKind::BodyTooLarge,
         format!("the answer's body exceeds {most} bytes"),
     )
 }
 
-/// Where a body's bytes go: gathered whole, or handed out line by line.
-pub(super) enum Sink<'a> {
+/// Where a body's bytes go: gathered whole, or handed out line by line to
+/// `L`.
+pub(super) enum Sink<L> {
     Whole(Vec<u8>),
-    Lines {
-        pending: Vec<u8>,
-        line: &'a mut dyn FnMut(&[u8]) -> Flow,
-    },
+    Lines { pending: Vec<u8>, line: L },
 }
 
-impl Sink<'_> {
+impl<L: FnMut(&[u8]) -> Flow> Sink<L> {
     /// Take `bytes`; whether to go on.
-    fn take(&mut self, bytes: &[u8], most: usize) -> Result<Flow, TransportError> {
+    pub(super) fn take(&mut self, bytes: &[u8], most: usize) -> Result<Flow, TransportError> {
         match self {
             Sink::Whole(body) => {
                 if body.len() + bytes.len() > most {
@@ -215,7 +177,7 @@ impl Sink<'_> {
             }
             Sink::Lines { pending, line } => {
                 pending.extend_from_slice(bytes);
-                let flow = feed_lines(pending, *line);
+                let flow = feed_lines(pending, line);
                 if pending.len() > most {
                     return Err(TransportError::new(
                         TransportErrorKind::BodyTooLarge,
@@ -228,7 +190,7 @@ impl Sink<'_> {
     }
 
     /// The body's end: a last unfinished line is a line too.
-    fn end(&mut self) {
+    pub(super) fn end(&mut self) {
         if let Sink::Lines { pending, line } = self {
             if !pending.is_empty() {
                 let _ = line(pending);
@@ -238,121 +200,226 @@ impl Sink<'_> {
     }
 }
 
-/// Read a body of `framing` into `sink`; whether it was read to its end
-/// (the connection may then be used again).
-pub(super) fn read_body(
-    conn: &mut Conn,
-    framing: Framing,
-    sink: &mut Sink<'_>,
-    most: usize,
-    deadline: Option<Instant>,
-) -> Result<bool, TransportError> {
-    match framing {
-        Framing::Empty => Ok(true),
-        Framing::Length(n) => {
-            if let Sink::Whole(body) = sink {
-                let n = usize::try_from(n)
-                    .ok()
-                    .filter(|&n| n <= most)
-                    .ok_or_else(|| too_large(most))?;
-                body.resize(n, 0);
-                conn.read_exact(body, deadline)?;
-                return Ok(true);
-            }
-            let mut left = n;
-            while left > 0 {
-                if conn.buffered().is_empty() && conn.fill(deadline, MAX_HEAD)? == 0 {
-                    return Err(malformed(format!(
-                        "the answer ended {left} bytes short of its Content-Length"
-                    )));
-                }
-                let take = conn
-                    .buffered()
-                    .len()
-                    .min(usize::try_from(left).unwrap_or(usize::MAX));
-                let flow = sink.take(&conn.buffered()[..take], most)?;
-                conn.consume(take);
-                left -= take as u64;
-                if flow == Flow::Stop {
-                    return Ok(false);
-                }
-            }
-            sink.end();
-            Ok(true)
+/// A buffer of what a connection has read but not yet handed out.
+pub(super) struct Buffer {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+/// The bytes a connection reads at a time.
+const READ_SIZE: usize = 16 * 1024;
+
+impl Buffer {
+    pub(super) fn new() -> Buffer {
+        Buffer {
+            buf: vec![0; READ_SIZE],
+            start: 0,
+            end: 0,
         }
-        Framing::Close => {
+    }
+
+    /// The unread bytes.
+    pub(super) fn buffered(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Hand out the first `n` unread bytes.
+    pub(super) fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.end);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Room to read into, keeping at most `most` unread bytes.
+    pub(super) fn room(&mut self, most: usize) -> Result<&mut [u8], TransportError> {
+        if self.start > 0 && self.end == self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            if self.buf.len() >= most {
+                return Err(malformed("the answer's head or a chunk line is too long"));
+            }
+            let grown = (self.buf.len() * 2).min(most.max(READ_SIZE));
+            self.buf.resize(grown, 0);
+        }
+        Ok(&mut self.buf[self.end..])
+    }
+
+    /// `n` bytes were read into the room.
+    pub(super) fn filled(&mut self, n: usize) {
+        self.end += n;
+    }
+
+    /// Move up to `out.len()` unread bytes into `out`; how many.
+    pub(super) fn drain_into(&mut self, out: &mut [u8]) -> usize {
+        let n = self.buffered().len().min(out.len());
+        out[..n].copy_from_slice(&self.buf[self.start..self.start + n]);
+        self.consume(n);
+        n
+    }
+}
+
+/// The reading of an answer over a connection type with `buffered`,
+/// `consume`, `fill` and `read_exact` (blocking, or async with `.await`):
+/// one text for both.
+macro_rules! answer_readers {
+    ($conn:ty; $($kw:ident)?; $($aw:tt)*) => {
+        /// Read the answer's head (skipping `1xx` answers).
+        pub(crate) $($kw)? fn read_head(
+            conn: &mut $conn,
+            method: &http::Method,
+            deadline: Option<Instant>,
+        ) -> Result<Head, TransportError> {
             loop {
-                if conn.buffered().is_empty() && conn.fill(deadline, MAX_HEAD)? == 0 {
-                    break;
+                let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                let mut parsed = httparse::Response::new(&mut headers);
+                match parsed.parse(conn.buffered()) {
+                    Ok(httparse::Status::Complete(used)) => {
+                        let head = build_head(&parsed, method)?;
+                        conn.consume(used);
+                        if head.parts.status.is_informational() {
+                            continue;
+                        }
+                        return Ok(head);
+                    }
+                    Ok(httparse::Status::Partial) => {
+                        let had = conn.buffered().len();
+                        if conn.fill(deadline, MAX_HEAD)$($aw)*? == 0 {
+                            return Err(malformed(if had == 0 {
+                                "the connection closed before an answer (the request may have been applied)"
+                            } else {
+                                "the connection closed in the middle of the answer's head"
+                            }));
+                        }
+                    }
+                    Err(e) => return Err(malformed(format!("not an HTTP answer: {e}"))),
                 }
-                let take = conn.buffered().len();
-                let flow = sink.take(&conn.buffered()[..take], most)?;
-                conn.consume(take);
-                if flow == Flow::Stop {
-                    return Ok(false);
+            }
+        }
+
+        /// Read a body of `framing` into `sink`; whether it was read to its end
+        /// (the connection may then be used again).
+        pub(crate) $($kw)? fn read_body<L: FnMut(&[u8]) -> Flow>(
+            conn: &mut $conn,
+            framing: Framing,
+            sink: &mut Sink<L>,
+            most: usize,
+            deadline: Option<Instant>,
+        ) -> Result<bool, TransportError> {
+            match framing {
+                Framing::Empty => Ok(true),
+                Framing::Length(n) => {
+                    if let Sink::Whole(body) = sink {
+                        let n = usize::try_from(n)
+                            .ok()
+                            .filter(|&n| n <= most)
+                            .ok_or_else(|| too_large(most))?;
+                        body.resize(n, 0);
+                        conn.read_exact(body, deadline)$($aw)*?;
+                        return Ok(true);
+                    }
+                    let mut left = n;
+                    while left > 0 {
+                        if conn.buffered().is_empty() && conn.fill(deadline, MAX_HEAD)$($aw)*? == 0 {
+                            return Err(malformed(format!(
+                                "the answer ended {left} bytes short of its Content-Length"
+                            )));
+                        }
+                        let take = conn
+                            .buffered()
+                            .len()
+                            .min(usize::try_from(left).unwrap_or(usize::MAX));
+                        let flow = sink.take(&conn.buffered()[..take], most)?;
+                        conn.consume(take);
+                        left -= take as u64;
+                        if flow == Flow::Stop {
+                            return Ok(false);
+                        }
+                    }
+                    sink.end();
+                    Ok(true)
+                }
+                Framing::Close => {
+                    loop {
+                        if conn.buffered().is_empty() && conn.fill(deadline, MAX_HEAD)$($aw)*? == 0 {
+                            break;
+                        }
+                        let take = conn.buffered().len();
+                        let flow = sink.take(&conn.buffered()[..take], most)?;
+                        conn.consume(take);
+                        if flow == Flow::Stop {
+                            return Ok(false);
+                        }
+                    }
+                    sink.end();
+                    Ok(false)
+                }
+                Framing::Chunked => read_chunked(conn, sink, most, deadline)$($aw)*,
+            }
+        }
+
+        /// A line (without CRLF) from the connection.
+        $($kw)? fn line(conn: &mut $conn, deadline: Option<Instant>) -> Result<Vec<u8>, TransportError> {
+            loop {
+                if let Some(at) = conn.buffered().iter().position(|&b| b == b'\n') {
+                    let mut text = conn.buffered()[..at].to_vec();
+                    conn.consume(at + 1);
+                    if text.last() == Some(&b'\r') {
+                        text.pop();
+                    }
+                    return Ok(text);
+                }
+                if conn.fill(deadline, MAX_HEAD)$($aw)*? == 0 {
+                    return Err(malformed("the chunked body ended early"));
                 }
             }
-            sink.end();
-            Ok(false)
         }
-        Framing::Chunked => read_chunked(conn, sink, most, deadline),
-    }
-}
 
-/// A line (without CRLF) from the connection.
-fn line(conn: &mut Conn, deadline: Option<Instant>) -> Result<Vec<u8>, TransportError> {
-    loop {
-        if let Some(at) = conn.buffered().iter().position(|&b| b == b'\n') {
-            let mut text = conn.buffered()[..at].to_vec();
-            conn.consume(at + 1);
-            if text.last() == Some(&b'\r') {
-                text.pop();
+        $($kw)? fn read_chunked<L: FnMut(&[u8]) -> Flow>(
+            conn: &mut $conn,
+            sink: &mut Sink<L>,
+            most: usize,
+            deadline: Option<Instant>,
+        ) -> Result<bool, TransportError> {
+            loop {
+                let size_line = line(conn, deadline)$($aw)*?;
+                let digits = size_line.split(|&b| b == b';').next().unwrap_or(&[]);
+                let size = std::str::from_utf8(digits)
+                    .ok()
+                    .and_then(|d| u64::from_str_radix(d.trim(), 16).ok())
+                    .ok_or_else(|| malformed("a bad chunk size"))?;
+                if size == 0 {
+                    // Trailers, up to the empty line.
+                    while !line(conn, deadline)$($aw)*?.is_empty() {}
+                    sink.end();
+                    return Ok(true);
+                }
+                let mut left = size;
+                while left > 0 {
+                    if conn.buffered().is_empty() && conn.fill(deadline, MAX_HEAD)$($aw)*? == 0 {
+                        return Err(malformed("the chunked body ended in a chunk"));
+                    }
+                    let take = conn
+                        .buffered()
+                        .len()
+                        .min(usize::try_from(left).unwrap_or(usize::MAX));
+                    let flow = sink.take(&conn.buffered()[..take], most)?;
+                    conn.consume(take);
+                    left -= take as u64;
+                    if flow == Flow::Stop {
+                        return Ok(false);
+                    }
+                }
+                if !line(conn, deadline)$($aw)*?.is_empty() {
+                    return Err(malformed("a chunk longer than its size"));
+                }
             }
-            return Ok(text);
         }
-        if conn.fill(deadline, MAX_HEAD)? == 0 {
-            return Err(malformed("the chunked body ended early"));
-        }
-    }
+    };
 }
-
-fn read_chunked(
-    conn: &mut Conn,
-    sink: &mut Sink<'_>,
-    most: usize,
-    deadline: Option<Instant>,
-) -> Result<bool, TransportError> {
-    loop {
-        let size_line = line(conn, deadline)?;
-        let digits = size_line.split(|&b| b == b';').next().unwrap_or(&[]);
-        let size = std::str::from_utf8(digits)
-            .ok()
-            .and_then(|d| u64::from_str_radix(d.trim(), 16).ok())
-            .ok_or_else(|| malformed("a bad chunk size"))?;
-        if size == 0 {
-            // Trailers, up to the empty line.
-            while !line(conn, deadline)?.is_empty() {}
-            sink.end();
-            return Ok(true);
-        }
-        let mut left = size;
-        while left > 0 {
-            if conn.buffered().is_empty() && conn.fill(deadline, MAX_HEAD)? == 0 {
-                return Err(malformed("the chunked body ended in a chunk"));
-            }
-            let take = conn
-                .buffered()
-                .len()
-                .min(usize::try_from(left).unwrap_or(usize::MAX));
-            let flow = sink.take(&conn.buffered()[..take], most)?;
-            conn.consume(take);
-            left -= take as u64;
-            if flow == Flow::Stop {
-                return Ok(false);
-            }
-        }
-        if !line(conn, deadline)?.is_empty() {
-            return Err(malformed("a chunk longer than its size"));
-        }
-    }
-}
+pub(crate) use answer_readers;

@@ -20,28 +20,23 @@
 
 mod conn;
 mod exchange;
+mod pool;
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::{Arc, Mutex};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use conn::{Conn, Stream};
-use exchange::{encode, read_body, read_head, Sink};
+use conn::{read_body, read_head, Conn, Stream};
+use exchange::{encode, Sink};
+use pool::{connect_error, Key, Names, Pool};
 
 use crate::client::{ClientBuilder, TransportOptions};
 use crate::error::{Error, TransportError, TransportErrorKind};
 use crate::transport::{Flow, HttpRequest, HttpResult, Transport};
 use crate::Client;
 
-/// How long a host name's addresses are reused before being resolved again.
-const RESOLVE_CACHE: Duration = Duration::from_secs(30);
-
-/// An endpoint: TLS or not, host, port.
-type Key = (bool, String, u16);
-
-/// Host names' addresses, and when they were looked up.
-type Names = HashMap<(String, u16), (Instant, Vec<SocketAddr>)>;
+/// Where a blocking exchange puts a body.
+type LineSink<'l> = Sink<&'l mut dyn FnMut(&[u8]) -> Flow>;
 
 /// The lean blocking HTTP/1.1 [`Transport`] (see the [module docs](self)).
 #[derive(Clone)]
@@ -50,11 +45,10 @@ pub struct Http1Transport {
 }
 
 struct Shared {
-    idle: Mutex<HashMap<Key, Vec<Conn>>>,
-    names: Mutex<Names>,
-    tls: Option<Arc<rustls::ClientConfig>>,
+    idle: Pool<Conn>,
+    names: Names,
+    tls: Arc<rustls::ClientConfig>,
     connect_timeout: Duration,
-    max_idle: usize,
     max_body: usize,
 }
 
@@ -62,14 +56,10 @@ impl std::fmt::Debug for Http1Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Http1Transport")
             .field("connect_timeout", &self.shared.connect_timeout)
-            .field("max_idle_per_host", &self.shared.max_idle)
+            .field("max_idle_per_host", &self.shared.idle.max())
             .field("max_body_size", &self.shared.max_body)
             .finish_non_exhaustive()
     }
-}
-
-fn connect_error(what: String) -> TransportError {
-    TransportError::new(TransportErrorKind::Connect, what)
 }
 
 impl Http1Transport {
@@ -77,65 +67,26 @@ impl Http1Transport {
     pub fn new(options: &TransportOptions) -> Result<Http1Transport, Error> {
         Ok(Http1Transport {
             shared: Arc::new(Shared {
-                idle: Mutex::new(HashMap::new()),
-                names: Mutex::new(HashMap::new()),
-                tls: Some(Arc::new(super::rustls_config::client_config(&options.tls)?)),
+                idle: Pool::new(options.max_idle_per_host),
+                names: Names::default(),
+                tls: Arc::new(super::rustls_config::client_config(&options.tls)?),
                 connect_timeout: options.connect_timeout,
-                max_idle: options.max_idle_per_host,
                 max_body: options.max_body_size,
             }),
         })
     }
 
-    /// The endpoint a request goes to.
-    fn key(request: &HttpRequest) -> Result<Key, TransportError> {
-        let uri = request.uri();
-        let bad = || {
-            TransportError::new(
-                TransportErrorKind::Request,
-                format!("not an http(s) URL: {uri}"),
-            )
-        };
-        let tls = match uri.scheme_str() {
-            Some("http") => false,
-            Some("https") => true,
-            _ => return Err(bad()),
-        };
-        let authority = uri.authority().ok_or_else(bad)?;
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
-        Ok((tls, host, port))
-    }
-
     /// The addresses of `host:port` (an IP at once; a name from the cache or
     /// the system's resolver).
     fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, TransportError> {
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            return Ok(vec![SocketAddr::new(ip, port)]);
+        if let Some(addrs) = self.shared.names.known(host, port) {
+            return Ok(addrs);
         }
-        let key = (host.to_owned(), port);
-        if let Ok(names) = self.shared.names.lock() {
-            if let Some((at, addrs)) = names.get(&key) {
-                if at.elapsed() < RESOLVE_CACHE {
-                    return Ok(addrs.clone());
-                }
-            }
-        }
-        let addrs: Vec<SocketAddr> = (host, port)
+        let addrs = (host, port)
             .to_socket_addrs()
             .map_err(|e| connect_error(format!("resolving {host}: {e}")))?
             .collect();
-        if addrs.is_empty() {
-            return Err(connect_error(format!("{host} has no address")));
-        }
-        if let Ok(mut names) = self.shared.names.lock() {
-            names.insert(key, (Instant::now(), addrs.clone()));
-        }
-        Ok(addrs)
+        self.shared.names.learn(host, port, addrs)
     }
 
     /// A new connection to `key` (TLS handshake done): nothing sent yet.
@@ -160,11 +111,7 @@ impl Http1Transport {
         if !tls {
             return Ok(Conn::new(Stream::Plain(tcp)));
         }
-        let config = self
-            .shared
-            .tls
-            .clone()
-            .ok_or_else(|| connect_error("TLS is not configured".into()))?;
+        let config = Arc::clone(&self.shared.tls);
         let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| {
             TransportError::new(TransportErrorKind::Request, format!("{host}: {e}"))
         })?;
@@ -191,25 +138,9 @@ impl Http1Transport {
 
     /// A pooled connection that is still open, or a new one.
     fn checkout(&self, key: &Key) -> Result<Conn, TransportError> {
-        if let Ok(mut idle) = self.shared.idle.lock() {
-            if let Some(list) = idle.get_mut(key) {
-                while let Some(conn) = list.pop() {
-                    if conn.idle_and_open() {
-                        return Ok(conn);
-                    }
-                }
-            }
-        }
-        self.connect(key)
-    }
-
-    fn checkin(&self, key: Key, mut conn: Conn) {
-        conn.reused = true;
-        if let Ok(mut idle) = self.shared.idle.lock() {
-            let list = idle.entry(key).or_default();
-            if list.len() < self.shared.max_idle {
-                list.push(conn);
-            }
+        match self.shared.idle.take(key, Conn::idle_and_open) {
+            Some(conn) => Ok(conn),
+            None => self.connect(key),
         }
     }
 
@@ -218,10 +149,10 @@ impl Http1Transport {
         &self,
         request: &HttpRequest,
         timeout: Option<Duration>,
-        sink: &mut dyn FnMut(&http::response::Parts) -> Option<Sink<'l>>,
+        sink: &mut dyn FnMut(&http::response::Parts) -> Option<LineSink<'l>>,
     ) -> Result<(http::response::Parts, Option<Vec<u8>>), TransportError> {
         let deadline = timeout.map(|t| Instant::now() + t);
-        let key = Self::key(request)?;
+        let key = pool::key(request)?;
         let authority = request
             .uri()
             .authority()
@@ -242,7 +173,8 @@ impl Http1Transport {
             deadline,
         )?;
         if whole && head.keep_alive {
-            self.checkin(key, conn);
+            conn.reused = true;
+            self.shared.idle.put(key, conn);
         }
         let bytes = match body {
             Sink::Whole(bytes) => Some(bytes),

@@ -1,0 +1,128 @@
+//! What the blocking and async HTTP/1.1 transports share besides the
+//! answer's reading: the endpoint a request goes to, the pool of idle
+//! connections, and the cache of host names' addresses.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::error::{TransportError, TransportErrorKind};
+use crate::transport::HttpRequest;
+
+/// How long a host name's addresses are reused before being resolved again.
+const RESOLVE_CACHE: Duration = Duration::from_secs(30);
+
+/// An endpoint: TLS or not, host, port.
+pub(super) type Key = (bool, String, u16);
+
+pub(super) fn connect_error(what: String) -> TransportError {
+    TransportError::new(TransportErrorKind::Connect, what)
+}
+
+/// The endpoint a request goes to (an `http` or `https` URL, else nothing is
+/// sent).
+pub(super) fn key(request: &HttpRequest) -> Result<Key, TransportError> {
+    let uri = request.uri();
+    let bad = || {
+        TransportError::new(
+            TransportErrorKind::Request,
+            format!("not an http(s) URL: {uri}"),
+        )
+    };
+    let tls = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => return Err(bad()),
+    };
+    let authority = uri.authority().ok_or_else(bad)?;
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    Ok((tls, host, port))
+}
+
+/// Idle connections by endpoint, at most `max` each (the most recently used
+/// is taken first).
+pub(super) struct Pool<C> {
+    idle: Mutex<HashMap<Key, Vec<C>>>,
+    max: usize,
+}
+
+impl<C> Pool<C> {
+    pub(super) fn new(max: usize) -> Pool<C> {
+        Pool {
+            idle: Mutex::new(HashMap::new()),
+            max,
+        }
+    }
+
+    /// An idle connection to `key` that `open` accepts (those it refuses are
+    /// dropped).
+    pub(super) fn take(&self, key: &Key, open: impl Fn(&C) -> bool) -> Option<C> {
+        let mut idle = self.idle.lock().ok()?;
+        let list = idle.get_mut(key)?;
+        while let Some(conn) = list.pop() {
+            if open(&conn) {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    /// Keep `conn` for `key`, unless the pool is full.
+    pub(super) fn put(&self, key: Key, conn: C) {
+        if let Ok(mut idle) = self.idle.lock() {
+            let list = idle.entry(key).or_default();
+            if list.len() < self.max {
+                list.push(conn);
+            }
+        }
+    }
+
+    /// The most idle connections kept per endpoint.
+    pub(super) fn max(&self) -> usize {
+        self.max
+    }
+}
+
+/// A lookup's answer, and when it was had.
+type Lookup = (Instant, Vec<SocketAddr>);
+
+/// Host names' addresses, and when they were looked up.
+#[derive(Default)]
+pub(super) struct Names {
+    known: Mutex<HashMap<(String, u16), Lookup>>,
+}
+
+impl Names {
+    /// The addresses of `host:port` without a lookup: an IP address, or a
+    /// name looked up less than [`RESOLVE_CACHE`] ago.
+    pub(super) fn known(&self, host: &str, port: u16) -> Option<Vec<SocketAddr>> {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Some(vec![SocketAddr::new(ip, port)]);
+        }
+        let known = self.known.lock().ok()?;
+        let (at, addrs) = known.get(&(host.to_owned(), port))?;
+        (at.elapsed() < RESOLVE_CACHE).then(|| addrs.clone())
+    }
+
+    /// Remember a lookup's answer; an error if there is none.
+    pub(super) fn learn(
+        &self,
+        host: &str,
+        port: u16,
+        addrs: Vec<SocketAddr>,
+    ) -> Result<Vec<SocketAddr>, TransportError> {
+        if addrs.is_empty() {
+            return Err(connect_error(format!("{host} has no address")));
+        }
+        if let Ok(mut known) = self.known.lock() {
+            known.insert((host.to_owned(), port), (Instant::now(), addrs.clone()));
+        }
+        Ok(addrs)
+    }
+}
