@@ -12,7 +12,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use etcd_v2::transports::http1::Http1Transport;
+use etcd_v2::transports::http1::{Http1AsyncTransport, Http1Transport};
+use etcd_v2::transports::reqwest::ReqwestTransport;
 use etcd_v2::transports::ureq::UreqTransport;
 use etcd_v2::{AsyncClient, Client, Transport, TransportOptions};
 
@@ -284,9 +285,13 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let async_client: AsyncClient = Client::builder()
+    let async_client: AsyncClient<ReqwestTransport> = Client::builder()
         .endpoint(endpoint.clone())
-        .build_async()
+        .build_async_from(ReqwestTransport::new)
+        .unwrap();
+    let lean_async: AsyncClient<Http1AsyncTransport> = Client::builder()
+        .endpoint(endpoint.clone())
+        .build_async_http1()
         .unwrap();
     client
         .node()
@@ -369,6 +374,12 @@ fn main() {
         got[2],
         got[0],
     );
+    report.rate(
+        "sequential GET, AsyncClient (http1-tokio)",
+        n,
+        got[6],
+        got[0],
+    );
     report.rate("sequential GET, AsyncClient (reqwest)", n, got[3], got[0]);
 
     // Sequential PUT.
@@ -397,9 +408,32 @@ fn main() {
                     }
                 }))
             },
+            &mut || {
+                (0..n).for_each(|_| {
+                    lean.node().set("/bench/s", "a-small-value", None).unwrap();
+                })
+            },
+            &mut || {
+                let c = lean_async.clone();
+                in_task(Box::pin(async move {
+                    for _ in 0..n {
+                        c.node()
+                            .set("/bench/s", "a-small-value", None)
+                            .await
+                            .unwrap();
+                    }
+                }))
+            },
         ],
     );
+    report.rate("sequential PUT, Client (http1)", n, got[3], got[0]);
     report.rate("sequential PUT, Client (ureq)", n, got[1], got[0]);
+    report.rate(
+        "sequential PUT, AsyncClient (http1-tokio)",
+        n,
+        got[4],
+        got[0],
+    );
     report.rate("sequential PUT, AsyncClient (reqwest)", n, got[2], got[0]);
 
     // A 10,000-key recursive listing.
@@ -451,20 +485,30 @@ fn main() {
                     assert_eq!(r.node.leaves().len(), 10_000);
                 }
             },
+            &mut || {
+                let c = lean_async.clone();
+                in_task(Box::pin(async move {
+                    for _ in 0..reps {
+                        let r = c.node().get("/bench/big", true).await.unwrap();
+                        assert_eq!(r.node.leaves().len(), 10_000);
+                    }
+                }))
+            },
         ],
     );
     println!("(the listing is {listing_bytes} bytes)");
     let per = |s: Sample| scaled(s, reps as u32);
-    report.time(
-        "10,000-key recursive GET + parse, Client (ureq)",
-        per(got[1]),
-        per(got[0]),
-    );
-    report.time(
-        "10,000-key recursive GET + parse, AsyncClient",
-        per(got[2]),
-        per(got[0]),
-    );
+    for (what, i) in [
+        ("10,000-key recursive GET + parse, Client (http1)", 3),
+        (
+            "10,000-key recursive GET + parse, AsyncClient (http1-tokio)",
+            4,
+        ),
+        ("10,000-key recursive GET + parse, Client (ureq)", 1),
+        ("10,000-key recursive GET + parse, AsyncClient (reqwest)", 2),
+    ] {
+        report.time(what, per(got[i]), per(got[0]));
+    }
 
     // 16 threads: one shared Client against 16 raw connections.
     let threads = 16;
@@ -548,27 +592,35 @@ fn main() {
                     }
                 })
             },
+            &mut || {
+                runtime.block_on(async {
+                    let tasks: Vec<_> = (0..threads)
+                        .map(|_| {
+                            let c = lean_async.clone();
+                            tokio::spawn(async move {
+                                for _ in 0..per {
+                                    c.node().get("/bench/k", false).await.unwrap();
+                                }
+                            })
+                        })
+                        .collect();
+                    for t in tasks {
+                        t.await.unwrap();
+                    }
+                })
+            },
         ],
     );
     let total = threads * per;
-    report.rate(
-        "16 threads sharing one Client (ureq), GET",
-        total,
-        got[1],
-        got[0],
-    );
-    report.rate(
-        "16 threads sharing one bare UreqTransport, GET",
-        total,
-        got[2],
-        got[0],
-    );
-    report.rate(
-        "16 tasks sharing one AsyncClient, GET",
-        total,
-        got[3],
-        got[0],
-    );
+    for (what, i) in [
+        ("16 threads sharing one Client (http1), GET", 3),
+        ("16 tasks sharing one AsyncClient (http1-tokio), GET", 5),
+        ("16 threads sharing one Client (ureq), GET", 1),
+        ("16 threads sharing one bare UreqTransport, GET", 2),
+        ("16 tasks sharing one AsyncClient (reqwest), GET", 4),
+    ] {
+        report.rate(what, total, got[i], got[0]);
+    }
 
     // Watch latency: from the start of a write to the waiter having it.
     let events = 200 / scale;
@@ -588,6 +640,10 @@ fn main() {
     let client_watch = watch_latency(events, &authority, &mut writer, index, &mut |index| {
         client.node().wait_from("/bench/w", index, false).unwrap();
     });
+    let lean_watch = watch_latency(events, &authority, &mut writer, index, &mut |index| {
+        lean.node().wait_from("/bench/w", index, false).unwrap();
+    });
+    report.time("watch event latency, Client (http1)", lean_watch, raw_watch);
     report.time(
         "watch event latency, Client (ureq)",
         client_watch,

@@ -13,7 +13,7 @@ pub mod reqwest;
 #[cfg(any(feature = "reqwest", feature = "http1"))]
 mod rustls_config;
 pub mod system;
-#[cfg(feature = "reqwest")]
+#[cfg(any(feature = "reqwest", feature = "http1-tokio"))]
 pub mod tokio;
 #[cfg(feature = "ureq")]
 pub mod ureq;
@@ -64,14 +64,51 @@ impl crate::Client {
     }
 }
 
-/// The transport [`crate::AsyncClient`] uses when none is named: reqwest with the
-/// `reqwest` feature, otherwise [`crate::transport::NoTransport`] (build with
+/// The transport [`crate::AsyncClient`] uses when none is named: the lean
+/// HTTP/1.1 transport on tokio with the `http1-tokio` feature (a default
+/// one), else reqwest with the `reqwest` feature, else
+/// [`crate::transport::NoTransport`] (build with
 /// [`crate::ClientBuilder::build_async_with`]).
-#[cfg(feature = "reqwest")]
+#[cfg(feature = "http1-tokio")]
+pub type DefaultAsyncTransport = self::http1::Http1AsyncTransport;
+
+/// The transport [`crate::AsyncClient`] uses when none is named: the lean
+/// HTTP/1.1 transport on tokio with the `http1-tokio` feature (a default
+/// one), else reqwest with the `reqwest` feature, else
+/// [`crate::transport::NoTransport`] (build with
+/// [`crate::ClientBuilder::build_async_with`]).
+#[cfg(all(feature = "reqwest", not(feature = "http1-tokio")))]
 pub type DefaultAsyncTransport = self::reqwest::ReqwestTransport;
 
-/// The transport [`crate::AsyncClient`] uses when none is named: reqwest with the
-/// `reqwest` feature, otherwise [`crate::transport::NoTransport`] (build with
+/// The transport [`crate::AsyncClient`] uses when none is named: the lean
+/// HTTP/1.1 transport on tokio with the `http1-tokio` feature (a default
+/// one), else reqwest with the `reqwest` feature, else
+/// [`crate::transport::NoTransport`] (build with
 /// [`crate::ClientBuilder::build_async_with`]).
-#[cfg(not(feature = "reqwest"))]
+#[cfg(not(any(feature = "reqwest", feature = "http1-tokio")))]
 pub type DefaultAsyncTransport = crate::transport::NoTransport;
+
+#[cfg(any(feature = "reqwest", feature = "http1-tokio"))]
+impl crate::ClientBuilder {
+    /// Build an async client over the default async transport
+    /// ([`DefaultAsyncTransport`]), reading any TLS files configured.
+    pub fn build_async(self) -> Result<crate::AsyncClient, crate::Error> {
+        self.build_async_from(DefaultAsyncTransport::new)
+    }
+}
+
+#[cfg(any(feature = "reqwest", feature = "http1-tokio"))]
+impl crate::AsyncClient {
+    /// An async client for one etcd member at `host:port` over plain HTTP.
+    /// Nothing is sent until the first request.
+    ///
+    /// ```
+    /// let client = etcd_v2::AsyncClient::new("127.0.0.1", 2379).unwrap();
+    /// assert_eq!(client.prefix(), "http://127.0.0.1:2379");
+    /// ```
+    pub fn new(host: &str, port: u16) -> Result<crate::AsyncClient, crate::Error> {
+        crate::Client::builder()
+            .endpoint(crate::Endpoint::new(host, port, false).to_string())
+            .build_async()
+    }
+}

@@ -9,12 +9,11 @@
 
 use std::time::Duration;
 
-use crate::client::{ClientBuilder, TransportOptions};
+use crate::client::TransportOptions;
 use crate::error::{Error, TransportError, TransportErrorKind};
 use crate::transport::{
     feed_lines, AsyncLines, AsyncTransport, Flow, HttpRequest, HttpResult, Task,
 };
-use crate::AsyncClient;
 
 /// An [`AsyncTransport`] over a reqwest `Client` (one connection pool, shared by
 /// every clone).
@@ -138,28 +137,5 @@ impl AsyncTransport for ReqwestTransport {
 
     fn spawn(&self, task: Task) {
         super::tokio::spawn(task);
-    }
-}
-
-impl ClientBuilder {
-    /// Build an async client over the default reqwest transport (reading any
-    /// TLS files configured).
-    pub fn build_async(self) -> Result<AsyncClient, Error> {
-        self.build_async_from(ReqwestTransport::new)
-    }
-}
-
-impl AsyncClient {
-    /// An async client for one etcd member at `host:port` over plain HTTP.
-    /// Nothing is sent until the first request.
-    ///
-    /// ```
-    /// let client = etcd_v2::AsyncClient::new("127.0.0.1", 2379).unwrap();
-    /// assert_eq!(client.prefix(), "http://127.0.0.1:2379");
-    /// ```
-    pub fn new(host: &str, port: u16) -> Result<AsyncClient, Error> {
-        crate::Client::builder()
-            .endpoint(crate::Endpoint::new(host, port, false).to_string())
-            .build_async()
     }
 }

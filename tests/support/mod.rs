@@ -545,14 +545,12 @@ pub fn recording_client(
         .unwrap()
 }
 
-/// An async client over a recording reqwest transport.
+/// An async client over a recording default async transport.
 pub fn async_recording_client(
     builder: etcd_v2::ClientBuilder,
-) -> etcd_v2::AsyncClient<Recorder<etcd_v2::transports::reqwest::ReqwestTransport>> {
+) -> etcd_v2::AsyncClient<Recorder<etcd_v2::DefaultAsyncTransport>> {
     builder
-        .build_async_from(|options| {
-            etcd_v2::transports::reqwest::ReqwestTransport::new(options).map(Recorder::new)
-        })
+        .build_async_from(|options| etcd_v2::DefaultAsyncTransport::new(options).map(Recorder::new))
         .unwrap()
 }
 

@@ -223,4 +223,4 @@ impl Conn {
     }
 }
 
-answer_readers!(Conn; ; );
+answer_readers!(pub(super) Conn; ; );

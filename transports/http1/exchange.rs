@@ -268,9 +268,9 @@ impl Buffer {
 /// `consume`, `fill` and `read_exact` (blocking, or async with `.await`):
 /// one text for both.
 macro_rules! answer_readers {
-    ($conn:ty; $($kw:ident)?; $($aw:tt)*) => {
+    ($vis:vis $conn:ty; $($kw:ident)?; $($aw:tt)*) => {
         /// Read the answer's head (skipping `1xx` answers).
-        pub(crate) $($kw)? fn read_head(
+        $vis $($kw)? fn read_head(
             conn: &mut $conn,
             method: &http::Method,
             deadline: Option<Instant>,
@@ -304,7 +304,7 @@ macro_rules! answer_readers {
 
         /// Read a body of `framing` into `sink`; whether it was read to its end
         /// (the connection may then be used again).
-        pub(crate) $($kw)? fn read_body<L: FnMut(&[u8]) -> Flow>(
+        $vis $($kw)? fn read_body<L: FnMut(&[u8]) -> Flow>(
             conn: &mut $conn,
             framing: Framing,
             sink: &mut Sink<L>,

@@ -20,7 +20,12 @@
 
 mod conn;
 mod exchange;
+#[cfg(feature = "http1-tokio")]
+mod nonblocking;
 mod pool;
+
+#[cfg(feature = "http1-tokio")]
+pub use nonblocking::Http1AsyncTransport;
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;

@@ -1,0 +1,330 @@
+//! The async twin of [`super::Http1Transport`] on tokio (feature
+//! `http1-tokio`): the same request writing, answer reading
+//! ([`super::exchange::answer_readers`]), pool, liveness check and failure
+//! classification; timeouts are tokio's, so no socket option is ever set.
+
+use std::mem::MaybeUninit;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::conn::{io_error, timeout_error};
+use super::exchange::{
+    answer_readers, build_head, encode, malformed, too_large, Buffer, Framing, Head, Sink,
+    MAX_HEAD, MAX_HEADERS,
+};
+use super::pool::{connect_error, key, Key, Names, Pool};
+use crate::client::{ClientBuilder, TransportOptions};
+use crate::error::{Error, TransportError};
+use crate::transport::{AsyncTransport, Flow, HttpRequest, HttpResult, Task};
+use crate::AsyncClient;
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref().0,
+        }
+    }
+}
+
+/// An async connection and what it has read but not yet handed out.
+struct AsyncConn {
+    stream: Stream,
+    buf: Buffer,
+}
+
+/// Run `io` until `deadline`, else a timeout error.
+async fn by<T>(
+    deadline: Option<Instant>,
+    io: impl std::future::Future<Output = std::io::Result<T>>,
+) -> Result<std::io::Result<T>, TransportError> {
+    match deadline {
+        None => Ok(io.await),
+        Some(d) => tokio::time::timeout_at(d.into(), io)
+            .await
+            .map_err(|_| timeout_error()),
+    }
+}
+
+impl AsyncConn {
+    /// As [`super::conn::Conn::idle_and_open`].
+    fn idle_and_open(&self) -> bool {
+        if !self.buf.buffered().is_empty() {
+            return false;
+        }
+        let mut probe = [MaybeUninit::<u8>::uninit(); 1];
+        let socket = socket2::SockRef::from(self.stream.tcp());
+        match socket.recv_with_flags(&mut probe, libc::MSG_PEEK | libc::MSG_DONTWAIT) {
+            Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+            Ok(_) => false,
+        }
+    }
+
+    fn buffered(&self) -> &[u8] {
+        self.buf.buffered()
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.buf.consume(n)
+    }
+
+    async fn send(
+        &mut self,
+        bytes: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<(), TransportError> {
+        let written = match &mut self.stream {
+            Stream::Plain(s) => by(deadline, s.write_all(bytes)).await?,
+            Stream::Tls(s) => {
+                by(deadline, async {
+                    s.write_all(bytes).await?;
+                    s.flush().await
+                })
+                .await?
+            }
+        };
+        written.map_err(|e| io_error("sending the request", e))
+    }
+
+    async fn fill(
+        &mut self,
+        deadline: Option<Instant>,
+        most: usize,
+    ) -> Result<usize, TransportError> {
+        let room = self.buf.room(most)?;
+        let read = match &mut self.stream {
+            Stream::Plain(s) => by(deadline, s.read(room)).await?,
+            Stream::Tls(s) => by(deadline, s.read(room)).await?,
+        };
+        match read {
+            Ok(n) => {
+                self.buf.filled(n);
+                Ok(n)
+            }
+            // A TLS peer that closes without close_notify: the end.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(0),
+            Err(e) => Err(io_error("reading the answer", e)),
+        }
+    }
+
+    async fn read_exact(
+        &mut self,
+        out: &mut [u8],
+        deadline: Option<Instant>,
+    ) -> Result<(), TransportError> {
+        let at = self.buf.drain_into(out);
+        if at == out.len() {
+            return Ok(());
+        }
+        let rest = &mut out[at..];
+        let read = match &mut self.stream {
+            Stream::Plain(s) => by(deadline, s.read_exact(rest)).await?,
+            Stream::Tls(s) => by(deadline, s.read_exact(rest)).await?,
+        };
+        read.map(|_| ()).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                malformed("the answer ended before its Content-Length")
+            } else {
+                io_error("reading the answer's body", e)
+            }
+        })
+    }
+}
+
+answer_readers!(AsyncConn; async; .await);
+
+/// The lean async HTTP/1.1 [`AsyncTransport`] on tokio (see the [module
+/// docs](self)).
+#[derive(Clone)]
+pub struct Http1AsyncTransport {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    idle: Pool<AsyncConn>,
+    names: Names,
+    tls: tokio_rustls::TlsConnector,
+    connect_timeout: Duration,
+    max_body: usize,
+}
+
+impl std::fmt::Debug for Http1AsyncTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http1AsyncTransport")
+            .field("connect_timeout", &self.shared.connect_timeout)
+            .field("max_idle_per_host", &self.shared.idle.max())
+            .field("max_body_size", &self.shared.max_body)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where an async exchange puts a body.
+type LineSink<'l> = Sink<&'l mut (dyn FnMut(&[u8]) -> Flow + Send)>;
+
+impl Http1AsyncTransport {
+    /// A transport configured by `options`; reads the TLS files it names.
+    pub fn new(options: &TransportOptions) -> Result<Http1AsyncTransport, Error> {
+        let tls = Arc::new(super::super::rustls_config::client_config(&options.tls)?);
+        Ok(Http1AsyncTransport {
+            shared: Arc::new(Shared {
+                idle: Pool::new(options.max_idle_per_host),
+                names: Names::default(),
+                tls: tokio_rustls::TlsConnector::from(tls),
+                connect_timeout: options.connect_timeout,
+                max_body: options.max_body_size,
+            }),
+        })
+    }
+
+    async fn connect(&self, key: &Key) -> Result<AsyncConn, TransportError> {
+        let (tls, host, port) = key;
+        let addrs = match self.shared.names.known(host, *port) {
+            Some(addrs) => addrs,
+            None => {
+                let found = tokio::net::lookup_host((host.as_str(), *port))
+                    .await
+                    .map_err(|e| connect_error(format!("resolving {host}: {e}")))?;
+                self.shared.names.learn(host, *port, found.collect())?
+            }
+        };
+        let deadline = Instant::now() + self.shared.connect_timeout;
+        let mut last = None;
+        let mut tcp = None;
+        for addr in addrs {
+            match by(Some(deadline), TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => {
+                    tcp = Some(s);
+                    break;
+                }
+                Ok(Err(e)) => last = Some(e.to_string()),
+                Err(_) => last = Some("timed out".into()),
+            }
+        }
+        let tcp = tcp.ok_or_else(|| {
+            let why = last.unwrap_or_else(|| "no address".into());
+            connect_error(format!("connecting to {host}:{port}: {why}"))
+        })?;
+        let _ = tcp.set_nodelay(true);
+        if !tls {
+            return Ok(AsyncConn {
+                stream: Stream::Plain(tcp),
+                buf: Buffer::new(),
+            });
+        }
+        let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| {
+            TransportError::new(crate::TransportErrorKind::Request, format!("{host}: {e}"))
+        })?;
+        let session = match by(Some(deadline), self.shared.tls.connect(name, tcp)).await {
+            Ok(Ok(session)) => session,
+            Ok(Err(e)) => {
+                return Err(
+                    connect_error(format!("the TLS handshake with {host}: {e}")).with_source(e)
+                )
+            }
+            Err(_) => {
+                return Err(connect_error(format!(
+                    "the TLS handshake with {host} timed out"
+                )))
+            }
+        };
+        Ok(AsyncConn {
+            stream: Stream::Tls(Box::new(session)),
+            buf: Buffer::new(),
+        })
+    }
+
+    async fn exchange<'l>(
+        &self,
+        request: &HttpRequest,
+        timeout: Option<Duration>,
+        mut sink: impl FnMut(&http::response::Parts) -> Option<LineSink<'l>> + Send,
+    ) -> Result<(http::response::Parts, Option<Vec<u8>>), TransportError> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let key = key(request)?;
+        let authority = request
+            .uri()
+            .authority()
+            .map_or_else(|| key.1.clone(), |a| a.as_str().to_owned());
+        let bytes = encode(request, &authority);
+        let mut conn = match self.shared.idle.take(&key, AsyncConn::idle_and_open) {
+            Some(conn) => conn,
+            None => self.connect(&key).await?,
+        };
+        conn.send(&bytes, deadline).await?;
+        let head = read_head(&mut conn, request.method(), deadline).await?;
+        let Some(mut body) = sink(&head.parts) else {
+            return Ok((head.parts, None));
+        };
+        let whole = read_body(
+            &mut conn,
+            head.framing,
+            &mut body,
+            self.shared.max_body,
+            deadline,
+        )
+        .await?;
+        if whole && head.keep_alive {
+            self.shared.idle.put(key, conn);
+        }
+        let bytes = match body {
+            Sink::Whole(bytes) => Some(bytes),
+            Sink::Lines { .. } => None,
+        };
+        Ok((head.parts, bytes))
+    }
+}
+
+impl AsyncTransport for Http1AsyncTransport {
+    async fn send(&self, request: HttpRequest, timeout: Option<Duration>) -> HttpResult {
+        let (parts, body) = self
+            .exchange(&request, timeout, |_| Some(Sink::Whole(Vec::new())))
+            .await?;
+        Ok(http::Response::from_parts(parts, body.unwrap_or_default()))
+    }
+
+    async fn send_streaming<'a>(
+        &'a self,
+        request: HttpRequest,
+        timeout: Option<Duration>,
+        line: &'a mut (dyn FnMut(&[u8]) -> Flow + Send),
+    ) -> HttpResult {
+        let mut line = Some(line);
+        let (parts, body) = self
+            .exchange(&request, timeout, move |parts| {
+                if parts.status.is_success() {
+                    line.take().map(|line| Sink::Lines {
+                        pending: Vec::new(),
+                        line,
+                    })
+                } else {
+                    Some(Sink::Whole(Vec::new()))
+                }
+            })
+            .await?;
+        Ok(http::Response::from_parts(parts, body.unwrap_or_default()))
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await
+    }
+
+    fn spawn(&self, task: Task) {
+        super::super::tokio::spawn(task);
+    }
+}
+
+impl ClientBuilder {
+    /// Build an async client over the lean HTTP/1.1 transport
+    /// ([`Http1AsyncTransport`]), reading any TLS files configured.
+    pub fn build_async_http1(self) -> Result<AsyncClient<Http1AsyncTransport>, Error> {
+        self.build_async_from(Http1AsyncTransport::new)
+    }
+}
