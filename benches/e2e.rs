@@ -358,6 +358,14 @@ fn main() {
                     assert_eq!(response.status(), 200);
                 })
             },
+            &mut || {
+                let c = lean_async.clone();
+                in_task(Box::pin(async move {
+                    for _ in 0..n {
+                        c.node().get("/bench/k", false).await.unwrap();
+                    }
+                }))
+            },
         ],
     );
     report.rate("sequential GET, Client (http1)", n, got[4], got[0]);

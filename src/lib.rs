@@ -109,6 +109,7 @@ pub mod cluster;
 mod credentials;
 pub mod endpoint;
 pub mod error;
+pub mod event_json;
 pub mod key;
 pub mod machine;
 #[cfg(feature = "memory")]

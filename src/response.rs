@@ -350,6 +350,12 @@ pub(crate) fn error_from_response(response: &http::Response<Vec<u8>>) -> Error {
     }
 }
 
+/// A keys event read by serde (see [`crate::event_json::parse_with_serde`]).
+pub(crate) fn event_with_serde(text: &str) -> serde_json::Result<crate::event_json::Event> {
+    let raw: RawEvent = serde_json::from_str(text)?;
+    Ok((raw.action, raw.node, raw.prev_node))
+}
+
 /// Parse an answer of the keys API: a 2xx event, or the error it carries.
 ///
 /// ```
@@ -366,8 +372,20 @@ pub fn parse_keys(response: &http::Response<Vec<u8>>) -> Result<KeysResponse, Er
     if !response.status().is_success() {
         return Err(error_from_response(response));
     }
-    let raw: RawEvent = json_from_body(response.body())
-        .map_err(|e| decode_error(response, format!("not a keys event: {e}")))?;
+    // The fast parser answers for what etcd sends; anything else goes to
+    // serde, for the same answer or its precise error.
+    let fast = std::str::from_utf8(response.body())
+        .ok()
+        .and_then(crate::event_json::parse);
+    let raw = match fast {
+        Some((action, node, prev_node)) => RawEvent {
+            action,
+            node,
+            prev_node,
+        },
+        None => json_from_body(response.body())
+            .map_err(|e| decode_error(response, format!("not a keys event: {e}")))?,
+    };
     let node = raw.node.ok_or_else(|| {
         decode_error(
             response,

@@ -1,5 +1,6 @@
 //! Any status, headers and body, through the endpoint pool's verdict and every
-//! operation's parser: nothing panics, and every error is typed and printable.
+//! operation's parser: nothing panics, every error is typed and printable, and
+//! the fast keys-event parser agrees with serde's whenever it answers.
 //!
 //! Input: two bytes of status (mapped onto 100..=999), header lines
 //! (`name: value`, `\n`-separated) up to an empty line, then the body. See
@@ -112,6 +113,18 @@ pub fn run(data: &[u8]) {
     let Some(response) = decode(data) else {
         return;
     };
+
+    // The fast keys-event parser answers as serde does whenever it answers.
+    if let Ok(text) = std::str::from_utf8(response.body()) {
+        if let Some(fast) = etcd_v2::event_json::parse(text) {
+            let reference = etcd_v2::event_json::parse_with_serde(text);
+            assert_eq!(
+                reference.ok(),
+                Some(fast),
+                "the event parsers differ on {text:?}"
+            );
+        }
+    }
 
     // The pool judges a response before any parser sees it (cluster ID, 5xx).
     let endpoint = Endpoint::parse("http://127.0.0.1:2379").expect("a valid endpoint");

@@ -1,0 +1,99 @@
+//! A loop to profile one client kind against a running etcd (no figures of
+//! its own: run it under `perf record` or `strace -c`).
+//!
+//! ```sh
+//! bash scripts/etcd.sh start /tmp/prof 1 $$     # prints ENDPOINTS=...
+//! cargo bench --bench profile --features "reqwest http1-tokio" -- http1 get http://127.0.0.1:PORT 20000
+//! perf record -g target/release/deps/profile-* http1 get http://127.0.0.1:PORT 20000
+//! ```
+//!
+//! Kinds: `http1`, `ureq`, `bare-http1` (the transport alone), `http1-tokio`,
+//! `reqwest`; operations: `get`, `put`, `list` (of `/bench/big`, which the
+//! e2e bench fills).
+
+use std::time::{Duration, Instant};
+
+use etcd_v2::transports::http1::{Http1AsyncTransport, Http1Transport};
+use etcd_v2::transports::reqwest::ReqwestTransport;
+use etcd_v2::transports::ureq::UreqTransport;
+use etcd_v2::{AsyncClient, Client, Transport, TransportOptions};
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let [kind, op, endpoint, n] = args.as_slice() else {
+        eprintln!("usage: profile KIND OP ENDPOINT N");
+        std::process::exit(2);
+    };
+    let n: usize = n.parse().expect("a count");
+    let builder = || Client::builder().endpoint(endpoint.clone());
+    let started = Instant::now();
+    let blocking = |c: &Client<_>| run_blocking(c, op, n);
+    match kind.as_str() {
+        "http1" => blocking(&builder().build_http1().unwrap()),
+        "ureq" => run_blocking(&builder().build_from(UreqTransport::new).unwrap(), op, n),
+        "bare-http1" => {
+            let t = Http1Transport::new(&TransportOptions::default()).unwrap();
+            let uri = format!("{endpoint}/v2/keys/bench/k");
+            for _ in 0..n {
+                let request = http::Request::get(&uri).body(Vec::new()).unwrap();
+                t.send(request, Some(Duration::from_secs(5))).unwrap();
+            }
+        }
+        "http1-tokio" => run_async(
+            builder()
+                .build_async_from(Http1AsyncTransport::new)
+                .unwrap(),
+            op,
+            n,
+        ),
+        "reqwest" => run_async(
+            builder().build_async_from(ReqwestTransport::new).unwrap(),
+            op,
+            n,
+        ),
+        other => panic!("unknown kind {other}"),
+    }
+    eprintln!("{n} x {op} over {kind}: {:?}", started.elapsed());
+}
+
+fn run_blocking<T: Transport + 'static>(c: &Client<T>, op: &str, n: usize) {
+    for _ in 0..n {
+        match op {
+            "get" => drop(c.node().get("/bench/k", false).unwrap()),
+            "put" => drop(c.node().set("/bench/k", "a-small-value", None).unwrap()),
+            "list" => drop(c.node().get("/bench/big", true).unwrap()),
+            other => panic!("unknown op {other}"),
+        }
+    }
+}
+
+fn run_async<T: etcd_v2::AsyncTransport + 'static>(c: AsyncClient<T>, op: &str, n: usize) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let op = op.to_owned();
+    runtime.block_on(async move {
+        tokio::spawn(async move {
+            for _ in 0..n {
+                match op.as_str() {
+                    "get" => drop(c.node().get("/bench/k", false).await.unwrap()),
+                    "put" => drop(
+                        c.node()
+                            .set("/bench/k", "a-small-value", None)
+                            .await
+                            .unwrap(),
+                    ),
+                    "list" => drop(c.node().get("/bench/big", true).await.unwrap()),
+                    other => panic!("unknown op {other}"),
+                }
+            }
+        })
+        .await
+        .unwrap()
+    });
+}

@@ -1,0 +1,342 @@
+//! A hand-written parser for the JSON of a keys event (`{"action","node",
+//! "prevNode"}`), the hot path of every keys answer and of large listings:
+//! it builds the same [`Node`]s serde's derive would, without its per-field
+//! visitor machinery (a 10,000-key listing parses in about half the time).
+//!
+//! It takes only what etcd sends: the known fields, each at most once, with
+//! their expected types; strings with any JSON escape; whitespace anywhere.
+//! Anything else (an unknown field, a duplicate, a float where an integer
+//! belongs, nesting deeper than [`MAX_DEPTH`], trailing bytes, bad JSON) makes
+//! it give up with `None`, and the caller parses the body with serde instead,
+//! which then gives the same answer or its precise error. So whenever it
+//! answers, it answers as serde would; `tests/event_json.rs` and a fuzz
+//! target check that on etcd's captured answers and on mangled ones.
+
+use crate::response::{Action, Node};
+
+/// The same event as serde's derive reads it: the reference the fast parser
+/// agrees with (and the path taken when it gives up).
+pub fn parse_with_serde(text: &str) -> serde_json::Result<Event> {
+    crate::response::event_with_serde(text)
+}
+
+/// Deeper nesting of `nodes` is left to serde (whose own limit is 128).
+const MAX_DEPTH: usize = 100;
+
+/// An event's action, node and previous node.
+pub type Event = (Action, Option<Node>, Option<Node>);
+
+/// The event in `text`, or `None` to let serde parse it.
+pub fn parse(text: &str) -> Option<Event> {
+    let mut p = Parser {
+        s: text.as_bytes(),
+        text,
+        at: 0,
+    };
+    let event = p.event()?;
+    p.ws();
+    (p.at == p.s.len()).then_some(event)
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.s.get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    /// Skip whitespace and take `byte`.
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        self.ws();
+        (self.s.get(self.at) == Some(&byte)).then(|| self.at += 1)
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.s.get(self.at).copied()
+    }
+
+    fn literal(&mut self, word: &[u8]) -> bool {
+        let found = self.s[self.at..].starts_with(word);
+        if found {
+            self.at += word.len();
+        }
+        found
+    }
+
+    fn null(&mut self) -> bool {
+        self.peek() == Some(b'n') && self.literal(b"null")
+    }
+
+    /// The fields of an object, one at a time: `f` takes each name (after
+    /// its colon) and parses the value; `None` from it gives up.
+    fn object(&mut self, mut f: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+        self.eat(b'{')?;
+        if self.eat(b'}').is_some() {
+            return Some(());
+        }
+        loop {
+            self.ws();
+            let name = self.plain_string()?;
+            self.eat(b':')?;
+            f(self, name)?;
+            if self.eat(b',').is_some() {
+                continue;
+            }
+            return self.eat(b'}');
+        }
+    }
+
+    /// A string without escapes, borrowed (field names, actions).
+    fn plain_string(&mut self) -> Option<&'a str> {
+        if self.s.get(self.at) != Some(&b'"') {
+            return None;
+        }
+        let start = self.at + 1;
+        let len = self.s[start..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if self.s[start + len] != b'"' {
+            return None;
+        }
+        self.at = start + len + 1;
+        self.text.get(start..start + len)
+    }
+
+    /// Any string, unescaped.
+    fn string(&mut self) -> Option<String> {
+        self.ws();
+        if self.s.get(self.at) != Some(&b'"') {
+            return None;
+        }
+        let mut start = self.at + 1;
+        let mut out = String::new();
+        loop {
+            let len = self.s[start..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+            // The text is UTF-8 and the stops are ASCII: a valid slice.
+            out.push_str(self.text.get(start..start + len)?);
+            let at = start + len;
+            match self.s[at] {
+                b'"' => {
+                    self.at = at + 1;
+                    return Some(out);
+                }
+                b'\\' => {
+                    let (c, used) = self.escape(at + 1)?;
+                    out.push(c);
+                    start = at + 1 + used;
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// The character an escape after a backslash at `at` stands for, and the
+    /// bytes it took.
+    fn escape(&self, at: usize) -> Option<(char, usize)> {
+        let c = match *self.s.get(at)? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let high = self.hex4(at + 1)?;
+                if !(0xD800..0xDC00).contains(&high) {
+                    return char::from_u32(high).map(|c| (c, 5));
+                }
+                // A surrogate pair: `\uD8xx\uDCxx`.
+                if self.s.get(at + 5..at + 7)? != b"\\u" {
+                    return None;
+                }
+                let low = self.hex4(at + 7)?;
+                if !(0xDC00..0xE000).contains(&low) {
+                    return None;
+                }
+                let c = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+                return char::from_u32(c).map(|c| (c, 11));
+            }
+            _ => return None,
+        };
+        Some((c, 1))
+    }
+
+    fn hex4(&self, at: usize) -> Option<u32> {
+        let digits = std::str::from_utf8(self.s.get(at..at + 4)?).ok()?;
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(digits, 16).ok()
+    }
+
+    /// A JSON integer as serde reads it into an unsigned field.
+    fn unsigned(&mut self) -> Option<u64> {
+        self.ws();
+        let start = self.at;
+        let len = self.s[start..]
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(self.s.len() - start);
+        // No leading zeros, no fraction or exponent (serde reads those as
+        // floats and refuses them for an integer).
+        if len == 0 || (len > 1 && self.s[start] == b'0') {
+            return None;
+        }
+        if let Some(b'.' | b'e' | b'E') = self.s.get(start + len) {
+            return None;
+        }
+        let n = self.text.get(start..start + len)?.parse().ok()?;
+        self.at = start + len;
+        Some(n)
+    }
+
+    fn signed(&mut self) -> Option<i64> {
+        self.ws();
+        let negative = self.s.get(self.at) == Some(&b'-');
+        if negative {
+            self.at += 1;
+            if !self.s.get(self.at).is_some_and(u8::is_ascii_digit) {
+                return None;
+            }
+        }
+        let n = i64::try_from(self.unsigned()?).ok()?;
+        match (negative, n) {
+            // serde reads `-0` as the float -0.0, which an integer refuses.
+            (true, 0) => None,
+            (true, n) => Some(-n),
+            (false, n) => Some(n),
+        }
+    }
+
+    fn boolean(&mut self) -> Option<bool> {
+        match self.peek()? {
+            b't' if self.literal(b"true") => Some(true),
+            b'f' if self.literal(b"false") => Some(false),
+            _ => None,
+        }
+    }
+
+    fn event(&mut self) -> Option<Event> {
+        let (mut action, mut node, mut prev) = (None, None, None);
+        self.object(|p, name| {
+            match name {
+                "action" if action.is_none() => {
+                    p.ws();
+                    action = Some(Action::parse(&p.string()?));
+                }
+                "node" if node.is_none() => node = Some(p.optional_node(0)?),
+                "prevNode" if prev.is_none() => prev = Some(p.optional_node(0)?),
+                _ => return None,
+            }
+            Some(())
+        })?;
+        Some((action?, node.flatten(), prev.flatten()))
+    }
+
+    fn optional_node(&mut self, depth: usize) -> Option<Option<Node>> {
+        if self.null() {
+            return Some(None);
+        }
+        self.node(depth).map(Some)
+    }
+
+    fn node(&mut self, depth: usize) -> Option<Node> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let mut node = Node {
+            key: String::new(),
+            value: None,
+            dir: false,
+            expiration: None,
+            ttl: None,
+            children: None,
+            modified_index: 0,
+            created_index: 0,
+        };
+        // Which fields were seen: a duplicate is left to serde.
+        let mut seen = 0u8;
+        let mut once = |bit: u8| {
+            let fresh = seen & bit == 0;
+            seen |= bit;
+            fresh.then_some(())
+        };
+        self.object(|p, name| {
+            match name {
+                "key" => {
+                    once(1)?;
+                    node.key = p.string()?;
+                }
+                "value" => {
+                    once(2)?;
+                    node.value = if p.null() { None } else { Some(p.string()?) };
+                }
+                "dir" => {
+                    once(4)?;
+                    node.dir = p.boolean()?;
+                }
+                "modifiedIndex" => {
+                    once(8)?;
+                    node.modified_index = p.unsigned()?;
+                }
+                "createdIndex" => {
+                    once(16)?;
+                    node.created_index = p.unsigned()?;
+                }
+                "ttl" => {
+                    once(32)?;
+                    node.ttl = if p.null() { None } else { Some(p.signed()?) };
+                }
+                "expiration" => {
+                    once(64)?;
+                    node.expiration = if p.null() {
+                        None
+                    } else {
+                        Some(crate::timestamp::parse_rfc3339(&p.string()?)?)
+                    };
+                }
+                "nodes" => {
+                    once(128)?;
+                    node.children = if p.null() {
+                        None
+                    } else {
+                        Some(p.nodes(depth + 1)?)
+                    };
+                }
+                _ => return None,
+            }
+            Some(())
+        })?;
+        if seen & 1 == 0 {
+            node.key = "/".to_owned();
+        }
+        Some(node)
+    }
+
+    fn nodes(&mut self, depth: usize) -> Option<Vec<Node>> {
+        self.eat(b'[')?;
+        let mut out = Vec::new();
+        if self.eat(b']').is_some() {
+            return Some(out);
+        }
+        loop {
+            out.push(self.node(depth)?);
+            if self.eat(b',').is_some() {
+                continue;
+            }
+            self.eat(b']')?;
+            return Some(out);
+        }
+    }
+}
