@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The test suite: every test (unit, capture, request, driver, integration and
 # doctests) with every feature against etcd 3.4, then the integration tests again
-# against etcd 3.5, then the node, directory, in-order, watch, lock and leader
-# tests once more against MemoryEtcd (served over HTTP in the test process,
+# against etcd 3.5 (the blocking tests over the lean http1 transport, the async
+# ones over http1-tokio), then the hostile-server, TLS, pool, node and watch
+# tests with the ureq and reqwest adapters as the default transports, then the
+# node, directory, in-order, watch, lock and leader tests once more against
+# MemoryEtcd (served over HTTP in the test process,
 # ETCD_BACKEND=memory), the node, directory, in-order, watch, lock and leader
 # tests over the v3 bridge on etcd 3.4 and 3.5 members without v2
 # (ETCD_BACKEND=bridge), 50 differential sequences comparing the bridge with a
@@ -44,6 +47,11 @@ for v in $versions; do
   fi
 done
 if [ $# -eq 0 ]; then
+  # The default transports are the lean http1 ones; the ureq and reqwest
+  # adapters stay available and tested: built as the defaults here.
+  echo "test.sh: the ureq and reqwest adapters as the default transports (hostile, TLS, pool, node, watch tests)" >&2
+  ETCD_VERSION=3.4 cargo test --no-default-features --features "ureq reqwest bridge" \
+    --test hostile --test tls --test pool --test node --test watch
   echo "test.sh: MemoryEtcd (node, directory, in-order, watch, lock and leader tests)" >&2
   ETCD_BACKEND=memory cargo test --all-features --test node --test directory --test watch --test recipes
   for v in 3.4 3.5; do

@@ -2,6 +2,7 @@
 //! (chunked with extensions and trailers, Content-Length, until close),
 //! keep-alive reuse and `Connection: close`, a pooled connection the server
 //! closed while idle, streamed lines, timeouts and malformed answers.
+#![cfg(feature = "http1")]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
