@@ -1,19 +1,26 @@
-//! End-to-end throughput against a real etcd it starts itself, beside a raw
-//! baseline measured in the same run: a minimal keep-alive HTTP/1.1 client on
-//! `std::net` sending the same requests. Prints each figure and its ratio to the
-//! baseline. Bare `UreqTransport` rows show how much of the gap is the HTTP
-//! stack alone.
+//! End-to-end throughput and CPU time against a real etcd it starts itself,
+//! beside a raw baseline measured in the same run: a minimal keep-alive
+//! HTTP/1.1 client on `std::net` sending the same requests and decoding
+//! nothing. Every row prints its rate (or time) and its CPU time per operation
+//! (`getrusage` of this process, user + system, over the measured operations
+//! only), each as a ratio to raw; contenders run in three interleaved rounds
+//! and the medians are reported. Bare transport rows show how much of the gap
+//! is the HTTP stack alone.
 //!
-//! `cargo bench --bench e2e --features reqwest` (a quick pass: add `-- --quick`).
+//! `cargo bench --bench e2e --features reqwest` compares the default clients
+//! (http1) with reqwest; `--all-features` adds the ureq adapter and the
+//! http1-tokio async client. `-- --quick` runs a quarter of the operations.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use etcd_v2::transports::http1::{Http1AsyncTransport, Http1Transport};
+#[cfg(feature = "http1-tokio")]
+use etcd_v2::transports::http1::Http1AsyncTransport;
+use etcd_v2::transports::http1::Http1Transport;
 use etcd_v2::transports::reqwest::ReqwestTransport;
+#[cfg(feature = "ureq")]
 use etcd_v2::transports::ureq::UreqTransport;
 use etcd_v2::{AsyncClient, Client, Transport, TransportOptions};
 
@@ -109,7 +116,7 @@ struct Sample {
     cpu: Duration,
 }
 
-fn measure<F: FnMut()>(f: &mut F) -> Sample {
+fn measure<F: FnMut() + ?Sized>(f: &mut F) -> Sample {
     let cpu = cpu_time();
     let t = Instant::now();
     f();
@@ -124,21 +131,27 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// A contender: a name and a run of the workload.
+type Contender<'a> = (&'static str, Box<dyn FnMut() + 'a>);
+
 /// Run each contender once per round, rounds interleaved (so a slow spell of
-/// the machine hits all alike); the median wall and CPU time of each.
-fn rounds(rounds: usize, contenders: &mut [&mut dyn FnMut()]) -> Vec<Sample> {
+/// the machine hits all alike); the median wall and CPU time of each, by name.
+fn rounds(rounds: usize, mut contenders: Vec<Contender<'_>>) -> Vec<(&'static str, Sample)> {
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); contenders.len()];
     for _ in 0..rounds {
-        for (i, f) in contenders.iter_mut().enumerate() {
-            let mut run = || f();
-            samples[i].push(measure(&mut run));
+        for (i, (_, f)) in contenders.iter_mut().enumerate() {
+            samples[i].push(measure(f));
         }
     }
-    samples
-        .into_iter()
-        .map(|s| Sample {
-            wall: median(s.iter().map(|x| x.wall).collect()),
-            cpu: median(s.iter().map(|x| x.cpu).collect()),
+    contenders
+        .iter()
+        .zip(samples)
+        .map(|((name, _), s)| {
+            let sample = Sample {
+                wall: median(s.iter().map(|x| x.wall).collect()),
+                cpu: median(s.iter().map(|x| x.cpu).collect()),
+            };
+            (*name, sample)
         })
         .collect()
 }
@@ -186,6 +199,25 @@ impl Report {
             format!("{:.2} ms", ms(s.cpu)),
             format!("{:.2}x", ms(s.cpu) / ms(raw.cpu)),
         ]);
+    }
+}
+
+impl Report {
+    /// Throughput rows for every contender but the first (raw).
+    fn rates(&mut self, ops: usize, samples: Vec<(&'static str, Sample)>) {
+        let raw = samples[0].1;
+        for (name, s) in &samples[1..] {
+            self.rate(name, ops, *s, raw);
+        }
+    }
+
+    /// Per-operation time rows for every contender but the first (raw),
+    /// each run doing `reps` operations.
+    fn times(&mut self, reps: usize, samples: Vec<(&'static str, Sample)>) {
+        let raw = scaled(samples[0].1, reps as u32);
+        for (name, s) in &samples[1..] {
+            self.time(name, scaled(*s, reps as u32), raw);
+        }
     }
 }
 
@@ -272,31 +304,30 @@ fn main() {
             .unwrap_or(0)
     );
 
-    let client: Client<UreqTransport> = Client::builder()
-        .endpoint(endpoint.clone())
-        .build_from(UreqTransport::new)
-        .unwrap();
     let lean: Client<Http1Transport> = Client::builder()
         .endpoint(endpoint.clone())
         .build_http1()
+        .unwrap();
+    #[cfg(feature = "ureq")]
+    let ureq: Client<UreqTransport> = Client::builder()
+        .endpoint(endpoint.clone())
+        .build_from(UreqTransport::new)
         .unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let async_client: AsyncClient<ReqwestTransport> = Client::builder()
+    let reqwest: AsyncClient<ReqwestTransport> = Client::builder()
         .endpoint(endpoint.clone())
         .build_async_from(ReqwestTransport::new)
         .unwrap();
+    #[cfg(feature = "http1-tokio")]
     let lean_async: AsyncClient<Http1AsyncTransport> = Client::builder()
         .endpoint(endpoint.clone())
-        .build_async_http1()
+        .build_async_from(Http1AsyncTransport::new)
         .unwrap();
-    client
-        .node()
-        .set("/bench/k", "a-small-value", None)
-        .unwrap();
+    lean.node().set("/bench/k", "a-small-value", None).unwrap();
     let mut report = Report { rows: Vec::new() };
     let mut body = Vec::with_capacity(4 << 20);
     const ROUNDS: usize = 3;
@@ -305,150 +336,148 @@ fn main() {
     let in_task = |f: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>| {
         runtime.block_on(async { tokio::spawn(f).await.unwrap() })
     };
-    // The HTTP stack alone, with no Client around it: how much of the gap to
-    // raw is ureq's own.
-    let bare = Arc::new(UreqTransport::new(&TransportOptions::default()).unwrap());
     let uri = format!("{endpoint}/v2/keys/bench/k");
+
+    // A blocking and an async contender running `$op` (on the client `$c`)
+    // `$n` times.
+    macro_rules! blocking {
+        ($name:expr, $client:expr, $n:expr, |$c:ident| $op:expr) => {
+            (
+                $name,
+                Box::new(|| {
+                    let $c = &$client;
+                    for _ in 0..$n {
+                        $op;
+                    }
+                }) as Box<dyn FnMut()>,
+            )
+        };
+    }
+    macro_rules! nonblocking {
+        ($name:expr, $client:expr, $n:expr, |$c:ident| $op:expr) => {
+            (
+                $name,
+                Box::new(|| {
+                    let $c = $client.clone();
+                    let n = $n;
+                    in_task(Box::pin(async move {
+                        let $c = &$c;
+                        for _ in 0..n {
+                            $op;
+                        }
+                    }))
+                }) as Box<dyn FnMut()>,
+            )
+        };
+    }
 
     // Sequential GET.
     let n = 20_000 / scale;
     let get = get_request(&authority, "/v2/keys/bench/k");
     let mut raw = Raw::connect(&authority);
-    let bare_lean = Http1Transport::new(&TransportOptions::default()).unwrap();
     for _ in 0..1000 {
         raw.exchange(&get, &mut body);
-        client.node().get("/bench/k", false).unwrap();
         lean.node().get("/bench/k", false).unwrap();
     }
-    let got = rounds(
-        ROUNDS,
-        &mut [
-            &mut || (0..n).for_each(|_| assert_eq!(raw.exchange(&get, &mut body).0, 200)),
-            &mut || {
-                (0..n).for_each(|_| {
-                    client.node().get("/bench/k", false).unwrap();
-                })
-            },
-            &mut || {
-                (0..n).for_each(|_| {
-                    let request = http::Request::get(&uri).body(Vec::new()).unwrap();
-                    let response = bare.send(request, Some(Duration::from_secs(5))).unwrap();
-                    assert_eq!(response.status(), 200);
-                })
-            },
-            &mut || {
-                let c = async_client.clone();
-                in_task(Box::pin(async move {
-                    for _ in 0..n {
-                        c.node().get("/bench/k", false).await.unwrap();
-                    }
-                }))
-            },
-            &mut || {
-                (0..n).for_each(|_| {
-                    lean.node().get("/bench/k", false).unwrap();
-                })
-            },
-            &mut || {
-                (0..n).for_each(|_| {
-                    let request = http::Request::get(&uri).body(Vec::new()).unwrap();
-                    let response = bare_lean
-                        .send(request, Some(Duration::from_secs(5)))
-                        .unwrap();
-                    assert_eq!(response.status(), 200);
-                })
-            },
-            &mut || {
-                let c = lean_async.clone();
-                in_task(Box::pin(async move {
-                    for _ in 0..n {
-                        c.node().get("/bench/k", false).await.unwrap();
-                    }
-                }))
-            },
-        ],
-    );
-    report.rate("sequential GET, Client (http1)", n, got[4], got[0]);
-    report.rate(
-        "sequential GET, bare Http1Transport (no Client)",
-        n,
-        got[5],
-        got[0],
-    );
-    report.rate("sequential GET, Client (ureq)", n, got[1], got[0]);
-    report.rate(
-        "sequential GET, bare UreqTransport (no Client)",
-        n,
-        got[2],
-        got[0],
-    );
-    report.rate(
-        "sequential GET, AsyncClient (http1-tokio)",
-        n,
-        got[6],
-        got[0],
-    );
-    report.rate("sequential GET, AsyncClient (reqwest)", n, got[3], got[0]);
+    let bare_lean = Http1Transport::new(&TransportOptions::default()).unwrap();
+    #[cfg(feature = "ureq")]
+    let bare_ureq = UreqTransport::new(&TransportOptions::default()).unwrap();
+    let bare = |t: &dyn Transport| {
+        let request = http::Request::get(&uri).body(Vec::new()).unwrap();
+        let response = t.send(request, Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(response.status(), 200);
+    };
+    {
+        // More contenders with the `ureq` and `http1-tokio` features.
+        #[allow(unused_mut)]
+        let mut c: Vec<Contender> = vec![
+            (
+                "raw",
+                Box::new(|| (0..n).for_each(|_| assert_eq!(raw.exchange(&get, &mut body).0, 200))),
+            ),
+            blocking!("sequential GET, Client (http1)", lean, n, |c| c
+                .node()
+                .get("/bench/k", false)
+                .unwrap()),
+            blocking!(
+                "sequential GET, bare Http1Transport (no Client)",
+                bare_lean,
+                n,
+                |t| bare(t)
+            ),
+            nonblocking!("sequential GET, AsyncClient (reqwest)", reqwest, n, |c| c
+                .node()
+                .get("/bench/k", false)
+                .await
+                .unwrap()),
+        ];
+        #[cfg(feature = "http1-tokio")]
+        c.push(nonblocking!(
+            "sequential GET, AsyncClient (http1-tokio)",
+            lean_async,
+            n,
+            |c| c.node().get("/bench/k", false).await.unwrap()
+        ));
+        #[cfg(feature = "ureq")]
+        c.push(blocking!("sequential GET, Client (ureq)", ureq, n, |c| c
+            .node()
+            .get("/bench/k", false)
+            .unwrap()));
+        #[cfg(feature = "ureq")]
+        c.push(blocking!(
+            "sequential GET, bare UreqTransport (no Client)",
+            bare_ureq,
+            n,
+            |t| bare(t)
+        ));
+        report.rates(n, rounds(ROUNDS, c));
+    }
 
     // Sequential PUT.
     let n = 5_000 / scale;
     let put = put_request(&authority, "/v2/keys/bench/s", "a-small-value");
-    let got = rounds(
-        ROUNDS,
-        &mut [
-            &mut || (0..n).for_each(|_| assert!(raw.exchange(&put, &mut body).0 < 300)),
-            &mut || {
-                (0..n).for_each(|_| {
-                    client
-                        .node()
-                        .set("/bench/s", "a-small-value", None)
-                        .unwrap();
-                })
-            },
-            &mut || {
-                let c = async_client.clone();
-                in_task(Box::pin(async move {
-                    for _ in 0..n {
-                        c.node()
-                            .set("/bench/s", "a-small-value", None)
-                            .await
-                            .unwrap();
-                    }
-                }))
-            },
-            &mut || {
-                (0..n).for_each(|_| {
-                    lean.node().set("/bench/s", "a-small-value", None).unwrap();
-                })
-            },
-            &mut || {
-                let c = lean_async.clone();
-                in_task(Box::pin(async move {
-                    for _ in 0..n {
-                        c.node()
-                            .set("/bench/s", "a-small-value", None)
-                            .await
-                            .unwrap();
-                    }
-                }))
-            },
-        ],
-    );
-    report.rate("sequential PUT, Client (http1)", n, got[3], got[0]);
-    report.rate("sequential PUT, Client (ureq)", n, got[1], got[0]);
-    report.rate(
-        "sequential PUT, AsyncClient (http1-tokio)",
-        n,
-        got[4],
-        got[0],
-    );
-    report.rate("sequential PUT, AsyncClient (reqwest)", n, got[2], got[0]);
+    {
+        // More contenders with the `ureq` and `http1-tokio` features.
+        #[allow(unused_mut)]
+        let mut c: Vec<Contender> = vec![
+            (
+                "raw",
+                Box::new(|| (0..n).for_each(|_| assert!(raw.exchange(&put, &mut body).0 < 300))),
+            ),
+            blocking!("sequential PUT, Client (http1)", lean, n, |c| c
+                .node()
+                .set("/bench/s", "a-small-value", None)
+                .unwrap()),
+            nonblocking!("sequential PUT, AsyncClient (reqwest)", reqwest, n, |c| c
+                .node()
+                .set("/bench/s", "a-small-value", None)
+                .await
+                .unwrap()),
+        ];
+        #[cfg(feature = "http1-tokio")]
+        c.push(nonblocking!(
+            "sequential PUT, AsyncClient (http1-tokio)",
+            lean_async,
+            n,
+            |c| c
+                .node()
+                .set("/bench/s", "a-small-value", None)
+                .await
+                .unwrap()
+        ));
+        #[cfg(feature = "ureq")]
+        c.push(blocking!("sequential PUT, Client (ureq)", ureq, n, |c| c
+            .node()
+            .set("/bench/s", "a-small-value", None)
+            .unwrap()));
+        report.rates(n, rounds(ROUNDS, c));
+    }
 
     // A 10,000-key recursive listing.
     let value = "v".repeat(100);
     let loader: Vec<_> = (0..8)
         .map(|t| {
-            let c = client.clone();
+            let c = lean.clone();
             let value = value.clone();
             std::thread::spawn(move || {
                 for i in (t..10_000).step_by(8) {
@@ -464,170 +493,125 @@ fn main() {
     raw.exchange(&list, &mut body);
     let listing_bytes = body.len();
     let reps = 20 / scale.min(4);
-    let got = rounds(
-        ROUNDS,
-        &mut [
-            &mut || {
-                (0..reps).for_each(|_| {
-                    raw.exchange(&list, &mut body);
-                })
-            },
-            &mut || {
-                for _ in 0..reps {
-                    let r = client.node().get("/bench/big", true).unwrap();
-                    assert_eq!(r.node.leaves().len(), 10_000);
-                }
-            },
-            &mut || {
-                let c = async_client.clone();
-                in_task(Box::pin(async move {
-                    for _ in 0..reps {
-                        let r = c.node().get("/bench/big", true).await.unwrap();
-                        assert_eq!(r.node.leaves().len(), 10_000);
-                    }
-                }))
-            },
-            &mut || {
-                for _ in 0..reps {
-                    let r = lean.node().get("/bench/big", true).unwrap();
-                    assert_eq!(r.node.leaves().len(), 10_000);
-                }
-            },
-            &mut || {
-                let c = lean_async.clone();
-                in_task(Box::pin(async move {
-                    for _ in 0..reps {
-                        let r = c.node().get("/bench/big", true).await.unwrap();
-                        assert_eq!(r.node.leaves().len(), 10_000);
-                    }
-                }))
-            },
-        ],
-    );
     println!("(the listing is {listing_bytes} bytes)");
-    let per = |s: Sample| scaled(s, reps as u32);
-    for (what, i) in [
-        ("10,000-key recursive GET + parse, Client (http1)", 3),
-        (
+    {
+        let listed = |r: etcd_v2::KeysResponse| assert_eq!(r.node.leaves().len(), 10_000);
+        // More contenders with the `ureq` and `http1-tokio` features.
+        #[allow(unused_mut)]
+        let mut c: Vec<Contender> = vec![
+            (
+                "raw",
+                Box::new(|| {
+                    (0..reps).for_each(|_| {
+                        raw.exchange(&list, &mut body);
+                    })
+                }),
+            ),
+            blocking!(
+                "10,000-key recursive GET + parse, Client (http1)",
+                lean,
+                reps,
+                |c| listed(c.node().get("/bench/big", true).unwrap())
+            ),
+            nonblocking!(
+                "10,000-key recursive GET + parse, AsyncClient (reqwest)",
+                reqwest,
+                reps,
+                |c| listed(c.node().get("/bench/big", true).await.unwrap())
+            ),
+        ];
+        #[cfg(feature = "http1-tokio")]
+        c.push(nonblocking!(
             "10,000-key recursive GET + parse, AsyncClient (http1-tokio)",
-            4,
-        ),
-        ("10,000-key recursive GET + parse, Client (ureq)", 1),
-        ("10,000-key recursive GET + parse, AsyncClient (reqwest)", 2),
-    ] {
-        report.time(what, per(got[i]), per(got[0]));
+            lean_async,
+            reps,
+            |c| listed(c.node().get("/bench/big", true).await.unwrap())
+        ));
+        #[cfg(feature = "ureq")]
+        c.push(blocking!(
+            "10,000-key recursive GET + parse, Client (ureq)",
+            ureq,
+            reps,
+            |c| listed(c.node().get("/bench/big", true).unwrap())
+        ));
+        report.times(reps, rounds(ROUNDS, c));
     }
 
-    // 16 threads: one shared Client against 16 raw connections.
+    // 16 threads or tasks: one shared client against 16 raw connections.
     let threads = 16;
     let per = 4_000 / scale;
-    let shared = Arc::new(client.clone());
-    let shared_lean = Arc::new(lean.clone());
-    let got = rounds(
-        ROUNDS,
-        &mut [
-            &mut || {
-                let handles: Vec<_> = (0..threads)
-                    .map(|_| {
-                        let (authority, get) = (authority.clone(), get.clone());
-                        std::thread::spawn(move || {
-                            let mut conn = Raw::connect(&authority);
-                            let mut body = Vec::new();
-                            for _ in 0..per {
-                                assert_eq!(conn.exchange(&get, &mut body).0, 200);
-                            }
-                        })
-                    })
-                    .collect();
-                handles.into_iter().for_each(|h| h.join().unwrap());
-            },
-            &mut || {
-                let handles: Vec<_> = (0..threads)
-                    .map(|_| {
-                        let c = Arc::clone(&shared);
-                        std::thread::spawn(move || {
-                            for _ in 0..per {
-                                c.node().get("/bench/k", false).unwrap();
-                            }
-                        })
-                    })
-                    .collect();
-                handles.into_iter().for_each(|h| h.join().unwrap());
-            },
-            &mut || {
-                let handles: Vec<_> = (0..threads)
-                    .map(|_| {
-                        let (bare, uri) = (Arc::clone(&bare), uri.clone());
-                        std::thread::spawn(move || {
-                            for _ in 0..per {
-                                let request = http::Request::get(&uri).body(Vec::new()).unwrap();
-                                let response =
-                                    bare.send(request, Some(Duration::from_secs(5))).unwrap();
-                                assert_eq!(response.status(), 200);
-                            }
-                        })
-                    })
-                    .collect();
-                handles.into_iter().for_each(|h| h.join().unwrap());
-            },
-            &mut || {
-                let handles: Vec<_> = (0..threads)
-                    .map(|_| {
-                        let c = Arc::clone(&shared_lean);
-                        std::thread::spawn(move || {
-                            for _ in 0..per {
-                                c.node().get("/bench/k", false).unwrap();
-                            }
-                        })
-                    })
-                    .collect();
-                handles.into_iter().for_each(|h| h.join().unwrap());
-            },
-            &mut || {
-                runtime.block_on(async {
-                    let tasks: Vec<_> = (0..threads)
-                        .map(|_| {
-                            let c = async_client.clone();
-                            tokio::spawn(async move {
+    macro_rules! threads {
+        ($name:expr, $client:expr) => {
+            (
+                $name,
+                Box::new(|| {
+                    std::thread::scope(|scope| {
+                        for _ in 0..threads {
+                            let c = &$client;
+                            scope.spawn(move || {
                                 for _ in 0..per {
-                                    c.node().get("/bench/k", false).await.unwrap();
+                                    c.node().get("/bench/k", false).unwrap();
                                 }
+                            });
+                        }
+                    })
+                }) as Box<dyn FnMut()>,
+            )
+        };
+    }
+    macro_rules! tasks {
+        ($name:expr, $client:expr) => {
+            (
+                $name,
+                Box::new(|| {
+                    runtime.block_on(async {
+                        let tasks: Vec<_> = (0..threads)
+                            .map(|_| {
+                                let c = $client.clone();
+                                tokio::spawn(async move {
+                                    for _ in 0..per {
+                                        c.node().get("/bench/k", false).await.unwrap();
+                                    }
+                                })
                             })
-                        })
-                        .collect();
-                    for t in tasks {
-                        t.await.unwrap();
-                    }
-                })
-            },
-            &mut || {
-                runtime.block_on(async {
-                    let tasks: Vec<_> = (0..threads)
-                        .map(|_| {
-                            let c = lean_async.clone();
-                            tokio::spawn(async move {
-                                for _ in 0..per {
-                                    c.node().get("/bench/k", false).await.unwrap();
-                                }
-                            })
-                        })
-                        .collect();
-                    for t in tasks {
-                        t.await.unwrap();
-                    }
-                })
-            },
-        ],
-    );
-    let total = threads * per;
-    for (what, i) in [
-        ("16 threads sharing one Client (http1), GET", 3),
-        ("16 tasks sharing one AsyncClient (http1-tokio), GET", 5),
-        ("16 threads sharing one Client (ureq), GET", 1),
-        ("16 threads sharing one bare UreqTransport, GET", 2),
-        ("16 tasks sharing one AsyncClient (reqwest), GET", 4),
-    ] {
-        report.rate(what, total, got[i], got[0]);
+                            .collect();
+                        for t in tasks {
+                            t.await.unwrap();
+                        }
+                    })
+                }) as Box<dyn FnMut()>,
+            )
+        };
+    }
+    {
+        let raw_threads = || {
+            std::thread::scope(|scope| {
+                for _ in 0..threads {
+                    scope.spawn(|| {
+                        let mut conn = Raw::connect(&authority);
+                        let mut body = Vec::new();
+                        for _ in 0..per {
+                            assert_eq!(conn.exchange(&get, &mut body).0, 200);
+                        }
+                    });
+                }
+            })
+        };
+        // More contenders with the `ureq` and `http1-tokio` features.
+        #[allow(unused_mut)]
+        let mut c: Vec<Contender> = vec![
+            ("raw", Box::new(raw_threads)),
+            threads!("16 threads sharing one Client (http1), GET", lean),
+            tasks!("16 tasks sharing one AsyncClient (reqwest), GET", reqwest),
+        ];
+        #[cfg(feature = "http1-tokio")]
+        c.push(tasks!(
+            "16 tasks sharing one AsyncClient (http1-tokio), GET",
+            lean_async
+        ));
+        #[cfg(feature = "ureq")]
+        c.push(threads!("16 threads sharing one Client (ureq), GET", ureq));
+        report.rates(threads * per, rounds(ROUNDS, c));
     }
 
     // Watch latency: from the start of a write to the waiter having it.
@@ -639,24 +623,23 @@ fn main() {
             &format!("/v2/keys/bench/w?wait=true&waitIndex={index}"),
         )
     };
-    let index = || client.node().current_index().unwrap() + 1;
+    let index = || lean.node().current_index().unwrap() + 1;
     let raw_watch = watch_latency(events, &authority, &mut writer, index, &mut |index| {
         let mut conn = Raw::connect(&authority);
         let mut b = Vec::new();
         assert_eq!(conn.exchange(&wait(index), &mut b).0, 200);
     });
-    let client_watch = watch_latency(events, &authority, &mut writer, index, &mut |index| {
-        client.node().wait_from("/bench/w", index, false).unwrap();
-    });
     let lean_watch = watch_latency(events, &authority, &mut writer, index, &mut |index| {
         lean.node().wait_from("/bench/w", index, false).unwrap();
     });
     report.time("watch event latency, Client (http1)", lean_watch, raw_watch);
-    report.time(
-        "watch event latency, Client (ureq)",
-        client_watch,
-        raw_watch,
-    );
+    #[cfg(feature = "ureq")]
+    {
+        let ureq_watch = watch_latency(events, &authority, &mut writer, index, &mut |index| {
+            ureq.node().wait_from("/bench/w", index, false).unwrap();
+        });
+        report.time("watch event latency, Client (ureq)", ureq_watch, raw_watch);
+    }
 
     println!("\n| workload | result | vs raw | CPU per op | CPU vs raw |\n|---|---|---|---|---|");
     for [what, result, ratio, cpu, cpu_ratio] in &report.rows {
