@@ -151,6 +151,23 @@ fn a_pooled_connection_the_server_closed_is_not_used_for_a_write() {
 }
 
 #[test]
+fn a_read_on_a_pooled_connection_the_server_closed_goes_again_on_a_new_one() {
+    // A GET is sent on a pooled connection without checking it first (one
+    // system call less); when the server had closed it, the GET (which
+    // changes nothing) goes once more on a new connection.
+    let (url, connections) = server(
+        |_| b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+        |_| true,
+    );
+    let t = transport();
+    for _ in 0..4 {
+        assert_eq!(t.send(get(&url), TIMEOUT).unwrap().body(), b"ok");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(connections.load(Ordering::SeqCst), 4);
+}
+
+#[test]
 fn streamed_lines_arrive_one_by_one_and_stop_when_told() {
     let (url, _) = server(
         |_| {

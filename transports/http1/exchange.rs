@@ -73,21 +73,40 @@ pub(super) fn encode(request: &HttpRequest, authority: &str) -> Vec<u8> {
     out
 }
 
+/// A header name: etcd's own without an allocation, others parsed.
+fn header_name(name: &str) -> Option<http::HeaderName> {
+    const ETCD: [&str; 4] = [
+        "x-etcd-index",
+        "x-etcd-cluster-id",
+        "x-raft-index",
+        "x-raft-term",
+    ];
+    match ETCD.iter().find(|known| known.eq_ignore_ascii_case(name)) {
+        Some(known) => Some(http::HeaderName::from_static(known)),
+        None => http::HeaderName::from_bytes(name.as_bytes()).ok(),
+    }
+}
+
+/// The head of an answer: `head` holds its bytes, which `parsed` points
+/// into (the header values share one copy of them).
 pub(super) fn build_head(
     parsed: &httparse::Response<'_, '_>,
     method: &http::Method,
+    head: &[u8],
 ) -> Result<Head, TransportError> {
     let code = parsed.code.unwrap_or(0);
     let status =
         http::StatusCode::from_u16(code).map_err(|_| malformed(format!("status {code}")))?;
-    let mut builder =
-        http::Response::builder()
-            .status(status)
-            .version(if parsed.version == Some(0) {
-                http::Version::HTTP_10
-            } else {
-                http::Version::HTTP_11
-            });
+    let (mut parts, ()) = http::Response::new(()).into_parts();
+    parts.status = status;
+    parts.version = if parsed.version == Some(0) {
+        http::Version::HTTP_10
+    } else {
+        http::Version::HTTP_11
+    };
+    parts.headers.reserve(parsed.headers.len());
+    let shared = bytes::Bytes::copy_from_slice(head);
+    let base = head.as_ptr() as usize;
     let mut length: Option<u64> = None;
     let mut chunked = false;
     let mut close = parsed.version == Some(0);
@@ -119,11 +138,16 @@ pub(super) fn build_head(
                 close = false;
             }
         }
-        let name = http::HeaderName::from_bytes(h.name.as_bytes())
-            .map_err(|_| malformed(format!("a bad header name {:?}", h.name)))?;
-        let value = http::HeaderValue::from_bytes(value)
+        let name = header_name(h.name)
+            .ok_or_else(|| malformed(format!("a bad header name {:?}", h.name)))?;
+        // httparse's slices point into `head`.
+        let start = (value.as_ptr() as usize)
+            .checked_sub(base)
+            .filter(|&at| at + value.len() <= head.len())
+            .ok_or_else(|| malformed("a header outside the head"))?;
+        let value = http::HeaderValue::from_maybe_shared(shared.slice(start..start + value.len()))
             .map_err(|_| malformed(format!("a bad value of header {}", h.name)))?;
-        builder = builder.header(name, value);
+        parts.headers.append(name, value);
     }
     let framing = if *method == http::Method::HEAD
         || status.is_informational()
@@ -139,10 +163,6 @@ pub(super) fn build_head(
         Framing::Close
     };
     let keep_alive = !close && framing != Framing::Close;
-    let (parts, ()) = builder
-        .body(())
-        .map_err(|e| malformed(e.to_string()))?
-        .into_parts();
     Ok(Head {
         parts,
         framing,
@@ -280,7 +300,7 @@ macro_rules! answer_readers {
                 let mut parsed = httparse::Response::new(&mut headers);
                 match parsed.parse(conn.buffered()) {
                     Ok(httparse::Status::Complete(used)) => {
-                        let head = build_head(&parsed, method)?;
+                        let head = build_head(&parsed, method, &conn.buffered()[..used])?;
                         conn.consume(used);
                         if head.parts.status.is_informational() {
                             continue;

@@ -141,12 +141,30 @@ impl Http1Transport {
         )))))
     }
 
-    /// A pooled connection that is still open, or a new one.
-    fn checkout(&self, key: &Key) -> Result<Conn, TransportError> {
-        match self.shared.idle.take(key, Conn::idle_and_open) {
+    /// A pooled connection, checked still open when `check`, or a new one.
+    fn checkout(&self, key: &Key, check: bool) -> Result<Conn, TransportError> {
+        let open = |c: &Conn| {
+            if check {
+                c.idle_and_open()
+            } else {
+                c.buffered().is_empty()
+            }
+        };
+        match self.shared.idle.take(key, open) {
             Some(conn) => Ok(conn),
             None => self.connect(key),
         }
+    }
+
+    /// Send `bytes` on `conn` and read the answer's head.
+    fn start(
+        conn: &mut Conn,
+        bytes: &[u8],
+        method: &http::Method,
+        deadline: Option<Instant>,
+    ) -> Result<exchange::Head, TransportError> {
+        conn.send(bytes, deadline)?;
+        read_head(conn, method, deadline)
     }
 
     /// One exchange: the answer's parts, its body into `sink`.
@@ -163,9 +181,21 @@ impl Http1Transport {
             .authority()
             .map_or_else(|| key.1.clone(), |a| a.as_str().to_owned());
         let bytes = encode(request, &authority);
-        let mut conn = self.checkout(&key)?;
-        conn.send(&bytes, deadline)?;
-        let head = read_head(&mut conn, request.method(), deadline)?;
+        let method = request.method();
+        // A GET or HEAD goes on a pooled connection unchecked (one system
+        // call less); if the server had closed it, the request is sent once
+        // more on a new one (safe: it changes nothing). A write goes only on
+        // a connection checked open, never twice.
+        let safe = *method == http::Method::GET || *method == http::Method::HEAD;
+        let mut conn = self.checkout(&key, !safe)?;
+        let head = match Self::start(&mut conn, &bytes, method, deadline) {
+            Ok(head) => head,
+            Err(e) if safe && stale(&conn, &e) => {
+                conn = self.connect(&key)?;
+                Self::start(&mut conn, &bytes, method, deadline)?
+            }
+            Err(e) => return Err(e),
+        };
         let Some(mut body) = sink(&head.parts) else {
             // Not read: the connection cannot be used again.
             return Ok((head.parts, None));
@@ -187,6 +217,13 @@ impl Http1Transport {
         };
         Ok((head.parts, bytes))
     }
+}
+
+/// Whether `error` on `conn` looks like the server having closed a pooled
+/// connection: a failure of the connection on one used before, with nothing
+/// of an answer read.
+fn stale(conn: &Conn, error: &TransportError) -> bool {
+    conn.reused && conn.buffered().is_empty() && error.kind() == TransportErrorKind::Io
 }
 
 impl Transport for Http1Transport {

@@ -39,6 +39,8 @@ impl Stream {
 struct AsyncConn {
     stream: Stream,
     buf: Buffer,
+    /// Whether it served a request before.
+    reused: bool,
 }
 
 /// Run `io` until `deadline`, else a timeout error.
@@ -141,6 +143,17 @@ impl AsyncConn {
 
 answer_readers!(AsyncConn; async; .await);
 
+/// Send `bytes` on `conn` and read the answer's head.
+async fn start(
+    conn: &mut AsyncConn,
+    bytes: &[u8],
+    method: &http::Method,
+    deadline: Option<Instant>,
+) -> Result<Head, TransportError> {
+    conn.send(bytes, deadline).await?;
+    read_head(conn, method, deadline).await
+}
+
 /// The lean async HTTP/1.1 [`AsyncTransport`] on tokio (see the [module
 /// docs](self)).
 #[derive(Clone)]
@@ -217,6 +230,7 @@ impl Http1AsyncTransport {
             return Ok(AsyncConn {
                 stream: Stream::Plain(tcp),
                 buf: Buffer::new(),
+                reused: false,
             });
         }
         let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| {
@@ -238,6 +252,7 @@ impl Http1AsyncTransport {
         Ok(AsyncConn {
             stream: Stream::Tls(Box::new(session)),
             buf: Buffer::new(),
+            reused: false,
         })
     }
 
@@ -254,12 +269,35 @@ impl Http1AsyncTransport {
             .authority()
             .map_or_else(|| key.1.clone(), |a| a.as_str().to_owned());
         let bytes = encode(request, &authority);
-        let mut conn = match self.shared.idle.take(&key, AsyncConn::idle_and_open) {
+        let method = request.method();
+        // As the blocking transport: a GET or HEAD goes on a pooled
+        // connection unchecked, and once more on a new one if the server had
+        // closed it; a write only on a connection checked open.
+        let safe = *method == http::Method::GET || *method == http::Method::HEAD;
+        let open = |c: &AsyncConn| {
+            if safe {
+                c.buffered().is_empty()
+            } else {
+                c.idle_and_open()
+            }
+        };
+        let mut conn = match self.shared.idle.take(&key, open) {
             Some(conn) => conn,
             None => self.connect(&key).await?,
         };
-        conn.send(&bytes, deadline).await?;
-        let head = read_head(&mut conn, request.method(), deadline).await?;
+        let head = match start(&mut conn, &bytes, method, deadline).await {
+            Ok(head) => head,
+            Err(e)
+                if safe
+                    && conn.reused
+                    && conn.buffered().is_empty()
+                    && e.kind() == crate::TransportErrorKind::Io =>
+            {
+                conn = self.connect(&key).await?;
+                start(&mut conn, &bytes, method, deadline).await?
+            }
+            Err(e) => return Err(e),
+        };
         let Some(mut body) = sink(&head.parts) else {
             return Ok((head.parts, None));
         };
@@ -272,6 +310,7 @@ impl Http1AsyncTransport {
         )
         .await?;
         if whole && head.keep_alive {
+            conn.reused = true;
             self.shared.idle.put(key, conn);
         }
         let bytes = match body {
