@@ -6,7 +6,7 @@
 //! It takes only what etcd sends: the known fields, each at most once, with
 //! their expected types; strings with any JSON escape; whitespace anywhere.
 //! Anything else (an unknown field, a duplicate, a float where an integer
-//! belongs, nesting deeper than [`MAX_DEPTH`], trailing bytes, bad JSON) makes
+//! belongs, nesting of `nodes` deeper than 100, trailing bytes, bad JSON) makes
 //! it give up with `None`, and the caller parses the body with serde instead,
 //! which then gives the same answer or its precise error. So whenever it
 //! answers, it answers as serde would; `tests/event_json.rs` and a fuzz

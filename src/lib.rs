@@ -10,10 +10,15 @@
 //! and parses `http::Response` bytes; it never touches a socket or a clock.
 //! Transports execute the requests:
 //!
-//! - `ureq` (default feature): blocking, [`Client::new`] and
+//! - `http1` (default feature): a lean blocking HTTP/1.1 transport on
+//!   `std::net`, `httparse` and rustls; [`Client::new`] and
 //!   `ClientBuilder::build` use it;
-//! - `reqwest` (feature `reqwest`, tokio): async, `AsyncClient::new` and
-//!   `ClientBuilder::build_async` use it;
+//! - `http1-tokio` (feature, tokio): its async twin, which `AsyncClient::new`
+//!   and `ClientBuilder::build_async` use when enabled;
+//! - `reqwest` (feature `reqwest`, tokio): async over reqwest, the async
+//!   default when `http1-tokio` is not enabled;
+//! - `ureq` (feature `ureq`): blocking over ureq (`build_from(UreqTransport::new)`,
+//!   or the blocking default when `http1` is not enabled);
 //! - any type implementing [`Transport`] or [`AsyncTransport`], including a
 //!   closure, through [`ClientBuilder::build_with`] or
 //!   [`ClientBuilder::build_async_with`];

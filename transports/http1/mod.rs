@@ -6,15 +6,18 @@
 //! the connection keeps; idle connections wait in a pool shared by every
 //! clone (at most `max_idle_per_host` per endpoint). Before a pooled
 //! connection is used, one `recv` that does not wait checks the server has
-//! not closed it; socket timeouts are set only when the call's deadline
-//! needs them (see [`conn`]). So a GET on a warm connection costs three
-//! system calls (the check, the write, the read).
+//! not closed it — for a write; a GET or HEAD goes unchecked, and once more
+//! on a new connection if the server had closed it (safe: it changes
+//! nothing). Socket timeouts are set only when the call's deadline needs
+//! them. So a GET on a warm connection costs two system calls (the write,
+//! the read), a write three.
 //!
 //! Failures are classified as the other adapters do: refused or failed
 //! connections and TLS handshakes are [`TransportErrorKind::Connect`]
 //! (nothing was sent); once the request is written, a failure is
 //! [`TransportErrorKind::Io`] or [`TransportErrorKind::Timeout`] (it may have
-//! been applied). It never follows redirects and never retries. With TLS
+//! been applied). It never follows redirects, and sends nothing twice but the
+GET or HEAD above. With TLS
 //! 1.3, a server that rejects the client's certificate does so after the
 //! handshake, which surfaces as a failure after sending, as with ureq.
 

@@ -154,8 +154,10 @@ async fn start(
     read_head(conn, method, deadline).await
 }
 
-/// The lean async HTTP/1.1 [`AsyncTransport`] on tokio (see the [module
-/// docs](self)).
+/// The lean async HTTP/1.1 [`AsyncTransport`] on tokio: the async twin of
+/// [`super::Http1Transport`], with the same request writing, answer reading,
+/// pool, liveness check and failure classification; timeouts are tokio's, so
+/// no socket option is ever set.
 #[derive(Clone)]
 pub struct Http1AsyncTransport {
     shared: Arc<Shared>,
