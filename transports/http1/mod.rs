@@ -17,7 +17,7 @@
 //! (nothing was sent); once the request is written, a failure is
 //! [`TransportErrorKind::Io`] or [`TransportErrorKind::Timeout`] (it may have
 //! been applied). It never follows redirects, and sends nothing twice but the
-GET or HEAD above. With TLS
+//! GET or HEAD above. With TLS
 //! 1.3, a server that rejects the client's certificate does so after the
 //! handshake, which surfaces as a failure after sending, as with ureq.
 
