@@ -343,23 +343,8 @@ macro_rules! answer_readers {
                         conn.read_exact(body, deadline)$($aw)*?;
                         return Ok(true);
                     }
-                    let mut left = n;
-                    while left > 0 {
-                        if conn.buffered().is_empty() && conn.fill(deadline, MAX_HEAD)$($aw)*? == 0 {
-                            return Err(malformed(format!(
-                                "the answer ended {left} bytes short of its Content-Length"
-                            )));
-                        }
-                        let take = conn
-                            .buffered()
-                            .len()
-                            .min(usize::try_from(left).unwrap_or(usize::MAX));
-                        let flow = sink.take(&conn.buffered()[..take], most)?;
-                        conn.consume(take);
-                        left -= take as u64;
-                        if flow == Flow::Stop {
-                            return Ok(false);
-                        }
+                    if pass(conn, n, sink, most, deadline)$($aw)*? == Flow::Stop {
+                        return Ok(false);
                     }
                     sink.end();
                     Ok(true)
@@ -381,6 +366,30 @@ macro_rules! answer_readers {
                 }
                 Framing::Chunked => read_chunked(conn, sink, most, deadline)$($aw)*,
             }
+        }
+
+        /// Hand the next `n` body bytes to `sink` (unless it says stop).
+        $($kw)? fn pass<L: FnMut(&[u8]) -> Flow>(
+            conn: &mut $conn,
+            n: u64,
+            sink: &mut Sink<L>,
+            most: usize,
+            deadline: Option<Instant>,
+        ) -> Result<Flow, TransportError> {
+            let mut left = n;
+            while left > 0 {
+                if conn.buffered().is_empty() && conn.fill(deadline, MAX_HEAD)$($aw)*? == 0 {
+                    return Err(malformed(format!("the answer ended {left} bytes short of its body")));
+                }
+                let take = conn.buffered().len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                let flow = sink.take(&conn.buffered()[..take], most)?;
+                conn.consume(take);
+                left -= take as u64;
+                if flow == Flow::Stop {
+                    return Ok(Flow::Stop);
+                }
+            }
+            Ok(Flow::Continue)
         }
 
         /// A line (without CRLF) from the connection.
@@ -419,21 +428,8 @@ macro_rules! answer_readers {
                     sink.end();
                     return Ok(true);
                 }
-                let mut left = size;
-                while left > 0 {
-                    if conn.buffered().is_empty() && conn.fill(deadline, MAX_HEAD)$($aw)*? == 0 {
-                        return Err(malformed("the chunked body ended in a chunk"));
-                    }
-                    let take = conn
-                        .buffered()
-                        .len()
-                        .min(usize::try_from(left).unwrap_or(usize::MAX));
-                    let flow = sink.take(&conn.buffered()[..take], most)?;
-                    conn.consume(take);
-                    left -= take as u64;
-                    if flow == Flow::Stop {
-                        return Ok(false);
-                    }
+                if pass(conn, size, sink, most, deadline)$($aw)*? == Flow::Stop {
+                    return Ok(false);
                 }
                 if !line(conn, deadline)$($aw)*?.is_empty() {
                     return Err(malformed("a chunk longer than its size"));
