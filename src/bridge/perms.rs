@@ -232,32 +232,16 @@ pub fn parse_role(answer: &Value) -> Option<Vec<(Range, Access)>> {
     perms
         .into_iter()
         .map(|p| {
-            let access = match &p.perm_type {
-                Value::Null => Access {
-                    read: true,
-                    write: false,
-                },
-                Value::String(s) if s == "READ" => Access {
-                    read: true,
-                    write: false,
-                },
-                Value::Number(n) if n.as_u64() == Some(0) => Access {
-                    read: true,
-                    write: false,
-                },
-                Value::String(s) if s == "WRITE" => Access {
-                    read: false,
-                    write: true,
-                },
-                Value::Number(n) if n.as_u64() == Some(1) => Access {
-                    read: false,
-                    write: true,
-                },
-                _ => Access {
-                    read: true,
-                    write: true,
-                },
+            // READ is v3's default (0, or left out); WRITE is 1.
+            let (read, write) = match &p.perm_type {
+                Value::Null => (true, false),
+                Value::String(s) if s == "READ" => (true, false),
+                Value::Number(n) if n.as_u64() == Some(0) => (true, false),
+                Value::String(s) if s == "WRITE" => (false, true),
+                Value::Number(n) if n.as_u64() == Some(1) => (false, true),
+                _ => (true, true),
             };
+            let access = Access { read, write };
             let key = base64::decode(&p.key)?;
             let end = match p.range_end.as_str() {
                 "" => None,

@@ -193,7 +193,7 @@ impl Http1Transport {
         let mut conn = self.checkout(&key, !safe)?;
         let head = match Self::start(&mut conn, &bytes, method, deadline) {
             Ok(head) => head,
-            Err(e) if safe && stale(&conn, &e) => {
+            Err(e) if safe && pool::stale(conn.reused, !conn.buffered().is_empty(), &e) => {
                 conn = self.connect(&key)?;
                 Self::start(&mut conn, &bytes, method, deadline)?
             }
@@ -220,13 +220,6 @@ impl Http1Transport {
         };
         Ok((head.parts, bytes))
     }
-}
-
-/// Whether `error` on `conn` looks like the server having closed a pooled
-/// connection: a failure of the connection on one used before, with nothing
-/// of an answer read.
-fn stale(conn: &Conn, error: &TransportError) -> bool {
-    conn.reused && conn.buffered().is_empty() && error.kind() == TransportErrorKind::Io
 }
 
 impl Transport for Http1Transport {

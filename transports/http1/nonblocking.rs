@@ -15,7 +15,7 @@ use super::exchange::{
     answer_readers, build_head, encode, malformed, too_large, Buffer, Framing, Head, Sink,
     MAX_HEAD, MAX_HEADERS,
 };
-use super::pool::{connect_error, key, Key, Names, Pool};
+use super::pool::{connect_error, key, stale, Key, Names, Pool};
 use crate::client::{ClientBuilder, TransportOptions};
 use crate::error::{Error, TransportError};
 use crate::transport::{AsyncTransport, Flow, HttpRequest, HttpResult, Task};
@@ -289,12 +289,7 @@ impl Http1AsyncTransport {
         };
         let head = match start(&mut conn, &bytes, method, deadline).await {
             Ok(head) => head,
-            Err(e)
-                if safe
-                    && conn.reused
-                    && conn.buffered().is_empty()
-                    && e.kind() == crate::TransportErrorKind::Io =>
-            {
+            Err(e) if safe && stale(conn.reused, !conn.buffered().is_empty(), &e) => {
                 conn = self.connect(&key).await?;
                 start(&mut conn, &bytes, method, deadline).await?
             }

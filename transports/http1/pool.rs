@@ -45,6 +45,13 @@ pub(super) fn key(request: &HttpRequest) -> Result<Key, TransportError> {
     Ok((tls, host, port))
 }
 
+/// Whether a failure looks like the server having closed a pooled
+/// connection: an I/O failure on a connection `reused` from the pool, with
+/// nothing of an answer read (`answered`), so a GET may go once more.
+pub(super) fn stale(reused: bool, answered: bool, error: &TransportError) -> bool {
+    reused && !answered && error.kind() == TransportErrorKind::Io
+}
+
 /// Idle connections by endpoint, at most `max` each (the most recently used
 /// is taken first).
 pub(super) struct Pool<C> {
