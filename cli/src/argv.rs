@@ -1,0 +1,191 @@
+//! What the command line needs before clap reads it: etcdctl (Go's flag
+//! package) takes long flags with one dash (`role grant r -path '/a*'
+//! -readwrite`), and `exec-watch`, `lock` and `elect` hand everything after
+//! `--` to the command they run.
+
+/// Long flags etcdctl also accepts with a single dash.
+const LONG_FLAGS: &[&str] = &[
+    "after-index",
+    "ca-file",
+    "cert-file",
+    "debug",
+    "dir",
+    "endpoint",
+    "endpoints",
+    "forever",
+    "in-order",
+    "insecure-skip-tls-verify",
+    "key-file",
+    "no-sync",
+    "output",
+    "path",
+    "peers",
+    "quorum",
+    "read",
+    "readwrite",
+    "recursive",
+    "roles",
+    "rw",
+    "sort",
+    "swap-with-index",
+    "swap-with-value",
+    "timeout",
+    "total-timeout",
+    "ttl",
+    "username",
+    "with-index",
+    "with-value",
+    "write",
+];
+
+/// Commands whose arguments after `--` are a command line to run.
+const RUNNERS: &[&str] = &["exec-watch", "lock", "elect"];
+
+/// The arguments for clap, and the command line after `--` of a command that
+/// runs one (`None` when there was no `--`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Split {
+    /// What clap parses (the program name first).
+    pub args: Vec<String>,
+    /// The command after `--`, for `exec-watch`, `lock` and `elect`.
+    pub command: Option<Vec<String>>,
+}
+
+/// Rewrite `-flag` to `--flag` for etcdctl's long flags (up to a `--`), and
+/// take a runner's command off after its `--`.
+pub fn split(argv: Vec<String>) -> Split {
+    let mut args = Vec::with_capacity(argv.len());
+    let mut runner = false;
+    let mut rest = argv.into_iter();
+    if let Some(program) = rest.next() {
+        args.push(program);
+    }
+    let mut subcommand_seen = false;
+    for arg in rest.by_ref() {
+        if arg == "--" {
+            if runner {
+                return Split {
+                    args,
+                    command: Some(rest.collect()),
+                };
+            }
+            args.push(arg);
+            args.extend(rest.by_ref());
+            break;
+        }
+        let rewritten = match arg.strip_prefix('-') {
+            Some(name) if !name.starts_with('-') && long_flag(name) => format!("-{arg}"),
+            _ => arg,
+        };
+        if !subcommand_seen && !rewritten.starts_with('-') && !follows_value_flag(&args) {
+            subcommand_seen = true;
+            runner = RUNNERS.contains(&rewritten.as_str());
+        }
+        args.push(rewritten);
+    }
+    Split {
+        args,
+        command: None,
+    }
+}
+
+/// Whether `name` (maybe `name=value`) is one of etcdctl's long flags.
+fn long_flag(name: &str) -> bool {
+    let flag = name.split('=').next().unwrap_or(name);
+    LONG_FLAGS.contains(&flag)
+}
+
+/// Whether the last argument is a global flag that takes a value (so the next
+/// argument is that value, not the command).
+fn follows_value_flag(args: &[String]) -> bool {
+    const TAKE_VALUES: &[&str] = &[
+        "--output",
+        "-o",
+        "--endpoints",
+        "--endpoint",
+        "--peers",
+        "-C",
+        "--cert-file",
+        "--key-file",
+        "--ca-file",
+        "--username",
+        "-u",
+        "--timeout",
+        "--total-timeout",
+        "--bridge",
+        "--discovery-srv",
+        "-D",
+    ];
+    args.len() > 1
+        && args
+            .last()
+            .is_some_and(|a| TAKE_VALUES.contains(&a.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(s: &[&str]) -> Vec<String> {
+        s.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn single_dash_long_flags_become_double_dash() {
+        let s = split(strings(&[
+            "etcd-v2",
+            "role",
+            "grant",
+            "r",
+            "-path",
+            "/a*",
+            "-readwrite",
+        ]));
+        assert_eq!(
+            s.args,
+            strings(&[
+                "etcd-v2",
+                "role",
+                "grant",
+                "r",
+                "--path",
+                "/a*",
+                "--readwrite"
+            ])
+        );
+        assert_eq!(s.command, None);
+    }
+
+    #[test]
+    fn values_after_a_double_dash_are_left_alone() {
+        let s = split(strings(&["etcd-v2", "set", "/neg", "--", "-ttl"]));
+        assert_eq!(s.args, strings(&["etcd-v2", "set", "/neg", "--", "-ttl"]));
+    }
+
+    #[test]
+    fn short_flags_and_negative_numbers_are_left_alone() {
+        let s = split(strings(&["etcd-v2", "set", "--ttl", "-1", "-r", "/k", "v"]));
+        assert_eq!(
+            s.args,
+            strings(&["etcd-v2", "set", "--ttl", "-1", "-r", "/k", "v"])
+        );
+    }
+
+    #[test]
+    fn a_runner_takes_its_command_after_the_double_dash() {
+        let s = split(strings(&[
+            "etcd-v2", "-o", "json", "lock", "name", "--", "sh", "-c", "exit 3",
+        ]));
+        assert_eq!(s.args, strings(&["etcd-v2", "-o", "json", "lock", "name"]));
+        assert_eq!(s.command, Some(strings(&["sh", "-c", "exit 3"])));
+    }
+
+    #[test]
+    fn a_global_value_that_names_a_runner_is_not_the_command() {
+        let s = split(strings(&[
+            "etcd-v2", "--bridge", "lock", "get", "/k", "--", "x",
+        ]));
+        assert_eq!(s.command, None);
+        assert_eq!(s.args.last().map(String::as_str), Some("x"));
+    }
+}

@@ -1,0 +1,203 @@
+//! How a failure is reported: etcdctl v2's messages on stderr and its exit
+//! statuses.
+
+use etcd_v2::{Error, TransportErrorKind};
+
+/// Success.
+pub const OK: i32 = 0;
+/// Bad or missing arguments, local errors, and user, role and auth failures.
+pub const BAD_ARGS: i32 = 1;
+/// No endpoint could be reached, or the total timeout passed.
+pub const BAD_CONNECTION: i32 = 2;
+/// An unknown command.
+pub const UNKNOWN_COMMAND: i32 = 3;
+/// An error answered by the server, or a request timeout.
+pub const SERVER_ERROR: i32 = 4;
+/// `cluster-health` found the cluster not healthy.
+pub const CLUSTER_NOT_HEALTHY: i32 = 5;
+
+/// A command that failed: what goes to stderr, and the exit status.
+#[derive(Debug)]
+pub struct Fail {
+    /// The exit status.
+    pub code: i32,
+    /// The text for stderr (a trailing newline is added when missing).
+    pub message: String,
+}
+
+impl Fail {
+    /// A failure with etcdctl's `Error:  ` prefix.
+    pub fn error(code: i32, message: impl std::fmt::Display) -> Fail {
+        Fail {
+            code,
+            message: format!("Error:  {message}"),
+        }
+    }
+
+    /// A failure printed as it is.
+    pub fn plain(code: i32, message: impl Into<String>) -> Fail {
+        Fail {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// etcdctl's report of a failed keys command (its `handleError`): the
+    /// server's error as `code: message (cause) [index]`, or the cluster
+    /// error listing every endpoint tried.
+    pub fn from_keys(e: &Error) -> Fail {
+        match e {
+            Error::Etcd(etcd) => Fail::error(
+                SERVER_ERROR,
+                format!(
+                    "{}: {} ({}) [{}]",
+                    etcd.code.as_u16(),
+                    etcd.message,
+                    etcd.cause.as_deref().unwrap_or(""),
+                    etcd.index
+                ),
+            ),
+            Error::OutcomeUnknown { source } => {
+                let inner = Fail::from_keys(source);
+                Fail {
+                    code: SERVER_ERROR,
+                    message: format!(
+                        "{}\nthe write may or may not have been applied; it was not sent again (read the key to find out)",
+                        inner.message.trim_end()
+                    ),
+                }
+            }
+            Error::DeadlineExceeded(_) => Fail::error(BAD_CONNECTION, "context deadline exceeded"),
+            Error::InvalidKey { .. } | Error::InvalidArgument { .. } => Fail::error(BAD_ARGS, e),
+            Error::AllEndpointsFailed { failures } => cluster_error(
+                failures
+                    .iter()
+                    .map(|(endpoint, e)| (endpoint.as_str(), e))
+                    .collect(),
+            ),
+            Error::Transport { endpoint, .. } => cluster_error(vec![(endpoint.as_str(), e)]),
+            Error::Api { message, .. } => Fail::error(SERVER_ERROR, message),
+            other => Fail::error(SERVER_ERROR, other),
+        }
+    }
+
+    /// etcdctl's report of a failed user, role or auth command: the server's
+    /// message alone.
+    pub fn from_admin(e: &Error) -> Fail {
+        match e {
+            Error::Api { message, .. } => Fail::plain(BAD_ARGS, message.clone()),
+            Error::Etcd(etcd) if etcd.code.as_u16() == 110 => {
+                Fail::plain(BAD_ARGS, "Insufficient credentials")
+            }
+            other => {
+                let mut f = Fail::from_keys(other);
+                if f.code == SERVER_ERROR {
+                    f.code = BAD_ARGS;
+                }
+                f
+            }
+        }
+    }
+}
+
+/// Go's client's `ClusterError`: "client: etcd cluster is unavailable or
+/// misconfigured; error #0: ...", then each error again on its own line.
+fn cluster_error(failures: Vec<(&str, &Error)>) -> Fail {
+    let mut head = String::from("client: etcd cluster is unavailable or misconfigured");
+    let mut detail = String::new();
+    let mut connection = true;
+    for (i, (endpoint, e)) in failures.iter().enumerate() {
+        let (text, is_connection) = describe(endpoint, e);
+        connection &= is_connection;
+        head.push_str(&format!("; error #{i}: {text}\n"));
+        detail.push_str(&format!("error #{i}: {text}\n"));
+    }
+    Fail {
+        code: if connection && !failures.is_empty() {
+            BAD_CONNECTION
+        } else {
+            SERVER_ERROR
+        },
+        message: format!("Error:  {head}\n{detail}"),
+    }
+}
+
+/// One endpoint's failure as Go's client words it, and whether it is a
+/// connection failure (exit status 2 when every endpoint's is).
+fn describe(endpoint: &str, e: &Error) -> (String, bool) {
+    match e {
+        Error::Transport { source, .. } => match source.kind() {
+            TransportErrorKind::Connect => (
+                format!(
+                    "dial tcp {}: {}",
+                    host_port(endpoint),
+                    connect_reason(source.message())
+                ),
+                true,
+            ),
+            TransportErrorKind::Timeout => (
+                format!("client: endpoint {endpoint} exceeded header timeout"),
+                false,
+            ),
+            _ => (format!("{endpoint}: {}", source.message()), false),
+        },
+        Error::OutcomeUnknown { source } => describe(endpoint, source),
+        other => (other.to_string(), false),
+    }
+}
+
+/// `connect: connection refused` for a refused connection, else the reason.
+fn connect_reason(message: &str) -> String {
+    if message.to_ascii_lowercase().contains("refused") {
+        "connect: connection refused".into()
+    } else {
+        message.to_string()
+    }
+}
+
+/// `127.0.0.1:2379` of `http://127.0.0.1:2379`.
+pub fn host_port(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split('/').next().unwrap_or(rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etcd_v2::TransportError;
+
+    #[test]
+    fn refused_connections_read_as_etcdctl_words_them() {
+        let e = Error::AllEndpointsFailed {
+            failures: vec![(
+                "http://127.0.0.1:26999".into(),
+                Error::Transport {
+                    endpoint: "http://127.0.0.1:26999".into(),
+                    source: TransportError::new(
+                        TransportErrorKind::Connect,
+                        "Connection refused (os error 111)",
+                    ),
+                },
+            )],
+        };
+        let f = Fail::from_keys(&e);
+        assert_eq!(f.code, BAD_CONNECTION);
+        assert_eq!(
+            f.message,
+            "Error:  client: etcd cluster is unavailable or misconfigured; error #0: dial tcp 127.0.0.1:26999: connect: connection refused\n\nerror #0: dial tcp 127.0.0.1:26999: connect: connection refused\n"
+        );
+    }
+
+    #[test]
+    fn a_timeout_is_a_server_error() {
+        let e = Error::Transport {
+            endpoint: "http://127.0.0.1:1".into(),
+            source: TransportError::new(TransportErrorKind::Timeout, "timed out"),
+        };
+        let f = Fail::from_keys(&e);
+        assert_eq!(f.code, SERVER_ERROR);
+        assert!(f
+            .message
+            .contains("client: endpoint http://127.0.0.1:1 exceeded header timeout"));
+    }
+}

@@ -1,0 +1,240 @@
+//! Beyond etcdctl: `lock NAME -- CMD...`, `elect KEY VALUE -- CMD...` and
+//! `copy PATH`.
+
+use std::io::{IsTerminal, Write};
+use std::process::{Child, Command, ExitStatus};
+use std::time::Duration;
+
+use etcd_v2::bridge::copy::CopySpec;
+use etcd_v2::client::LeaderEvent;
+
+use crate::connect::Cli;
+use crate::failure::{Fail, BAD_ARGS, OK};
+use crate::terminal;
+
+/// How often the running command, the lease and signals are looked at.
+const TICK: Duration = Duration::from_millis(50);
+
+fn spawn(command: &[String]) -> Result<Child, Fail> {
+    let (program, args) = command
+        .split_first()
+        .ok_or_else(|| Fail::error(BAD_ARGS, "a command to run is required after --"))?;
+    Command::new(program)
+        .args(args)
+        .spawn()
+        .map_err(|e| Fail::error(BAD_ARGS, format!("could not run {program}: {e}")))
+}
+
+/// The shell's exit status for a finished command (128 + the signal that
+/// killed it).
+fn status_code(status: ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1)
+}
+
+/// How a supervised command ended.
+enum Ended {
+    /// It exited by itself with this status.
+    Exited(i32),
+    /// This tool was signalled; the signal was passed on and the command ended.
+    Signalled(i32),
+    /// The lease was lost; the command was stopped (SIGTERM).
+    Lost,
+}
+
+/// Wait for `child`, passing on signals, and stopping it if `lost()` says the
+/// lease is gone.
+fn supervise(mut child: Child, lost: impl Fn() -> bool) -> Ended {
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ended::Exited(status_code(status)),
+            Ok(None) => {}
+            Err(_) => return Ended::Exited(1),
+        }
+        if let Some(signal) = terminal::received() {
+            terminal::kill(child.id(), signal);
+            let _ = child.wait();
+            return Ended::Signalled(signal);
+        }
+        if lost() {
+            terminal::kill(child.id(), libc::SIGTERM);
+            let _ = child.wait();
+            return Ended::Lost;
+        }
+        std::thread::sleep(TICK);
+    }
+}
+
+/// `lock [--ttl N] [--wait D] NAME -- CMD...`: hold the lock (python-etcd's
+/// layout under `/_locks/NAME`) while the command runs, renewing it; release
+/// it when the command ends or this tool is signalled. The command's status
+/// is passed through; if the lock is lost, the command is stopped and the
+/// status is 1.
+pub fn lock(
+    client: &Cli,
+    name: &str,
+    ttl: u64,
+    wait: Option<Duration>,
+    command: &[String],
+) -> Result<i32, Fail> {
+    if command.is_empty() {
+        return Err(Fail::error(
+            BAD_ARGS,
+            "a command to run is required after --",
+        ));
+    }
+    let mut lock = client.module().lock().get_lock(name, ttl);
+    let acquired = match wait {
+        Some(d) => lock.acquire_timeout(d),
+        None => lock.acquire().map(|_| true),
+    }
+    .map_err(|e| Fail::from_keys(&e))?;
+    if !acquired {
+        return Err(Fail::error(
+            BAD_ARGS,
+            format!("lock {name} not acquired in time"),
+        ));
+    }
+    terminal::catch_signals();
+    let keep = match lock.keep_alive() {
+        Ok(k) => k,
+        Err(e) => {
+            let _ = lock.release();
+            return Err(Fail::from_keys(&e));
+        }
+    };
+    let child = match spawn(command) {
+        Ok(c) => c,
+        Err(f) => {
+            keep.stop();
+            let _ = lock.release();
+            return Err(f);
+        }
+    };
+    let ended = supervise(child, || keep.is_lost());
+    let reason = keep.lost_reason();
+    keep.stop();
+    let released = lock.release();
+    match ended {
+        Ended::Exited(code) => {
+            released.map_err(|e| Fail::from_keys(&e))?;
+            Ok(code)
+        }
+        Ended::Signalled(signal) => Ok(128 + signal),
+        Ended::Lost => Err(Fail::error(
+            BAD_ARGS,
+            format!(
+                "lost the lock {name} ({}); the command was stopped",
+                reason.unwrap_or_else(|| "its TTL ran out".into())
+            ),
+        )),
+    }
+}
+
+/// `elect [--ttl N] KEY VALUE -- CMD...`: campaign for leadership of KEY
+/// with VALUE, run the command once elected, and resign when it ends or this
+/// tool is signalled. If leadership is lost, the command is stopped and the
+/// status is 1.
+pub fn elect(
+    client: &Cli,
+    key: &str,
+    value: &str,
+    ttl: u64,
+    command: &[String],
+) -> Result<i32, Fail> {
+    if command.is_empty() {
+        return Err(Fail::error(
+            BAD_ARGS,
+            "a command to run is required after --",
+        ));
+    }
+    terminal::catch_signals();
+    let campaign = client
+        .module()
+        .leader()
+        .campaign(key, value, ttl)
+        .map_err(|e| Fail::from_keys(&e))?;
+    loop {
+        if let Some(signal) = terminal::received() {
+            campaign.resign();
+            return Ok(128 + signal);
+        }
+        match campaign.next_event(Duration::from_millis(200)) {
+            Some(LeaderEvent::Elected) => break,
+            Some(LeaderEvent::Lost(e)) => eprintln!("campaign for {key}: {e}; campaigning again"),
+            _ => {}
+        }
+    }
+    let child = match spawn(command) {
+        Ok(c) => c,
+        Err(f) => {
+            campaign.resign();
+            return Err(f);
+        }
+    };
+    let ended = supervise(child, || !campaign.is_leader());
+    campaign.resign();
+    match ended {
+        Ended::Exited(code) => Ok(code),
+        Ended::Signalled(signal) => Ok(128 + signal),
+        Ended::Lost => Err(Fail::error(
+            BAD_ARGS,
+            format!("lost the leadership of {key}; the command was stopped"),
+        )),
+    }
+}
+
+/// `copy --from URLS [--hidden P]... PATH`: copy the v2 tree at PATH from the
+/// source cluster into this one (e.g. onto the bridge), with a progress bar
+/// on a terminal and a summary; status 1 unless everything was copied.
+pub fn copy(
+    target: &Cli,
+    source: &Cli,
+    path: &str,
+    hidden: &[String],
+) -> Result<(String, i32), Fail> {
+    let mut spec = CopySpec::new(path);
+    for h in hidden {
+        spec = spec.hidden(h.as_str());
+    }
+    let terminal = std::io::stderr().is_terminal();
+    let report = target
+        .copy_tree_from(source, &spec, |p| {
+            if terminal && (p.done == p.total || p.done % 64 == 0) {
+                let width = 30;
+                let filled = width * p.done / p.total.max(1);
+                let mut err = std::io::stderr();
+                let _ = write!(
+                    err,
+                    "\r[{}{}] {}/{}",
+                    "#".repeat(filled),
+                    " ".repeat(width - filled),
+                    p.done,
+                    p.total
+                );
+                let _ = err.flush();
+            }
+        })
+        .map_err(|e| Fail::from_keys(&e))?;
+    if terminal {
+        eprintln!();
+    }
+    let mut s = format!(
+        "copied {} files and {} directories; {} already there, {} expired before copying\n",
+        report.files, report.directories, report.unchanged, report.expired
+    );
+    for (key, why) in &report.conflicts {
+        s.push_str(&format!("conflict: {key}: {why}\n"));
+    }
+    for (key, why) in &report.refused {
+        s.push_str(&format!("refused: {key}: {why}\n"));
+    }
+    for key in &report.missing {
+        s.push_str(&format!("missing in the source: {key}\n"));
+    }
+    let code = if report.is_complete() { OK } else { BAD_ARGS };
+    Ok((s, code))
+}
