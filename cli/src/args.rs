@@ -317,7 +317,7 @@ pub enum Command {
         /// The leadership's TTL in seconds (renewed every third of it).
         #[arg(long, default_value_t = 30)]
         ttl: u64,
-        /// The leader key (under /_etcd/leader... as python-etcd's election).
+        /// The leader key (python-etcd's leader election layout, as the library uses it).
         key: Option<String>,
         /// This contender's value.
         value: Option<String>,

@@ -1,0 +1,428 @@
+//! `lock`, `elect`, `exec-watch`, `watch --forever`, `copy` and `completion`
+//! of the `etcd-v2` binary against a real etcd, with the commands (and the
+//! tool itself) killed mid-run.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use support::{ours, run, Member, Run};
+
+fn member() -> &'static Member {
+    static MEMBER: OnceLock<Member> = OnceLock::new();
+    MEMBER.get_or_init(|| Member::start("runners", false))
+}
+
+fn args(line: &[&str]) -> Vec<String> {
+    let mut out = vec!["--endpoints".to_string(), member().endpoint.clone()];
+    out.extend(line.iter().map(|s| s.to_string()));
+    out
+}
+
+/// Run the tool to its end.
+fn tool(line: &[&str]) -> Run {
+    run(&ours(), &args(line), &[], None, Duration::from_secs(60))
+}
+
+/// A running tool whose stdout lines arrive on a channel.
+struct Running {
+    child: Child,
+    lines: Receiver<String>,
+}
+
+impl Running {
+    fn start(line: &[&str]) -> Running {
+        let mut child = Command::new(ours())
+            .args(args(line))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("the tool starts");
+        let out = child.stdout.take().expect("stdout is piped");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running { child, lines }
+    }
+
+    fn line(&self, within: Duration) -> Option<String> {
+        self.lines.recv_timeout(within).ok()
+    }
+
+    fn signal(&self, signal: &str) {
+        let _ = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status();
+    }
+
+    fn wait(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                use std::os::unix::process::ExitStatusExt;
+                return status.code().or(status.signal().map(|s| 128 + s));
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn kill_pid(pid: &str) {
+    let _ = Command::new("kill").args(["-KILL", pid]).status();
+}
+
+#[test]
+fn lock_passes_the_commands_status_through_and_releases() {
+    let r = tool(&["lock", "status-lock", "--", "sh", "-c", "exit 7"]);
+    assert_eq!(r.code, 7, "{r:?}");
+    let r = tool(&["lock", "--wait", "3s", "status-lock", "--", "true"]);
+    assert_eq!(r.code, 0, "the lock was released: {r:?}");
+    let r = tool(&["lock", "status-lock"]);
+    assert_eq!(r.code, 1, "a command is required: {r:?}");
+}
+
+#[test]
+fn a_killed_command_releases_the_lock_and_a_waiter_takes_over() {
+    let first = Running::start(&[
+        "lock",
+        "--ttl",
+        "60",
+        "kill-cmd",
+        "--",
+        "sh",
+        "-c",
+        "echo $$; exec sleep 120",
+    ]);
+    let pid = first
+        .line(Duration::from_secs(20))
+        .expect("the first holder runs");
+    let second = Running::start(&[
+        "lock",
+        "--ttl",
+        "60",
+        "kill-cmd",
+        "--",
+        "sh",
+        "-c",
+        "echo second",
+    ]);
+    assert_eq!(
+        second.line(Duration::from_millis(800)),
+        None,
+        "the waiter waits while the lock is held"
+    );
+    kill_pid(&pid);
+    let mut first = first;
+    assert_eq!(
+        first.wait(Duration::from_secs(10)),
+        Some(137),
+        "the status of the killed command"
+    );
+    // Released at once (well before the 60 s TTL).
+    assert_eq!(
+        second.line(Duration::from_secs(10)).as_deref(),
+        Some("second")
+    );
+}
+
+#[test]
+fn a_killed_tool_lets_its_lock_expire_and_a_waiter_takes_over() {
+    let first = Running::start(&[
+        "lock",
+        "--ttl",
+        "2",
+        "kill-tool",
+        "--",
+        "sh",
+        "-c",
+        "echo $$; exec sleep 120",
+    ]);
+    let pid = first
+        .line(Duration::from_secs(20))
+        .expect("the first holder runs");
+    let second = Running::start(&[
+        "lock",
+        "--ttl",
+        "2",
+        "kill-tool",
+        "--",
+        "sh",
+        "-c",
+        "echo second",
+    ]);
+    assert_eq!(second.line(Duration::from_millis(500)), None);
+    first.signal("-KILL");
+    kill_pid(&pid);
+    let started = Instant::now();
+    assert_eq!(
+        second.line(Duration::from_secs(20)).as_deref(),
+        Some("second")
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn sigterm_stops_the_command_releases_the_lock_and_exits_143() {
+    let mut first = Running::start(&[
+        "lock",
+        "--ttl",
+        "60",
+        "term-lock",
+        "--",
+        "sh",
+        "-c",
+        "echo held; exec sleep 120",
+    ]);
+    assert_eq!(first.line(Duration::from_secs(20)).as_deref(), Some("held"));
+    let second = Running::start(&[
+        "lock",
+        "--ttl",
+        "60",
+        "term-lock",
+        "--",
+        "sh",
+        "-c",
+        "echo second",
+    ]);
+    assert_eq!(second.line(Duration::from_millis(500)), None);
+    first.signal("-TERM");
+    assert_eq!(first.wait(Duration::from_secs(10)), Some(143));
+    assert_eq!(
+        second.line(Duration::from_secs(10)).as_deref(),
+        Some("second")
+    );
+}
+
+#[test]
+fn elect_runs_while_leader_and_a_contender_takes_over_when_the_command_dies() {
+    let first = Running::start(&[
+        "elect",
+        "--ttl",
+        "60",
+        "/cli-leader",
+        "a",
+        "--",
+        "sh",
+        "-c",
+        "echo $$; exec sleep 120",
+    ]);
+    let pid = first
+        .line(Duration::from_secs(20))
+        .expect("the first contender leads");
+    let second = Running::start(&[
+        "elect",
+        "--ttl",
+        "60",
+        "/cli-leader",
+        "b",
+        "--",
+        "sh",
+        "-c",
+        "echo leading-b",
+    ]);
+    assert_eq!(
+        second.line(Duration::from_millis(800)),
+        None,
+        "one leader at a time"
+    );
+    kill_pid(&pid);
+    assert_eq!(
+        second.line(Duration::from_secs(15)).as_deref(),
+        Some("leading-b")
+    );
+}
+
+#[test]
+fn elect_after_the_leaders_tool_is_killed_takes_over_once_its_ttl_ends() {
+    let first = Running::start(&[
+        "elect",
+        "--ttl",
+        "2",
+        "/cli-leader2",
+        "a",
+        "--",
+        "sh",
+        "-c",
+        "echo $$; exec sleep 120",
+    ]);
+    let pid = first
+        .line(Duration::from_secs(20))
+        .expect("the first contender leads");
+    let second = Running::start(&[
+        "elect",
+        "--ttl",
+        "2",
+        "/cli-leader2",
+        "b",
+        "--",
+        "sh",
+        "-c",
+        "echo leading-b",
+    ]);
+    assert_eq!(second.line(Duration::from_millis(500)), None);
+    first.signal("-KILL");
+    kill_pid(&pid);
+    assert_eq!(
+        second.line(Duration::from_secs(20)).as_deref(),
+        Some("leading-b")
+    );
+}
+
+/// The store's index now (from a write's extended output).
+fn index_after_writing(key: &str) -> u64 {
+    let r = tool(&["-o", "extended", "set", key, "start"]);
+    r.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Index: "))
+        .and_then(|i| i.parse().ok())
+        .unwrap_or_else(|| panic!("an index in {r:?}"))
+}
+
+#[test]
+fn exec_watch_runs_the_command_once_per_change_in_order() {
+    let start = index_after_writing("/cli-ew");
+    let after = start.to_string();
+    let watcher = Running::start(&[
+        "exec-watch",
+        "--after-index",
+        &after,
+        "/cli-ew",
+        "--",
+        "sh",
+        "-c",
+        "echo \"$ETCD_WATCH_ACTION $ETCD_WATCH_KEY $ETCD_WATCH_MODIFIED_INDEX $ETCD_WATCH_VALUE\"",
+    ]);
+    for v in ["one", "two", "three"] {
+        assert_eq!(tool(&["set", "/cli-ew", v]).code, 0);
+    }
+    tool(&["rm", "/cli-ew"]);
+    for (i, v) in ["one", "two", "three"].iter().enumerate() {
+        let want = format!("set /cli-ew {} {v}", start + 1 + i as u64);
+        assert_eq!(watcher.line(Duration::from_secs(10)), Some(want));
+    }
+    assert_eq!(
+        watcher.line(Duration::from_secs(10)),
+        Some(format!("delete /cli-ew {} ", start + 4))
+    );
+}
+
+#[test]
+fn watch_forever_prints_every_change_once_in_order() {
+    let start = index_after_writing("/cli-wf").to_string();
+    let watcher = Running::start(&["watch", "--forever", "--after-index", &start, "/cli-wf"]);
+    let writes = 30;
+    for i in 0..writes {
+        assert_eq!(tool(&["set", "/cli-wf", &i.to_string()]).code, 0);
+    }
+    for i in 0..writes {
+        assert_eq!(watcher.line(Duration::from_secs(10)), Some(i.to_string()));
+    }
+    assert_eq!(
+        watcher.line(Duration::from_millis(300)),
+        None,
+        "nothing repeated"
+    );
+}
+
+#[test]
+fn copy_moves_a_v2_tree_onto_the_bridge_and_can_run_again() {
+    assert_eq!(tool(&["set", "/cli-tree/a", "1"]).code, 0);
+    assert_eq!(tool(&["set", "/cli-tree/sub/b", "2"]).code, 0);
+    let from = member().endpoint.clone();
+    let first = tool(&[
+        "--bridge",
+        "/cli-copy",
+        "copy",
+        "--from",
+        &from,
+        "/cli-tree",
+    ]);
+    assert_eq!(first.code, 0, "{first:?}");
+    assert!(
+        first.stdout.starts_with("copied 2 files and 2 directories"),
+        "{first:?}"
+    );
+    let read = tool(&["--bridge", "/cli-copy", "get", "/cli-tree/sub/b"]);
+    assert_eq!(read.stdout, "2\n");
+    let again = tool(&[
+        "--bridge",
+        "/cli-copy",
+        "copy",
+        "--from",
+        &from,
+        "/cli-tree",
+    ]);
+    assert!(
+        again
+            .stdout
+            .starts_with("copied 0 files and 0 directories; 4 already there"),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let r = run(
+            &ours(),
+            &["completion".to_string(), shell.to_string()],
+            &[],
+            None,
+            Duration::from_secs(20),
+        );
+        assert_eq!(r.code, 0);
+        assert!(
+            r.stdout.contains("exec-watch"),
+            "{shell}: {}",
+            &r.stdout[..r.stdout.len().min(200)]
+        );
+    }
+}
+
+#[test]
+fn bad_input_is_refused_before_anything_is_sent() {
+    let r = tool(&["set", "--ttl", "99999999999", "/cli-bad", "x"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("ttl"), "{r:?}");
+    assert_eq!(tool(&["get", "/cli-bad"]).code, 4, "nothing was written");
+    let r = run(
+        &ours(),
+        &[
+            "--endpoints".into(),
+            "localhost:2379".into(),
+            "get".into(),
+            "/x".into(),
+        ],
+        &[],
+        None,
+        Duration::from_secs(20),
+    );
+    assert_eq!(r.code, 1);
+    let r = tool(&["--discovery-srv", "example.com", "get", "/x"]);
+    assert_eq!(
+        r.code, 1,
+        "an unsupported option is an error, never ignored: {r:?}"
+    );
+    let r = tool(&["--timeout", "soon", "get", "/x"]);
+    assert_eq!(r.code, 1, "{r:?}");
+}
