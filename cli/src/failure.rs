@@ -127,6 +127,11 @@ fn cluster_error(failures: Vec<(&str, &Error)>) -> Fail {
 fn describe(endpoint: &str, e: &Error) -> (String, bool) {
     match e {
         Error::Transport { source, .. } => match source.kind() {
+            // A refused certificate is not a connection failure to etcdctl
+            // (status 4, as any other failed request).
+            TransportErrorKind::Connect if source.message().contains("TLS") => {
+                (format!("{endpoint}: {}", source.message()), false)
+            }
             TransportErrorKind::Connect => (
                 format!(
                     "dial tcp {}: {}",

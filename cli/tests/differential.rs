@@ -7,76 +7,14 @@
 
 mod support;
 
-use std::time::Duration;
-
-use support::{etcdctl, ours, run, Member, Run};
-
-/// How a line's runs are compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// stdout, stderr's first line and the exit status.
-    Same,
-    /// The same, with stdout's lines in any order (etcd lists children in
-    /// hash order).
-    Unordered,
-    /// stdout and the exit status: etcdctl complains on stderr that it cannot
-    /// turn off a pipe's echo (stty), this tool does not.
-    StdoutAndStatus,
-    /// Only the exit status: a difference README.md lists.
-    Differs(&'static str),
-}
-
-struct Line {
-    args: &'static str,
-    stdin: Option<&'static str>,
-    mode: Mode,
-    /// Whether the line is run over the bridge too.
-    bridge: bool,
-}
-
-const fn l(args: &'static str) -> Line {
-    Line {
-        args,
-        stdin: None,
-        mode: Mode::Same,
-        bridge: true,
-    }
-}
-
-const fn unordered(args: &'static str) -> Line {
-    Line {
-        mode: Mode::Unordered,
-        ..l(args)
-    }
-}
-
-/// A line only for v2 (the reason is in README's bridge table).
-const fn v2(args: &'static str) -> Line {
-    Line {
-        bridge: false,
-        ..l(args)
-    }
-}
-
-const fn password(args: &'static str, stdin: &'static str) -> Line {
-    Line {
-        stdin: Some(stdin),
-        mode: Mode::StdoutAndStatus,
-        bridge: false,
-        args,
-    }
-}
-
-const fn differs(args: &'static str, why: &'static str) -> Line {
-    Line {
-        mode: Mode::Differs(why),
-        ..l(args)
-    }
-}
+use support::script::{
+    beyond, compare, dead_endpoint, differs, l, password, unordered, v2, Line, Mask, Mode, Runner,
+};
+use support::{etcdctl, ours, Member};
 
 /// The script. `{E}` is the member, `{DEAD}` an endpoint where nothing
-/// listens; `ENV ` runs the line with `ETCDCTL_ENDPOINTS` instead of
-/// `--endpoints`. Arguments split on spaces; `'...'` keeps spaces.
+/// listens; `ENV:NAME=VALUE` sets a variable. Arguments split on spaces;
+/// `'...'` keeps spaces.
 const SCRIPT: &[Line] = &[
     l("set /foo bar"),
     l("get /foo"),
@@ -177,6 +115,8 @@ const SCRIPT: &[Line] = &[
     l("member remove nothex"),
     l("member add bad 127.0.0.1:1"),
     l("member add"),
+    l("member update"),
+    l("member update 1234abcd http://127.0.0.1:1"),
     l("cluster-health"),
     v2("--debug get /foo"),
     l("--no-sync get /foo"),
@@ -188,7 +128,8 @@ const SCRIPT: &[Line] = &[
     v2("--endpoints {DEAD} cluster-health"),
     l("--endpoints {DEAD},{E} get /foo"),
     l("--endpoints 127.0.0.1:1 get /foo"),
-    l("ENV get /foo"),
+    l("ENV:ETCDCTL_ENDPOINTS={E} get /foo"),
+    l("ENV:ETCDCTL_ENDPOINTS={DEAD},{E} ENV:ETCDCTL_PEERS=http://127.0.0.1:1 get /foo"),
     l("frobnicate"),
     v2("user list"),
     v2("auth enable"),
@@ -207,6 +148,7 @@ const SCRIPT: &[Line] = &[
     v2("auth enable"),
     v2("get /foo"),
     v2("-u root:rootpw get /foo"),
+    v2("ENV:ETCDCTL_USERNAME=root:rootpw user list"),
     v2("-u root:nope get /foo"),
     v2("-u alice:alicepw get /foo"),
     v2("-u alice:alicepw set /cas x"),
@@ -228,168 +170,43 @@ const SCRIPT: &[Line] = &[
     v2("user list"),
 ];
 
-/// Split on spaces, keeping `'...'` together.
-fn words(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut word = String::new();
-    let mut quoted = false;
-    let mut started = false;
-    for c in line.chars() {
-        match c {
-            '\'' => {
-                quoted = !quoted;
-                started = true;
-            }
-            ' ' if !quoted => {
-                if started {
-                    out.push(std::mem::take(&mut word));
-                    started = false;
-                }
-            }
-            c => {
-                word.push(c);
-                started = true;
-            }
-        }
-    }
-    if started {
-        out.push(word);
-    }
-    out
-}
-
-/// A port where nothing listens (bound, then closed).
-fn dead_endpoint() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-    let port = listener.local_addr().expect("an address").port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
-}
-
-/// Run the script with `program` (and `extra` global flags) against `member`.
-fn run_script(
-    program: &str,
-    extra: &[&str],
-    etcdctl_api: bool,
-    member: &Member,
+fn runner<'a>(
+    program: &'a str,
+    extra: &'a [&'a str],
+    etcdctl: bool,
+    member: &'a Member,
     dead: &str,
-    bridge_only: bool,
-) -> Vec<Run> {
-    let mut runs = Vec::new();
-    for line in SCRIPT.iter().filter(|l| !bridge_only || l.bridge) {
-        let text = line
-            .args
-            .replace("{E}", &member.endpoint)
-            .replace("{DEAD}", dead);
-        let (via_env, text) = match text.strip_prefix("ENV ") {
-            Some(rest) => (true, rest.to_string()),
-            None => (false, text),
-        };
-        let mut args: Vec<String> = Vec::new();
-        if !via_env && !text.contains("--endpoints") {
-            args.push("--endpoints".into());
-            args.push(member.endpoint.clone());
-        }
-        args.extend(extra.iter().map(|s| s.to_string()));
-        args.extend(words(&text));
-        let mut env = vec![];
-        if etcdctl_api {
-            env.push(("ETCDCTL_API", "2"));
-        }
-        if via_env {
-            env.push(("ETCDCTL_ENDPOINTS", member.endpoint.as_str()));
-        }
-        runs.push(run(
-            program,
-            &args,
-            &env,
-            line.stdin,
-            Duration::from_secs(30),
-        ));
+) -> Runner<'a> {
+    Runner {
+        program,
+        extra,
+        etcdctl,
+        endpoint: &member.endpoint,
+        vars: vec![
+            ("E".into(), member.endpoint.clone()),
+            ("DEAD".into(), dead.to_string()),
+        ],
     }
-    runs
-}
-
-/// What is compared of a run.
-fn compared(run: &Run, mode: Mode, mask_digits: bool) -> (String, String, i32) {
-    let mask = |s: &str| -> String {
-        let mut s = mask_expiration(s);
-        if mask_digits {
-            s = s
-                .split(|c: char| c.is_ascii_digit())
-                .filter(|p| !p.is_empty())
-                .collect::<Vec<_>>()
-                .join("N");
-        }
-        s
-    };
-    let mut stdout = mask(&run.stdout);
-    if mode == Mode::Unordered {
-        let mut lines: Vec<&str> = stdout.lines().collect();
-        lines.sort();
-        stdout = lines.join("\n");
-    }
-    let stderr = mask(run.stderr_first_line());
-    match mode {
-        Mode::Same | Mode::Unordered => (stdout, stderr, run.code),
-        Mode::StdoutAndStatus => (stdout, String::new(), run.code),
-        Mode::Differs(_) => (String::new(), String::new(), run.code),
-    }
-}
-
-/// Timestamps differ from run to run.
-fn mask_expiration(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find("\"expiration\":\"") {
-        let start = i + "\"expiration\":\"".len();
-        out.push_str(&rest[..start]);
-        out.push_str("TIME");
-        rest = &rest[start..];
-        rest = &rest[rest.find('"').unwrap_or(rest.len())..];
-    }
-    out.push_str(rest);
-    out
-}
-
-fn compare(name: &str, expected: &[Run], got: &[Run], lines: &[&Line], mask_digits: bool) {
-    let mut mismatches = Vec::new();
-    for ((line, want), have) in lines.iter().zip(expected).zip(got) {
-        let a = compared(want, line.mode, mask_digits);
-        let b = compared(have, line.mode, mask_digits);
-        if a != b {
-            mismatches.push(format!(
-                "{}\n  expected: {a:?}\n  got:      {b:?}",
-                line.args
-            ));
-        }
-    }
-    assert!(
-        mismatches.is_empty(),
-        "{name}: {} of {} lines differ:\n{}",
-        mismatches.len(),
-        lines.len(),
-        mismatches.join("\n")
-    );
 }
 
 #[test]
 fn the_script_gives_etcdctls_output_on_v2_and_the_same_over_the_bridge() {
     assert!(SCRIPT.len() >= 60, "the script covers at least 60 lines");
     let etcdctl = etcdctl();
+    let ours = ours();
     let member = Member::start("diff", false);
     let dead = dead_endpoint();
     let all: Vec<&Line> = SCRIPT.iter().collect();
 
-    let reference = run_script(&etcdctl, &[], true, &member, &dead, false);
+    let reference = runner(&etcdctl, &[], true, &member, &dead).run(&all);
     member.reset();
-    let mine = run_script(&ours(), &[], false, &member, &dead, false);
+    let mine = runner(&ours, &[], false, &member, &dead).run(&all);
     compare(
         "etcd-v2 against etcdctl 3.4",
         &reference,
         &mine,
         &all,
-        false,
+        Mask::default(),
     );
 
     // The bridge: the same lines on a fresh member's v3 keyspace, against
@@ -397,27 +214,299 @@ fn the_script_gives_etcdctls_output_on_v2_and_the_same_over_the_bridge() {
     // revisions, so digits are masked).
     member.reset();
     let bridged: Vec<&Line> = SCRIPT.iter().filter(|l| l.bridge).collect();
-    let v2_lines = run_script(&ours(), &[], false, &member, &dead, true);
+    let v2_lines = runner(&ours, &[], false, &member, &dead).run(&bridged);
     member.reset();
-    let over_bridge = run_script(&ours(), &["--bridge", "/diff"], false, &member, &dead, true);
+    let over_bridge = runner(&ours, &["--bridge", "/diff"], false, &member, &dead).run(&bridged);
+    let digits = Mask {
+        digits: true,
+        ids: false,
+    };
     compare(
         "etcd-v2 --bridge against etcd-v2 on v2",
         &v2_lines,
         &over_bridge,
         &bridged,
-        true,
+        digits,
+    );
+}
+
+/// Member changes and health on a three-member cluster, then with one member
+/// stopped: `{NEWID}` is the ID `member add` printed (a new one each run, so
+/// member IDs are masked).
+const CLUSTER_SCRIPT: &[Line] = &[
+    unordered("member list"),
+    l("cluster-health"),
+    l("member add fake {FAKE}"),
+    unordered("member list"),
+    unordered("cluster-health"),
+    l("member update {NEWID} {FAKE2}"),
+    l("member remove {NEWID}"),
+    l("member remove {NEWID}"),
+    unordered("member list"),
+    l("member add dup {PEER2}"),
+    l("member add bad 127.0.0.1:1"),
+    l("member update"),
+];
+
+const ONE_DOWN_SCRIPT: &[Line] = &[
+    unordered("cluster-health"),
+    l("--endpoints {E3},{E1},{E2} get /nokey"),
+    l("--endpoints {E3},{E1},{E2} set /k v"),
+    l("--endpoints {E3},{E1},{E2} get /k"),
+    v2("--endpoints {E3} get /k"),
+];
+
+#[test]
+fn member_changes_and_health_on_a_three_member_cluster_as_etcdctl() {
+    let etcdctl = etcdctl();
+    let ours = ours();
+    let cluster = Member::start_with("cluster", 3, &[], &[]);
+    let peer2 = std::fs::read_to_string(cluster.dir.join("m2/cmd"))
+        .expect("member 2's command line")
+        .lines()
+        .skip_while(|l| *l != "--initial-advertise-peer-urls")
+        .nth(1)
+        .expect("its peer URL")
+        .to_string();
+    let (fake, fake2) = (dead_endpoint(), dead_endpoint());
+    let vars = |extra: Vec<(String, String)>| {
+        let mut v = vec![
+            ("E1".to_string(), cluster.endpoints[0].clone()),
+            ("E2".to_string(), cluster.endpoints[1].clone()),
+            ("E3".to_string(), cluster.endpoints[2].clone()),
+            ("FAKE".to_string(), fake.clone()),
+            ("FAKE2".to_string(), fake2.clone()),
+            ("PEER2".to_string(), peer2.clone()),
+        ];
+        v.extend(extra);
+        v
+    };
+    let ids = Mask {
+        digits: false,
+        ids: true,
+    };
+    let lines: Vec<&Line> = CLUSTER_SCRIPT.iter().collect();
+    let mut theirs = Runner {
+        program: &etcdctl,
+        extra: &[],
+        etcdctl: true,
+        endpoint: &cluster.endpoint,
+        vars: vars(vec![]),
+    };
+    let mut mine = Runner {
+        program: &ours,
+        extra: &[],
+        etcdctl: false,
+        endpoint: &cluster.endpoint,
+        vars: vars(vec![]),
+    };
+    // etcd refuses a member while it judges the cluster not ready for one
+    // (a 500, or "has no leader" in Go's client), for a few seconds after a
+    // start or another change: such a run is not a difference, it is retried.
+    let settled = |runner: &mut Runner| {
+        for _ in 0..15 {
+            let runs = runner.run(&lines);
+            if runs[2].code == 0 {
+                return runs;
+            }
+            std::thread::sleep(std::time::Duration::from_secs(2));
+        }
+        panic!("etcd never accepted the new member");
+    };
+    let reference = settled(&mut theirs);
+    let got = settled(&mut mine);
+    compare(
+        "member changes: etcd-v2 against etcdctl 3.4",
+        &reference,
+        &got,
+        &lines,
+        ids,
+    );
+
+    cluster.stop_member(3);
+    let lines: Vec<&Line> = ONE_DOWN_SCRIPT.iter().collect();
+    // The key each run writes is removed before the other runs.
+    let reference = theirs.run(&lines);
+    let _ = support::run(
+        &ours,
+        &[
+            "--endpoints".into(),
+            cluster.endpoint.clone(),
+            "rm".into(),
+            "/k".into(),
+        ],
+        &[],
+        None,
+        std::time::Duration::from_secs(20),
+    );
+    let got = mine.run(&lines);
+    compare(
+        "one member down: etcd-v2 against etcdctl 3.4",
+        &reference,
+        &got,
+        &lines,
+        Mask {
+            digits: true,
+            ids: true,
+        },
     );
 }
 
 #[test]
 fn the_differences_are_the_listed_ones() {
     let listed = std::fs::read_to_string(support::root().join("README.md")).expect("README.md");
-    for line in SCRIPT {
-        if let Mode::Differs(why) = line.mode {
+    for line in SCRIPT.iter().chain(TLS_SCRIPT).chain(CLUSTER_SCRIPT) {
+        if let Mode::Differs(why) | Mode::Beyond(why) = line.mode {
             assert!(
                 listed.contains(why),
                 "README.md lists the difference: {why}"
             );
         }
     }
+}
+
+/// The TLS flags and variables, on a member that serves https and requires
+/// client certificates. `{CA}`, `{CERT}` and `{KEY}` are generated here.
+const TLS_SCRIPT: &[Line] = &[
+    l("--ca-file {CA} --cert-file {CERT} --key-file {KEY} set /tls v"),
+    l("--ca-file {CA} --cert-file {CERT} --key-file {KEY} -o json get /tls"),
+    beyond(
+        "--insecure-skip-tls-verify --cert-file {CERT} --key-file {KEY} get /tls",
+        "etcdctl 3.4's v2 mode has no --insecure-skip-tls-verify",
+    ),
+    l("ENV:ETCDCTL_CA_FILE={CA} ENV:ETCDCTL_CERT_FILE={CERT} ENV:ETCDCTL_KEY_FILE={KEY} get /tls"),
+    l("--ca-file {CA} --cert-file {CERT} --key-file {KEY} member list"),
+    l("--ca-file {CA} --cert-file {CERT} --key-file {KEY} cluster-health"),
+    differs(
+        "--ca-file {CA} get /tls",
+        "a TLS failure is worded by rustls, not by Go's crypto/tls",
+    ),
+    differs(
+        "--cert-file {CERT} --key-file {KEY} get /tls",
+        "a TLS failure is worded by rustls, not by Go's crypto/tls",
+    ),
+];
+
+/// Files removed when the test ends (the CA's and the private keys).
+struct Pki(std::path::PathBuf);
+
+impl Drop for Pki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn pki() -> (Pki, [String; 5]) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa,
+        KeyPair, KeyUsagePurpose,
+    };
+    let dir = Member::dir_for("pki");
+    std::fs::create_dir_all(&dir).expect("a directory for the certificates");
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca =
+        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("a key")).expect("a CA");
+    std::fs::write(path("ca.pem"), ca.pem()).expect("written");
+    for (name, sans, usage) in [
+        (
+            "server",
+            vec!["localhost".to_string(), "127.0.0.1".to_string()],
+            ExtendedKeyUsagePurpose::ServerAuth,
+        ),
+        (
+            "client",
+            vec!["client".to_string()],
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ),
+    ] {
+        let mut params = CertificateParams::new(sans).expect("parameters");
+        params.extended_key_usages = vec![usage];
+        let key = KeyPair::generate().expect("a key");
+        let cert = params.signed_by(&key, &ca).expect("a certificate");
+        std::fs::write(path(&format!("{name}.pem")), cert.pem()).expect("written");
+        std::fs::write(path(&format!("{name}.key")), key.serialize_pem()).expect("written");
+    }
+    let files = [
+        path("ca.pem"),
+        path("server.pem"),
+        path("server.key"),
+        path("client.pem"),
+        path("client.key"),
+    ];
+    (Pki(dir), files)
+}
+
+#[test]
+fn tls_flags_and_variables_as_etcdctl() {
+    let etcdctl = etcdctl();
+    let ours = ours();
+    let (_pki, [ca, server, server_key, cert, key]) = pki();
+    let curl = format!("-k --cert {cert} --key {key}");
+    let member = Member::start_with(
+        "tls",
+        1,
+        &[
+            "--cert-file",
+            &server,
+            "--key-file",
+            &server_key,
+            "--trusted-ca-file",
+            &ca,
+            "--client-cert-auth=true",
+        ],
+        &[("ETCD_SCHEME", "https"), ("ETCD_HEALTH_CURL_ARGS", &curl)],
+    );
+    let vars = vec![
+        ("CA".to_string(), ca.clone()),
+        ("CERT".to_string(), cert),
+        ("KEY".to_string(), key),
+    ];
+    let lines: Vec<&Line> = TLS_SCRIPT.iter().collect();
+    let reference = Runner {
+        program: &etcdctl,
+        extra: &[],
+        etcdctl: true,
+        endpoint: &member.endpoint,
+        vars: vars.clone(),
+    }
+    .run(&lines);
+    let _ = support::run(
+        &ours,
+        &[
+            "--endpoints".into(),
+            member.endpoint.clone(),
+            "--ca-file".into(),
+            ca.clone(),
+            "--cert-file".into(),
+            vars[1].1.clone(),
+            "--key-file".into(),
+            vars[2].1.clone(),
+            "rm".into(),
+            "/tls".into(),
+        ],
+        &[],
+        None,
+        std::time::Duration::from_secs(20),
+    );
+    let got = Runner {
+        program: &ours,
+        extra: &[],
+        etcdctl: false,
+        endpoint: &member.endpoint,
+        vars,
+    }
+    .run(&lines);
+    compare(
+        "TLS: etcd-v2 against etcdctl 3.4",
+        &reference,
+        &got,
+        &lines,
+        Mask {
+            digits: true,
+            ids: false,
+        },
+    );
 }

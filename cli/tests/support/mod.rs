@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod script;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -16,7 +18,10 @@ pub fn root() -> PathBuf {
 /// One etcd member of the version `ETCD_VERSION` names (3.4 by default).
 pub struct Member {
     pub dir: PathBuf,
+    /// The first member's client URL.
     pub endpoint: String,
+    /// Every member's client URL.
+    pub endpoints: Vec<String>,
 }
 
 fn etcd_sh(args: &[&str], env: &[(&str, &str)]) -> String {
@@ -38,20 +43,43 @@ fn etcd_sh(args: &[&str], env: &[(&str, &str)]) -> String {
 impl Member {
     /// Start a member (serving v2 unless `v3only`).
     pub fn start(name: &str, v3only: bool) -> Member {
-        let dir = std::env::temp_dir().join(format!("etcd-v2-cli-{name}-{}", std::process::id()));
+        let flags = if v3only { "v3only" } else { "v2" };
+        Member::start_with(name, 1, &[], &[("ETCD_V2_FLAGS", flags)])
+    }
+
+    /// The state directory a cluster named `name` keeps its data in (removed
+    /// when the cluster stops, or by the watchdog once this process exits).
+    pub fn dir_for(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("etcd-v2-cli-{name}-{}", std::process::id()))
+    }
+
+    /// Start `members` members with `extra` flags and `env` for etcd.sh.
+    pub fn start_with(name: &str, members: usize, extra: &[&str], env: &[(&str, &str)]) -> Member {
+        let dir = Member::dir_for(name);
         let pid = std::process::id().to_string();
         let dir_text = dir.to_string_lossy().into_owned();
-        let flags = if v3only { "v3only" } else { "v2" };
-        let out = etcd_sh(
-            &["start", &dir_text, "1", &pid],
-            &[("ETCD_V2_FLAGS", flags)],
-        );
-        let endpoint = out
+        let count = members.to_string();
+        let mut args = vec!["start", &dir_text, &count, &pid];
+        args.extend_from_slice(extra);
+        let out = etcd_sh(&args, env);
+        let endpoints: Vec<String> = out
             .lines()
             .find_map(|l| l.strip_prefix("ENDPOINTS="))
             .expect("etcd.sh prints the endpoints")
-            .to_string();
-        Member { dir, endpoint }
+            .split(',')
+            .map(str::to_string)
+            .collect();
+        Member {
+            dir,
+            endpoint: endpoints[0].clone(),
+            endpoints,
+        }
+    }
+
+    /// Stop member `i` (1-based) with SIGTERM.
+    pub fn stop_member(&self, i: usize) {
+        let dir = self.dir.to_string_lossy().into_owned();
+        etcd_sh(&["kill", &dir, &i.to_string(), "TERM"], &[]);
     }
 
     /// Stop the member, empty its data and start it again with the same
