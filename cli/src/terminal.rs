@@ -37,7 +37,6 @@ impl EchoOff {
         }
         let mut quiet = saved;
         quiet.c_lflag &= !libc::ECHO;
-        quiet.c_lflag |= libc::ECHONL;
         // SAFETY: `quiet` is a termios read from this terminal, changed in lflag only.
         if unsafe { libc::tcsetattr(0, libc::TCSANOW, &quiet) } != 0 {
             return None;

@@ -426,3 +426,92 @@ fn bad_input_is_refused_before_anything_is_sent() {
     let r = tool(&["--timeout", "soon", "get", "/x"]);
     assert_eq!(r.code, 1, "{r:?}");
 }
+
+#[test]
+fn watch_without_an_index_ends_with_the_next_change() {
+    let mut watcher = Running::start(&["watch", "/cli-plain"]);
+    // The watch starts from the store's index when it is ready: write until
+    // it reports a change (each write is a change it may report).
+    let mut seen = None;
+    for i in 0..40 {
+        assert_eq!(tool(&["set", "/cli-plain", &format!("v{i}")]).code, 0);
+        if let Some(line) = watcher.line(Duration::from_millis(500)) {
+            seen = Some(line);
+            break;
+        }
+    }
+    let seen = seen.expect("the watch reported a change");
+    assert!(seen.starts_with('v'), "{seen}");
+    assert_eq!(
+        watcher.wait(Duration::from_secs(10)),
+        Some(0),
+        "it ends after one change"
+    );
+}
+
+#[test]
+fn a_watched_delete_prints_the_previous_value() {
+    let start = index_after_writing("/cli-del").to_string();
+    assert_eq!(tool(&["rm", "/cli-del"]).code, 0);
+    let r = tool(&["watch", "--after-index", &start, "/cli-del"]);
+    assert_eq!(
+        (r.stdout.as_str(), r.code),
+        ("PrevNode.Value: start\n", 0),
+        "{r:?}"
+    );
+    let r = tool(&["watch", "-r", "--after-index", &start, "/cli-del"]);
+    assert_eq!(
+        r.stdout, "[delete] /cli-del\nPrevNode.Value: start\n",
+        "{r:?}"
+    );
+}
+
+#[test]
+fn debug_prints_requests_with_credentials_masked() {
+    let r = tool(&["--debug", "-u", "someone:secretpw", "get", "/cli-debug"]);
+    assert!(r.stderr.contains("cURL Command: curl -X GET"), "{r:?}");
+    assert!(r.stderr.contains("-u someone:********"), "{r:?}");
+    assert!(
+        !r.stderr.contains("secretpw") && !r.stdout.contains("secretpw"),
+        "{r:?}"
+    );
+}
+
+/// Type the password on a pseudo-terminal (python3's pty module) and check
+/// it is not echoed.
+#[test]
+fn a_prompted_password_is_not_echoed_on_a_terminal() {
+    assert_eq!(tool(&["set", "/cli-pty", "value"]).code, 0);
+    let program = r#"
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+out = b""
+deadline = time.time() + 20
+while b"Password: " not in out and time.time() < deadline:
+    out += os.read(fd, 1024)
+os.write(fd, b"typedsecret\n")
+while True:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+    let mut line = vec!["-c".to_string(), program.to_string(), ours()];
+    line.extend(args(&["-u", "someone", "get", "/cli-pty"]));
+    let r = run("python3", &line, &[], None, Duration::from_secs(40));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.starts_with("Password: \r\nvalue"), "one newline after the prompt, as etcdctl: {r:?}");
+    assert!(r.stdout.contains("value"), "{r:?}");
+    assert!(
+        !r.stdout.contains("typedsecret"),
+        "the password was echoed: {r:?}"
+    );
+}
