@@ -35,6 +35,27 @@ fn status_code(status: ExitStatus) -> i32 {
         .unwrap_or(1)
 }
 
+/// A command to run must follow `--`.
+fn required(command: &[String]) -> Result<(), Fail> {
+    if command.is_empty() {
+        return Err(Fail::error(
+            BAD_ARGS,
+            "a command to run is required after --",
+        ));
+    }
+    Ok(())
+}
+
+/// The tool's status for how the command ended: its own status, 128 + the
+/// signal passed on, or (the lease lost) status 1 with `lost`'s message.
+fn outcome(ended: Ended, lost: impl FnOnce() -> String) -> Result<i32, Fail> {
+    match ended {
+        Ended::Exited(code) => Ok(code),
+        Ended::Signalled(signal) => Ok(128 + signal),
+        Ended::Lost => Err(Fail::error(BAD_ARGS, lost())),
+    }
+}
+
 /// How a supervised command ended.
 enum Ended {
     /// It exited by itself with this status.
@@ -80,12 +101,7 @@ pub fn lock(
     wait: Option<Duration>,
     command: &[String],
 ) -> Result<i32, Fail> {
-    if command.is_empty() {
-        return Err(Fail::error(
-            BAD_ARGS,
-            "a command to run is required after --",
-        ));
-    }
+    required(command)?;
     let mut lock = client.module().lock().get_lock(name, ttl);
     let acquired = match wait {
         Some(d) => lock.acquire_timeout(d),
@@ -118,20 +134,15 @@ pub fn lock(
     let reason = keep.lost_reason();
     keep.stop();
     let released = lock.release();
-    match ended {
-        Ended::Exited(code) => {
-            released.map_err(|e| Fail::from_keys(&e))?;
-            Ok(code)
-        }
-        Ended::Signalled(signal) => Ok(128 + signal),
-        Ended::Lost => Err(Fail::error(
-            BAD_ARGS,
-            format!(
-                "lost the lock {name} ({}); the command was stopped",
-                reason.unwrap_or_else(|| "its TTL ran out".into())
-            ),
-        )),
+    if let (Ended::Exited(_), Err(e)) = (&ended, released) {
+        return Err(Fail::from_keys(&e));
     }
+    outcome(ended, || {
+        format!(
+            "lost the lock {name} ({}); the command was stopped",
+            reason.unwrap_or_else(|| "its TTL ran out".into())
+        )
+    })
 }
 
 /// `elect [--ttl N] KEY VALUE -- CMD...`: campaign for leadership of KEY
@@ -145,12 +156,7 @@ pub fn elect(
     ttl: u64,
     command: &[String],
 ) -> Result<i32, Fail> {
-    if command.is_empty() {
-        return Err(Fail::error(
-            BAD_ARGS,
-            "a command to run is required after --",
-        ));
-    }
+    required(command)?;
     terminal::catch_signals();
     let campaign = client
         .module()
@@ -177,14 +183,9 @@ pub fn elect(
     };
     let ended = supervise(child, || !campaign.is_leader());
     campaign.resign();
-    match ended {
-        Ended::Exited(code) => Ok(code),
-        Ended::Signalled(signal) => Ok(128 + signal),
-        Ended::Lost => Err(Fail::error(
-            BAD_ARGS,
-            format!("lost the leadership of {key}; the command was stopped"),
-        )),
-    }
+    outcome(ended, || {
+        format!("lost the leadership of {key}; the command was stopped")
+    })
 }
 
 /// `copy --from URLS [--hidden P]... PATH`: copy the v2 tree at PATH from the

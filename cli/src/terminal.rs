@@ -7,11 +7,13 @@ use std::sync::atomic::{AtomicI32, Ordering};
 /// Print `prompt` on stdout and read a line from stdin, without echo when
 /// stdin is a terminal; a newline follows on stdout, as etcdctl prints.
 pub fn read_secret(prompt: &str) -> io::Result<String> {
+    let stdin = io::stdin();
+    // Echo goes off before the prompt shows: what is typed after it never
+    // appears.
+    let echo_off = stdin.is_terminal().then(EchoOff::new).flatten();
     let mut out = io::stdout();
     write!(out, "{prompt}")?;
     out.flush()?;
-    let stdin = io::stdin();
-    let echo_off = stdin.is_terminal().then(EchoOff::new).flatten();
     let mut line = String::new();
     let read = stdin.lock().read_line(&mut line);
     drop(echo_off);

@@ -101,84 +101,86 @@ fn lock_passes_the_commands_status_through_and_releases() {
     assert_eq!(r.code, 1, "a command is required: {r:?}");
 }
 
+/// What is killed while the first holder runs its command.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kill {
+    /// The command (the tool then releases at once).
+    Command,
+    /// The tool itself (SIGKILL; its lease then runs out).
+    Tool,
+}
+
+/// Start `first` (a `lock` or `elect` whose command prints its shell's pid
+/// and sleeps), then `second` (which must wait), kill what `kill` names, and
+/// return what `second`'s command printed and the first tool's status (for
+/// `Kill::Command`).
+fn takeover(first: &[&str], second: &[&str], kill: Kill) -> (Option<String>, Option<i32>) {
+    let mut holder = Running::start(first);
+    let pid = holder
+        .line(Duration::from_secs(20))
+        .expect("the first holder runs its command");
+    let waiter = Running::start(second);
+    assert_eq!(
+        waiter.line(Duration::from_millis(800)),
+        None,
+        "the second waits while the first holds"
+    );
+    if kill == Kill::Tool {
+        holder.signal("-KILL");
+    }
+    kill_pid(&pid);
+    let status = match kill {
+        Kill::Command => holder.wait(Duration::from_secs(10)),
+        Kill::Tool => None,
+    };
+    (waiter.line(Duration::from_secs(20)), status)
+}
+
+/// The first holder's command: print its pid, then hold.
+const HOLD: [&str; 3] = ["sh", "-c", "echo $$; exec sleep 120"];
+
+fn line<'a>(head: &[&'a str], command: &[&'a str]) -> Vec<&'a str> {
+    head.iter().chain(command).copied().collect()
+}
+
 #[test]
 fn a_killed_command_releases_the_lock_and_a_waiter_takes_over() {
-    let first = Running::start(&[
-        "lock",
-        "--ttl",
-        "60",
-        "kill-cmd",
-        "--",
-        "sh",
-        "-c",
-        "echo $$; exec sleep 120",
-    ]);
-    let pid = first
-        .line(Duration::from_secs(20))
-        .expect("the first holder runs");
-    let second = Running::start(&[
-        "lock",
-        "--ttl",
-        "60",
-        "kill-cmd",
-        "--",
-        "sh",
-        "-c",
-        "echo second",
-    ]);
-    assert_eq!(
-        second.line(Duration::from_millis(800)),
-        None,
-        "the waiter waits while the lock is held"
+    // Released at once: well before the 60 s TTL.
+    let (second, status) = takeover(
+        &line(&["lock", "--ttl", "60", "kill-cmd", "--"], &HOLD),
+        &[
+            "lock",
+            "--ttl",
+            "60",
+            "kill-cmd",
+            "--",
+            "sh",
+            "-c",
+            "echo second",
+        ],
+        Kill::Command,
     );
-    kill_pid(&pid);
-    let mut first = first;
-    assert_eq!(
-        first.wait(Duration::from_secs(10)),
-        Some(137),
-        "the status of the killed command"
-    );
-    // Released at once (well before the 60 s TTL).
-    assert_eq!(
-        second.line(Duration::from_secs(10)).as_deref(),
-        Some("second")
-    );
+    assert_eq!(status, Some(137), "the status of the killed command");
+    assert_eq!(second.as_deref(), Some("second"));
 }
 
 #[test]
 fn a_killed_tool_lets_its_lock_expire_and_a_waiter_takes_over() {
-    let first = Running::start(&[
-        "lock",
-        "--ttl",
-        "2",
-        "kill-tool",
-        "--",
-        "sh",
-        "-c",
-        "echo $$; exec sleep 120",
-    ]);
-    let pid = first
-        .line(Duration::from_secs(20))
-        .expect("the first holder runs");
-    let second = Running::start(&[
-        "lock",
-        "--ttl",
-        "2",
-        "kill-tool",
-        "--",
-        "sh",
-        "-c",
-        "echo second",
-    ]);
-    assert_eq!(second.line(Duration::from_millis(500)), None);
-    first.signal("-KILL");
-    kill_pid(&pid);
-    let started = Instant::now();
-    assert_eq!(
-        second.line(Duration::from_secs(20)).as_deref(),
-        Some("second")
+    let (second, _) = takeover(
+        &line(&["lock", "--ttl", "2", "kill-tool", "--"], &HOLD),
+        &[
+            "lock",
+            "--ttl",
+            "2",
+            "kill-tool",
+            "--",
+            "sh",
+            "-c",
+            "echo second",
+        ],
+        Kill::Tool,
     );
-    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(second.as_deref(), Some("second"));
 }
 
 #[test]
@@ -215,77 +217,43 @@ fn sigterm_stops_the_command_releases_the_lock_and_exits_143() {
 
 #[test]
 fn elect_runs_while_leader_and_a_contender_takes_over_when_the_command_dies() {
-    let first = Running::start(&[
-        "elect",
-        "--ttl",
-        "60",
-        "/cli-leader",
-        "a",
-        "--",
-        "sh",
-        "-c",
-        "echo $$; exec sleep 120",
-    ]);
-    let pid = first
-        .line(Duration::from_secs(20))
-        .expect("the first contender leads");
-    let second = Running::start(&[
-        "elect",
-        "--ttl",
-        "60",
-        "/cli-leader",
-        "b",
-        "--",
-        "sh",
-        "-c",
-        "echo leading-b",
-    ]);
-    assert_eq!(
-        second.line(Duration::from_millis(800)),
-        None,
-        "one leader at a time"
+    let (second, status) = takeover(
+        &line(&["elect", "--ttl", "60", "/cli-leader", "a", "--"], &HOLD),
+        &[
+            "elect",
+            "--ttl",
+            "60",
+            "/cli-leader",
+            "b",
+            "--",
+            "sh",
+            "-c",
+            "echo leading-b",
+        ],
+        Kill::Command,
     );
-    kill_pid(&pid);
-    assert_eq!(
-        second.line(Duration::from_secs(15)).as_deref(),
-        Some("leading-b")
-    );
+    assert_eq!(status, Some(137));
+    assert_eq!(second.as_deref(), Some("leading-b"));
 }
 
 #[test]
 fn elect_after_the_leaders_tool_is_killed_takes_over_once_its_ttl_ends() {
-    let first = Running::start(&[
-        "elect",
-        "--ttl",
-        "2",
-        "/cli-leader2",
-        "a",
-        "--",
-        "sh",
-        "-c",
-        "echo $$; exec sleep 120",
-    ]);
-    let pid = first
-        .line(Duration::from_secs(20))
-        .expect("the first contender leads");
-    let second = Running::start(&[
-        "elect",
-        "--ttl",
-        "2",
-        "/cli-leader2",
-        "b",
-        "--",
-        "sh",
-        "-c",
-        "echo leading-b",
-    ]);
-    assert_eq!(second.line(Duration::from_millis(500)), None);
-    first.signal("-KILL");
-    kill_pid(&pid);
-    assert_eq!(
-        second.line(Duration::from_secs(20)).as_deref(),
-        Some("leading-b")
+    let (second, _) = takeover(
+        &line(&["elect", "--ttl", "2", "/cli-leader2", "a", "--"], &HOLD),
+        &[
+            "elect",
+            "--ttl",
+            "2",
+            "/cli-leader2",
+            "b",
+            "--",
+            "sh",
+            "-c",
+            "echo leading-b",
+        ],
+        Kill::Tool,
     );
+    assert_eq!(second.as_deref(), Some("leading-b"));
 }
 
 /// The store's index now (from a write's extended output).
@@ -508,7 +476,10 @@ sys.exit(os.waitstatus_to_exitcode(status))
     line.extend(args(&["-u", "someone", "get", "/cli-pty"]));
     let r = run("python3", &line, &[], None, Duration::from_secs(40));
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(r.stdout.starts_with("Password: \r\nvalue"), "one newline after the prompt, as etcdctl: {r:?}");
+    assert!(
+        r.stdout.starts_with("Password: \r\nvalue"),
+        "one newline after the prompt, as etcdctl: {r:?}"
+    );
     assert!(r.stdout.contains("value"), "{r:?}");
     assert!(
         !r.stdout.contains("typedsecret"),
