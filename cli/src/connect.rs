@@ -212,7 +212,6 @@ pub fn client_for(
     let mut builder = Client::builder()
         .endpoints(endpoints.iter().cloned())
         .timeout(timeout)
-        .connect_timeout(timeout.max(Duration::from_millis(1)))
         .deadline(total);
     let mut user = None;
     if let Some(spec) = &global.username {
