@@ -18,7 +18,10 @@ Differences from etcdctl v2 (3.4):
     --bridge, the v3 gateway requests), credentials masked;
   - a password is read from the terminal without echo, or from a pipe without stty's complaints;
   - `--discovery-srv` is not supported (an error, never ignored);
-  - help texts are this tool's own.";
+  - `--insecure-skip-tls-verify` works (etcdctl 3.4's v2 mode refused it);
+    TLS failures are worded by rustls (the same status, 4);
+  - help texts and `--version` are this tool's own.
+Over --bridge: indexes come from v3 revisions, and auth has no guest role.";
 
 /// etcd-v2: etcdctl's v2 commands, on etcd v2 clusters and over the v3 bridge.
 #[derive(Debug, Parser)]

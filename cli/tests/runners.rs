@@ -486,3 +486,23 @@ sys.exit(os.waitstatus_to_exitcode(status))
         "the password was echoed: {r:?}"
     );
 }
+
+#[test]
+fn help_lists_the_differences_from_etcdctl() {
+    let r = run(
+        &ours(),
+        &["--help".to_string()],
+        &[],
+        None,
+        Duration::from_secs(20),
+    );
+    assert_eq!(r.code, 0);
+    for needle in [
+        "Differences from etcdctl v2",
+        "exec-watch KEY -- CMD",
+        "--insecure-skip-tls-verify",
+        "Over --bridge",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle}: {}", r.stdout);
+    }
+}
