@@ -506,3 +506,20 @@ fn help_lists_the_differences_from_etcdctl() {
         assert!(r.stdout.contains(needle), "{needle}: {}", r.stdout);
     }
 }
+
+#[test]
+fn an_interrupted_watch_exits_0_as_etcdctls() {
+    let mut watcher = Running::start(&["watch", "--forever", "/cli-int"]);
+    // Interrupt once it has started (a change it reports shows it has).
+    let mut started = false;
+    for i in 0..40 {
+        assert_eq!(tool(&["set", "/cli-int", &i.to_string()]).code, 0);
+        if watcher.line(Duration::from_millis(500)).is_some() {
+            started = true;
+            break;
+        }
+    }
+    assert!(started, "the watch reported a change");
+    watcher.signal("-INT");
+    assert_eq!(watcher.wait(Duration::from_secs(10)), Some(0));
+}
