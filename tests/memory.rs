@@ -677,3 +677,35 @@ fn a_caller_left_waiting_when_another_wakes_and_goes_idle_still_sees_time_move()
     assert!(real.elapsed() < Duration::from_secs(20));
     let _ = tx.send(());
 }
+
+/// Timeouts and deadlines too large to add to the clock (a user's
+/// `Duration::MAX`, or a CLI's "3000000000000000h") mean no bound: they never
+/// panic.
+#[test]
+fn timeouts_too_large_for_the_clock_are_no_bound() {
+    let etcd = MemoryEtcd::new();
+    let client = Client::builder()
+        .endpoint("http://127.0.0.1:2379")
+        .timeout(Duration::MAX)
+        .deadline(Duration::MAX)
+        .build_with(etcd.clone())
+        .unwrap();
+    client.node().set("/huge", "v", None).unwrap();
+    assert_eq!(
+        client.node().get("/huge", false).unwrap().value(),
+        Some("v")
+    );
+    let mut lock = client.module().lock().get_lock("huge", 10);
+    assert!(lock.acquire_timeout(Duration::MAX).unwrap());
+    lock.release().unwrap();
+    assert!(client
+        .module()
+        .leader()
+        .set_or_renew_timeout("/huge-leader", "me", 10, Duration::MAX)
+        .unwrap());
+    let mut watch = client.watch("/huge").from_index(1).start().unwrap();
+    assert!(matches!(
+        watch.next_timeout(Duration::MAX),
+        Ok(etcd_v2::client::WatchNext::Event(_))
+    ));
+}

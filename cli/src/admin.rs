@@ -8,29 +8,23 @@ use crate::connect::{check_url, Cli};
 use crate::failure::{host_port, Fail, BAD_ARGS, CLUSTER_NOT_HEALTHY, OK, SERVER_ERROR};
 use crate::keys::Done;
 
-/// A member failure as etcdctl reports it (its message, status 1).
+/// A member failure as etcdctl reports it (the error alone, status 1).
 fn member_fail(e: &Error) -> Fail {
     match e {
         Error::Api { message, .. } => Fail::plain(BAD_ARGS, message.clone()),
         other => {
-            let mut f = Fail::from_keys(other);
-            f.code = BAD_ARGS;
-            f
+            let f = Fail::from_keys(other);
+            Fail::plain(BAD_ARGS, f.message.trim_start_matches("Error:  "))
         }
     }
 }
 
 /// `member list`: one line per member, `[unstarted]` for those not started.
 pub fn list(client: &Cli) -> Done {
-    let members = client.members().list().map_err(|e| Fail::from_keys(&e))?;
+    let members = client.members().list().map_err(|e| member_fail(&e))?;
     let leader = client.members().leader().map_err(|e| {
-        let mut f = Fail::from_keys(&e);
-        f.message = format!(
-            "Failed to get leader:  {}",
-            f.message.trim_start_matches("Error:  ")
-        );
-        f.code = BAD_ARGS;
-        f
+        let f = member_fail(&e);
+        Fail::plain(BAD_ARGS, format!("Failed to get leader:  {}", f.message))
     })?;
     let mut s = String::new();
     for m in &members {

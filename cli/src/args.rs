@@ -54,7 +54,7 @@ pub enum Output {
 }
 
 /// The global options (before or after the command).
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Global {
     /// Print each request as a curl command on stderr (credentials masked).
     #[arg(long, global = true)]

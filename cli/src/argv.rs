@@ -61,9 +61,13 @@ pub fn split(argv: Vec<String>) -> Split {
         args.push(program);
     }
     let mut subcommand_seen = false;
+    let mut subcommand_at = None;
     for arg in rest.by_ref() {
         if arg == "--" {
             if runner {
+                if let Some(at) = subcommand_at {
+                    flags_first(&mut args, at);
+                }
                 return Split {
                     args,
                     command: Some(rest.collect()),
@@ -79,6 +83,7 @@ pub fn split(argv: Vec<String>) -> Split {
         };
         if !subcommand_seen && !rewritten.starts_with('-') && !follows_value_flag(&args) {
             subcommand_seen = true;
+            subcommand_at = Some(args.len());
             runner = RUNNERS.contains(&rewritten.as_str());
         }
         args.push(rewritten);
@@ -98,28 +103,57 @@ fn long_flag(name: &str) -> bool {
 /// Whether the last argument is a global flag that takes a value (so the next
 /// argument is that value, not the command).
 fn follows_value_flag(args: &[String]) -> bool {
-    const TAKE_VALUES: &[&str] = &[
-        "--output",
-        "-o",
-        "--endpoints",
-        "--endpoint",
-        "--peers",
-        "-C",
-        "--cert-file",
-        "--key-file",
-        "--ca-file",
-        "--username",
-        "-u",
-        "--timeout",
-        "--total-timeout",
-        "--bridge",
-        "--discovery-srv",
-        "-D",
-    ];
-    args.len() > 1
-        && args
-            .last()
-            .is_some_and(|a| TAKE_VALUES.contains(&a.as_str()))
+    args.len() > 1 && args.last().is_some_and(|a| value_flag(a))
+}
+
+/// The flags that take a value (global ones, and the runners' own).
+const TAKE_VALUES: &[&str] = &[
+    "--output",
+    "-o",
+    "--endpoints",
+    "--endpoint",
+    "--peers",
+    "-C",
+    "--cert-file",
+    "--key-file",
+    "--ca-file",
+    "--username",
+    "-u",
+    "--timeout",
+    "--total-timeout",
+    "--bridge",
+    "--discovery-srv",
+    "-D",
+    "--after-index",
+    "--ttl",
+    "--wait",
+];
+
+/// Whether `arg` is a flag that takes a value.
+fn value_flag(arg: &str) -> bool {
+    TAKE_VALUES.contains(&arg)
+}
+
+/// Put a runner's flags before its arguments (`exec-watch /w -r -- cmd`
+/// means `exec-watch -r /w -- cmd`): before a `--`, every flag is the
+/// tool's, wherever it stands.
+fn flags_first(args: &mut Vec<String>, subcommand_at: usize) {
+    let tail = args.split_off(subcommand_at + 1);
+    let (mut flags, mut positionals) = (Vec::new(), Vec::new());
+    let mut takes_value = false;
+    for arg in tail {
+        if takes_value {
+            flags.push(arg);
+            takes_value = false;
+        } else if arg.starts_with('-') && arg.len() > 1 {
+            takes_value = !arg.contains('=') && value_flag(&arg);
+            flags.push(arg);
+        } else {
+            positionals.push(arg);
+        }
+    }
+    args.extend(flags);
+    args.extend(positionals);
 }
 
 #[cfg(test)]
@@ -178,6 +212,27 @@ mod tests {
         ]));
         assert_eq!(s.args, strings(&["etcd-v2", "-o", "json", "lock", "name"]));
         assert_eq!(s.command, Some(strings(&["sh", "-c", "exit 3"])));
+    }
+
+    #[test]
+    fn a_runners_flags_after_its_key_are_still_flags() {
+        let s = split(strings(&[
+            "etcd-v2",
+            "exec-watch",
+            "/w",
+            "-r",
+            "--after-index",
+            "5",
+            "--",
+            "sh",
+            "-c",
+            "x",
+        ]));
+        assert_eq!(
+            s.args,
+            strings(&["etcd-v2", "exec-watch", "-r", "--after-index", "5", "/w"])
+        );
+        assert_eq!(s.command, Some(strings(&["sh", "-c", "x"])));
     }
 
     #[test]

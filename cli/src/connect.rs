@@ -177,6 +177,10 @@ pub fn go_duration(text: &str, flag: &str) -> Result<Duration, Fail> {
         total += number * scale;
         rest = &rest[unit_len..];
     }
+    // Go's durations end at 2^63 - 1 nanoseconds (about 292 years).
+    if total > i64::MAX as f64 / 1e9 {
+        return Err(bad());
+    }
     Duration::try_from_secs_f64(total).map_err(|_| bad())
 }
 
@@ -211,7 +215,8 @@ pub fn client_for(
     let total = go_duration(&global.total_timeout, "total-timeout")?;
     let mut builder = Client::builder()
         .endpoints(endpoints.iter().cloned())
-        .timeout(timeout)
+        // etcdctl: a per-request timeout of 0 is none.
+        .timeout((!timeout.is_zero()).then_some(timeout))
         .deadline(total);
     let mut user = None;
     if let Some(spec) = &global.username {
@@ -299,6 +304,8 @@ mod tests {
         assert!(go_duration("abc", "t").is_err());
         assert!(go_duration("", "t").is_err());
         assert!(go_duration("-1s", "t").is_err());
+        assert!(go_duration("3000000000000000h", "t").is_err());
+        assert!(go_duration("2562047h", "t").is_ok());
     }
 
     #[test]

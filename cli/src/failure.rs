@@ -118,7 +118,7 @@ fn cluster_error(failures: Vec<(&str, &Error)>) -> Fail {
         } else {
             SERVER_ERROR
         },
-        message: format!("Error:  {head}\n{detail}"),
+        message: format!("Error:  {head}\n{detail}\n"),
     }
 }
 
@@ -189,7 +189,7 @@ mod tests {
         assert_eq!(f.code, BAD_CONNECTION);
         assert_eq!(
             f.message,
-            "Error:  client: etcd cluster is unavailable or misconfigured; error #0: dial tcp 127.0.0.1:26999: connect: connection refused\n\nerror #0: dial tcp 127.0.0.1:26999: connect: connection refused\n"
+            "Error:  client: etcd cluster is unavailable or misconfigured; error #0: dial tcp 127.0.0.1:26999: connect: connection refused\n\nerror #0: dial tcp 127.0.0.1:26999: connect: connection refused\n\n"
         );
     }
 

@@ -31,10 +31,24 @@ pub fn required(key: Option<&String>) -> Result<String, Fail> {
         .ok_or_else(|| Fail::error(BAD_ARGS, "key required"))
 }
 
-fn value_required(value: Option<&String>) -> Result<&str, Fail> {
-    value
-        .map(String::as_str)
-        .ok_or_else(|| Fail::error(BAD_ARGS, "value required"))
+/// The value argument, else (as etcdctl's `argOrStdin`) all of stdin when it
+/// is not a terminal, else etcdctl's "value required".
+fn value_required(value: Option<&String>) -> Result<String, Fail> {
+    use std::io::{IsTerminal, Read};
+    if let Some(v) = value {
+        return Ok(v.clone());
+    }
+    let mut stdin = std::io::stdin();
+    let mut piped = String::new();
+    if !stdin.is_terminal() && stdin.read_to_string(&mut piped).is_ok() && !piped.is_empty() {
+        return Ok(piped);
+    }
+    Err(Fail::error(BAD_ARGS, "value required"))
+}
+
+/// etcdctl takes an empty previous value as no condition.
+fn condition(value: Option<&String>) -> Option<&String> {
+    value.filter(|v| !v.is_empty())
 }
 
 /// etcdctl sends a TTL only when it is positive.
@@ -104,6 +118,7 @@ pub fn set(
     let key = required(key)?;
     let value = value_required(value)?;
     let ttl = ttl_of(ttl);
+    let prev_value = condition(prev_value);
     let resp = if prev_value.is_some() || prev_index != 0 {
         let mut op = CompareAndSwap::new(key, value);
         if let Some(v) = prev_value {
@@ -213,7 +228,7 @@ pub fn rm(
     output: Output,
 ) -> Done {
     let mut op = Delete::new(required(key)?).dir(dir).recursive(recursive);
-    if let Some(v) = with_value {
+    if let Some(v) = condition(with_value) {
         op = op.prev_value(v.as_str());
     }
     if with_index != 0 {

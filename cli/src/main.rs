@@ -84,6 +84,13 @@ fn run(cli: &Cli, after_separator: Option<&[String]>) -> Result<i32, Fail> {
         return Ok(0);
     }
     if let Command::Copy { from, hidden, path } = &cli.command {
+        // One password prompt for both clients.
+        let mut g = g.clone();
+        if let Some(spec) = g.username.as_deref().filter(|s| !s.contains(':')) {
+            let (user, password) = connect::credentials(spec, "Password: ")?;
+            g.username = Some(format!("{user}:{password}"));
+        }
+        let g = &g;
         let target = connect::client(g)?;
         let sources: Vec<String> = from.split(',').map(|s| s.trim().to_string()).collect();
         for s in &sources {
@@ -187,6 +194,10 @@ fn run(cli: &Cli, after_separator: Option<&[String]>) -> Result<i32, Fail> {
             MemberAction::Update { args } => admin::update(&client, args),
         }),
         Command::ClusterHealth { forever } => loop {
+            if *forever {
+                // etcdctl's cluster-health -f ends with status 0 on Ctrl-C.
+                terminal::exit_on_interrupt();
+            }
             let code = printed(admin::cluster_health(&client))?;
             if !forever {
                 return Ok(code);

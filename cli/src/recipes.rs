@@ -3,10 +3,11 @@
 
 use std::io::{IsTerminal, Write};
 use std::process::{Child, Command, ExitStatus};
-use std::time::Duration;
+use std::sync::mpsc::{channel, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use etcd_v2::bridge::copy::CopySpec;
-use etcd_v2::client::LeaderEvent;
+use etcd_v2::client::{LeaderEvent, Lock};
 
 use crate::connect::Cli;
 use crate::failure::{Fail, BAD_ARGS, OK};
@@ -66,26 +67,113 @@ enum Ended {
     Lost,
 }
 
-/// Wait for `child`, passing on signals, and stopping it if `lost()` says the
-/// lease is gone.
+/// How long a command has to end after SIGTERM (or the signal passed on)
+/// before it is killed: it must not go on running without the lock.
+const GRACE: Duration = Duration::from_secs(10);
+
+/// Wait for `child` to end after it was asked to stop: SIGKILL after
+/// [`GRACE`], or at once on another signal to this tool.
+fn stop(child: &mut Child) {
+    let signals = terminal::count();
+    let deadline = Instant::now() + GRACE;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return,
+            Ok(None) if Instant::now() < deadline && terminal::count() == signals => {
+                std::thread::sleep(TICK)
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return;
+            }
+        }
+    }
+}
+
+/// Wait for `child`, passing on signals (a terminal's Ctrl-C reached it
+/// already), and stopping it if `lost()` says the lease is gone.
 fn supervise(mut child: Child, lost: impl Fn() -> bool) -> Ended {
     loop {
         match child.try_wait() {
             Ok(Some(status)) => return Ended::Exited(status_code(status)),
             Ok(None) => {}
-            Err(_) => return Ended::Exited(1),
+            Err(_) => {
+                stop(&mut child);
+                return Ended::Exited(1);
+            }
         }
         if let Some(signal) = terminal::received() {
-            terminal::kill(child.id(), signal);
-            let _ = child.wait();
+            if !terminal::from_terminal() {
+                terminal::kill(child.id(), signal);
+            }
+            stop(&mut child);
             return Ended::Signalled(signal);
         }
         if lost() {
             terminal::kill(child.id(), libc::SIGTERM);
-            let _ = child.wait();
+            stop(&mut child);
             return Ended::Lost;
         }
         std::thread::sleep(TICK);
+    }
+}
+
+/// Take the lock, waiting at most `wait`; a signal meanwhile withdraws this
+/// contender's key from the queue (so that nobody waits for its TTL) and
+/// ends the tool with 128 + the signal.
+fn acquire(client: &Cli, name: &str, ttl: u64, wait: Option<Duration>) -> Result<Lock<Cli>, i32> {
+    let mut lock = client.module().lock().get_lock(name, ttl);
+    let id = lock.id().to_string();
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        let acquired = match wait {
+            Some(d) => lock.acquire_timeout(d),
+            None => lock.acquire().map(|_| true),
+        };
+        let _ = tx.send((acquired, lock));
+    });
+    loop {
+        match rx.recv_timeout(TICK) {
+            Ok((Ok(true), lock)) => return Ok(lock),
+            Ok((Ok(false), _)) => {
+                return Err(report(Fail::error(
+                    BAD_ARGS,
+                    format!("lock {name} not acquired in time"),
+                )))
+            }
+            Ok((Err(e), _)) => return Err(report(Fail::from_keys(&e))),
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(report(Fail::error(
+                    BAD_ARGS,
+                    "the lock's acquisition ended without an answer",
+                )))
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if let Some(signal) = terminal::received() {
+                    withdraw(client, name, &id);
+                    return Err(128 + signal);
+                }
+            }
+        }
+    }
+}
+
+/// Print a failure; its status.
+fn report(fail: Fail) -> i32 {
+    eprintln!("{}", fail.message.trim_end());
+    fail.code
+}
+
+/// Delete this contender's key(s) in the lock's queue (`/_locks/NAME/*`
+/// holding its id), each only if it still holds the id.
+fn withdraw(client: &Cli, name: &str, id: &str) {
+    if let Ok(queue) = client.node().get(&format!("/_locks/{name}"), false) {
+        for entry in queue.children() {
+            if entry.value.as_deref() == Some(id) {
+                let _ = client.node().delete_if_value(&entry.key, id);
+            }
+        }
     }
 }
 
@@ -102,19 +190,11 @@ pub fn lock(
     command: &[String],
 ) -> Result<i32, Fail> {
     required(command)?;
-    let mut lock = client.module().lock().get_lock(name, ttl);
-    let acquired = match wait {
-        Some(d) => lock.acquire_timeout(d),
-        None => lock.acquire().map(|_| true),
-    }
-    .map_err(|e| Fail::from_keys(&e))?;
-    if !acquired {
-        return Err(Fail::error(
-            BAD_ARGS,
-            format!("lock {name} not acquired in time"),
-        ));
-    }
     terminal::catch_signals();
+    let mut lock = match acquire(client, name, ttl, wait) {
+        Ok(lock) => lock,
+        Err(code) => return Ok(code),
+    };
     let keep = match lock.keep_alive() {
         Ok(k) => k,
         Err(e) => {
@@ -169,7 +249,8 @@ pub fn elect(
             return Ok(128 + signal);
         }
         match campaign.next_event(Duration::from_millis(200)) {
-            Some(LeaderEvent::Elected) => break,
+            // An Elected just followed by a Lost: leading only counts now.
+            Some(LeaderEvent::Elected) if campaign.is_leader() => break,
             Some(LeaderEvent::Lost(e)) => eprintln!("campaign for {key}: {e}; campaigning again"),
             _ => {}
         }

@@ -58,21 +58,39 @@ impl Drop for EchoOff {
 
 /// The last signal received (SIGINT, SIGTERM or SIGHUP), or 0.
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
+/// How many have been received.
+static COUNT: AtomicI32 = AtomicI32::new(0);
+/// Whether the last one came from the kernel (a terminal's Ctrl-C, which
+/// the whole foreground process group, children too, already got) rather
+/// than from a process's kill(2).
+static FROM_TERMINAL: AtomicI32 = AtomicI32::new(0);
 
-extern "C" fn note(signal: libc::c_int) {
+extern "C" fn note(signal: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo_t to an SA_SIGINFO handler.
+    let code = if info.is_null() {
+        0
+    } else {
+        unsafe { (*info).si_code }
+    };
+    FROM_TERMINAL.store(i32::from(code > 0), Ordering::SeqCst);
     RECEIVED.store(signal, Ordering::SeqCst);
+    COUNT.fetch_add(1, Ordering::SeqCst);
 }
 
 /// Note SIGINT, SIGTERM and SIGHUP instead of dying of them (see
 /// [`received`]).
 pub fn catch_signals() {
     for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        // SAFETY: `note` only stores into an atomic, which is async-signal-safe.
+        // SAFETY: a zeroed sigaction with an SA_SIGINFO handler that only
+        // stores into atomics (async-signal-safe) and an empty mask.
         unsafe {
-            libc::signal(
-                signal,
-                note as extern "C" fn(libc::c_int) as libc::sighandler_t,
-            );
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction =
+                note as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void)
+                    as libc::sighandler_t;
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut());
         }
     }
 }
@@ -83,6 +101,17 @@ pub fn received() -> Option<i32> {
         0 => None,
         s => Some(s),
     }
+}
+
+/// How many signals have been received since [`catch_signals`].
+pub fn count() -> i32 {
+    COUNT.load(Ordering::SeqCst)
+}
+
+/// Whether the last signal came from the terminal (so the command, in the
+/// same foreground process group, got it too and must not get it twice).
+pub fn from_terminal() -> bool {
+    FROM_TERMINAL.load(Ordering::SeqCst) == 1
 }
 
 /// Send `signal` to process `pid`.

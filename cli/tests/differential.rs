@@ -8,7 +8,8 @@
 mod support;
 
 use support::script::{
-    beyond, compare, dead_endpoint, differs, l, password, unordered, v2, Line, Mask, Mode, Runner,
+    beyond, compare, dead_endpoint, differs, l, password, piped, unordered, v2, Line, Mask, Mode,
+    Runner,
 };
 use support::{etcdctl, ours, Member};
 
@@ -94,6 +95,11 @@ const SCRIPT: &[Line] = &[
     l("set --swap-with-value one /cas two"),
     l("set --swap-with-value two --swap-with-index 1 /cas four"),
     l("set --swap-with-value x /nocas y"),
+    l("set --swap-with-value '' /cas2 x"),
+    l("rm --with-value '' /cas2"),
+    piped("set /stdin", "piped value"),
+    piped("mk /stdin2", "piped\nlines"),
+    l("get /stdin2"),
     l("-o extended set --ttl 50 /ttlkey t"),
     l("set --ttl -1 /ttlneg t"),
     l("-o extended get /ttlneg"),

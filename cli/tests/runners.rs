@@ -523,3 +523,97 @@ fn an_interrupted_watch_exits_0_as_etcdctls() {
     watcher.signal("-INT");
     assert_eq!(watcher.wait(Duration::from_secs(10)), Some(0));
 }
+
+#[test]
+fn a_waiter_signalled_leaves_the_queue_at_once() {
+    let mut holder = Running::start(&[
+        "lock",
+        "--ttl",
+        "60",
+        "leave-queue",
+        "--",
+        "sh",
+        "-c",
+        "echo $$; exec sleep 120",
+    ]);
+    let pid = holder
+        .line(Duration::from_secs(20))
+        .expect("the holder runs its command");
+    let mut waiter = Running::start(&[
+        "lock",
+        "--ttl",
+        "60",
+        "leave-queue",
+        "--",
+        "sh",
+        "-c",
+        "echo waiter",
+    ]);
+    assert_eq!(waiter.line(Duration::from_millis(800)), None, "it waits");
+    waiter.signal("-TERM");
+    assert_eq!(waiter.wait(Duration::from_secs(10)), Some(143));
+    kill_pid(&pid);
+    assert_eq!(holder.wait(Duration::from_secs(10)), Some(137));
+    // Had the waiter's key stayed, the next contender would wait for its 60 s TTL.
+    let r = tool(&[
+        "lock",
+        "--wait",
+        "5s",
+        "leave-queue",
+        "--",
+        "sh",
+        "-c",
+        "echo next",
+    ]);
+    assert_eq!((r.stdout.as_str(), r.code), ("next\n", 0), "{r:?}");
+}
+
+#[test]
+fn a_command_that_ignores_sigterm_is_killed_on_a_second_signal_and_the_lock_released() {
+    let mut holder = Running::start(&[
+        "lock",
+        "--ttl",
+        "60",
+        "stubborn",
+        "--",
+        "sh",
+        "-c",
+        "trap '' TERM; echo held; while :; do sleep 0.1; done",
+    ]);
+    assert_eq!(
+        holder.line(Duration::from_secs(20)).as_deref(),
+        Some("held")
+    );
+    holder.signal("-TERM");
+    assert_eq!(
+        holder.wait(Duration::from_millis(700)),
+        None,
+        "the command ignores SIGTERM; the tool waits for it"
+    );
+    holder.signal("-TERM");
+    assert_eq!(holder.wait(Duration::from_secs(10)), Some(143));
+    let r = tool(&["lock", "--wait", "5s", "stubborn", "--", "true"]);
+    assert_eq!(r.code, 0, "released: {r:?}");
+}
+
+#[test]
+fn exec_watch_takes_flags_after_the_key() {
+    let start = index_after_writing("/cli-ewf/k");
+    let after = start.to_string();
+    let watcher = Running::start(&[
+        "exec-watch",
+        "/cli-ewf",
+        "-r",
+        "--after-index",
+        &after,
+        "--",
+        "sh",
+        "-c",
+        "echo \"$ETCD_WATCH_KEY $ETCD_WATCH_VALUE\"",
+    ]);
+    assert_eq!(tool(&["set", "/cli-ewf/k", "deep"]).code, 0);
+    assert_eq!(
+        watcher.line(Duration::from_secs(10)).as_deref(),
+        Some("/cli-ewf/k deep")
+    );
+}

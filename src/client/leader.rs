@@ -149,8 +149,9 @@ macro_rules! leader_api {
         /// Like `set_or_renew`, waiting at most `timeout`: `Ok(false)` if another
         /// leader still holds the key then.
         pub $($kw)* fn set_or_renew_timeout(&self, key: &str, value: &str, ttl: u64, timeout: Duration) -> Result<bool, Error> {
-            let deadline = self.client.transport().now() + timeout;
-            self.elect(key, value, ttl, Some(deadline))$($aw)*
+            // A timeout too large to add to the clock is no bound.
+            let deadline = self.client.transport().now().checked_add(timeout);
+            self.elect(key, value, ttl, deadline)$($aw)*
         }
 
         /// The current leader's value, or `None` (the seed's `get`).

@@ -257,8 +257,9 @@ macro_rules! lock_api {
             if self.holds_at(self.client.transport().now()) {
                 return Ok(true);
             }
-            let deadline = self.client.transport().now() + timeout;
-            let machine = self.machine()?.deadline(Some(deadline));
+            // A timeout too large to add to the clock is no bound.
+            let deadline = self.client.transport().now().checked_add(timeout);
+            let machine = self.machine()?.deadline(deadline);
             self.run(machine)$($aw)*
         }
 

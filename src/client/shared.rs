@@ -133,7 +133,8 @@ impl Shared {
     /// The attempts of a new request at `now`, with the call's deadline.
     pub(crate) fn attempts<O: Operation + ?Sized>(&self, op: &O, now: Instant) -> Attempts {
         let deadline = match self.config.deadline {
-            Some(d) if !op.is_long_poll() => Some(now + d),
+            // A deadline too far to add to the clock is no deadline.
+            Some(d) if !op.is_long_poll() => now.checked_add(d),
             _ => None,
         };
         Attempts::new(op.idempotent() || (self.config.resend_sets && op.repeatable()))

@@ -260,8 +260,9 @@ impl<T: Transport + 'static> Watch<Client<T>> {
     /// the transport's clock for backoffs, and as real time while a request is
     /// in flight.
     pub fn next_timeout(&mut self, timeout: Duration) -> Result<WatchNext, Error> {
-        let deadline = self.client.transport().now() + timeout;
-        self.next_until(Some(deadline))
+        // A timeout too large to add to the clock is no bound.
+        let deadline = self.client.transport().now().checked_add(timeout);
+        self.next_until(deadline)
     }
 
     fn next_until(&mut self, deadline: Option<Instant>) -> Result<WatchNext, Error> {

@@ -126,11 +126,12 @@ impl Http1Transport {
         let mut session = rustls::ClientConnection::new(config, name)
             .map_err(|e| connect_error(format!("TLS with {host}: {e}")))?;
         let mut tcp = tcp;
-        let deadline = Instant::now() + self.shared.connect_timeout;
+        // A connect timeout too large to add to the clock is no bound.
+        let deadline = Instant::now().checked_add(self.shared.connect_timeout);
         let _ = tcp.set_read_timeout(Some(self.shared.connect_timeout));
         let _ = tcp.set_write_timeout(Some(self.shared.connect_timeout));
         while session.is_handshaking() {
-            if Instant::now() >= deadline {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(connect_error(format!(
                     "the TLS handshake with {host} timed out"
                 )));
@@ -177,7 +178,7 @@ impl Http1Transport {
         timeout: Option<Duration>,
         sink: &mut dyn FnMut(&http::response::Parts) -> Option<LineSink<'l>>,
     ) -> Result<(http::response::Parts, Option<Vec<u8>>), TransportError> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let key = pool::key(request)?;
         let authority = request
             .uri()

@@ -210,11 +210,12 @@ impl Http1AsyncTransport {
                 self.shared.names.learn(host, *port, found.collect())?
             }
         };
-        let deadline = Instant::now() + self.shared.connect_timeout;
+        // A connect timeout too large to add to the clock is no bound.
+        let deadline = Instant::now().checked_add(self.shared.connect_timeout);
         let mut last = None;
         let mut tcp = None;
         for addr in addrs {
-            match by(Some(deadline), TcpStream::connect(addr)).await {
+            match by(deadline, TcpStream::connect(addr)).await {
                 Ok(Ok(s)) => {
                     tcp = Some(s);
                     break;
@@ -238,7 +239,7 @@ impl Http1AsyncTransport {
         let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| {
             TransportError::new(crate::TransportErrorKind::Request, format!("{host}: {e}"))
         })?;
-        let session = match by(Some(deadline), self.shared.tls.connect(name, tcp)).await {
+        let session = match by(deadline, self.shared.tls.connect(name, tcp)).await {
             Ok(Ok(session)) => session,
             Ok(Err(e)) => {
                 return Err(
@@ -264,7 +265,7 @@ impl Http1AsyncTransport {
         timeout: Option<Duration>,
         mut sink: impl FnMut(&http::response::Parts) -> Option<LineSink<'l>> + Send,
     ) -> Result<(http::response::Parts, Option<Vec<u8>>), TransportError> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let key = key(request)?;
         let authority = request
             .uri()

@@ -74,6 +74,14 @@ pub const fn password(args: &'static str, stdin: &'static str) -> Line {
     }
 }
 
+/// A line compared in full, with `stdin` piped to it.
+pub const fn piped(args: &'static str, stdin: &'static str) -> Line {
+    Line {
+        stdin: Some(stdin),
+        ..l(args)
+    }
+}
+
 /// A line whose output differs on purpose (README lists `why`).
 pub const fn differs(args: &'static str, why: &'static str) -> Line {
     Line {
