@@ -258,3 +258,18 @@ fn a_body_over_the_limit_is_refused_unread() {
     let err = t.send(get(&url), TIMEOUT).unwrap_err();
     assert_eq!(err.kind(), TransportErrorKind::BodyTooLarge, "{err}");
 }
+
+/// A timeout or connect timeout too large to add to the clock is no bound,
+/// never a panic.
+#[test]
+fn timeouts_too_large_for_the_clock_are_no_bound() {
+    let (url, _) = server(
+        |_| b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+        |_| false,
+    );
+    let mut options = TransportOptions::default();
+    options.connect_timeout = Duration::MAX;
+    let t = Http1Transport::new(&options).unwrap();
+    let answer = t.send(get(&url), Some(Duration::MAX)).unwrap();
+    assert_eq!(answer.body(), b"ok");
+}
