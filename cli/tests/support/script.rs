@@ -231,7 +231,8 @@ fn masked(s: &str, mask: Mask) -> String {
             .split_inclusive(|c: char| !c.is_ascii_hexdigit())
             .map(|part| {
                 let hex = part.trim_end_matches(|c: char| !c.is_ascii_hexdigit());
-                if hex.len() == 16 {
+                // Go prints IDs without leading zeros.
+                if (13..=16).contains(&hex.len()) {
                     part.replacen(hex, "ID", 1)
                 } else {
                     part.to_string()
