@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use etcd_v2::{Endpoint, Error, TransportErrorKind};
 
 use crate::connect::{check_url, Cli};
-use crate::failure::{host_port, Fail, BAD_ARGS, CLUSTER_NOT_HEALTHY, OK, SERVER_ERROR};
+use crate::failure::{dial, Fail, BAD_ARGS, CLUSTER_NOT_HEALTHY, OK, SERVER_ERROR};
 use crate::keys::Done;
 
 /// A member failure as etcdctl reports it (the error alone, status 1).
@@ -204,11 +204,7 @@ fn health_failure(url: &str, e: &Error) -> String {
     };
     match inner {
         Error::Transport { source, .. } if source.kind() == TransportErrorKind::Connect => {
-            if source.message().to_ascii_lowercase().contains("refused") {
-                format!("dial tcp {}: connect: connection refused", host_port(url))
-            } else {
-                format!("dial tcp {}: {}", host_port(url), source.message())
-            }
+            dial(url, source.message())
         }
         other => other.to_string(),
     }

@@ -132,14 +132,7 @@ fn describe(endpoint: &str, e: &Error) -> (String, bool) {
             TransportErrorKind::Connect if source.message().contains("TLS") => {
                 (format!("{endpoint}: {}", source.message()), false)
             }
-            TransportErrorKind::Connect => (
-                format!(
-                    "dial tcp {}: {}",
-                    host_port(endpoint),
-                    connect_reason(source.message())
-                ),
-                true,
-            ),
+            TransportErrorKind::Connect => (dial(endpoint, source.message()), true),
             TransportErrorKind::Timeout => (
                 format!("client: endpoint {endpoint} exceeded header timeout"),
                 false,
@@ -149,6 +142,11 @@ fn describe(endpoint: &str, e: &Error) -> (String, bool) {
         Error::OutcomeUnknown { source } => describe(endpoint, source),
         other => (other.to_string(), false),
     }
+}
+
+/// A failed connection to `url` as Go words it: `dial tcp host:port: ...`.
+pub fn dial(url: &str, message: &str) -> String {
+    format!("dial tcp {}: {}", host_port(url), connect_reason(message))
 }
 
 /// `connect: connection refused` for a refused connection, else the reason.

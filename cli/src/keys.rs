@@ -2,9 +2,7 @@
 //! and rmdir, as etcdctl v2 runs and prints them.
 
 use etcd_v2::http::Method;
-use etcd_v2::ops::keys::{
-    CompareAndSwap, Create, CreateDir, CreateInOrder, Delete, Get, Set, Update, UpdateDir,
-};
+use etcd_v2::ops::keys::{Delete, Get};
 use etcd_v2::ops::raw::RawRequest;
 use etcd_v2::KeysResponse;
 
@@ -117,27 +115,15 @@ pub fn set(
 ) -> Done {
     let key = required(key)?;
     let value = value_required(value)?;
-    let ttl = ttl_of(ttl);
-    let prev_value = condition(prev_value);
-    let resp = if prev_value.is_some() || prev_index != 0 {
-        let mut op = CompareAndSwap::new(key, value);
-        if let Some(v) = prev_value {
-            op = op.prev_value(v.as_str());
-        }
-        if prev_index != 0 {
-            op = op.prev_index(prev_index);
-        }
-        if let Some(t) = ttl {
-            op = op.ttl(t);
-        }
-        client.execute(&op)
-    } else {
-        let mut op = Set::new(key, value);
-        if let Some(t) = ttl {
-            op = op.ttl(t);
-        }
-        client.execute(&op)
-    };
+    // No condition: a plain set, as etcdctl's.
+    let resp = client.node().compare_and_swap(
+        &key,
+        &value,
+        condition(prev_value).map(String::as_str),
+        (prev_index != 0).then_some(prev_index),
+        None,
+        ttl_of(ttl),
+    );
     printed(&resp.map_err(|e| Fail::from_keys(&e))?, output)
 }
 
@@ -151,19 +137,10 @@ pub fn mk(
 ) -> Done {
     let key = required(key)?;
     let value = value_required(value)?;
-    let ttl = ttl_of(ttl);
     let resp = if in_order {
-        let mut op = CreateInOrder::new(key, value);
-        if let Some(t) = ttl {
-            op = op.ttl(t);
-        }
-        client.execute(&op)
+        client.inorder().get_inorder(&key).add(&value, ttl_of(ttl))
     } else {
-        let mut op = Create::new(key, value);
-        if let Some(t) = ttl {
-            op = op.ttl(t);
-        }
-        client.execute(&op)
+        client.node().create_only(&key, &value, ttl_of(ttl))
     };
     printed(&resp.map_err(|e| Fail::from_keys(&e))?, output)
 }
@@ -177,21 +154,19 @@ pub fn update(
 ) -> Done {
     let key = required(key)?;
     let value = value_required(value)?;
-    let mut op = Update::new(key, value);
-    if let Some(t) = ttl_of(ttl) {
-        op = op.ttl(t);
-    }
-    let resp = client.execute(&op).map_err(|e| Fail::from_keys(&e))?;
+    let resp = client
+        .node()
+        .update_only(&key, &value, ttl_of(ttl))
+        .map_err(|e| Fail::from_keys(&e))?;
     printed(&resp, output)
 }
 
 /// `mkdir [--ttl N] DIR`: create a directory that does not exist.
 pub fn mkdir(client: &Cli, key: Option<&String>, ttl: &Ttl, output: Output) -> Done {
-    let mut op = CreateDir::new(required(key)?);
-    if let Some(t) = ttl_of(ttl) {
-        op = op.ttl(t);
-    }
-    let resp = client.execute(&op).map_err(|e| Fail::from_keys(&e))?;
+    let resp = client
+        .directory()
+        .create(&required(key)?, ttl_of(ttl))
+        .map_err(|e| Fail::from_keys(&e))?;
     printed_unless_simple(&resp, output)
 }
 
@@ -211,11 +186,10 @@ pub fn setdir(client: &Cli, key: Option<&String>, ttl: &Ttl, output: Output) -> 
 
 /// `updatedir [--ttl N] DIR`: change an existing directory's TTL.
 pub fn updatedir(client: &Cli, key: Option<&String>, ttl: &Ttl, output: Output) -> Done {
-    let mut op = UpdateDir::new(required(key)?);
-    if let Some(t) = ttl_of(ttl) {
-        op = op.ttl(t);
-    }
-    let resp = client.execute(&op).map_err(|e| Fail::from_keys(&e))?;
+    let resp = client
+        .directory()
+        .update_ttl(&required(key)?, ttl_of(ttl))
+        .map_err(|e| Fail::from_keys(&e))?;
     printed_unless_simple(&resp, output)
 }
 
