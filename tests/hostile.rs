@@ -354,7 +354,7 @@ etcd_test!(a_slow_drip_times_out, standalone, |_p| {
         "{err:?}"
     );
     assert!(
-        took < Duration::from_secs(3),
+        took < Duration::from_secs(10),
         "the drip was cut by the request timeout: {took:?}"
     );
     // An unsafe write through the same drip: outcome unknown, sent once.
