@@ -595,7 +595,18 @@ fn main() {
         )
     });
     let real = DefaultTransport::new(&TransportOptions::default()).expect("transport");
-    let timeout = Some(Duration::from_secs(2));
+    // A wait for a change that never comes ends at 2 s on both sides (the
+    // same "timeout" answer); everything else gets 30 s, so that a write etcd
+    // is slow to commit on a busy machine is never taken for a difference.
+    let timeout = Some(Duration::from_secs(30));
+    let wait_timeout = Some(Duration::from_secs(2));
+    let timeout_of = |op: &Op| {
+        if op.method == "GET" && op.target.contains("wait=true") {
+            wait_timeout
+        } else {
+            timeout
+        }
+    };
     let mut operations = 0u64;
     let mut differences = 0u64;
     let mut first: Option<String> = None;
@@ -643,6 +654,7 @@ fn main() {
         };
         for _ in 0..ops_per_sequence {
             let op = generate(&mut rng, &prefix, &seen);
+            let timeout = timeout_of(&op);
             let got = match &other {
                 Other::Memory(memory) => {
                     Transport::send(memory, request(&memory.endpoints()[0], &op), timeout)
