@@ -78,13 +78,27 @@ pub fn clean(key: &str) -> Result<String, Error> {
 /// separators stay). The result decodes back to exactly `cleaned`.
 pub fn encode_path(cleaned: &str) -> String {
     let mut out = String::with_capacity(cleaned.len() + 8);
+    encode_path_into(cleaned, &mut out);
+    out
+}
+
+/// [`encode_path`], appended to `out`.
+pub(crate) fn encode_path_into(cleaned: &str, out: &mut String) {
     for (i, segment) in cleaned.split('/').enumerate() {
         if i > 0 {
             out.push('/');
         }
         out.extend(utf8_percent_encode(segment, SEGMENT));
     }
-    out
+}
+
+/// Whether `key` is already what [`clean`] makes of it: absolute, and no
+/// empty, `.` or `..` segment (`/` itself is left to `clean`).
+pub(crate) fn is_clean(key: &str) -> bool {
+    key.strip_prefix('/').is_some_and(|rest| {
+        rest.split('/')
+            .all(|segment| !matches!(segment, "" | "." | ".."))
+    })
 }
 
 /// Decode a percent-encoded path back to text, as etcd does (invalid UTF-8 becomes
@@ -171,6 +185,37 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(clean(input).unwrap(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn a_key_is_clean_exactly_when_cleaning_leaves_it_as_it_is() {
+        let keys = [
+            "/",
+            "//",
+            "/a",
+            "/a/",
+            "/a//b",
+            "/a/./b",
+            "/a/../b",
+            "/../../a",
+            "/a/b/..",
+            "/a/...",
+            "/.hidden/..x",
+            "/_h",
+            "/a/b/c",
+            "/.",
+            "/..",
+            "/a/.",
+            "",
+            "a",
+            " /a",
+            "/a b/c%2F",
+            "/ü/ß",
+        ];
+        for key in keys {
+            let same = clean(key).is_ok_and(|c| c == key);
+            assert_eq!(is_clean(key), same && key != "/", "{key:?}");
         }
     }
 

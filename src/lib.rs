@@ -115,6 +115,7 @@ mod credentials;
 pub mod endpoint;
 pub mod error;
 pub mod event_json;
+mod headers;
 pub mod key;
 pub mod machine;
 #[cfg(feature = "memory")]

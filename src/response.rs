@@ -204,13 +204,14 @@ pub struct ClusterInfo {
 impl ClusterInfo {
     /// Read the headers of a response. Malformed numbers are treated as absent.
     pub fn from_headers(headers: &http::HeaderMap) -> ClusterInfo {
-        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let number = |name: &str| text(name).and_then(|v| v.trim().parse::<u64>().ok());
+        use crate::headers::{X_ETCD_CLUSTER_ID, X_ETCD_INDEX, X_RAFT_INDEX, X_RAFT_TERM};
+        let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+        let number = |name| text(name).and_then(|v| v.trim().parse::<u64>().ok());
         ClusterInfo {
-            etcd_index: number("x-etcd-index"),
-            raft_index: number("x-raft-index"),
-            raft_term: number("x-raft-term"),
-            cluster_id: text("x-etcd-cluster-id").map(str::to_owned),
+            etcd_index: number(&X_ETCD_INDEX),
+            raft_index: number(&X_RAFT_INDEX),
+            raft_term: number(&X_RAFT_TERM),
+            cluster_id: text(&X_ETCD_CLUSTER_ID).map(str::to_owned),
         }
     }
 }

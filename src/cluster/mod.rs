@@ -348,7 +348,7 @@ impl EndpointPool {
     ) -> Option<Error> {
         let term: u64 = response
             .headers()
-            .get("x-raft-term")
+            .get(&crate::headers::X_RAFT_TERM)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse().ok())?;
         if attempts.may_be_stale && term < self.raft_term {
@@ -380,7 +380,7 @@ impl EndpointPool {
     ) -> Option<Error> {
         let found = response
             .headers()
-            .get("x-etcd-cluster-id")
+            .get(&crate::headers::X_ETCD_CLUSTER_ID)
             .and_then(|v| v.to_str().ok())?;
         match &self.cluster_id {
             None => {

@@ -184,8 +184,14 @@ impl Params {
 /// The request target of a key under `/v2/keys`, checked against etcd's request
 /// line limit. Returns the encoded path.
 pub(crate) fn keys_path(raw_key: &str) -> Result<String, Error> {
-    let cleaned = key::clean(raw_key)?;
-    let path = format!("/v2/keys{}", key::encode_path(&cleaned));
+    let mut path = String::with_capacity("/v2/keys".len() + raw_key.len() + 8);
+    path.push_str("/v2/keys");
+    // Most keys are clean already: encoded as they are, with no copy made.
+    if key::is_clean(raw_key) {
+        key::encode_path_into(raw_key, &mut path);
+    } else {
+        key::encode_path_into(&key::clean(raw_key)?, &mut path);
+    }
     // Leave room for the longest method we send, DELETE, and " HTTP/1.1\r\n", so
     // that every key this client can create, it can also delete.
     let max = MAX_REQUEST_LINE - "DELETE ".len() - " HTTP/1.1\r\n".len();

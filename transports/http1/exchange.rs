@@ -75,16 +75,7 @@ pub(super) fn encode(request: &HttpRequest, authority: &str) -> Vec<u8> {
 
 /// A header name: etcd's own without an allocation, others parsed.
 fn header_name(name: &str) -> Option<http::HeaderName> {
-    const ETCD: [&str; 4] = [
-        "x-etcd-index",
-        "x-etcd-cluster-id",
-        "x-raft-index",
-        "x-raft-term",
-    ];
-    match ETCD.iter().find(|known| known.eq_ignore_ascii_case(name)) {
-        Some(known) => Some(http::HeaderName::from_static(known)),
-        None => http::HeaderName::from_bytes(name.as_bytes()).ok(),
-    }
+    crate::headers::well_known(name).or_else(|| http::HeaderName::from_bytes(name.as_bytes()).ok())
 }
 
 /// The head of an answer: `head` holds its bytes, which `parsed` points
@@ -112,7 +103,9 @@ pub(super) fn build_head(
     let mut close = parsed.version == Some(0);
     for h in parsed.headers.iter() {
         let value = h.value;
-        if h.name.eq_ignore_ascii_case("content-length") {
+        let name = header_name(h.name)
+            .ok_or_else(|| malformed(format!("a bad header name {:?}", h.name)))?;
+        if name == http::header::CONTENT_LENGTH {
             let n = std::str::from_utf8(value)
                 .ok()
                 .and_then(|v| v.trim().parse::<u64>().ok())
@@ -121,12 +114,12 @@ pub(super) fn build_head(
                 return Err(malformed("two different Content-Lengths"));
             }
             length = Some(n);
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+        } else if name == http::header::TRANSFER_ENCODING {
             chunked = value
                 .rsplit(|&b| b == b',')
                 .next()
                 .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        } else if h.name.eq_ignore_ascii_case("connection") {
+        } else if name == http::header::CONNECTION {
             let has = |token: &[u8]| {
                 value
                     .split(|&b| b == b',')
@@ -138,8 +131,6 @@ pub(super) fn build_head(
                 close = false;
             }
         }
-        let name = header_name(h.name)
-            .ok_or_else(|| malformed(format!("a bad header name {:?}", h.name)))?;
         // httparse's slices point into `head`.
         let start = (value.as_ptr() as usize)
             .checked_sub(base)

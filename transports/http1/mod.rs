@@ -98,7 +98,7 @@ impl Http1Transport {
     }
 
     /// A new connection to `key` (TLS handshake done): nothing sent yet.
-    fn connect(&self, key: &Key) -> Result<Conn, TransportError> {
+    fn connect(&self, key: &Key<'_>) -> Result<Conn, TransportError> {
         let (tls, host, port) = key;
         let mut last = None;
         let mut tcp = None;
@@ -120,7 +120,7 @@ impl Http1Transport {
             return Ok(Conn::new(Stream::Plain(tcp)));
         }
         let config = Arc::clone(&self.shared.tls);
-        let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| {
+        let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
             TransportError::new(TransportErrorKind::Request, format!("{host}: {e}"))
         })?;
         let mut session = rustls::ClientConnection::new(config, name)
@@ -146,7 +146,7 @@ impl Http1Transport {
     }
 
     /// A pooled connection, checked still open when `check`, or a new one.
-    fn checkout(&self, key: &Key, check: bool) -> Result<Conn, TransportError> {
+    fn checkout(&self, key: &Key<'_>, check: bool) -> Result<Conn, TransportError> {
         let open = |c: &Conn| {
             if check {
                 c.idle_and_open()
@@ -180,11 +180,8 @@ impl Http1Transport {
     ) -> Result<(http::response::Parts, Option<Vec<u8>>), TransportError> {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let key = pool::key(request)?;
-        let authority = request
-            .uri()
-            .authority()
-            .map_or_else(|| key.1.clone(), |a| a.as_str().to_owned());
-        let bytes = encode(request, &authority);
+        let authority = request.uri().authority().map_or(key.1, |a| a.as_str());
+        let bytes = encode(request, authority);
         let method = request.method();
         // A GET or HEAD goes on a pooled connection unchecked (one system
         // call less); if the server had closed it, the request is sent once

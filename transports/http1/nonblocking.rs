@@ -199,12 +199,12 @@ impl Http1AsyncTransport {
         })
     }
 
-    async fn connect(&self, key: &Key) -> Result<AsyncConn, TransportError> {
+    async fn connect(&self, key: &Key<'_>) -> Result<AsyncConn, TransportError> {
         let (tls, host, port) = key;
         let addrs = match self.shared.names.known(host, *port) {
             Some(addrs) => addrs,
             None => {
-                let found = tokio::net::lookup_host((host.as_str(), *port))
+                let found = tokio::net::lookup_host((*host, *port))
                     .await
                     .map_err(|e| connect_error(format!("resolving {host}: {e}")))?;
                 self.shared.names.learn(host, *port, found.collect())?
@@ -236,7 +236,7 @@ impl Http1AsyncTransport {
                 reused: false,
             });
         }
-        let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| {
+        let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
             TransportError::new(crate::TransportErrorKind::Request, format!("{host}: {e}"))
         })?;
         let session = match by(deadline, self.shared.tls.connect(name, tcp)).await {
@@ -267,11 +267,8 @@ impl Http1AsyncTransport {
     ) -> Result<(http::response::Parts, Option<Vec<u8>>), TransportError> {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let key = key(request)?;
-        let authority = request
-            .uri()
-            .authority()
-            .map_or_else(|| key.1.clone(), |a| a.as_str().to_owned());
-        let bytes = encode(request, &authority);
+        let authority = request.uri().authority().map_or(key.1, |a| a.as_str());
+        let bytes = encode(request, authority);
         let method = request.method();
         // As the blocking transport: a GET or HEAD goes on a pooled
         // connection unchecked, and once more on a new one if the server had

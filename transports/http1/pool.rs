@@ -13,8 +13,12 @@ use crate::transport::HttpRequest;
 /// How long a host name's addresses are reused before being resolved again.
 const RESOLVE_CACHE: Duration = Duration::from_secs(30);
 
-/// An endpoint: TLS or not, host, port.
-pub(super) type Key = (bool, String, u16);
+/// An endpoint: TLS or not, host, port (the host borrowed from the request,
+/// so that finding a pooled connection allocates nothing).
+pub(super) type Key<'r> = (bool, &'r str, u16);
+
+/// A [`Key`] the pool keeps.
+type OwnedKey = (bool, String, u16);
 
 pub(super) fn connect_error(what: String) -> TransportError {
     TransportError::new(TransportErrorKind::Connect, what)
@@ -22,7 +26,7 @@ pub(super) fn connect_error(what: String) -> TransportError {
 
 /// The endpoint a request goes to (an `http` or `https` URL, else nothing is
 /// sent).
-pub(super) fn key(request: &HttpRequest) -> Result<Key, TransportError> {
+pub(super) fn key(request: &HttpRequest) -> Result<Key<'_>, TransportError> {
     let uri = request.uri();
     let bad = || {
         TransportError::new(
@@ -39,8 +43,7 @@ pub(super) fn key(request: &HttpRequest) -> Result<Key, TransportError> {
     let host = authority
         .host()
         .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
+        .trim_end_matches(']');
     let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
     Ok((tls, host, port))
 }
@@ -53,25 +56,31 @@ pub(super) fn stale(reused: bool, answered: bool, error: &TransportError) -> boo
 }
 
 /// Idle connections by endpoint, at most `max` each (the most recently used
-/// is taken first).
+/// is taken first). A client talks to a handful of endpoints, so they are
+/// kept in a list: finding one compares a few keys, with no hashing and no
+/// owned key built per request.
 pub(super) struct Pool<C> {
-    idle: Mutex<HashMap<Key, Vec<C>>>,
+    idle: Mutex<Vec<(OwnedKey, Vec<C>)>>,
     max: usize,
+}
+
+fn same(owned: &OwnedKey, key: &Key<'_>) -> bool {
+    owned.0 == key.0 && owned.2 == key.2 && owned.1 == key.1
 }
 
 impl<C> Pool<C> {
     pub(super) fn new(max: usize) -> Pool<C> {
         Pool {
-            idle: Mutex::new(HashMap::new()),
+            idle: Mutex::new(Vec::new()),
             max,
         }
     }
 
     /// An idle connection to `key` that `open` accepts (those it refuses are
     /// dropped).
-    pub(super) fn take(&self, key: &Key, open: impl Fn(&C) -> bool) -> Option<C> {
+    pub(super) fn take(&self, key: &Key<'_>, open: impl Fn(&C) -> bool) -> Option<C> {
         let mut idle = self.idle.lock().ok()?;
-        let list = idle.get_mut(key)?;
+        let (_, list) = idle.iter_mut().find(|(k, _)| same(k, key))?;
         while let Some(conn) = list.pop() {
             if open(&conn) {
                 return Some(conn);
@@ -81,11 +90,15 @@ impl<C> Pool<C> {
     }
 
     /// Keep `conn` for `key`, unless the pool is full.
-    pub(super) fn put(&self, key: Key, conn: C) {
+    pub(super) fn put(&self, key: Key<'_>, conn: C) {
+        if self.max == 0 {
+            return;
+        }
         if let Ok(mut idle) = self.idle.lock() {
-            let list = idle.entry(key).or_default();
-            if list.len() < self.max {
-                list.push(conn);
+            match idle.iter_mut().find(|(k, _)| same(k, &key)) {
+                Some((_, list)) if list.len() < self.max => list.push(conn),
+                Some(_) => {}
+                None => idle.push(((key.0, key.1.to_owned(), key.2), vec![conn])),
             }
         }
     }
