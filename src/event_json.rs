@@ -38,6 +38,38 @@ pub fn parse(text: &str) -> Option<Event> {
     (p.at == p.s.len()).then_some(event)
 }
 
+/// Where a string's plain run ends in `bytes`: the first `"`, `\` or
+/// control character (below 0x20), or `None` if there is none.
+///
+/// Eight bytes at a time: in each word, a byte equal to `"` or `\` becomes a
+/// zero byte after an XOR, and "has a zero byte" / "has a byte below n" are
+/// the classic word tests. They can flag a byte above a real hit (a borrow
+/// carries upward), never below one, so the lowest flagged byte is exact.
+pub(crate) fn string_stop(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGHS;
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut words {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let hits = below(w ^ (ONES * u64::from(b'"')), 1)
+            | below(w ^ (ONES * u64::from(b'\\')), 1)
+            | below(w, 0x20);
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|i| at + i)
+}
+
 struct Parser<'a> {
     s: &'a [u8],
     text: &'a str,
@@ -99,9 +131,7 @@ impl<'a> Parser<'a> {
             return None;
         }
         let start = self.at + 1;
-        let len = self.s[start..]
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let len = string_stop(&self.s[start..])?;
         if self.s[start + len] != b'"' {
             return None;
         }
@@ -118,9 +148,7 @@ impl<'a> Parser<'a> {
         let mut start = self.at + 1;
         let mut out = String::new();
         loop {
-            let len = self.s[start..]
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+            let len = string_stop(&self.s[start..])?;
             // The text is UTF-8 and the stops are ASCII: a valid slice.
             out.push_str(self.text.get(start..start + len)?);
             let at = start + len;
@@ -337,6 +365,48 @@ impl<'a> Parser<'a> {
             }
             self.eat(b']')?;
             return Some(out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::string_stop;
+
+    fn naive(bytes: &[u8]) -> Option<usize> {
+        bytes
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+    }
+
+    #[test]
+    fn the_word_at_a_time_scan_finds_the_same_stop_as_a_byte_scan() {
+        // Every byte value at every position of strings up to 40 bytes long,
+        // on backgrounds of plain ASCII, of UTF-8 continuation bytes and of
+        // the bytes just around the stops.
+        let backgrounds: [&[u8]; 4] = [
+            b"a",
+            &[0xC3, 0xA9],
+            &[0x21, 0x23, 0x5B, 0x5D, 0x20],
+            &[0xFF, 0x80],
+        ];
+        for background in backgrounds {
+            for len in 0..40 {
+                let base: Vec<u8> = background.iter().copied().cycle().take(len).collect();
+                assert_eq!(string_stop(&base), naive(&base), "{base:?}");
+                for at in 0..len {
+                    for byte in 0..=255u8 {
+                        let mut s = base.clone();
+                        s[at] = byte;
+                        assert_eq!(string_stop(&s), naive(&s), "{s:?}");
+                        // A second stop later never hides the first.
+                        if at + 3 < len {
+                            s[at + 3] = b'"';
+                            assert_eq!(string_stop(&s), naive(&s), "{s:?}");
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -205,14 +205,32 @@ impl ClusterInfo {
     /// Read the headers of a response. Malformed numbers are treated as absent.
     pub fn from_headers(headers: &http::HeaderMap) -> ClusterInfo {
         use crate::headers::{X_ETCD_CLUSTER_ID, X_ETCD_INDEX, X_RAFT_INDEX, X_RAFT_TERM};
-        let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
-        let number = |name| text(name).and_then(|v| v.trim().parse::<u64>().ok());
-        ClusterInfo {
-            etcd_index: number(&X_ETCD_INDEX),
-            raft_index: number(&X_RAFT_INDEX),
-            raft_term: number(&X_RAFT_TERM),
-            cluster_id: text(&X_ETCD_CLUSTER_ID).map(str::to_owned),
+        // One pass over the headers; of a repeated header the first counts.
+        let mut info = ClusterInfo::default();
+        let mut seen = [false; 4];
+        for (name, value) in headers {
+            let which = [
+                &X_ETCD_INDEX,
+                &X_RAFT_INDEX,
+                &X_RAFT_TERM,
+                &X_ETCD_CLUSTER_ID,
+            ]
+            .iter()
+            .position(|known| *known == name);
+            let Some(which) = which else { continue };
+            if std::mem::replace(&mut seen[which], true) {
+                continue;
+            }
+            let text = value.to_str().ok();
+            let number = text.and_then(|v| v.trim().parse::<u64>().ok());
+            match which {
+                0 => info.etcd_index = number,
+                1 => info.raft_index = number,
+                2 => info.raft_term = number,
+                _ => info.cluster_id = text.map(str::to_owned),
+            }
         }
+        info
     }
 }
 

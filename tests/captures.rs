@@ -388,3 +388,34 @@ fn a_body_that_is_not_utf8_is_a_decode_error() {
         Error::Http { status: 404, .. }
     ));
 }
+
+#[test]
+fn cluster_headers_are_read_whatever_their_order_with_the_first_of_a_repeat() {
+    use etcd_v2::response::ClusterInfo;
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-raft-term", "7".parse().unwrap());
+    headers.insert("content-type", "application/json".parse().unwrap());
+    headers.insert("X-Etcd-Cluster-Id", "cdf818194e3a8c32".parse().unwrap());
+    headers.append("x-etcd-index", " 42 ".parse().unwrap());
+    headers.append("x-etcd-index", "43".parse().unwrap());
+    headers.insert("x-raft-index", "not a number".parse().unwrap());
+    let info = ClusterInfo::from_headers(&headers);
+    assert_eq!(
+        info,
+        ClusterInfo {
+            etcd_index: Some(42),
+            raft_index: None,
+            raft_term: Some(7),
+            cluster_id: Some("cdf818194e3a8c32".to_owned()),
+        }
+    );
+    // A malformed first value is not replaced by a later one.
+    let mut headers = http::HeaderMap::new();
+    headers.append("x-etcd-index", "x".parse().unwrap());
+    headers.append("x-etcd-index", "5".parse().unwrap());
+    assert_eq!(ClusterInfo::from_headers(&headers).etcd_index, None);
+    assert_eq!(
+        ClusterInfo::from_headers(&http::HeaderMap::new()),
+        ClusterInfo::default()
+    );
+}

@@ -274,7 +274,7 @@ macro_rules! client_api {
             }
             response
                 .extensions_mut()
-                .insert(crate::response::RespondedBy(endpoint.to_string()));
+                .insert(crate::response::RespondedBy(endpoint.as_str().to_owned()));
             op.parse(response)
         }
 

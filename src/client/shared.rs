@@ -208,7 +208,7 @@ impl Shared {
         if let Ok(response) = &mut outcome {
             response
                 .extensions_mut()
-                .insert(RespondedBy(endpoint.to_string()));
+                .insert(RespondedBy(endpoint.as_str().to_owned()));
         }
         let refused = match &outcome {
             Ok(r) if r.status().is_server_error() => op.refused_outright(r),

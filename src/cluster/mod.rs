@@ -285,24 +285,25 @@ impl EndpointPool {
         now: Instant,
         describe: &dyn Fn(&http::Response<Vec<u8>>) -> Error,
     ) -> Verdict {
-        let name = endpoint.to_string();
+        // The endpoint's name is copied only into an error.
+        let name = endpoint.as_str();
         match outcome {
             Ok(response) => {
-                if let Some(err) = self.check_cluster_id(&response, &name) {
+                if let Some(err) = self.check_cluster_id(&response, name) {
                     self.mark_failed(endpoint, now);
-                    attempts.failures.push((name, err));
+                    attempts.failures.push((name.to_owned(), err));
                     return Verdict::Retry;
                 }
-                if let Some(err) = self.check_raft_term(attempts, &response, &name) {
+                if let Some(err) = self.check_raft_term(attempts, &response, name) {
                     self.mark_failed(endpoint, now);
-                    attempts.failures.push((name, err));
+                    attempts.failures.push((name.to_owned(), err));
                     return Verdict::Retry;
                 }
                 if response.status().is_server_error() {
                     self.mark_failed(endpoint, now);
                     let err = describe(&response);
                     if attempts.idempotent {
-                        attempts.failures.push((name, err));
+                        attempts.failures.push((name.to_owned(), err));
                         return Verdict::Retry;
                     }
                     return Verdict::Fail(Error::OutcomeUnknown {
@@ -318,14 +319,14 @@ impl EndpointPool {
                 if attempts.long_poll && source.kind() == crate::error::TransportErrorKind::Timeout
                 {
                     return Verdict::Fail(Error::Transport {
-                        endpoint: name,
+                        endpoint: name.to_owned(),
                         source,
                     });
                 }
                 self.mark_failed(endpoint, now);
                 let ambiguous = source.kind().may_have_been_sent();
                 let err = Error::Transport {
-                    endpoint: name.clone(),
+                    endpoint: name.to_owned(),
                     source,
                 };
                 if ambiguous && !attempts.idempotent {
@@ -333,7 +334,7 @@ impl EndpointPool {
                         source: Box::new(err),
                     });
                 }
-                attempts.failures.push((name, err));
+                attempts.failures.push((name.to_owned(), err));
                 Verdict::Retry
             }
         }

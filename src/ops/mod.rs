@@ -253,17 +253,21 @@ pub(crate) fn request(
             ));
         }
     }
-    let mut builder = http::Request::builder().method(method).uri(uri);
-    let body = match form {
-        Some(form) => {
-            builder = builder.header(http::header::CONTENT_TYPE, FORM_CONTENT_TYPE);
-            form.as_str().as_bytes().to_vec()
-        }
-        None => Vec::new(),
-    };
-    builder
-        .body(body)
-        .map_err(|e| Error::invalid_argument("request", e.to_string()))
+    let uri =
+        http::Uri::try_from(uri).map_err(|e| Error::invalid_argument("request", e.to_string()))?;
+    // Filled in place: `http::request::Builder` moves its parts through a
+    // `Result` at every step.
+    let body = form.map_or_else(Vec::new, |form| form.as_str().as_bytes().to_vec());
+    let mut request = http::Request::new(body);
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    if form.is_some() {
+        request.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(FORM_CONTENT_TYPE),
+        );
+    }
+    Ok(request)
 }
 
 pub(crate) const JSON_CONTENT_TYPE: &str = "application/json";
