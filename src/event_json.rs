@@ -212,10 +212,17 @@ impl<'a> Parser<'a> {
     fn unsigned(&mut self) -> Option<u64> {
         self.ws();
         let start = self.at;
-        let len = self.s[start..]
-            .iter()
-            .position(|b| !b.is_ascii_digit())
-            .unwrap_or(self.s.len() - start);
+        // Digits read and added up in one pass; too large for a u64 is left
+        // to serde.
+        let mut n: u64 = 0;
+        let mut len = 0;
+        while let Some(&digit) = self.s.get(start + len) {
+            if !digit.is_ascii_digit() {
+                break;
+            }
+            n = n.checked_mul(10)?.checked_add(u64::from(digit - b'0'))?;
+            len += 1;
+        }
         // No leading zeros, no fraction or exponent (serde reads those as
         // floats and refuses them for an integer).
         if len == 0 || (len > 1 && self.s[start] == b'0') {
@@ -224,7 +231,6 @@ impl<'a> Parser<'a> {
         if let Some(b'.' | b'e' | b'E') = self.s.get(start + len) {
             return None;
         }
-        let n = self.text.get(start..start + len)?.parse().ok()?;
         self.at = start + len;
         Some(n)
     }

@@ -128,3 +128,36 @@ fn deep_nesting_is_left_to_serde() {
     assert!(parse(&body).is_none());
     assert!(parse_with_serde(&body).is_err(), "serde's recursion limit");
 }
+
+#[test]
+fn indexes_beyond_u64_are_left_to_serde_and_the_largest_is_read() {
+    let event = |index: &str| {
+        format!(
+            r#"{{"action":"get","node":{{"key":"/a","modifiedIndex":{index},"createdIndex":1}}}}"#
+        )
+    };
+    for too_large in [
+        "18446744073709551616",
+        "99999999999999999999",
+        "184467440737095516150",
+    ] {
+        let body = event(too_large);
+        assert!(parse(&body).is_none(), "{body}");
+        assert!(parse_with_serde(&body).is_err(), "{body}");
+    }
+    let largest = parse(&event("18446744073709551615")).expect("u64::MAX");
+    assert_eq!(largest.1.map(|n| n.modified_index), Some(u64::MAX));
+    for (digits, want) in [
+        ("0", Some(0)),
+        ("7", Some(7)),
+        ("00", None),
+        ("01", None),
+        ("1.0", None),
+        ("1e3", None),
+    ] {
+        let got = parse(&event(digits))
+            .and_then(|e| e.1)
+            .map(|n| n.modified_index);
+        assert_eq!(got, want, "{digits}");
+    }
+}
