@@ -340,13 +340,21 @@ etcd_test!(members_stats_sync_and_cluster_ids, standalone, |_p| {
     assert!(added.client_urls.is_empty());
     let listed = call!(client.members().list()).unwrap();
     assert!(listed.iter().any(|m| m.id == added.id));
+    // etcd's raft drops a membership change proposed while the previous one
+    // is not yet marked applied (the proposer then waits until its request
+    // times out); a busy machine stretches that moment, so each change here
+    // waits a little after the one before.
+    let settle = Duration::from_millis(500);
+    sleep!(settle);
     call!(client.members().update(&added.id, &["http://127.0.0.1:2"])).unwrap();
     let err = call!(client
         .members()
         .update(&added.id, &[&members[0].peer_urls[0]]))
     .unwrap_err();
     assert!(matches!(err, Error::Api { status: 409, .. }), "{err}");
+    sleep!(settle);
     call!(client.members().remove(&added.id)).unwrap();
+    sleep!(settle);
     let err = call!(client.members().remove(&added.id)).unwrap_err();
     assert!(
         matches!(

@@ -184,6 +184,16 @@ impl Runner<'_> {
             }
             let env_refs: Vec<(&str, &str)> =
                 env.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+            // etcd's raft drops a membership change proposed while the
+            // previous one is not yet marked applied (the request then hangs
+            // until it times out): a busy machine can stretch that moment, so
+            // a change waits a little after whatever ran before it.
+            if ["member add", "member remove", "member update"]
+                .iter()
+                .any(|change| text.contains(change))
+            {
+                std::thread::sleep(Duration::from_millis(500));
+            }
             let r = run(
                 self.program,
                 &args,
