@@ -3,8 +3,10 @@
 //! HTTP/1.1 client on `std::net` sending the same requests and decoding
 //! nothing. Every row prints its rate (or time) and its CPU time per operation
 //! (`getrusage` of this process, user + system, over the measured operations
-//! only), each as a ratio to raw; contenders run in three interleaved rounds
-//! and the medians are reported. Bare transport rows show how much of the gap
+//! only), each as a ratio to raw; contenders run in five interleaved rounds
+//! and the medians are reported (ratios of the medians: on the 2-core VM the
+//! ratio within one round swings widely from round to round, so pairing runs
+//! round by round was tried and found noisier). Bare transport rows show how much of the gap
 //! is the HTTP stack alone.
 //!
 //! `cargo bench --bench e2e --features reqwest` compares the default clients
@@ -330,7 +332,7 @@ fn main() {
     lean.node().set("/bench/k", "a-small-value", None).unwrap();
     let mut report = Report { rows: Vec::new() };
     let mut body = Vec::with_capacity(4 << 20);
-    const ROUNDS: usize = 3;
+    const ROUNDS: usize = 5;
     // Async loops run inside a task, as in an application (block_on from
     // outside the runtime would add a cross-thread wakeup per request).
     let in_task = |f: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>| {

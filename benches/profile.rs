@@ -5,6 +5,7 @@
 //! bash scripts/etcd.sh start /tmp/prof 1 $$     # prints ENDPOINTS=...
 //! cargo bench --bench profile --features "reqwest http1-tokio" -- http1 get http://127.0.0.1:PORT 20000
 //! perf record -g target/release/deps/profile-* http1 get http://127.0.0.1:PORT 20000
+//! valgrind --tool=callgrind target/release/deps/profile-* http1 get http://127.0.0.1:PORT 2000
 //! ```
 //!
 //! Kinds: `http1`, `ureq`, `bare-http1` (the transport alone), `http1-tokio`,
