@@ -3,7 +3,7 @@
 //! transport reading an answer reuses these instead of building each name
 //! from its bytes.
 
-use http::header::{self, HeaderName};
+use http::header::HeaderName;
 
 /// `X-Etcd-Index`: the store's index when the answer was made.
 pub(crate) const X_ETCD_INDEX: HeaderName = HeaderName::from_static("x-etcd-index");
@@ -16,33 +16,38 @@ pub(crate) const X_RAFT_TERM: HeaderName = HeaderName::from_static("x-raft-term"
 
 /// The headers an etcd answer usually carries, as etcd (Go) spells them, in
 /// the order it sends them.
-static KNOWN: [(&str, HeaderName); 12] = [
-    (
-        "Access-Control-Allow-Headers",
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-    ),
-    (
-        "Access-Control-Allow-Methods",
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-    ),
-    (
-        "Access-Control-Allow-Origin",
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-    ),
-    ("Content-Type", header::CONTENT_TYPE),
-    ("X-Etcd-Cluster-Id", X_ETCD_CLUSTER_ID),
-    ("X-Etcd-Index", X_ETCD_INDEX),
-    ("X-Raft-Index", X_RAFT_INDEX),
-    ("X-Raft-Term", X_RAFT_TERM),
-    ("Date", header::DATE),
-    ("Content-Length", header::CONTENT_LENGTH),
-    ("Transfer-Encoding", header::TRANSFER_ENCODING),
-    ("Connection", header::CONNECTION),
-];
+#[cfg(feature = "http1")]
+static KNOWN: [(&str, HeaderName); 12] = {
+    use http::header;
+    [
+        (
+            "Access-Control-Allow-Headers",
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+        ),
+        (
+            "Access-Control-Allow-Methods",
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+        ),
+        (
+            "Access-Control-Allow-Origin",
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        ),
+        ("Content-Type", header::CONTENT_TYPE),
+        ("X-Etcd-Cluster-Id", X_ETCD_CLUSTER_ID),
+        ("X-Etcd-Index", X_ETCD_INDEX),
+        ("X-Raft-Index", X_RAFT_INDEX),
+        ("X-Raft-Term", X_RAFT_TERM),
+        ("Date", header::DATE),
+        ("Content-Length", header::CONTENT_LENGTH),
+        ("Transfer-Encoding", header::TRANSFER_ENCODING),
+        ("Connection", header::CONNECTION),
+    ]
+};
 
 /// The name of a header, in any case, if it is one etcd usually sends
 /// (`None` for any other: build that one from its bytes). etcd's own
 /// spelling is matched byte for byte first, any other case after.
+#[cfg(feature = "http1")]
 pub(crate) fn well_known(name: &str) -> Option<HeaderName> {
     let same_length = |(spelled, _): &&(&str, HeaderName)| spelled.len() == name.len();
     let mut known = KNOWN.iter().filter(same_length);
@@ -53,9 +58,10 @@ pub(crate) fn well_known(name: &str) -> Option<HeaderName> {
     Some(found.1.clone())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "http1"))]
 mod tests {
     use super::*;
+    use http::header;
 
     #[test]
     fn known_names_match_in_any_case_and_others_do_not() {
