@@ -66,8 +66,14 @@ pub(crate) fn string_stop(bytes: &[u8]) -> Option<usize> {
     words
         .remainder()
         .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .position(|&b| stops_a_string(b))
         .map(|i| at + i)
+}
+
+/// Whether `b` ends the plain run of a JSON string: its closing quote, an
+/// escape, or a control byte (which JSON forbids unescaped).
+fn stops_a_string(b: u8) -> bool {
+    b == b'"' || b == b'\\' || b < 0x20
 }
 
 struct Parser<'a> {
@@ -377,12 +383,10 @@ impl<'a> Parser<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::string_stop;
+    use super::{stops_a_string, string_stop};
 
     fn naive(bytes: &[u8]) -> Option<usize> {
-        bytes
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        bytes.iter().position(|&b| stops_a_string(b))
     }
 
     #[test]

@@ -263,9 +263,9 @@ impl EndpointPool {
         outcome: Result<http::Response<Vec<u8>>, TransportError>,
         now: Instant,
     ) -> Verdict {
-        let name = endpoint.to_string();
+        // The endpoint's name is copied only into an error.
         let plain = |response: &http::Response<Vec<u8>>| Error::Http {
-            endpoint: name.clone(),
+            endpoint: endpoint.as_str().to_owned(),
             status: response.status().as_u16(),
             location: None,
             body: body_prefix(response.body()),

@@ -2,6 +2,7 @@
 //! indexes, raft index and term) and body, byte for byte except `Date`.
 
 use super::types::{http_error_json, Event, V2Error};
+use crate::headers::{X_ETCD_CLUSTER_ID, X_ETCD_INDEX, X_RAFT_INDEX, X_RAFT_TERM};
 
 /// The cluster-side values etcd puts in a keys answer's headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -47,10 +48,10 @@ pub fn event(e: &Event, no_value: bool, cluster_id: u64, at: Indexes) -> http::R
     let status = if e.is_created() { 201 } else { 200 };
     let b = base(status)
         .header("Content-Type", "application/json")
-        .header("X-Etcd-Cluster-Id", cluster_id_text(cluster_id))
-        .header("X-Etcd-Index", e.etcd_index)
-        .header("X-Raft-Index", at.raft_index)
-        .header("X-Raft-Term", at.raft_term);
+        .header(X_ETCD_CLUSTER_ID, cluster_id_text(cluster_id))
+        .header(X_ETCD_INDEX, e.etcd_index)
+        .header(X_RAFT_INDEX, at.raft_index)
+        .header(X_RAFT_TERM, at.raft_term);
     finish(b, e.to_json(no_value))
 }
 
@@ -68,10 +69,10 @@ pub fn watch(e: Option<&Event>, cluster_id: u64, at: Indexes) -> http::Response<
 pub fn watch_json(json: Vec<u8>, cluster_id: u64, at: Indexes) -> http::Response<Vec<u8>> {
     let b = base(200)
         .header("Content-Type", "application/json")
-        .header("X-Etcd-Cluster-Id", cluster_id_text(cluster_id))
-        .header("X-Etcd-Index", at.etcd_index)
-        .header("X-Raft-Index", at.raft_index)
-        .header("X-Raft-Term", at.raft_term);
+        .header(X_ETCD_CLUSTER_ID, cluster_id_text(cluster_id))
+        .header(X_ETCD_INDEX, at.etcd_index)
+        .header(X_RAFT_INDEX, at.raft_index)
+        .header(X_RAFT_TERM, at.raft_term);
     finish(b, json)
 }
 
@@ -79,9 +80,9 @@ pub fn watch_json(json: Vec<u8>, cluster_id: u64, at: Indexes) -> http::Response
 pub fn key_error(e: &V2Error, cluster_id: Option<u64>) -> http::Response<Vec<u8>> {
     let mut b = base(e.status()).header("Content-Type", "application/json");
     if let Some(id) = cluster_id {
-        b = b.header("X-Etcd-Cluster-Id", cluster_id_text(id));
+        b = b.header(X_ETCD_CLUSTER_ID, cluster_id_text(id));
     }
-    finish(b.header("X-Etcd-Index", e.index), e.to_json())
+    finish(b.header(X_ETCD_INDEX, e.index), e.to_json())
 }
 
 /// `http.Error`: plain text with a newline.
@@ -90,7 +91,7 @@ pub fn plain_error(status: u16, text: &str, cluster_id: Option<u64>) -> http::Re
         .header("Content-Type", "text/plain; charset=utf-8")
         .header("X-Content-Type-Options", "nosniff");
     if let Some(id) = cluster_id {
-        b = b.header("X-Etcd-Cluster-Id", cluster_id_text(id));
+        b = b.header(X_ETCD_CLUSTER_ID, cluster_id_text(id));
     }
     finish(b, format!("{text}\n").into_bytes())
 }
@@ -146,7 +147,7 @@ fn html_escape(s: &str) -> String {
 pub fn json(status: u16, body: Vec<u8>, cluster_id: Option<u64>) -> http::Response<Vec<u8>> {
     let mut b = base(status).header("Content-Type", "application/json");
     if let Some(id) = cluster_id {
-        b = b.header("X-Etcd-Cluster-Id", cluster_id_text(id));
+        b = b.header(X_ETCD_CLUSTER_ID, cluster_id_text(id));
     }
     finish(b, body)
 }
@@ -164,7 +165,7 @@ pub fn text(status: u16, body: Vec<u8>) -> http::Response<Vec<u8>> {
 
 /// 204 with the cluster ID (member removed or updated).
 pub fn no_content(cluster_id: u64) -> http::Response<Vec<u8>> {
-    let b = base(204).header("X-Etcd-Cluster-Id", cluster_id_text(cluster_id));
+    let b = base(204).header(X_ETCD_CLUSTER_ID, cluster_id_text(cluster_id));
     b.body(Vec::new())
         .unwrap_or_else(|_| http::Response::new(Vec::new()))
 }
