@@ -15,7 +15,9 @@ use crate::error::Error;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Endpoint {
-    prefix: String,
+    // Shared: an endpoint is cloned into every attempt, and a clone costs no
+    // allocation.
+    prefix: std::sync::Arc<str>,
     https: bool,
 }
 
@@ -30,7 +32,10 @@ impl Endpoint {
         } else {
             format!("{scheme}://{host}:{port}")
         };
-        Endpoint { prefix, https }
+        Endpoint {
+            prefix: prefix.into(),
+            https,
+        }
     }
 
     /// Parse a client URL: `http://host:port` or `https://host:port`, an optional

@@ -152,7 +152,13 @@ impl<'a> Parser<'a> {
             return None;
         }
         let mut start = self.at + 1;
-        let mut out = String::new();
+        // Most strings have no escapes: copied at once, at their length.
+        let len = string_stop(&self.s[start..])?;
+        if self.s[start + len] == b'"' {
+            self.at = start + len + 1;
+            return self.text.get(start..start + len).map(str::to_owned);
+        }
+        let mut out = String::with_capacity(len + 16);
         loop {
             let len = string_stop(&self.s[start..])?;
             // The text is UTF-8 and the stops are ASCII: a valid slice.

@@ -84,20 +84,21 @@ pub fn encode_path(cleaned: &str) -> String {
 
 /// [`encode_path`], appended to `out`.
 pub(crate) fn encode_path_into(cleaned: &str, out: &mut String) {
-    for (i, segment) in cleaned.split('/').enumerate() {
-        if i > 0 {
-            out.push('/');
-        }
-        out.extend(utf8_percent_encode(segment, SEGMENT));
-    }
+    // One pass: every segment is encoded with SEGMENT, and the separators
+    // are kept.
+    out.extend(utf8_percent_encode(cleaned, PATH));
 }
+
+/// [`SEGMENT`], keeping `/`: a whole path encoded at once.
+const PATH: &AsciiSet = &SEGMENT.remove(b'/');
 
 /// Whether `key` is already what [`clean`] makes of it: absolute, and no
 /// empty, `.` or `..` segment (`/` itself is left to `clean`).
 pub(crate) fn is_clean(key: &str) -> bool {
     key.strip_prefix('/').is_some_and(|rest| {
-        rest.split('/')
-            .all(|segment| !matches!(segment, "" | "." | ".."))
+        rest.as_bytes()
+            .split(|&b| b == b'/')
+            .all(|segment| !matches!(segment, b"" | b"." | b".."))
     })
 }
 

@@ -204,20 +204,19 @@ pub struct ClusterInfo {
 impl ClusterInfo {
     /// Read the headers of a response. Malformed numbers are treated as absent.
     pub fn from_headers(headers: &http::HeaderMap) -> ClusterInfo {
-        use crate::headers::{X_ETCD_CLUSTER_ID, X_ETCD_INDEX, X_RAFT_INDEX, X_RAFT_TERM};
         // One pass over the headers; of a repeated header the first counts.
+        // A name is matched as text (its length first), which is cheaper than
+        // comparing `HeaderName`s.
         let mut info = ClusterInfo::default();
         let mut seen = [false; 4];
         for (name, value) in headers {
-            let which = [
-                &X_ETCD_INDEX,
-                &X_RAFT_INDEX,
-                &X_RAFT_TERM,
-                &X_ETCD_CLUSTER_ID,
-            ]
-            .iter()
-            .position(|known| *known == name);
-            let Some(which) = which else { continue };
+            let which = match name.as_str() {
+                "x-etcd-index" => 0,
+                "x-raft-index" => 1,
+                "x-raft-term" => 2,
+                "x-etcd-cluster-id" => 3,
+                _ => continue,
+            };
             if std::mem::replace(&mut seen[which], true) {
                 continue;
             }
@@ -315,12 +314,32 @@ struct RawMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RespondedBy(pub String);
 
+/// The endpoint [`endpoint_of`] names for an answer without [`RespondedBy`].
+const UNNAMED: &str = "etcd";
+
 pub(crate) fn endpoint_of(response: &http::Response<Vec<u8>>) -> String {
     response
         .extensions()
         .get::<RespondedBy>()
         .map(|r| r.0.clone())
-        .unwrap_or_else(|| "etcd".to_owned())
+        .unwrap_or_else(|| UNNAMED.to_owned())
+}
+
+/// `err`, which parsing an answer without [`RespondedBy`] reported, naming
+/// `endpoint` where it named no endpoint.
+pub(crate) fn naming(mut err: Error, endpoint: &str) -> Error {
+    let named = match &mut err {
+        Error::Etcd(e) => &mut e.endpoint,
+        Error::Api { endpoint, .. }
+        | Error::Http { endpoint, .. }
+        | Error::Decode { endpoint, .. }
+        | Error::NotLeader { endpoint } => endpoint,
+        _ => return err,
+    };
+    if named == UNNAMED {
+        *named = endpoint.to_owned();
+    }
+    err
 }
 
 fn decode_error(response: &http::Response<Vec<u8>>, reason: impl fmt::Display) -> Error {

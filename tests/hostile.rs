@@ -260,7 +260,12 @@ etcd_test!(
             )));
             let c = build!(builder(&[&bad]));
             match call!(c.node().get("/k", false)) {
-                Err(e @ Error::Decode { status: 200, .. }) => assert!(e.may_have_been_applied()),
+                Err(e @ Error::Decode { status: 200, .. }) => {
+                    assert!(e.may_have_been_applied());
+                    // The member that sent it is named (the client names it
+                    // after the parse of a success).
+                    assert!(e.to_string().contains(bad.as_str()), "{e}");
+                }
                 other => panic!("{body}: {other:?}"),
             }
         }

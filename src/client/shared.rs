@@ -20,7 +20,15 @@ use tracing::Span;
 /// The span of one client call: the operation and its key, then the attempt
 /// number, the endpoint and the outcome (`ok`, or an [`crate::ErrorKind`]'s
 /// name) as they become known. Never a value or a credential.
+///
+/// When nothing would see it (no `tracing` subscriber, and no `log` logger
+/// taking debug records through tracing's log compatibility) the span is
+/// [`Span::none`]: building and recording a span costs about a thousand
+/// instructions a call even then, a twentieth of the client's own work.
 pub(crate) fn call_span<O: Operation + ?Sized>(op: &O) -> Span {
+    if !tracing::dispatcher::has_been_set() && log::max_level() < log::LevelFilter::Debug {
+        return Span::none();
+    }
     tracing::debug_span!(
         "etcd",
         op = op.name(),
@@ -205,10 +213,15 @@ impl Shared {
         span: &Span,
     ) -> After<O::Output> {
         let mut outcome = outcome;
+        let mut unnamed = false;
         if let Ok(response) = &mut outcome {
-            response
-                .extensions_mut()
-                .insert(RespondedBy(endpoint.as_str().to_owned()));
+            if response.status().is_success() && !op.reads_responder_on_success() {
+                unnamed = true;
+            } else {
+                response
+                    .extensions_mut()
+                    .insert(RespondedBy(endpoint.as_str().to_owned()));
+            }
         }
         let refused = match &outcome {
             Ok(r) if r.status().is_server_error() => op.refused_outright(r),
@@ -225,6 +238,9 @@ impl Shared {
             ),
         };
         let result = match verdict {
+            Verdict::Deliver(response) if unnamed => op
+                .parse(response)
+                .map_err(|e| crate::response::naming(e, endpoint.as_str())),
             Verdict::Deliver(response) => op.parse(response),
             Verdict::Retry => {
                 if let Some((_, failure)) = attempts.failures().last() {

@@ -82,6 +82,17 @@ pub trait Operation {
         None
     }
 
+    /// Whether [`Operation::parse`] reads, from a successful (2xx) answer,
+    /// the endpoint that sent it ([`crate::response::RespondedBy`] in the
+    /// answer's extensions). The client adds that extension to every answer
+    /// that is not a success, and to a success only when this is true (the
+    /// default): it costs a few allocations per call. For an operation that
+    /// returns false, a failure its `parse` reports for a success is given
+    /// the endpoint's name afterwards.
+    fn reads_responder_on_success(&self) -> bool {
+        true
+    }
+
     /// A short name for logs and traces (the type's name, e.g. `Get`).
     fn name(&self) -> &'static str {
         let full = std::any::type_name::<Self>();
@@ -222,8 +233,13 @@ pub(crate) fn request(
     query: &Params,
     form: Option<&Params>,
 ) -> Result<http::Request<Vec<u8>>, Error> {
-    let mut uri =
-        String::with_capacity(endpoint.as_str().len() + path.len() + query.as_str().len() + 1);
+    // Exactly the URI's length: `http::Uri` then takes the text without
+    // another allocation.
+    let query_len = match query.as_str().len() {
+        0 => 0,
+        n => n + 1,
+    };
+    let mut uri = String::with_capacity(endpoint.as_str().len() + path.len() + query_len);
     uri.push_str(endpoint.as_str());
     uri.push_str(path);
     if !query.as_str().is_empty() {

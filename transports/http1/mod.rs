@@ -99,10 +99,11 @@ impl Http1Transport {
 
     /// A new connection to `key` (TLS handshake done): nothing sent yet.
     fn connect(&self, key: &Key<'_>) -> Result<Conn, TransportError> {
-        let (tls, host, port) = key;
+        let tls = key.0;
+        let (host, port) = pool::host_port(key);
         let mut last = None;
         let mut tcp = None;
-        for addr in self.resolve(host, *port)? {
+        for addr in self.resolve(host, port)? {
             match TcpStream::connect_timeout(&addr, self.shared.connect_timeout) {
                 Ok(s) => {
                     tcp = Some(s);
@@ -180,8 +181,7 @@ impl Http1Transport {
     ) -> Result<(http::response::Parts, Option<Vec<u8>>), TransportError> {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let key = pool::key(request)?;
-        let authority = request.uri().authority().map_or(key.1, |a| a.as_str());
-        let bytes = encode(request, authority);
+        let bytes = encode(request, key.1.as_str());
         let method = request.method();
         // A GET or HEAD goes on a pooled connection unchecked (one system
         // call less); if the server had closed it, the request is sent once

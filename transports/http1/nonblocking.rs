@@ -15,7 +15,7 @@ use super::exchange::{
     answer_readers, build_head, encode, malformed, too_large, Buffer, Framing, Head, Sink,
     MAX_HEAD, MAX_HEADERS,
 };
-use super::pool::{connect_error, key, stale, Key, Names, Pool};
+use super::pool::{connect_error, host_port, key, stale, Key, Names, Pool};
 use crate::client::{ClientBuilder, TransportOptions};
 use crate::error::{Error, TransportError};
 use crate::transport::{AsyncTransport, Flow, HttpRequest, HttpResult, Task};
@@ -200,14 +200,15 @@ impl Http1AsyncTransport {
     }
 
     async fn connect(&self, key: &Key<'_>) -> Result<AsyncConn, TransportError> {
-        let (tls, host, port) = key;
-        let addrs = match self.shared.names.known(host, *port) {
+        let tls = key.0;
+        let (host, port) = host_port(key);
+        let addrs = match self.shared.names.known(host, port) {
             Some(addrs) => addrs,
             None => {
-                let found = tokio::net::lookup_host((*host, *port))
+                let found = tokio::net::lookup_host((host, port))
                     .await
                     .map_err(|e| connect_error(format!("resolving {host}: {e}")))?;
-                self.shared.names.learn(host, *port, found.collect())?
+                self.shared.names.learn(host, port, found.collect())?
             }
         };
         // A connect timeout too large to add to the clock is no bound.
@@ -267,8 +268,7 @@ impl Http1AsyncTransport {
     ) -> Result<(http::response::Parts, Option<Vec<u8>>), TransportError> {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let key = key(request)?;
-        let authority = request.uri().authority().map_or(key.1, |a| a.as_str());
-        let bytes = encode(request, authority);
+        let bytes = encode(request, key.1.as_str());
         let method = request.method();
         // As the blocking transport: a GET or HEAD goes on a pooled
         // connection unchecked, and once more on a new one if the server had

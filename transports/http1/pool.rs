@@ -13,12 +13,13 @@ use crate::transport::HttpRequest;
 /// How long a host name's addresses are reused before being resolved again.
 const RESOLVE_CACHE: Duration = Duration::from_secs(30);
 
-/// An endpoint: TLS or not, host, port (the host borrowed from the request,
-/// so that finding a pooled connection allocates nothing).
-pub(super) type Key<'r> = (bool, &'r str, u16);
+/// An endpoint: TLS or not, and the request's authority (borrowed, so that
+/// finding a pooled connection allocates nothing; its host and port are read
+/// only to connect).
+pub(super) type Key<'r> = (bool, &'r http::uri::Authority);
 
-/// A [`Key`] the pool keeps.
-type OwnedKey = (bool, String, u16);
+/// A [`Key`] the pool keeps: TLS or not, and the authority's text.
+type OwnedKey = (bool, String);
 
 pub(super) fn connect_error(what: String) -> TransportError {
     TransportError::new(TransportErrorKind::Connect, what)
@@ -40,12 +41,19 @@ pub(super) fn key(request: &HttpRequest) -> Result<Key<'_>, TransportError> {
         _ => return Err(bad()),
     };
     let authority = uri.authority().ok_or_else(bad)?;
+    Ok((tls, authority))
+}
+
+/// The host (an IPv6 address without its brackets) and port to connect to
+/// for `key`.
+pub(super) fn host_port<'k>(key: &Key<'k>) -> (&'k str, u16) {
+    let (tls, authority) = *key;
     let host = authority
         .host()
         .trim_start_matches('[')
         .trim_end_matches(']');
     let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
-    Ok((tls, host, port))
+    (host, port)
 }
 
 /// Whether a failure looks like the server having closed a pooled
@@ -65,7 +73,7 @@ pub(super) struct Pool<C> {
 }
 
 fn same(owned: &OwnedKey, key: &Key<'_>) -> bool {
-    owned.0 == key.0 && owned.2 == key.2 && owned.1 == key.1
+    owned.0 == key.0 && owned.1 == key.1.as_str()
 }
 
 impl<C> Pool<C> {
@@ -98,7 +106,7 @@ impl<C> Pool<C> {
             match idle.iter_mut().find(|(k, _)| same(k, &key)) {
                 Some((_, list)) if list.len() < self.max => list.push(conn),
                 Some(_) => {}
-                None => idle.push(((key.0, key.1.to_owned(), key.2), vec![conn])),
+                None => idle.push(((key.0, key.1.as_str().to_owned()), vec![conn])),
             }
         }
     }

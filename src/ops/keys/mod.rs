@@ -103,6 +103,9 @@ macro_rules! keys_write {
             ) -> Result<crate::response::KeysResponse, crate::error::Error> {
                 crate::response::parse_keys(&response)
             }
+            fn reads_responder_on_success(&self) -> bool {
+                false
+            }
             fn idempotent(&self) -> bool {
                 false
             }

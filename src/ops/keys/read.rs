@@ -69,6 +69,10 @@ impl Operation for Get {
         Ok(parsed)
     }
 
+    fn reads_responder_on_success(&self) -> bool {
+        false
+    }
+
     fn idempotent(&self) -> bool {
         true
     }
@@ -214,6 +218,9 @@ impl Operation for Wait {
             });
         }
         parse_keys(&response).map(|e| WaitOutcome::Event(Box::new(e)))
+    }
+    fn reads_responder_on_success(&self) -> bool {
+        false
     }
     fn idempotent(&self) -> bool {
         true
