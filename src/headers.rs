@@ -49,13 +49,29 @@ static KNOWN: [(&str, HeaderName); 12] = {
 /// spelling is matched byte for byte first, any other case after.
 #[cfg(feature = "http1")]
 pub(crate) fn well_known(name: &str) -> Option<HeaderName> {
-    let same_length = |(spelled, _): &&(&str, HeaderName)| spelled.len() == name.len();
-    let mut known = KNOWN.iter().filter(same_length);
-    let found = match known.clone().find(|(spelled, _)| *spelled == name) {
-        Some(found) => found,
-        None => known.find(|(spelled, _)| spelled.eq_ignore_ascii_case(name))?,
+    // etcd's spelling: a `match` on the text is a jump on its length and one
+    // comparison.
+    let at = match name {
+        "Access-Control-Allow-Headers" => 0,
+        "Access-Control-Allow-Methods" => 1,
+        "Access-Control-Allow-Origin" => 2,
+        "Content-Type" => 3,
+        "X-Etcd-Cluster-Id" => 4,
+        "X-Etcd-Index" => 5,
+        "X-Raft-Index" => 6,
+        "X-Raft-Term" => 7,
+        "Date" => 8,
+        "Content-Length" => 9,
+        "Transfer-Encoding" => 10,
+        "Connection" => 11,
+        _ => {
+            return KNOWN
+                .iter()
+                .find(|(spelled, _)| spelled.eq_ignore_ascii_case(name))
+                .map(|(_, known)| known.clone())
+        }
     };
-    Some(found.1.clone())
+    Some(KNOWN[at].1.clone())
 }
 
 #[cfg(all(test, feature = "http1"))]
@@ -76,7 +92,12 @@ mod tests {
             Some(header::ACCESS_CONTROL_ALLOW_METHODS)
         );
         for (spelled, name) in &KNOWN {
+            // The fast path's positions match the table's.
             assert_eq!(well_known(spelled).as_ref(), Some(name));
+            assert_eq!(
+                well_known(&spelled.to_ascii_uppercase()).as_ref(),
+                Some(name)
+            );
             assert_eq!(well_known(name.as_str()).as_ref(), Some(name));
         }
         assert_eq!(well_known("Server"), None);

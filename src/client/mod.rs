@@ -330,6 +330,10 @@ macro_rules! client_api {
         }
 
         $($kw)* fn auto_sync(&self) {
+            // Without auto-sync, no clock is read.
+            if self.inner.shared.config.auto_sync.is_none() {
+                return;
+            }
             if self.inner.shared.sync_due(self.inner.transport.now()) {
                 if let Err(e) = self.sync_endpoints()$($aw)* {
                     tracing::info!(error = %e, "endpoint sync failed; keeping the current endpoints");
