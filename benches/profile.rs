@@ -9,7 +9,7 @@
 //! ```
 //!
 //! Kinds: `http1`, `ureq`, `bare-http1` (the transport alone), `http1-tokio`,
-//! `reqwest`; operations: `get`, `put`, `list` (of `/bench/big`, which the
+//! `reqwest`, `raw` (the e2e bench's baseline, `get` only); operations: `get`, `put`, `list` (of `/bench/big`, which the
 //! e2e bench fills).
 
 use std::time::{Duration, Instant};
@@ -41,6 +41,38 @@ fn main() {
             for _ in 0..n {
                 let request = http::Request::get(&uri).body(Vec::new()).unwrap();
                 t.send(request, Some(Duration::from_secs(5))).unwrap();
+            }
+        }
+        "raw" => {
+            // The e2e bench's baseline: one write, then the answer read through a
+            // buffer, nothing decoded (GET only).
+            use std::io::{BufRead, BufReader, Read, Write};
+            let authority = endpoint.trim_start_matches("http://");
+            let stream = std::net::TcpStream::connect(authority).unwrap();
+            stream.set_nodelay(true).unwrap();
+            let mut writer = stream.try_clone().unwrap();
+            let mut reader = BufReader::with_capacity(64 * 1024, stream);
+            let request = format!(
+                "GET /v2/keys/bench/k HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: raw\r\n\r\n"
+            );
+            let mut line = String::new();
+            let mut body = Vec::new();
+            for _ in 0..n {
+                writer.write_all(request.as_bytes()).unwrap();
+                let mut length = 0;
+                loop {
+                    line.clear();
+                    reader.read_line(&mut line).unwrap();
+                    let lower = line.trim_end().to_ascii_lowercase();
+                    if lower.is_empty() {
+                        break;
+                    }
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                }
+                body.resize(length, 0);
+                reader.read_exact(&mut body).unwrap();
             }
         }
         "http1-tokio" => run_async(
