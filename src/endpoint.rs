@@ -13,12 +13,41 @@ use crate::error::Error;
 /// assert_eq!(Endpoint::new("::1", 2379, true).as_str(), "https://[::1]:2379");
 /// assert!(Endpoint::parse("ftp://x").is_err());
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct Endpoint {
     // Shared: an endpoint is cloned into every attempt, and a clone costs no
     // allocation.
     prefix: std::sync::Arc<str>,
     https: bool,
+    // The prefix as a URI's scheme and authority, read once: a request's URI
+    // is assembled from them and its path. `None` when the host makes no
+    // valid authority (building a request then fails, naming the URI).
+    parts: Option<(http::uri::Scheme, http::uri::Authority)>,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("prefix", &self.prefix)
+            .field("https", &self.https)
+            .finish()
+    }
+}
+
+// The parts follow from the prefix: equality and hashing are the prefix's.
+impl PartialEq for Endpoint {
+    fn eq(&self, other: &Endpoint) -> bool {
+        self.prefix == other.prefix && self.https == other.https
+    }
+}
+
+impl Eq for Endpoint {}
+
+impl std::hash::Hash for Endpoint {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.prefix.hash(state);
+        self.https.hash(state);
+    }
 }
 
 impl Endpoint {
@@ -32,7 +61,16 @@ impl Endpoint {
         } else {
             format!("{scheme}://{host}:{port}")
         };
+        let scheme = if https {
+            http::uri::Scheme::HTTPS
+        } else {
+            http::uri::Scheme::HTTP
+        };
+        let authority = prefix
+            .split_once("://")
+            .and_then(|(_, authority)| http::uri::Authority::try_from(authority).ok());
         Endpoint {
+            parts: authority.map(|authority| (scheme, authority)),
             prefix: prefix.into(),
             https,
         }
@@ -92,6 +130,22 @@ impl Endpoint {
     pub fn is_https(&self) -> bool {
         self.https
     }
+
+    /// The URI of `path_and_query` (already encoded) on this endpoint, from
+    /// the parts read once rather than by parsing the whole URL again.
+    pub(crate) fn uri(&self, path_and_query: String) -> Result<http::Uri, Error> {
+        let bad = |e: &dyn fmt::Display| Error::invalid_argument("request", e.to_string());
+        let Some((scheme, authority)) = &self.parts else {
+            return http::Uri::try_from(format!("{}{path_and_query}", self.prefix))
+                .map_err(|e| bad(&e));
+        };
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(scheme.clone());
+        parts.authority = Some(authority.clone());
+        parts.path_and_query =
+            Some(http::uri::PathAndQuery::try_from(path_and_query).map_err(|e| bad(&e))?);
+        http::Uri::from_parts(parts).map_err(|e| bad(&e))
+    }
 }
 
 impl fmt::Display for Endpoint {
@@ -123,6 +177,27 @@ mod tests {
             assert_eq!(Endpoint::parse(input).unwrap().as_str(), want);
         }
         assert!(Endpoint::parse("https://h:1").unwrap().is_https());
+    }
+
+    #[test]
+    fn a_uri_assembled_from_the_parts_is_the_whole_url_parsed() {
+        for (endpoint, path) in [
+            ("http://127.0.0.1:2379", "/v2/keys/a%20b?recursive=true"),
+            ("https://etcd.local:4001", "/v2/keys/x"),
+            ("http://[::1]:2379", "/version"),
+        ] {
+            let e = Endpoint::parse(endpoint).unwrap();
+            let whole: http::Uri = format!("{endpoint}{path}").parse().unwrap();
+            assert_eq!(e.uri(path.to_owned()).unwrap(), whole);
+            assert_eq!(
+                e.uri(path.to_owned()).unwrap().to_string(),
+                whole.to_string()
+            );
+        }
+        // A host that makes no authority still fails, when the request is built.
+        let odd = Endpoint::new("a b", 1, false);
+        assert!(odd.uri("/v2/keys/x".to_owned()).is_err());
+        assert_eq!(odd, odd.clone());
     }
 
     #[test]

@@ -45,6 +45,35 @@ impl From<Duration> for Timeout {
     }
 }
 
+/// The endpoints a request has tried: the first kept in place (most requests
+/// try one, and then allocate nothing), any others in a list.
+#[derive(Debug, Default)]
+pub(super) struct Tried {
+    first: Option<Endpoint>,
+    others: Vec<Endpoint>,
+}
+
+impl Tried {
+    pub(super) fn push(&mut self, endpoint: Endpoint) {
+        match self.first {
+            None => self.first = Some(endpoint),
+            Some(_) => self.others.push(endpoint),
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.others.len()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    pub(super) fn contains(&self, endpoint: &Endpoint) -> bool {
+        self.first.as_ref() == Some(endpoint) || self.others.contains(endpoint)
+    }
+}
+
 /// One request's progress through the pool: which endpoints it has tried and how
 /// each failed.
 #[derive(Debug)]
@@ -56,7 +85,7 @@ pub struct Attempts {
     pub(super) only: Option<Endpoint>,
     pub(super) timeout: Timeout,
     pub(super) deadline: Option<Instant>,
-    pub(super) tried: Vec<Endpoint>,
+    pub(super) tried: Tried,
     pub(super) failures: Vec<(String, Error)>,
 }
 
@@ -72,7 +101,7 @@ impl Attempts {
             only: None,
             timeout: Timeout::Default,
             deadline: None,
-            tried: Vec::new(),
+            tried: Tried::default(),
             failures: Vec::new(),
         }
     }
@@ -145,5 +174,24 @@ impl Attempts {
                 failures: std::mem::take(&mut self.failures),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tried_endpoints_are_all_remembered() {
+        let e = |port| Endpoint::new("127.0.0.1", port, false);
+        let mut tried = Tried::default();
+        assert!(tried.is_empty() && tried.len() == 0 && !tried.contains(&e(1)));
+        for port in 1..=3 {
+            tried.push(e(port));
+            assert_eq!(tried.len(), usize::from(port));
+        }
+        assert!(!tried.is_empty());
+        assert!((1..=3).all(|port| tried.contains(&e(port))));
+        assert!(!tried.contains(&e(4)));
     }
 }

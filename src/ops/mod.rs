@@ -233,21 +233,19 @@ pub(crate) fn request(
     query: &Params,
     form: Option<&Params>,
 ) -> Result<http::Request<Vec<u8>>, Error> {
-    // Exactly the URI's length: `http::Uri` then takes the text without
+    // Exactly the target's length: `http` then takes the text without
     // another allocation.
     let query_len = match query.as_str().len() {
         0 => 0,
         n => n + 1,
     };
-    let mut uri = String::with_capacity(endpoint.as_str().len() + path.len() + query_len);
-    uri.push_str(endpoint.as_str());
-    uri.push_str(path);
+    let mut target = String::with_capacity(path.len() + query_len);
+    target.push_str(path);
     if !query.as_str().is_empty() {
-        uri.push('?');
-        uri.push_str(query.as_str());
+        target.push('?');
+        target.push_str(query.as_str());
     }
-    let line =
-        method.as_str().len() + 1 + (uri.len() - endpoint.as_str().len()) + " HTTP/1.1\r\n".len();
+    let line = method.as_str().len() + 1 + target.len() + " HTTP/1.1\r\n".len();
     if line > MAX_REQUEST_LINE {
         return Err(Error::invalid_argument(
             "request",
@@ -269,8 +267,7 @@ pub(crate) fn request(
             ));
         }
     }
-    let uri =
-        http::Uri::try_from(uri).map_err(|e| Error::invalid_argument("request", e.to_string()))?;
+    let uri = endpoint.uri(target)?;
     // Filled in place: `http::request::Builder` moves its parts through a
     // `Result` at every step.
     let body = form.map_or_else(Vec::new, |form| form.as_str().as_bytes().to_vec());
