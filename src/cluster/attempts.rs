@@ -185,7 +185,7 @@ mod tests {
     fn tried_endpoints_are_all_remembered() {
         let e = |port| Endpoint::new("127.0.0.1", port, false);
         let mut tried = Tried::default();
-        assert!(tried.is_empty() && tried.len() == 0 && !tried.contains(&e(1)));
+        assert!(tried.is_empty() && !tried.contains(&e(1)));
         for port in 1..=3 {
             tried.push(e(port));
             assert_eq!(tried.len(), usize::from(port));
