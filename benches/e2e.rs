@@ -3,7 +3,8 @@
 //! HTTP/1.1 client on `std::net` sending the same requests and decoding
 //! nothing. Every row prints its rate (or time) and its CPU time per operation
 //! (`getrusage` of this process, user + system, over the measured operations
-//! only), each as a ratio to raw; contenders run in five interleaved rounds
+//! only), each as a ratio to raw, and the user part of that CPU time beside
+//! raw's (the client's own work); contenders run in five interleaved rounds
 //! and the medians are reported (ratios of the medians: on the 2-core VM the
 //! ratio within one round swings widely from round to round, so pairing runs
 //! round by round was tried and found noisier). Bare transport rows show how much of the gap
