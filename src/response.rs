@@ -309,8 +309,11 @@ struct RawMessage {
 }
 
 /// The endpoint a response came from, for error messages. The client puts it in
-/// each answer's extensions before judging it; responses built by hand fall
-/// back to `"etcd"`.
+/// the extensions of every answer that is not a success, and of a success for
+/// an operation whose [`crate::ops::Operation::reads_responder_on_success`] is
+/// true, before parsing it (a failure to parse a success of any other
+/// operation is given the endpoint's name afterwards); responses built by hand
+/// fall back to `"etcd"`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RespondedBy(pub String);
 

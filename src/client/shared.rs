@@ -21,12 +21,16 @@ use tracing::Span;
 /// number, the endpoint and the outcome (`ok`, or an [`crate::ErrorKind`]'s
 /// name) as they become known. Never a value or a credential.
 ///
-/// When nothing would see it (no `tracing` subscriber, and no `log` logger
-/// taking debug records through tracing's log compatibility) the span is
-/// [`Span::none`]: building and recording a span costs about a thousand
-/// instructions a call even then, a twentieth of the client's own work.
+/// When nothing would see it (no `tracing` subscriber, global or scoped, and
+/// no `log` logger taking debug records through tracing's log compatibility)
+/// the span is [`Span::none`]: building and recording a span costs about a
+/// thousand instructions a call even then, a twentieth of the client's own
+/// work. With any subscriber the span is built as always, and the
+/// subscriber's filter decides.
 pub(crate) fn call_span<O: Operation + ?Sized>(op: &O) -> Span {
-    if !tracing::dispatcher::has_been_set() && log::max_level() < log::LevelFilter::Debug {
+    let unseen = log::max_level() < log::LevelFilter::Debug
+        && tracing::dispatcher::get_default(|d| d.is::<tracing::subscriber::NoSubscriber>());
+    if unseen {
         return Span::none();
     }
     tracing::debug_span!(

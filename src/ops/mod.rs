@@ -146,6 +146,9 @@ impl<O: Operation + ?Sized> Operation for &O {
     fn refused_outright(&self, response: &http::Response<Vec<u8>>) -> Option<Error> {
         (**self).refused_outright(response)
     }
+    fn reads_responder_on_success(&self) -> bool {
+        (**self).reads_responder_on_success()
+    }
     fn key(&self) -> Option<&str> {
         (**self).key()
     }

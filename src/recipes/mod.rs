@@ -68,6 +68,15 @@ impl Operation for KeysRequest {
             KeysRequest::Delete(op) => op.idempotent(),
         }
     }
+    fn reads_responder_on_success(&self) -> bool {
+        match self {
+            KeysRequest::CreateInOrder(op) => op.reads_responder_on_success(),
+            KeysRequest::Create(op) => op.reads_responder_on_success(),
+            KeysRequest::Get(op) => op.reads_responder_on_success(),
+            KeysRequest::Refresh(op) => op.reads_responder_on_success(),
+            KeysRequest::Delete(op) => op.reads_responder_on_success(),
+        }
+    }
     fn repeatable(&self) -> bool {
         matches!(self, KeysRequest::Refresh(_))
     }
