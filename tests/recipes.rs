@@ -526,14 +526,19 @@ etcd_test!(lock_timeouts_guards_renewal_and_loss, |c, p| {
 
 etcd_test!(a_keep_alive_renews_and_reports_loss, |c, p| {
     let name = p.key("ka").trim_start_matches('/').replace('/', "-");
-    // A 3 s TTL: renewed every second, and lost only if a refresh takes over
-    // 2 s (a 1 s TTL was lost on a busy CI machine, where a write took longer
-    // than the 667 ms it left).
-    let mut lock = c.module().lock().get_lock(&name, 3);
+    // A 10 s TTL, renewed every 3.3 s and lost only if a refresh takes over
+    // 6.6 s: on a busy CI machine a 1 s TTL was lost (a write took longer than
+    // the 667 ms it left), and so was a 3 s one, on etcd 3.5 (a refresh took
+    // over 2 s). Sleeping past the TTL shows that the renewals happen.
+    let mut lock = c.module().lock().get_lock(&name, 10);
     call!(lock.acquire()).unwrap();
     let alive = lock.keep_alive().unwrap();
-    sleep!(Duration::from_millis(4500));
-    assert!(!alive.is_lost(), "renewed past its 3 s TTL");
+    sleep!(Duration::from_secs(12));
+    assert!(
+        !alive.is_lost(),
+        "renewed past its 10 s TTL: {:?}",
+        alive.lost_reason()
+    );
     assert!(call!(c.node().get(lock.key().unwrap(), false)).is_ok());
     call!(c.node().delete(lock.key().unwrap(), None, None)).unwrap();
     let lost = call!(alive.wait_lost(Duration::from_secs(15))).expect("loss is reported");
@@ -773,13 +778,14 @@ etcd_test!(
     a_lock_guard_keeps_the_lock_alive_and_reports_its_loss,
     |c, p| {
         let name = p.key("guard").trim_start_matches('/').replace('/', "-");
-        // 3 s, not 1 s: see a_keep_alive_renews_and_reports_loss.
-        let mut lock = c.module().lock().get_lock(&name, 3);
+        // 10 s, and 12 s of sleep: see a_keep_alive_renews_and_reports_loss.
+        let mut lock = c.module().lock().get_lock(&name, 10);
         let guard = call!(lock.lock()).unwrap();
-        sleep!(Duration::from_millis(4500));
+        sleep!(Duration::from_secs(12));
         assert!(
             guard.is_held(),
-            "renewed past its 3 s TTL by the guard alone"
+            "renewed past its 10 s TTL by the guard alone: {:?}",
+            guard.lost_reason()
         );
         let alive = guard.keep_alive().expect("the guard renews");
         let key = alive.key().to_owned();
