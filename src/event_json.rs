@@ -153,14 +153,14 @@ impl<'a> Parser<'a> {
         }
         let mut start = self.at + 1;
         // Most strings have no escapes: copied at once, at their length.
-        let len = string_stop(&self.s[start..])?;
+        let mut len = string_stop(&self.s[start..])?;
         if self.s[start + len] == b'"' {
             self.at = start + len + 1;
             return self.text.get(start..start + len).map(str::to_owned);
         }
+        // The first run is scanned already; each later one is scanned once.
         let mut out = String::with_capacity(len + 16);
         loop {
-            let len = string_stop(&self.s[start..])?;
             // The text is UTF-8 and the stops are ASCII: a valid slice.
             out.push_str(self.text.get(start..start + len)?);
             let at = start + len;
@@ -176,6 +176,7 @@ impl<'a> Parser<'a> {
                 }
                 _ => return None,
             }
+            len = string_stop(&self.s[start..])?;
         }
     }
 

@@ -5,42 +5,65 @@
 
 use http::header::HeaderName;
 
-/// `X-Etcd-Index`: the store's index when the answer was made.
-pub(crate) const X_ETCD_INDEX: HeaderName = HeaderName::from_static("x-etcd-index");
-/// `X-Etcd-Cluster-Id`: the cluster's ID, in hexadecimal.
-pub(crate) const X_ETCD_CLUSTER_ID: HeaderName = HeaderName::from_static("x-etcd-cluster-id");
-/// `X-Raft-Index`: the member's raft index.
-pub(crate) const X_RAFT_INDEX: HeaderName = HeaderName::from_static("x-raft-index");
-/// `X-Raft-Term`: the member's raft term.
-pub(crate) const X_RAFT_TERM: HeaderName = HeaderName::from_static("x-raft-term");
+/// The lower-case names of etcd's own headers, written once: the
+/// [`HeaderName`]s below are made from them, and code that matches a name as
+/// text (`ClusterInfo::from_headers`) matches these.
+pub(crate) mod lower {
+    /// `x-etcd-index`.
+    pub(crate) const X_ETCD_INDEX: &str = "x-etcd-index";
+    /// `x-etcd-cluster-id`.
+    pub(crate) const X_ETCD_CLUSTER_ID: &str = "x-etcd-cluster-id";
+    /// `x-raft-index`.
+    pub(crate) const X_RAFT_INDEX: &str = "x-raft-index";
+    /// `x-raft-term`.
+    pub(crate) const X_RAFT_TERM: &str = "x-raft-term";
+}
 
-/// The headers an etcd answer usually carries, as etcd (Go) spells them, in
-/// the order it sends them.
+/// `X-Etcd-Index`: the store's index when the answer was made.
+pub(crate) const X_ETCD_INDEX: HeaderName = HeaderName::from_static(lower::X_ETCD_INDEX);
+/// `X-Etcd-Cluster-Id`: the cluster's ID, in hexadecimal.
+pub(crate) const X_ETCD_CLUSTER_ID: HeaderName = HeaderName::from_static(lower::X_ETCD_CLUSTER_ID);
+/// `X-Raft-Index`: the member's raft index.
+pub(crate) const X_RAFT_INDEX: HeaderName = HeaderName::from_static(lower::X_RAFT_INDEX);
+/// `X-Raft-Term`: the member's raft term.
+pub(crate) const X_RAFT_TERM: HeaderName = HeaderName::from_static(lower::X_RAFT_TERM);
+
+/// The headers an etcd answer usually carries as etcd (Go) spells them, each
+/// spelling written once: [`KNOWN`] and the `match` in [`well_known`] both
+/// use these.
+#[cfg(feature = "http1")]
+mod spelled {
+    pub(super) const ALLOW_HEADERS: &str = "Access-Control-Allow-Headers";
+    pub(super) const ALLOW_METHODS: &str = "Access-Control-Allow-Methods";
+    pub(super) const ALLOW_ORIGIN: &str = "Access-Control-Allow-Origin";
+    pub(super) const CONTENT_TYPE: &str = "Content-Type";
+    pub(super) const ETCD_CLUSTER_ID: &str = "X-Etcd-Cluster-Id";
+    pub(super) const ETCD_INDEX: &str = "X-Etcd-Index";
+    pub(super) const RAFT_INDEX: &str = "X-Raft-Index";
+    pub(super) const RAFT_TERM: &str = "X-Raft-Term";
+    pub(super) const DATE: &str = "Date";
+    pub(super) const CONTENT_LENGTH: &str = "Content-Length";
+    pub(super) const TRANSFER_ENCODING: &str = "Transfer-Encoding";
+    pub(super) const CONNECTION: &str = "Connection";
+}
+
+/// The headers an etcd answer usually carries, in the order etcd sends them.
 #[cfg(feature = "http1")]
 static KNOWN: [(&str, HeaderName); 12] = {
     use http::header;
     [
-        (
-            "Access-Control-Allow-Headers",
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-        ),
-        (
-            "Access-Control-Allow-Methods",
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-        ),
-        (
-            "Access-Control-Allow-Origin",
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        ),
-        ("Content-Type", header::CONTENT_TYPE),
-        ("X-Etcd-Cluster-Id", X_ETCD_CLUSTER_ID),
-        ("X-Etcd-Index", X_ETCD_INDEX),
-        ("X-Raft-Index", X_RAFT_INDEX),
-        ("X-Raft-Term", X_RAFT_TERM),
-        ("Date", header::DATE),
-        ("Content-Length", header::CONTENT_LENGTH),
-        ("Transfer-Encoding", header::TRANSFER_ENCODING),
-        ("Connection", header::CONNECTION),
+        (spelled::ALLOW_HEADERS, header::ACCESS_CONTROL_ALLOW_HEADERS),
+        (spelled::ALLOW_METHODS, header::ACCESS_CONTROL_ALLOW_METHODS),
+        (spelled::ALLOW_ORIGIN, header::ACCESS_CONTROL_ALLOW_ORIGIN),
+        (spelled::CONTENT_TYPE, header::CONTENT_TYPE),
+        (spelled::ETCD_CLUSTER_ID, X_ETCD_CLUSTER_ID),
+        (spelled::ETCD_INDEX, X_ETCD_INDEX),
+        (spelled::RAFT_INDEX, X_RAFT_INDEX),
+        (spelled::RAFT_TERM, X_RAFT_TERM),
+        (spelled::DATE, header::DATE),
+        (spelled::CONTENT_LENGTH, header::CONTENT_LENGTH),
+        (spelled::TRANSFER_ENCODING, header::TRANSFER_ENCODING),
+        (spelled::CONNECTION, header::CONNECTION),
     ]
 };
 
@@ -50,20 +73,20 @@ static KNOWN: [(&str, HeaderName); 12] = {
 #[cfg(feature = "http1")]
 pub(crate) fn well_known(name: &str) -> Option<HeaderName> {
     // etcd's spelling: a `match` on the text is a jump on its length and one
-    // comparison.
+    // comparison. The positions are [`KNOWN`]'s (a test checks them).
     let at = match name {
-        "Access-Control-Allow-Headers" => 0,
-        "Access-Control-Allow-Methods" => 1,
-        "Access-Control-Allow-Origin" => 2,
-        "Content-Type" => 3,
-        "X-Etcd-Cluster-Id" => 4,
-        "X-Etcd-Index" => 5,
-        "X-Raft-Index" => 6,
-        "X-Raft-Term" => 7,
-        "Date" => 8,
-        "Content-Length" => 9,
-        "Transfer-Encoding" => 10,
-        "Connection" => 11,
+        spelled::ALLOW_HEADERS => 0,
+        spelled::ALLOW_METHODS => 1,
+        spelled::ALLOW_ORIGIN => 2,
+        spelled::CONTENT_TYPE => 3,
+        spelled::ETCD_CLUSTER_ID => 4,
+        spelled::ETCD_INDEX => 5,
+        spelled::RAFT_INDEX => 6,
+        spelled::RAFT_TERM => 7,
+        spelled::DATE => 8,
+        spelled::CONTENT_LENGTH => 9,
+        spelled::TRANSFER_ENCODING => 10,
+        spelled::CONNECTION => 11,
         _ => {
             return KNOWN
                 .iter()

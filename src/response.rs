@@ -207,14 +207,15 @@ impl ClusterInfo {
         // One pass over the headers; of a repeated header the first counts.
         // A name is matched as text (its length first), which is cheaper than
         // comparing `HeaderName`s.
+        use crate::headers::lower;
         let mut info = ClusterInfo::default();
         let mut seen = [false; 4];
         for (name, value) in headers {
             let which = match name.as_str() {
-                "x-etcd-index" => 0,
-                "x-raft-index" => 1,
-                "x-raft-term" => 2,
-                "x-etcd-cluster-id" => 3,
+                lower::X_ETCD_INDEX => 0,
+                lower::X_RAFT_INDEX => 1,
+                lower::X_RAFT_TERM => 2,
+                lower::X_ETCD_CLUSTER_ID => 3,
                 _ => continue,
             };
             if std::mem::replace(&mut seen[which], true) {
