@@ -299,19 +299,17 @@ impl<'a> Parser<'a> {
     }
 
     fn node(&mut self, depth: usize) -> Option<Node> {
+        let mut node = blank();
+        self.fill(&mut node, depth)?;
+        Some(node)
+    }
+
+    /// Read a node into `node`, a [`blank`] one (a listing's nodes are read
+    /// in their place in the list, not moved there).
+    fn fill(&mut self, node: &mut Node, depth: usize) -> Option<()> {
         if depth > MAX_DEPTH {
             return None;
         }
-        let mut node = Node {
-            key: String::new(),
-            value: None,
-            dir: false,
-            expiration: None,
-            ttl: None,
-            children: None,
-            modified_index: 0,
-            created_index: 0,
-        };
         // Which fields were seen: a duplicate is left to serde.
         let mut seen = 0u8;
         let mut once = |bit: u8| {
@@ -368,7 +366,7 @@ impl<'a> Parser<'a> {
         if seen & 1 == 0 {
             node.key = "/".to_owned();
         }
-        Some(node)
+        Some(())
     }
 
     fn nodes(&mut self, depth: usize) -> Option<Vec<Node>> {
@@ -378,13 +376,28 @@ impl<'a> Parser<'a> {
             return Some(out);
         }
         loop {
-            out.push(self.node(depth)?);
+            out.push(blank());
+            self.fill(out.last_mut()?, depth)?;
             if self.eat(b',').is_some() {
                 continue;
             }
             self.eat(b']')?;
             return Some(out);
         }
+    }
+}
+
+/// A node with no fields read yet.
+fn blank() -> Node {
+    Node {
+        key: String::new(),
+        value: None,
+        dir: false,
+        expiration: None,
+        ttl: None,
+        children: None,
+        modified_index: 0,
+        created_index: 0,
     }
 }
 
