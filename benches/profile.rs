@@ -10,7 +10,8 @@
 //!
 //! Kinds: `http1`, `ureq`, `bare-http1` (the transport alone), `http1-tokio`,
 //! `reqwest`, `raw` (the e2e bench's baseline, `get` only); operations: `get`, `put`, `list` (of `/bench/big`, which the
-//! e2e bench fills).
+//! e2e bench fills). The async kinds run in a task on a two-worker tokio
+//! runtime, or on a current-thread one with `PROFILE_RUNTIME=current-thread`.
 
 use std::time::{Duration, Instant};
 
@@ -104,11 +105,20 @@ fn run_blocking<T: Transport + 'static>(c: &Client<T>, op: &str, n: usize) {
 }
 
 fn run_async<T: etcd_v2::AsyncTransport + 'static>(c: AsyncClient<T>, op: &str, n: usize) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    // PROFILE_RUNTIME=current-thread: tokio's single-threaded scheduler
+    // instead of two workers.
+    let runtime = if std::env::var("PROFILE_RUNTIME").as_deref() == Ok("current-thread") {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    };
     let op = op.to_owned();
     runtime.block_on(async move {
         tokio::spawn(async move {
