@@ -23,6 +23,35 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     support::one_at_a_time(&SERIAL)
 }
 
+/// Wait (at most 20 s) until every member of `etcd` lists a membership for
+/// which `applied` holds, then a little more: etcd's raft drops a membership
+/// change proposed while the previous one is not yet marked applied (the
+/// proposer then waits until its request times out), and a busy machine
+/// stretches that moment.
+fn settle_membership(
+    etcd: &Etcd,
+    what: &str,
+    applied: impl Fn(&[etcd_v2::ops::members::Member]) -> bool,
+) {
+    let probe = support::client_for(etcd);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for url in etcd.endpoints() {
+        let member = Endpoint::parse(url).unwrap();
+        loop {
+            let listed = probe.execute_on(&member, &etcd_v2::ops::members::List);
+            if listed.as_deref().is_ok_and(&applied) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{url} never listed {what}: {listed:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+}
+
 /// Wait until the member at `url` answers a local read.
 fn wait_until_serving(url: &str) {
     let probe = Client::builder()
@@ -47,11 +76,11 @@ etcd_test!(
         let _serial = serial();
         let etcd = Etcd::start(3);
         let urls = etcd.endpoints().to_vec();
-        // Client order [B, A, C] (A is member 0) and a 4 s fail wait.
+        // Client order [B, A, C] (A is member 0) and a 10 s fail wait.
         let (a, b, c) = (urls[0].clone(), urls[1].clone(), urls[2].clone());
         let client = recording!(Client::builder()
             .endpoints([b.clone(), a.clone(), c.clone()])
-            .fail_wait(Duration::from_secs(4)));
+            .fail_wait(Duration::from_secs(10)));
         call!(client.node().set("/fw/k", "0", None)).unwrap();
         assert_eq!(client.prefix(), b);
 
@@ -60,9 +89,9 @@ etcd_test!(
         let t0 = Instant::now();
         assert!(call!(client.server().health_of(&Endpoint::parse(&a).unwrap())).is_err());
 
-        // A second later B dies: its requests move on; A comes next in ring order
+        // 4 s later B dies: its requests move on; A comes next in ring order
         // but is resting. (With two members down there is no quorum: reads only.)
-        sleep!(Duration::from_secs(1));
+        sleep!(Duration::from_secs(4));
         etcd.kill(1, "KILL");
         client.transport().clear();
         for _ in 0..5 {
@@ -84,11 +113,15 @@ etcd_test!(
         assert_eq!(client.prefix(), c);
 
         // A comes back (without the client noticing), and C dies once A has rested
-        // (4 s after t0) but before B has (4 s after its failure, 1 s later): A is
-        // tried again.
+        // (10 s after t0) but before B has (10 s after its failure, 4 s later;
+        // so restarting A on a busy machine has over 10 s): A is tried again.
         etcd.restart(0);
         wait_until_serving(&a);
-        let rested = t0 + Duration::from_millis(4100);
+        assert!(
+            t0.elapsed() < Duration::from_secs(14),
+            "restarting A took so long that B has rested too"
+        );
+        let rested = t0 + Duration::from_millis(10_100);
         sleep!(rested.saturating_duration_since(Instant::now()));
         etcd.kill(2, "KILL");
         client.transport().clear();
@@ -171,10 +204,12 @@ etcd_test!(
         let hasty = recording!(Client::builder()
             .endpoints(order.clone())
             .timeout(Duration::from_secs(2)));
-        // The same, but opted in to resending plain sets.
+        // Opted in to resending plain sets, with a 5 s timeout: its set must
+        // land within its tries of the two live members, so they have 10 s
+        // to elect a leader on a busy machine.
         let resending = recording!(Client::builder()
             .endpoints(order)
-            .timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(5))
             .resend_sets_after_unknown_outcome(true));
         call!(patient.node().set("/elect/k", "0", None)).unwrap();
         call!(hasty.node().set("/elect/h", "0", None)).unwrap();
@@ -340,21 +375,24 @@ etcd_test!(members_stats_sync_and_cluster_ids, standalone, |_p| {
     assert!(added.client_urls.is_empty());
     let listed = call!(client.members().list()).unwrap();
     assert!(listed.iter().any(|m| m.id == added.id));
-    // etcd's raft drops a membership change proposed while the previous one
-    // is not yet marked applied (the proposer then waits until its request
-    // times out); a busy machine stretches that moment, so each change here
-    // waits a little after the one before.
-    let settle = Duration::from_millis(500);
-    sleep!(settle);
+    // Each change waits until the one before is applied on every member.
+    settle_membership(&etcd, "the added member", |m| {
+        m.iter().any(|m| m.id == added.id)
+    });
     call!(client.members().update(&added.id, &["http://127.0.0.1:2"])).unwrap();
     let err = call!(client
         .members()
         .update(&added.id, &[&members[0].peer_urls[0]]))
     .unwrap_err();
     assert!(matches!(err, Error::Api { status: 409, .. }), "{err}");
-    sleep!(settle);
+    settle_membership(&etcd, "the updated peer URL", |m| {
+        m.iter()
+            .any(|m| m.id == added.id && m.peer_urls == ["http://127.0.0.1:2"])
+    });
     call!(client.members().remove(&added.id)).unwrap();
-    sleep!(settle);
+    settle_membership(&etcd, "the removal", |m| {
+        m.len() == 3 && m.iter().all(|m| m.id != added.id)
+    });
     let err = call!(client.members().remove(&added.id)).unwrap_err();
     assert!(
         matches!(
@@ -404,9 +442,11 @@ fn a_read_from_a_member_cut_off_from_the_majority_is_refused_as_stale() {
     let a = urls.iter().position(|u| *u == leader_url).unwrap();
     let others: Vec<usize> = (0..3).filter(|i| *i != a).collect();
     probe.node().set("/term/k", "old", None).unwrap();
+    // 5 s: a quorum read, and the resumed member's first answer, may be slow
+    // on a busy machine; a timeout there would hide the stale answer.
     let reader = Client::builder()
         .endpoints([&urls[a], &urls[others[0]], &urls[others[1]]])
-        .timeout(Duration::from_secs(1))
+        .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
     assert_eq!(

@@ -277,13 +277,20 @@ fn a_wait_on_a_lagging_member_sees_what_it_missed_once_it_catches_up() {
     let etcd = virtual_etcd(3);
     raw(&etcd, 0, "PUT", "/v2/keys/w", "value=0");
     etcd.lag(2);
-    raw(&etcd, 0, "PUT", "/v2/keys/w", "value=1");
+    let missed = raw(&etcd, 0, "PUT", "/v2/keys/w", "value=1");
+    let index = missed.headers()["x-etcd-index"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let stale = raw(&etcd, 2, "GET", "/v2/keys/w", "");
     assert!(String::from_utf8_lossy(stale.body()).contains("\"value\":\"0\""));
     let waiter = etcd.clone();
     let url = etcd.endpoints()[2].clone();
+    // From the missed write's index (ahead of the lagging member): the wait
+    // sees it whether the thread's request comes before the catching up
+    // (the usual order) or, on a busy machine, after it.
     let handle = std::thread::spawn(move || {
-        let req = http::Request::get(format!("{url}/v2/keys/w?wait=true"))
+        let req = http::Request::get(format!("{url}/v2/keys/w?wait=true&waitIndex={index}"))
             .body(Vec::new())
             .unwrap();
         Transport::send(&waiter, req, None).unwrap()

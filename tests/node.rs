@@ -243,10 +243,10 @@ etcd_test!(
     ttl_expires_and_refresh_extends_without_touching_the_value,
     |c, p| {
         let k = p.key("ttl");
-        // TTL 2: refreshed below before it runs out, even on a busy machine.
-        let set = call!(c.node().set(&k, "keep", Some(2))).unwrap();
+        // TTL 5: refreshed below before it runs out, even on a busy machine.
+        let set = call!(c.node().set(&k, "keep", Some(5))).unwrap();
         assert!(set.node.expiration.is_some());
-        assert!(matches!(set.node.ttl, Some(2)));
+        assert!(matches!(set.node.ttl, Some(4 | 5)));
 
         // Refresh to a longer TTL: value unchanged, action update.
         let refreshed = call!(c.node().refresh(&k, 30)).unwrap();
@@ -412,24 +412,22 @@ etcd_test!(wait_returns_the_next_change, |c, p| {
     // Live: a writer changes the key while we wait.
     let writer = support::client();
     let key = k.clone();
-    let handle = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
+    let rewriter = support::keep_writing(move || {
         writer.node().set(&key, "2", None).unwrap();
     });
     let event = call!(c.node().wait(&k, false)).unwrap();
-    handle.join().unwrap();
+    rewriter.stop();
     assert_eq!(event.action, Action::Set);
     assert_eq!(event.value(), Some("2"));
 
     // Recursive: a change below the directory.
     let writer = support::client();
     let child = p.key("dir/child");
-    let handle = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
+    let rewriter = support::keep_writing(move || {
         writer.node().set(&child, "c", None).unwrap();
     });
     let event = call!(c.node().wait(&p.key("dir"), true)).unwrap();
-    handle.join().unwrap();
+    rewriter.stop();
     assert_eq!(event.node.key, p.key("dir/child"));
 });
 

@@ -95,7 +95,7 @@ fn kill_pid(pid: &str) {
 fn lock_passes_the_commands_status_through_and_releases() {
     let r = tool(&["lock", "status-lock", "--", "sh", "-c", "exit 7"]);
     assert_eq!(r.code, 7, "{r:?}");
-    let r = tool(&["lock", "--wait", "3s", "status-lock", "--", "true"]);
+    let r = tool(&["lock", "--wait", "10s", "status-lock", "--", "true"]);
     assert_eq!(r.code, 0, "the lock was released: {r:?}");
     let r = tool(&["lock", "status-lock"]);
     assert_eq!(r.code, 1, "a command is required: {r:?}");
@@ -167,11 +167,11 @@ fn a_killed_command_releases_the_lock_and_a_waiter_takes_over() {
 #[test]
 fn a_killed_tool_lets_its_lock_expire_and_a_waiter_takes_over() {
     let (second, _) = takeover(
-        &line(&["lock", "--ttl", "3", "kill-tool", "--"], &HOLD),
+        &line(&["lock", "--ttl", "8", "kill-tool", "--"], &HOLD),
         &[
             "lock",
             "--ttl",
-            "3",
+            "8",
             "kill-tool",
             "--",
             "sh",
@@ -239,11 +239,11 @@ fn elect_runs_while_leader_and_a_contender_takes_over_when_the_command_dies() {
 #[test]
 fn elect_after_the_leaders_tool_is_killed_takes_over_once_its_ttl_ends() {
     let (second, _) = takeover(
-        &line(&["elect", "--ttl", "3", "/cli-leader2", "a", "--"], &HOLD),
+        &line(&["elect", "--ttl", "8", "/cli-leader2", "a", "--"], &HOLD),
         &[
             "elect",
             "--ttl",
-            "3",
+            "8",
             "/cli-leader2",
             "b",
             "--",

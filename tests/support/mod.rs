@@ -250,6 +250,38 @@ pub fn client() -> etcd_v2::Client {
     builder_with(|b| b).build().expect("client")
 }
 
+/// A thread that repeats a write every 300 ms until [`Rewriter::stop`].
+///
+/// A wait "from now" starts at the store's index when it begins, so a write
+/// that lands before it began is not one it sees; on a busy machine a fixed
+/// head start for the waiter is no guarantee. Writing again until the waiter
+/// has its event makes the test independent of which comes first.
+pub struct Rewriter {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// Start a [`Rewriter`] of `write`.
+pub fn keep_writing(write: impl Fn() + Send + 'static) -> Rewriter {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = std::sync::Arc::clone(&stop);
+    let thread = std::thread::spawn(move || {
+        while !stopped.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(300));
+            write();
+        }
+    });
+    Rewriter { stop, thread }
+}
+
+impl Rewriter {
+    /// Stop writing (after at most one more write), and wait for the thread.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.join().expect("the writer panicked");
+    }
+}
+
 /// Whether the shared member is reached through the v3 bridge
 /// (`ETCD_BACKEND=bridge`: a member without v2).
 #[allow(dead_code)]
