@@ -121,13 +121,45 @@ impl<'a> Parser<'a> {
         }
         loop {
             self.ws();
-            let name = self.plain_string()?;
+            let name = self.field_name()?;
             self.eat(b':')?;
             f(self, name)?;
             if self.eat(b',').is_some() {
                 continue;
             }
             return self.eat(b'}');
+        }
+    }
+
+    /// A field's name. etcd's own names are told apart by their first byte
+    /// and then compared whole, closing quote included (a fixed-length
+    /// comparison, no scan for the quote); any other name is read as a
+    /// plain string.
+    fn field_name(&mut self) -> Option<&'a str> {
+        if self.s.get(self.at) != Some(&b'"') {
+            return None;
+        }
+        let rest = &self.s[self.at + 1..];
+        let known = match rest.first()? {
+            b'k' if rest.starts_with(b"key\"") => Some("key"),
+            b'v' if rest.starts_with(b"value\"") => Some("value"),
+            b'm' if rest.starts_with(b"modifiedIndex\"") => Some("modifiedIndex"),
+            b'c' if rest.starts_with(b"createdIndex\"") => Some("createdIndex"),
+            b'd' if rest.starts_with(b"dir\"") => Some("dir"),
+            b'n' if rest.starts_with(b"nodes\"") => Some("nodes"),
+            b'n' if rest.starts_with(b"node\"") => Some("node"),
+            b't' if rest.starts_with(b"ttl\"") => Some("ttl"),
+            b'e' if rest.starts_with(b"expiration\"") => Some("expiration"),
+            b'a' if rest.starts_with(b"action\"") => Some("action"),
+            b'p' if rest.starts_with(b"prevNode\"") => Some("prevNode"),
+            _ => None,
+        };
+        match known {
+            Some(name) => {
+                self.at += name.len() + 2;
+                Some(name)
+            }
+            None => self.plain_string(),
         }
     }
 
@@ -225,26 +257,30 @@ impl<'a> Parser<'a> {
     fn unsigned(&mut self) -> Option<u64> {
         self.ws();
         let start = self.at;
-        // Digits read and added up in one pass; too large for a u64 is left
-        // to serde.
-        let mut n: u64 = 0;
-        let mut len = 0;
-        while let Some(&digit) = self.s.get(start + len) {
-            if !digit.is_ascii_digit() {
-                break;
-            }
-            n = n.checked_mul(10)?.checked_add(u64::from(digit - b'0'))?;
-            len += 1;
-        }
+        let digits = self.s[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
         // No leading zeros, no fraction or exponent (serde reads those as
         // floats and refuses them for an integer).
-        if len == 0 || (len > 1 && self.s[start] == b'0') {
+        if digits == 0 || (digits > 1 && self.s[start] == b'0') {
             return None;
         }
-        if let Some(b'.' | b'e' | b'E') = self.s.get(start + len) {
+        if let Some(b'.' | b'e' | b'E') = self.s.get(start + digits) {
             return None;
         }
-        self.at = start + len;
+        let text = &self.s[start..start + digits];
+        let value = |n: u64, d: &u8| u64::from(d - b'0') + n * 10;
+        let n = if digits <= 19 {
+            // Nineteen digits cannot overflow a u64.
+            text.iter().fold(0, value)
+        } else {
+            // Too large for a u64 is left to serde.
+            text.iter().try_fold(0u64, |n, d| {
+                n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            })?
+        };
+        self.at = start + digits;
         Some(n)
     }
 
@@ -280,7 +316,11 @@ impl<'a> Parser<'a> {
             match name {
                 "action" if action.is_none() => {
                     p.ws();
-                    action = Some(Action::parse(&p.string()?));
+                    // Borrowed when it has no escapes (etcd's never do).
+                    action = Some(match p.plain_string() {
+                        Some(name) => Action::parse(name),
+                        None => Action::parse(&p.string()?),
+                    });
                 }
                 "node" if node.is_none() => node = Some(p.optional_node(0)?),
                 "prevNode" if prev.is_none() => prev = Some(p.optional_node(0)?),
