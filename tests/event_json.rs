@@ -154,6 +154,9 @@ fn indexes_beyond_u64_are_left_to_serde_and_the_largest_is_read() {
         ("01", None),
         ("1.0", None),
         ("1e3", None),
+        // The most digits read without overflow checks, and the fewest with.
+        ("9999999999999999999", Some(9_999_999_999_999_999_999)),
+        ("10000000000000000000", Some(10_000_000_000_000_000_000)),
     ] {
         let got = parse(&event(digits))
             .and_then(|e| e.1)

@@ -282,6 +282,7 @@ fn a_wait_on_a_lagging_member_sees_what_it_missed_once_it_catches_up() {
         .to_str()
         .unwrap()
         .to_owned();
+    let wait_index = index.clone();
     let stale = raw(&etcd, 2, "GET", "/v2/keys/w", "");
     assert!(String::from_utf8_lossy(stale.body()).contains("\"value\":\"0\""));
     let waiter = etcd.clone();
@@ -290,18 +291,22 @@ fn a_wait_on_a_lagging_member_sees_what_it_missed_once_it_catches_up() {
     // sees it whether the thread's request comes before the catching up
     // (the usual order) or, on a busy machine, after it.
     let handle = std::thread::spawn(move || {
-        let req = http::Request::get(format!("{url}/v2/keys/w?wait=true&waitIndex={index}"))
+        let req = http::Request::get(format!("{url}/v2/keys/w?wait=true&waitIndex={wait_index}"))
             .body(Vec::new())
             .unwrap();
         Transport::send(&waiter, req, None).unwrap()
     });
     std::thread::sleep(Duration::from_millis(50));
+    // Whether or not its request has arrived yet, the lagging member has not
+    // answered it: the write is in its future until it catches up.
+    assert!(!handle.is_finished(), "answered before catching up");
     etcd.heal(2);
     let got = handle.join().unwrap();
+    let body = String::from_utf8_lossy(got.body()).into_owned();
+    assert!(body.contains("\"value\":\"1\""), "{body}");
     assert!(
-        String::from_utf8_lossy(got.body()).contains("\"value\":\"1\""),
-        "{}",
-        String::from_utf8_lossy(got.body())
+        body.contains(&format!("\"modifiedIndex\":{index}")),
+        "{body}"
     );
 }
 
