@@ -417,11 +417,15 @@ etcd_test!(
             );
             sleep!(Duration::from_millis(100));
         }
-        let mut elected: Vec<String> = contenders
-            .iter()
-            .flat_map(|c| c.drain())
-            .filter(|l| l.starts_with("ELECTED"))
-            .collect();
+        // The contenders' reports of their own election since last asked.
+        let elections = |contenders: &[Helper]| -> Vec<String> {
+            contenders
+                .iter()
+                .flat_map(|c| c.drain())
+                .filter(|l| l.starts_with("ELECTED"))
+                .collect()
+        };
+        let mut elected = elections(&contenders);
         assert_eq!(elected, [format!("ELECTED {leader}")], "one election only");
         // Kill the leader's process: another takes over once its TTL has run out (generously bounded).
         let i = names.iter().position(|v| *v == leader).unwrap();
@@ -444,20 +448,10 @@ etcd_test!(
         let reported = Instant::now() + Duration::from_secs(10);
         while elected.is_empty() && Instant::now() < reported {
             sleep!(Duration::from_millis(50));
-            elected.extend(
-                contenders
-                    .iter()
-                    .flat_map(|c| c.drain())
-                    .filter(|l| l.starts_with("ELECTED")),
-            );
+            elected.extend(elections(&contenders));
         }
         sleep!(Duration::from_millis(500));
-        elected.extend(
-            contenders
-                .iter()
-                .flat_map(|c| c.drain())
-                .filter(|l| l.starts_with("ELECTED")),
-        );
+        elected.extend(elections(&contenders));
         assert_eq!(
             elected,
             [format!("ELECTED {}", new_leader.unwrap())],
