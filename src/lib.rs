@@ -143,7 +143,7 @@ pub use endpoint::Endpoint;
 pub use error::{Error, ErrorCode, ErrorKind, EtcdError, TransportError, TransportErrorKind};
 pub use ops::Operation;
 pub use response::{Acknowledged, Action, ClusterInfo, KeysResponse, Node};
-pub use transport::{AsyncTransport, Flow, HttpRequest, HttpResult, Transport};
+pub use transport::{AsyncTransport, Flow, HttpRequest, HttpResult, Transport, CLUSTER_HEADERS};
 
 pub use transports::{DefaultAsyncTransport, DefaultTransport};
 

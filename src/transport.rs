@@ -72,6 +72,30 @@ pub fn feed_lines(buffer: &mut Vec<u8>, line: &mut dyn FnMut(&[u8]) -> Flow) -> 
     Flow::Continue
 }
 
+/// The answer headers the client reads from a keys operation's answer: etcd's
+/// four cluster headers (`X-Etcd-Index`, `X-Raft-Index`, `X-Raft-Term`,
+/// `X-Etcd-Cluster-Id`) and `Location` (reported in [`crate::Error::Http`]).
+/// A transport's [`Transport::send_keeping_cluster_headers`] keeps these.
+pub static CLUSTER_HEADERS: [http::HeaderName; 5] = [
+    crate::headers::X_ETCD_INDEX,
+    crate::headers::X_RAFT_INDEX,
+    crate::headers::X_RAFT_TERM,
+    crate::headers::X_ETCD_CLUSTER_ID,
+    http::header::LOCATION,
+];
+
+/// Whether `name` is one of [`CLUSTER_HEADERS`] (compared with each as a
+/// constant, which is cheaper than a search of the list).
+#[cfg(feature = "http1")]
+pub(crate) fn is_cluster_header(name: &http::HeaderName) -> bool {
+    use crate::headers as h;
+    *name == h::X_ETCD_INDEX
+        || *name == h::X_RAFT_INDEX
+        || *name == h::X_RAFT_TERM
+        || *name == h::X_ETCD_CLUSTER_ID
+        || *name == http::header::LOCATION
+}
+
 /// Sends one HTTP request and returns the complete response.
 ///
 /// `now` and `sleep` are the driver's clock, and `spawn` its way of running
@@ -98,6 +122,22 @@ pub trait Transport: Send + Sync {
     ) -> HttpResult {
         let _ = (request, timeout, line);
         cannot_stream()
+    }
+
+    /// [`Transport::send`], for a caller that reads no answer header but
+    /// [`CLUSTER_HEADERS`]: the answer keeps those, and may leave the others
+    /// out (building them is much of what a transport spends on a small
+    /// answer). The client sends its keys operations so (see
+    /// [`crate::ops::Operation::reads_only_cluster_headers`]); a hand-made
+    /// request ([`crate::Client::send_raw`]) goes through [`Transport::send`]
+    /// and gets every header. The default is [`Transport::send`], keeping
+    /// every header; the `http1` transport keeps only [`CLUSTER_HEADERS`].
+    fn send_keeping_cluster_headers(
+        &self,
+        request: HttpRequest,
+        timeout: Option<Duration>,
+    ) -> HttpResult {
+        self.send(request, timeout)
     }
 
     /// The current time.
@@ -195,6 +235,19 @@ pub trait AsyncTransport: Send + Sync {
         std::future::ready(cannot_stream())
     }
 
+    /// [`AsyncTransport::send`], for a caller that reads no answer header
+    /// but [`CLUSTER_HEADERS`]: the answer keeps those, and may leave the
+    /// others out (see [`Transport::send_keeping_cluster_headers`]). The
+    /// default is [`AsyncTransport::send`], keeping every header; the
+    /// `http1-tokio` transport keeps only [`CLUSTER_HEADERS`].
+    fn send_keeping_cluster_headers(
+        &self,
+        request: HttpRequest,
+        timeout: Option<Duration>,
+    ) -> impl std::future::Future<Output = HttpResult> + Send {
+        self.send(request, timeout)
+    }
+
     /// The current time.
     fn now(&self) -> Instant {
         crate::transports::system::now()
@@ -230,5 +283,27 @@ impl AsyncTransport for NoTransport {
 
     fn spawn(&self, _task: Task) {
         match *self {}
+    }
+}
+
+#[cfg(all(test, feature = "http1"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cluster_header_test_is_the_list() {
+        for name in &CLUSTER_HEADERS {
+            assert!(is_cluster_header(name), "{name}");
+        }
+        for other in [
+            http::header::CONTENT_TYPE,
+            http::header::CONTENT_LENGTH,
+            http::header::DATE,
+            http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            http::HeaderName::from_static("x-etcd-other"),
+            http::HeaderName::from_static("x-raft-indexes"),
+        ] {
+            assert!(!is_cluster_header(&other), "{other}");
+        }
     }
 }

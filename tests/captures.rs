@@ -419,3 +419,57 @@ fn cluster_headers_are_read_whatever_their_order_with_the_first_of_a_repeat() {
         ClusterInfo::default()
     );
 }
+
+/// `response` with only [`etcd_v2::CLUSTER_HEADERS`] left: what a transport's
+/// `send_keeping_cluster_headers` may hand back.
+fn thinned(response: &http::Response<Vec<u8>>) -> http::Response<Vec<u8>> {
+    let mut thin = http::Response::new(response.body().clone());
+    *thin.status_mut() = response.status();
+    for (name, value) in response.headers() {
+        if etcd_v2::CLUSTER_HEADERS.contains(name) {
+            thin.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    thin
+}
+
+#[test]
+fn keys_answers_parse_alike_with_only_the_cluster_headers() {
+    // The keys operations say they read no other header, so the client lets
+    // the transport leave the others out: every keys capture (successes,
+    // etcd errors, redirects and pages) parses to the same result both ways.
+    let mut compared = 0;
+    for c in capture::all().iter().filter(|c| is_keys(c)) {
+        let Some(response) = &c.response else {
+            continue;
+        };
+        let full = c.response();
+        let thin = thinned(response);
+        assert!(thin.headers().len() < full.headers().len(), "{}", c.name);
+        assert!(Get::new("/k").reads_only_cluster_headers());
+        assert!(Wait::new("/k").reads_only_cluster_headers());
+        assert!(NoValueOnSuccess::new(Set::new("/k", "v")).reads_only_cluster_headers());
+        for r in [&full, &thin] {
+            assert_eq!(
+                format!("{:?}", Get::new("/k").parse(r.clone())),
+                format!("{:?}", Get::new("/k").parse(full.clone())),
+                "{}",
+                c.name
+            );
+            assert_eq!(
+                format!("{:?}", Wait::new("/k").parse(r.clone())),
+                format!("{:?}", Wait::new("/k").parse(full.clone())),
+                "{}",
+                c.name
+            );
+            assert_eq!(
+                format!("{:?}", parse_acknowledged(r)),
+                format!("{:?}", parse_acknowledged(&full)),
+                "{}",
+                c.name
+            );
+        }
+        compared += 1;
+    }
+    assert!(compared > 100, "only {compared} keys captures");
+}

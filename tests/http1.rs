@@ -273,3 +273,108 @@ fn timeouts_too_large_for_the_clock_are_no_bound() {
     let answer = t.send(get(&url), Some(Duration::MAX)).unwrap();
     assert_eq!(answer.body(), b"ok");
 }
+
+/// An etcd-like answer, its header names in several cases, with a chunked
+/// body: what `send_keeping_cluster_headers` must thin without losing the
+/// framing or the connection.
+const MIXED_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\nContent-Type: application/json\r\nx-etcd-cluster-id: 35621cb036846001\r\nX-ETCD-INDEX: 7\r\nX-Raft-Index: 9\r\nx-raft-term: 2\r\nLocation: /elsewhere\r\nDate: Thu, 03 Dec 2026 18:52:35 GMT\r\nX-Other: o\r\nTransfer-Encoding: chunked\r\n\r\n";
+const MIXED_BODY: &str =
+    r#"{"action":"get","node":{"key":"/k","value":"v","modifiedIndex":7,"createdIndex":7}}"#;
+
+fn mixed_answer() -> Vec<u8> {
+    let mut answer = MIXED_HEAD.to_vec();
+    answer.extend_from_slice(
+        format!("{:x}\r\n{MIXED_BODY}\r\n0\r\n\r\n", MIXED_BODY.len()).as_bytes(),
+    );
+    answer
+}
+
+/// The answer's header names, sorted.
+fn names(answer: &http::Response<Vec<u8>>) -> Vec<String> {
+    let mut names: Vec<String> = answer.headers().keys().map(|n| n.to_string()).collect();
+    names.sort();
+    names
+}
+
+const CLUSTER_NAMES: [&str; 5] = [
+    "location",
+    "x-etcd-cluster-id",
+    "x-etcd-index",
+    "x-raft-index",
+    "x-raft-term",
+];
+
+#[test]
+fn keeping_cluster_headers_drops_the_others_and_keeps_the_body_and_connection() {
+    let (url, connections) = server(|_| mixed_answer(), |_| false);
+    let t = transport();
+    for _ in 0..2 {
+        let thin = t.send_keeping_cluster_headers(get(&url), TIMEOUT).unwrap();
+        assert_eq!(names(&thin), CLUSTER_NAMES);
+        assert_eq!(thin.headers()["x-etcd-index"], "7");
+        assert_eq!(thin.headers()["location"], "/elsewhere");
+        assert_eq!(thin.body(), MIXED_BODY.as_bytes());
+        let whole = t.send(get(&url), TIMEOUT).unwrap();
+        assert_eq!(whole.headers().len(), 10, "{:?}", names(&whole));
+        assert_eq!(whole.headers()["x-other"], "o");
+        assert_eq!(whole.headers()["date"], "Thu, 03 Dec 2026 18:52:35 GMT");
+        assert_eq!(whole.body(), MIXED_BODY.as_bytes());
+    }
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        1,
+        "one kept-alive connection"
+    );
+}
+
+#[test]
+fn a_client_reads_its_keys_answers_thinned_and_hands_raw_answers_whole() {
+    let (url, _) = server(|_| mixed_answer(), |_| false);
+    let client = etcd_v2::Client::builder()
+        .endpoint(url)
+        .build_http1()
+        .unwrap();
+    let got = client.node().get("/k", false).unwrap();
+    assert_eq!(got.node.value.as_deref(), Some("v"));
+    assert_eq!(
+        (
+            got.cluster.etcd_index,
+            got.cluster.raft_index,
+            got.cluster.raft_term
+        ),
+        (Some(7), Some(9), Some(2))
+    );
+    assert_eq!(got.cluster.cluster_id.as_deref(), Some("35621cb036846001"));
+    let raw = client
+        .send_raw(&etcd_v2::ops::raw::RawRequest::new(
+            http::Method::GET,
+            "/keys/k",
+        ))
+        .unwrap();
+    assert_eq!(raw.headers().len(), 10, "{:?}", names(&raw));
+    assert_eq!(raw.headers()["content-type"], "application/json");
+}
+
+#[cfg(feature = "http1-tokio")]
+#[test]
+fn the_async_twin_keeps_cluster_headers_alike() {
+    use etcd_v2::transports::http1::Http1AsyncTransport;
+    use etcd_v2::AsyncTransport;
+    let (url, connections) = server(|_| mixed_answer(), |_| false);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let t = Http1AsyncTransport::new(&TransportOptions::default()).unwrap();
+        let thin = t
+            .send_keeping_cluster_headers(get(&url), TIMEOUT)
+            .await
+            .unwrap();
+        assert_eq!(names(&thin), CLUSTER_NAMES);
+        assert_eq!(thin.body(), MIXED_BODY.as_bytes());
+        let whole = AsyncTransport::send(&t, get(&url), TIMEOUT).await.unwrap();
+        assert_eq!(whole.headers().len(), 10, "{:?}", names(&whole));
+    });
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+}

@@ -57,6 +57,15 @@ impl Transport for CliTransport {
         self.inner.send(request, timeout)
     }
 
+    fn send_keeping_cluster_headers(
+        &self,
+        request: HttpRequest,
+        timeout: Option<Duration>,
+    ) -> HttpResult {
+        self.print(&request);
+        self.inner.send_keeping_cluster_headers(request, timeout)
+    }
+
     fn send_streaming(
         &self,
         request: HttpRequest,

@@ -300,6 +300,10 @@ macro_rules! client_api {
                     self.inner
                         .transport
                         .send_streaming(prepared.request, prepared.timeout, &mut line)$($aw)*
+                } else if op.reads_only_cluster_headers() {
+                    self.inner
+                        .transport
+                        .send_keeping_cluster_headers(prepared.request, prepared.timeout)$($aw)*
                 } else {
                     self.inner.transport.send(prepared.request, prepared.timeout)$($aw)*
                 };

@@ -93,6 +93,16 @@ pub trait Operation {
         true
     }
 
+    /// Whether [`Operation::parse`] (and [`Operation::refused_outright`])
+    /// read no answer header but [`crate::CLUSTER_HEADERS`]: the client then
+    /// sends the request with
+    /// [`crate::Transport::send_keeping_cluster_headers`], which lets a
+    /// transport leave the other headers out. The keys operations say true;
+    /// the default is false (every header kept).
+    fn reads_only_cluster_headers(&self) -> bool {
+        false
+    }
+
     /// A short name for logs and traces (the type's name, e.g. `Get`).
     fn name(&self) -> &'static str {
         let full = std::any::type_name::<Self>();
@@ -148,6 +158,9 @@ impl<O: Operation + ?Sized> Operation for &O {
     }
     fn reads_responder_on_success(&self) -> bool {
         (**self).reads_responder_on_success()
+    }
+    fn reads_only_cluster_headers(&self) -> bool {
+        (**self).reads_only_cluster_headers()
     }
     fn key(&self) -> Option<&str> {
         (**self).key()

@@ -77,6 +77,9 @@ impl Operation for KeysRequest {
             KeysRequest::Delete(op) => op.reads_responder_on_success(),
         }
     }
+    fn reads_only_cluster_headers(&self) -> bool {
+        true
+    }
     fn repeatable(&self) -> bool {
         matches!(self, KeysRequest::Refresh(_))
     }

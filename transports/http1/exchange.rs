@@ -79,11 +79,14 @@ fn header_name(name: &str) -> Option<http::HeaderName> {
 }
 
 /// The head of an answer: `head` holds its bytes, which `parsed` points
-/// into (the header values share one copy of them).
+/// into (the header values share one copy of them). Unless `keep_all`, only
+/// [`crate::CLUSTER_HEADERS`] are kept (the framing headers are read either
+/// way).
 pub(super) fn build_head(
     parsed: &httparse::Response<'_, '_>,
     method: &http::Method,
     head: &[u8],
+    keep_all: bool,
 ) -> Result<Head, TransportError> {
     let code = parsed.code.unwrap_or(0);
     let status =
@@ -130,6 +133,9 @@ pub(super) fn build_head(
             } else if has(b"keep-alive") && parsed.version == Some(0) {
                 close = false;
             }
+        }
+        if !keep_all && !crate::transport::is_cluster_header(&name) {
+            continue;
         }
         // httparse's slices point into `head`.
         let start = (value.as_ptr() as usize)
@@ -285,13 +291,14 @@ macro_rules! answer_readers {
             conn: &mut $conn,
             method: &http::Method,
             deadline: Option<Instant>,
+            keep_all: bool,
         ) -> Result<Head, TransportError> {
             loop {
                 let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
                 let mut parsed = httparse::Response::new(&mut headers);
                 match parsed.parse(conn.buffered()) {
                     Ok(httparse::Status::Complete(used)) => {
-                        let head = build_head(&parsed, method, &conn.buffered()[..used])?;
+                        let head = build_head(&parsed, method, &conn.buffered()[..used], keep_all)?;
                         conn.consume(used);
                         if head.parts.status.is_informational() {
                             continue;

@@ -161,15 +161,17 @@ impl Http1Transport {
         }
     }
 
-    /// Send `bytes` on `conn` and read the answer's head.
+    /// Send `bytes` on `conn` and read the answer's head (all its headers,
+    /// or only [`crate::CLUSTER_HEADERS`]).
     fn start(
         conn: &mut Conn,
         bytes: &[u8],
         method: &http::Method,
         deadline: Option<Instant>,
+        keep_all: bool,
     ) -> Result<exchange::Head, TransportError> {
         conn.send(bytes, deadline)?;
-        read_head(conn, method, deadline)
+        read_head(conn, method, deadline, keep_all)
     }
 
     /// One exchange: the answer's parts, its body into `sink`.
@@ -177,6 +179,7 @@ impl Http1Transport {
         &self,
         request: &HttpRequest,
         timeout: Option<Duration>,
+        keep_all: bool,
         sink: &mut dyn FnMut(&http::response::Parts) -> Option<LineSink<'l>>,
     ) -> Result<(http::response::Parts, Option<Vec<u8>>), TransportError> {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
@@ -189,11 +192,11 @@ impl Http1Transport {
         // a connection checked open, never twice.
         let safe = *method == http::Method::GET || *method == http::Method::HEAD;
         let mut conn = self.checkout(&key, !safe)?;
-        let head = match Self::start(&mut conn, &bytes, method, deadline) {
+        let head = match Self::start(&mut conn, &bytes, method, deadline, keep_all) {
             Ok(head) => head,
             Err(e) if safe && pool::stale(conn.reused, !conn.buffered().is_empty(), &e) => {
                 conn = self.connect(&key)?;
-                Self::start(&mut conn, &bytes, method, deadline)?
+                Self::start(&mut conn, &bytes, method, deadline, keep_all)?
             }
             Err(e) => return Err(e),
         };
@@ -222,8 +225,20 @@ impl Http1Transport {
 
 impl Transport for Http1Transport {
     fn send(&self, request: HttpRequest, timeout: Option<Duration>) -> HttpResult {
-        let (parts, body) =
-            self.exchange(&request, timeout, &mut |_| Some(Sink::Whole(Vec::new())))?;
+        let (parts, body) = self.exchange(&request, timeout, true, &mut |_| {
+            Some(Sink::Whole(Vec::new()))
+        })?;
+        Ok(http::Response::from_parts(parts, body.unwrap_or_default()))
+    }
+
+    fn send_keeping_cluster_headers(
+        &self,
+        request: HttpRequest,
+        timeout: Option<Duration>,
+    ) -> HttpResult {
+        let (parts, body) = self.exchange(&request, timeout, false, &mut |_| {
+            Some(Sink::Whole(Vec::new()))
+        })?;
         Ok(http::Response::from_parts(parts, body.unwrap_or_default()))
     }
 
@@ -234,7 +249,7 @@ impl Transport for Http1Transport {
         line: &mut dyn FnMut(&[u8]) -> Flow,
     ) -> HttpResult {
         let mut line = Some(line);
-        let (parts, body) = self.exchange(&request, timeout, &mut |parts| {
+        let (parts, body) = self.exchange(&request, timeout, true, &mut |parts| {
             if parts.status.is_success() {
                 line.take().map(|line| Sink::Lines {
                     pending: Vec::new(),

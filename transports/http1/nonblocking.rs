@@ -143,15 +143,17 @@ impl AsyncConn {
 
 answer_readers!(AsyncConn; async; .await);
 
-/// Send `bytes` on `conn` and read the answer's head.
+/// Send `bytes` on `conn` and read the answer's head (all its headers, or
+/// only [`crate::CLUSTER_HEADERS`]).
 async fn start(
     conn: &mut AsyncConn,
     bytes: &[u8],
     method: &http::Method,
     deadline: Option<Instant>,
+    keep_all: bool,
 ) -> Result<Head, TransportError> {
     conn.send(bytes, deadline).await?;
-    read_head(conn, method, deadline).await
+    read_head(conn, method, deadline, keep_all).await
 }
 
 /// The lean async HTTP/1.1 [`AsyncTransport`] on tokio: the async twin of
@@ -264,6 +266,7 @@ impl Http1AsyncTransport {
         &self,
         request: &HttpRequest,
         timeout: Option<Duration>,
+        keep_all: bool,
         mut sink: impl FnMut(&http::response::Parts) -> Option<LineSink<'l>> + Send,
     ) -> Result<(http::response::Parts, Option<Vec<u8>>), TransportError> {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
@@ -285,11 +288,11 @@ impl Http1AsyncTransport {
             Some(conn) => conn,
             None => self.connect(&key).await?,
         };
-        let head = match start(&mut conn, &bytes, method, deadline).await {
+        let head = match start(&mut conn, &bytes, method, deadline, keep_all).await {
             Ok(head) => head,
             Err(e) if safe && stale(conn.reused, !conn.buffered().is_empty(), &e) => {
                 conn = self.connect(&key).await?;
-                start(&mut conn, &bytes, method, deadline).await?
+                start(&mut conn, &bytes, method, deadline, keep_all).await?
             }
             Err(e) => return Err(e),
         };
@@ -319,7 +322,18 @@ impl Http1AsyncTransport {
 impl AsyncTransport for Http1AsyncTransport {
     async fn send(&self, request: HttpRequest, timeout: Option<Duration>) -> HttpResult {
         let (parts, body) = self
-            .exchange(&request, timeout, |_| Some(Sink::Whole(Vec::new())))
+            .exchange(&request, timeout, true, |_| Some(Sink::Whole(Vec::new())))
+            .await?;
+        Ok(http::Response::from_parts(parts, body.unwrap_or_default()))
+    }
+
+    async fn send_keeping_cluster_headers(
+        &self,
+        request: HttpRequest,
+        timeout: Option<Duration>,
+    ) -> HttpResult {
+        let (parts, body) = self
+            .exchange(&request, timeout, false, |_| Some(Sink::Whole(Vec::new())))
             .await?;
         Ok(http::Response::from_parts(parts, body.unwrap_or_default()))
     }
@@ -332,7 +346,7 @@ impl AsyncTransport for Http1AsyncTransport {
     ) -> HttpResult {
         let mut line = Some(line);
         let (parts, body) = self
-            .exchange(&request, timeout, move |parts| {
+            .exchange(&request, timeout, true, move |parts| {
                 if parts.status.is_success() {
                     line.take().map(|line| Sink::Lines {
                         pending: Vec::new(),

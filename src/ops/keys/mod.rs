@@ -106,6 +106,9 @@ macro_rules! keys_write {
             fn reads_responder_on_success(&self) -> bool {
                 false
             }
+            fn reads_only_cluster_headers(&self) -> bool {
+                true
+            }
             fn idempotent(&self) -> bool {
                 false
             }

@@ -67,4 +67,7 @@ impl<W: Write> Operation for NoValueOnSuccess<W> {
     fn repeatable(&self) -> bool {
         self.write.repeatable()
     }
+    fn reads_only_cluster_headers(&self) -> bool {
+        true
+    }
 }

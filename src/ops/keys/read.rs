@@ -73,6 +73,10 @@ impl Operation for Get {
         false
     }
 
+    fn reads_only_cluster_headers(&self) -> bool {
+        true
+    }
+
     fn idempotent(&self) -> bool {
         true
     }
@@ -131,6 +135,9 @@ impl Operation for CurrentIndex {
         true
     }
     fn may_be_stale(&self) -> bool {
+        true
+    }
+    fn reads_only_cluster_headers(&self) -> bool {
         true
     }
 }
@@ -221,6 +228,9 @@ impl Operation for Wait {
     }
     fn reads_responder_on_success(&self) -> bool {
         false
+    }
+    fn reads_only_cluster_headers(&self) -> bool {
+        true
     }
     fn idempotent(&self) -> bool {
         true

@@ -92,6 +92,9 @@ impl Operation for Delete {
     fn idempotent(&self) -> bool {
         false
     }
+    fn reads_only_cluster_headers(&self) -> bool {
+        true
+    }
 }
 
 /// A directory write with an optional TTL: the struct and its constructor.
