@@ -473,3 +473,59 @@ fn keys_answers_parse_alike_with_only_the_cluster_headers() {
     }
     assert!(compared > 100, "only {compared} keys captures");
 }
+
+#[cfg(feature = "bridge")]
+#[test]
+fn gateway_answers_parse_alike_with_only_the_cluster_headers() {
+    // The v3 bridge's operations say they read no header beyond the cluster
+    // headers (the gateway sends none of them): a success and an error, with
+    // the gateway's headers as etcd 3.4 sent them (etcd-v3-gateway-captures
+    // 007 and 026), parse alike thinned.
+    use etcd_v2::bridge::v3::{Post, Txn};
+    let answer = |status: u16, body: &str| {
+        let mut r = http::Response::new(body.as_bytes().to_vec());
+        *r.status_mut() = http::StatusCode::from_u16(status).unwrap();
+        for (name, value) in [
+            (
+                "access-control-allow-headers",
+                "accept, content-type, authorization",
+            ),
+            (
+                "access-control-allow-methods",
+                "POST, GET, OPTIONS, PUT, DELETE",
+            ),
+            ("access-control-allow-origin", "*"),
+            ("content-type", "application/json"),
+            ("grpc-metadata-content-type", "application/grpc"),
+            ("date", "Wed, 02 Dec 2026 08:14:24 GMT"),
+        ] {
+            r.headers_mut().append(name, value.parse().unwrap());
+        }
+        r
+    };
+    let post = Post::applying("/v3/kv/put", serde_json::json!({}));
+    let txn = Txn::write(Vec::new(), Vec::new());
+    assert!(post.reads_only_cluster_headers());
+    assert!(txn.reads_only_cluster_headers());
+    for full in [
+        answer(
+            200,
+            r#"{"header":{"cluster_id":"12237504764579765809","member_id":"2073005896338425251","revision":"2","raft_term":"2"}}"#,
+        ),
+        answer(
+            400,
+            r#"{"error":"etcdserver: key is not provided","message":"etcdserver: key is not provided","code":3}"#,
+        ),
+    ] {
+        let thin = thinned(&full);
+        assert!(thin.headers().is_empty());
+        assert_eq!(
+            format!("{:?}", post.parse(thin.clone())),
+            format!("{:?}", post.parse(full.clone()))
+        );
+        assert_eq!(
+            format!("{:?}", txn.parse(thin)),
+            format!("{:?}", txn.parse(full))
+        );
+    }
+}

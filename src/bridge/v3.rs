@@ -179,6 +179,10 @@ macro_rules! v3_question {
                 true
             }
 
+            fn reads_only_cluster_headers(&self) -> bool {
+                true
+            }
+
             fn name(&self) -> &'static str {
                 $name
             }
@@ -253,6 +257,10 @@ impl Operation for Post {
 
     fn idempotent(&self) -> bool {
         !self.applies
+    }
+
+    fn reads_only_cluster_headers(&self) -> bool {
+        true
     }
 
     fn name(&self) -> &'static str {
@@ -445,6 +453,11 @@ impl Operation for Txn {
     /// A read may be sent again anywhere; a write may have been applied.
     fn idempotent(&self) -> bool {
         !self.writes
+    }
+
+    /// The gateway's answers are read from their status and JSON body only.
+    fn reads_only_cluster_headers(&self) -> bool {
+        true
     }
 
     fn name(&self) -> &'static str {

@@ -98,7 +98,11 @@ pub trait Operation {
     /// sends the request with
     /// [`crate::Transport::send_keeping_cluster_headers`], which lets a
     /// transport leave the other headers out. The keys operations say true;
-    /// the default is false (every header kept).
+    /// the default is false (every header kept). The client's own reading of
+    /// an answer (the endpoint pool's raft term and cluster ID, and
+    /// `Location` in [`Error::Http`]) stays within that list too: a change
+    /// there that reads another header must add it to
+    /// [`crate::CLUSTER_HEADERS`].
     fn reads_only_cluster_headers(&self) -> bool {
         false
     }

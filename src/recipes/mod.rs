@@ -39,46 +39,35 @@ pub enum KeysRequest {
     Delete(keys::Delete),
 }
 
+/// Runs `$body` with `$op` bound to whichever operation `$request` holds.
+macro_rules! each_keys_request {
+    ($request:expr, $op:ident => $body:expr) => {
+        match $request {
+            KeysRequest::CreateInOrder($op) => $body,
+            KeysRequest::Create($op) => $body,
+            KeysRequest::Get($op) => $body,
+            KeysRequest::Refresh($op) => $body,
+            KeysRequest::Delete($op) => $body,
+        }
+    };
+}
+
 impl Operation for KeysRequest {
     type Output = KeysResponse;
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
-        match self {
-            KeysRequest::CreateInOrder(op) => op.build(endpoint),
-            KeysRequest::Create(op) => op.build(endpoint),
-            KeysRequest::Get(op) => op.build(endpoint),
-            KeysRequest::Refresh(op) => op.build(endpoint),
-            KeysRequest::Delete(op) => op.build(endpoint),
-        }
+        each_keys_request!(self, op => op.build(endpoint))
     }
     fn parse(&self, response: http::Response<Vec<u8>>) -> Result<KeysResponse, Error> {
-        match self {
-            KeysRequest::CreateInOrder(op) => op.parse(response),
-            KeysRequest::Create(op) => op.parse(response),
-            KeysRequest::Get(op) => op.parse(response),
-            KeysRequest::Refresh(op) => op.parse(response),
-            KeysRequest::Delete(op) => op.parse(response),
-        }
+        each_keys_request!(self, op => op.parse(response))
     }
     fn idempotent(&self) -> bool {
-        match self {
-            KeysRequest::CreateInOrder(op) => op.idempotent(),
-            KeysRequest::Create(op) => op.idempotent(),
-            KeysRequest::Get(op) => op.idempotent(),
-            KeysRequest::Refresh(op) => op.idempotent(),
-            KeysRequest::Delete(op) => op.idempotent(),
-        }
+        each_keys_request!(self, op => op.idempotent())
     }
     fn reads_responder_on_success(&self) -> bool {
-        match self {
-            KeysRequest::CreateInOrder(op) => op.reads_responder_on_success(),
-            KeysRequest::Create(op) => op.reads_responder_on_success(),
-            KeysRequest::Get(op) => op.reads_responder_on_success(),
-            KeysRequest::Refresh(op) => op.reads_responder_on_success(),
-            KeysRequest::Delete(op) => op.reads_responder_on_success(),
-        }
+        each_keys_request!(self, op => op.reads_responder_on_success())
     }
     fn reads_only_cluster_headers(&self) -> bool {
-        true
+        each_keys_request!(self, op => op.reads_only_cluster_headers())
     }
     fn repeatable(&self) -> bool {
         matches!(self, KeysRequest::Refresh(_))
@@ -90,22 +79,10 @@ impl Operation for KeysRequest {
         }
     }
     fn name(&self) -> &'static str {
-        match self {
-            KeysRequest::CreateInOrder(op) => op.name(),
-            KeysRequest::Create(op) => op.name(),
-            KeysRequest::Get(op) => op.name(),
-            KeysRequest::Refresh(op) => op.name(),
-            KeysRequest::Delete(op) => op.name(),
-        }
+        each_keys_request!(self, op => op.name())
     }
     fn key(&self) -> Option<&str> {
-        match self {
-            KeysRequest::CreateInOrder(op) => op.key(),
-            KeysRequest::Create(op) => op.key(),
-            KeysRequest::Get(op) => op.key(),
-            KeysRequest::Refresh(op) => op.key(),
-            KeysRequest::Delete(op) => op.key(),
-        }
+        each_keys_request!(self, op => op.key())
     }
 }
 

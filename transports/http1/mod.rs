@@ -221,14 +221,25 @@ impl Http1Transport {
         };
         Ok((head.parts, bytes))
     }
+
+    /// One exchange whose answer is read whole; `keep_all` as in
+    /// `exchange::build_head`.
+    fn send_whole(
+        &self,
+        request: &HttpRequest,
+        timeout: Option<Duration>,
+        keep_all: bool,
+    ) -> HttpResult {
+        let (parts, body) = self.exchange(request, timeout, keep_all, &mut |_| {
+            Some(Sink::Whole(Vec::new()))
+        })?;
+        Ok(http::Response::from_parts(parts, body.unwrap_or_default()))
+    }
 }
 
 impl Transport for Http1Transport {
     fn send(&self, request: HttpRequest, timeout: Option<Duration>) -> HttpResult {
-        let (parts, body) = self.exchange(&request, timeout, true, &mut |_| {
-            Some(Sink::Whole(Vec::new()))
-        })?;
-        Ok(http::Response::from_parts(parts, body.unwrap_or_default()))
+        self.send_whole(&request, timeout, true)
     }
 
     fn send_keeping_cluster_headers(
@@ -236,10 +247,7 @@ impl Transport for Http1Transport {
         request: HttpRequest,
         timeout: Option<Duration>,
     ) -> HttpResult {
-        let (parts, body) = self.exchange(&request, timeout, false, &mut |_| {
-            Some(Sink::Whole(Vec::new()))
-        })?;
-        Ok(http::Response::from_parts(parts, body.unwrap_or_default()))
+        self.send_whole(&request, timeout, false)
     }
 
     fn send_streaming(

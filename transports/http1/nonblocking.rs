@@ -317,14 +317,27 @@ impl Http1AsyncTransport {
         };
         Ok((head.parts, bytes))
     }
+
+    /// One exchange whose answer is read whole; `keep_all` as in
+    /// `exchange::build_head`.
+    async fn send_whole(
+        &self,
+        request: &HttpRequest,
+        timeout: Option<Duration>,
+        keep_all: bool,
+    ) -> HttpResult {
+        let (parts, body) = self
+            .exchange(request, timeout, keep_all, |_| {
+                Some(Sink::Whole(Vec::new()))
+            })
+            .await?;
+        Ok(http::Response::from_parts(parts, body.unwrap_or_default()))
+    }
 }
 
 impl AsyncTransport for Http1AsyncTransport {
     async fn send(&self, request: HttpRequest, timeout: Option<Duration>) -> HttpResult {
-        let (parts, body) = self
-            .exchange(&request, timeout, true, |_| Some(Sink::Whole(Vec::new())))
-            .await?;
-        Ok(http::Response::from_parts(parts, body.unwrap_or_default()))
+        self.send_whole(&request, timeout, true).await
     }
 
     async fn send_keeping_cluster_headers(
@@ -332,10 +345,7 @@ impl AsyncTransport for Http1AsyncTransport {
         request: HttpRequest,
         timeout: Option<Duration>,
     ) -> HttpResult {
-        let (parts, body) = self
-            .exchange(&request, timeout, false, |_| Some(Sink::Whole(Vec::new())))
-            .await?;
-        Ok(http::Response::from_parts(parts, body.unwrap_or_default()))
+        self.send_whole(&request, timeout, false).await
     }
 
     async fn send_streaming<'a>(
