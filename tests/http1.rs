@@ -378,3 +378,90 @@ fn the_async_twin_keeps_cluster_headers_alike() {
     });
     assert_eq!(connections.load(Ordering::SeqCst), 1);
 }
+
+/// A chunked answer: a small chunk, a 9 MiB one (far more than the
+/// transport's read buffer), then a small one; and the body it carries.
+fn big_chunked_answer() -> (Vec<u8>, Vec<u8>) {
+    let big: Vec<u8> = (0..9 * 1024 * 1024 + 7)
+        .map(|i: usize| (i.wrapping_mul(31) % 251) as u8)
+        .collect();
+    let mut answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n".to_vec();
+    answer.extend_from_slice(format!("{:x}\r\n", big.len()).as_bytes());
+    answer.extend_from_slice(&big);
+    answer.extend_from_slice(b"\r\n2\r\nyz\r\n0\r\n\r\n");
+    let mut body = b"abc".to_vec();
+    body.extend_from_slice(&big);
+    body.extend_from_slice(b"yz");
+    (answer, body)
+}
+
+/// A chunk that claims 1 MiB, sends 10 bytes and hangs up.
+const SHORT_CHUNK: &[u8] =
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\n0123456789";
+
+/// A chunk claiming more than a 1,000-byte maximum, none of it sent: refused
+/// at once, unread (before, the transport waited for the bytes until its
+/// timeout).
+const CLAIMED_CHUNK: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3e9\r\n";
+
+#[test]
+fn large_chunks_are_read_whole_and_short_or_oversized_ones_refused() {
+    let (answer, body) = big_chunked_answer();
+    let (url, connections) = server(move |_| answer.clone(), |_| false);
+    let t = transport();
+    for _ in 0..2 {
+        assert!(t.send(get(&url), TIMEOUT).unwrap().body() == &body[..]);
+    }
+    // The chunks' ends were read exactly: the connection went on.
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+    let (url, _) = server(|_| SHORT_CHUNK.to_vec(), |_| true);
+    let err = t.send(get(&url), TIMEOUT).unwrap_err();
+    assert_eq!(err.kind(), TransportErrorKind::Io, "{err}");
+    assert!(err.to_string().contains("short of its body"), "{err}");
+    let (url, _) = server(|_| CLAIMED_CHUNK.to_vec(), |_| false);
+    let mut options = TransportOptions::default();
+    options.max_body_size = 1000;
+    let err = Http1Transport::new(&options)
+        .unwrap()
+        .send(get(&url), TIMEOUT)
+        .unwrap_err();
+    assert_eq!(err.kind(), TransportErrorKind::BodyTooLarge, "{err}");
+}
+
+#[cfg(feature = "http1-tokio")]
+#[test]
+fn the_async_twin_reads_large_chunks_alike() {
+    use etcd_v2::transports::http1::Http1AsyncTransport;
+    use etcd_v2::AsyncTransport;
+    let (answer, body) = big_chunked_answer();
+    let (url, connections) = server(move |_| answer.clone(), |_| false);
+    let (short, _) = server(|_| SHORT_CHUNK.to_vec(), |_| true);
+    let (claimed, _) = server(|_| CLAIMED_CHUNK.to_vec(), |_| false);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let t = Http1AsyncTransport::new(&TransportOptions::default()).unwrap();
+        for _ in 0..2 {
+            let answer = AsyncTransport::send(&t, get(&url), TIMEOUT).await.unwrap();
+            assert!(answer.body() == &body[..]);
+        }
+        let err = AsyncTransport::send(&t, get(&short), TIMEOUT)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), TransportErrorKind::Io, "{err}");
+        assert!(err.to_string().contains("short of its body"), "{err}");
+        let mut options = TransportOptions::default();
+        options.max_body_size = 1000;
+        let err = AsyncTransport::send(
+            &Http1AsyncTransport::new(&options).unwrap(),
+            get(&claimed),
+            TIMEOUT,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind(), TransportErrorKind::BodyTooLarge, "{err}");
+    });
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+}

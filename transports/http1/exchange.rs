@@ -378,6 +378,13 @@ macro_rules! answer_readers {
             most: usize,
             deadline: Option<Instant>,
         ) -> Result<Flow, TransportError> {
+            // A whole body that the size alone puts over the maximum is
+            // refused unread, as a Content-Length one is.
+            if let Sink::Whole(body) = sink {
+                if usize::try_from(n).map_or(true, |n| body.len().saturating_add(n) > most) {
+                    return Err(too_large(most));
+                }
+            }
             let mut left = n;
             while left > 0 {
                 if conn.buffered().is_empty() && conn.fill(deadline, MAX_HEAD)$($aw)*? == 0 {
