@@ -89,10 +89,17 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Skip whitespace and take `byte`.
+    /// Skip whitespace and take `byte`. etcd writes no whitespace: the byte
+    /// itself is looked for first.
     fn eat(&mut self, byte: u8) -> Option<()> {
-        self.ws();
-        (self.s.get(self.at) == Some(&byte)).then(|| self.at += 1)
+        if self.s.get(self.at) != Some(&byte) {
+            self.ws();
+            if self.s.get(self.at) != Some(&byte) {
+                return None;
+            }
+        }
+        self.at += 1;
+        Some(())
     }
 
     fn peek(&mut self) -> Option<u8> {

@@ -164,3 +164,59 @@ fn indexes_beyond_u64_are_left_to_serde_and_the_largest_is_read() {
         assert_eq!(got, want, "{digits}");
     }
 }
+
+#[test]
+fn whitespace_around_every_token_is_taken_and_agrees() {
+    // etcd writes none, so the parser looks for each byte before skipping
+    // any: JSON with whitespace everywhere it may go is still read, alike.
+    let mut taken = 0;
+    for body in captured_bodies()
+        .iter()
+        .map(String::as_str)
+        .chain(MADE.iter().copied())
+    {
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
+            continue;
+        };
+        if parse_with_serde(body).is_err() {
+            continue;
+        }
+        let pretty = serde_json::to_string_pretty(&value).unwrap();
+        for text in [spaced(body), pretty] {
+            assert!(agree(text.as_bytes()), "not taken: {text}");
+        }
+        taken += 1;
+    }
+    assert!(taken > 100, "only {taken} bodies");
+}
+
+/// `body` with whitespace before and after every `{}[],:` outside strings.
+fn spaced(body: &str) -> String {
+    let mut out = String::new();
+    let (mut in_string, mut escaped) = (false, false);
+    for c in body.chars() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '{' | '}' | '[' | ']' | ',' | ':' => {
+                out.push_str(" \t");
+                out.push(c);
+                out.push_str("\r\n ");
+            }
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
