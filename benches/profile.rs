@@ -12,6 +12,8 @@
 //! `reqwest`, `raw` (the e2e bench's baseline, `get` only); operations: `get`, `put`, `list` (of `/bench/big`, which the
 //! e2e bench fills). The async kinds run in a task on a two-worker tokio
 //! runtime, or on a current-thread one with `PROFILE_RUNTIME=current-thread`.
+//! `PROFILE_TASKS=16` shares the calls among 16 threads (blocking kinds) or
+//! tasks (async kinds) on one client, as the e2e bench's concurrent rows do.
 
 use std::time::{Duration, Instant};
 
@@ -93,7 +95,30 @@ fn main() {
     eprintln!("{n} x {op} over {kind}: {:?}", started.elapsed());
 }
 
-fn run_blocking<T: Transport + 'static>(c: &Client<T>, op: &str, n: usize) {
+/// `PROFILE_TASKS=K`: the calls are shared among K threads (or tasks) on one
+/// client, as the e2e bench's 16-thread and 16-task rows do; 1 by default.
+fn tasks() -> usize {
+    std::env::var("PROFILE_TASKS")
+        .ok()
+        .and_then(|k| k.parse().ok())
+        .filter(|&k| k > 0)
+        .unwrap_or(1)
+}
+
+fn run_blocking<T: Transport + Sync + 'static>(c: &Client<T>, op: &str, n: usize) {
+    let k = tasks();
+    if k > 1 {
+        std::thread::scope(|s| {
+            for _ in 0..k {
+                s.spawn(|| run_blocking_alone(c, op, n / k));
+            }
+        });
+    } else {
+        run_blocking_alone(c, op, n);
+    }
+}
+
+fn run_blocking_alone<T: Transport + 'static>(c: &Client<T>, op: &str, n: usize) {
     for _ in 0..n {
         match op {
             "get" => drop(c.node().get("/bench/k", false).unwrap()),
@@ -119,24 +144,34 @@ fn run_async<T: etcd_v2::AsyncTransport + 'static>(c: AsyncClient<T>, op: &str, 
             .build()
             .unwrap()
     };
-    let op = op.to_owned();
+    let k = tasks();
     runtime.block_on(async move {
-        tokio::spawn(async move {
-            for _ in 0..n {
-                match op.as_str() {
-                    "get" => drop(c.node().get("/bench/k", false).await.unwrap()),
-                    "put" => drop(
-                        c.node()
-                            .set("/bench/k", "a-small-value", None)
-                            .await
-                            .unwrap(),
-                    ),
-                    "list" => drop(c.node().get("/bench/big", true).await.unwrap()),
-                    other => panic!("unknown op {other}"),
-                }
-            }
-        })
-        .await
-        .unwrap()
+        let calls = (0..k).map(|_| {
+            let (c, op) = (c.clone(), op.to_owned());
+            tokio::spawn(async move { run_async_alone(c, &op, n / k).await })
+        });
+        for call in calls.collect::<Vec<_>>() {
+            call.await.unwrap();
+        }
     });
+}
+
+async fn run_async_alone<T: etcd_v2::AsyncTransport + 'static>(
+    c: AsyncClient<T>,
+    op: &str,
+    n: usize,
+) {
+    for _ in 0..n {
+        match op {
+            "get" => drop(c.node().get("/bench/k", false).await.unwrap()),
+            "put" => drop(
+                c.node()
+                    .set("/bench/k", "a-small-value", None)
+                    .await
+                    .unwrap(),
+            ),
+            "list" => drop(c.node().get("/bench/big", true).await.unwrap()),
+            other => panic!("unknown op {other}"),
+        }
+    }
 }
