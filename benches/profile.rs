@@ -12,8 +12,9 @@
 //! `reqwest`, `raw` (the e2e bench's baseline, `get` only); operations: `get`, `put`, `list` (of `/bench/big`, which the
 //! e2e bench fills). The async kinds run in a task on a two-worker tokio
 //! runtime, or on a current-thread one with `PROFILE_RUNTIME=current-thread`.
-//! `PROFILE_TASKS=16` shares the calls among 16 threads (blocking kinds) or
-//! tasks (async kinds) on one client, as the e2e bench's concurrent rows do.
+//! `PROFILE_TASKS=16` shares the calls among 16 threads (`http1`, `ureq`) or
+//! tasks (`http1-tokio`, `reqwest`) on one client, as the e2e bench's
+//! concurrent rows do (`raw` and `bare-http1` refuse it).
 
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,10 @@ fn main() {
     let builder = || Client::builder().endpoint(endpoint.clone());
     let started = Instant::now();
     let blocking = |c: &Client<_>| run_blocking(c, op, n);
+    if tasks() > 1 && (kind == "raw" || kind == "bare-http1") {
+        eprintln!("PROFILE_TASKS is for the client kinds, not {kind}");
+        std::process::exit(2);
+    }
     match kind.as_str() {
         "http1" => blocking(&builder().build_http1().unwrap()),
         "ureq" => run_blocking(&builder().build_from(UreqTransport::new).unwrap(), op, n),
@@ -105,12 +110,17 @@ fn tasks() -> usize {
         .unwrap_or(1)
 }
 
-fn run_blocking<T: Transport + Sync + 'static>(c: &Client<T>, op: &str, n: usize) {
+/// The calls of the `i`th of `k` threads or tasks: `n` in all.
+fn share(n: usize, k: usize, i: usize) -> usize {
+    n / k + usize::from(i < n % k)
+}
+
+fn run_blocking<T: Transport + 'static>(c: &Client<T>, op: &str, n: usize) {
     let k = tasks();
     if k > 1 {
         std::thread::scope(|s| {
-            for _ in 0..k {
-                s.spawn(|| run_blocking_alone(c, op, n / k));
+            for i in 0..k {
+                s.spawn(move || run_blocking_alone(c, op, share(n, k, i)));
             }
         });
     } else {
@@ -146,9 +156,9 @@ fn run_async<T: etcd_v2::AsyncTransport + 'static>(c: AsyncClient<T>, op: &str, 
     };
     let k = tasks();
     runtime.block_on(async move {
-        let calls = (0..k).map(|_| {
+        let calls = (0..k).map(|i| {
             let (c, op) = (c.clone(), op.to_owned());
-            tokio::spawn(async move { run_async_alone(c, &op, n / k).await })
+            tokio::spawn(async move { run_async_alone(c, &op, share(n, k, i)).await })
         });
         for call in calls.collect::<Vec<_>>() {
             call.await.unwrap();

@@ -72,9 +72,10 @@ pub fn feed_lines(buffer: &mut Vec<u8>, line: &mut dyn FnMut(&[u8]) -> Flow) -> 
     Flow::Continue
 }
 
-/// The answer headers the client reads from a keys operation's answer: etcd's
-/// four cluster headers (`X-Etcd-Index`, `X-Raft-Index`, `X-Raft-Term`,
-/// `X-Etcd-Cluster-Id`) and `Location` (reported in [`crate::Error::Http`]).
+/// The answer headers the client reads from a keys operation's (or a v3
+/// bridge gateway call's) answer: etcd's four cluster headers
+/// (`X-Etcd-Index`, `X-Raft-Index`, `X-Raft-Term`, `X-Etcd-Cluster-Id`) and
+/// `Location` (reported in [`crate::Error::Http`]).
 /// A transport's [`Transport::send_keeping_cluster_headers`] keeps these.
 pub static CLUSTER_HEADERS: [http::HeaderName; 5] = [
     crate::headers::X_ETCD_INDEX,

@@ -477,11 +477,12 @@ fn keys_answers_parse_alike_with_only_the_cluster_headers() {
 #[cfg(feature = "bridge")]
 #[test]
 fn gateway_answers_parse_alike_with_only_the_cluster_headers() {
-    // The v3 bridge's operations say they read no header beyond the cluster
-    // headers (the gateway sends none of them): a success and an error, with
-    // the gateway's headers as etcd 3.4 sent them (etcd-v3-gateway-captures
-    // 007 and 026), parse alike thinned.
-    use etcd_v2::bridge::v3::{Post, Txn};
+    // The v3 bridge's gateway calls say they read no header beyond the
+    // cluster headers (the gateway sends none of them): each call's success,
+    // and an error, with the gateway's headers as etcd 3.4 sent them (the
+    // project's v3 gateway captures: a put, a lease grant, an authentication
+    // and a put without a key), parse alike thinned.
+    use etcd_v2::bridge::v3::{Authenticate, LeaseGrant, Post, Txn};
     let answer = |status: u16, body: &str| {
         let mut r = http::Response::new(body.as_bytes().to_vec());
         *r.status_mut() = http::StatusCode::from_u16(status).unwrap();
@@ -503,29 +504,48 @@ fn gateway_answers_parse_alike_with_only_the_cluster_headers() {
         }
         r
     };
+    const HEADER: &str = r#""header":{"cluster_id":"12237504764579765809","member_id":"2073005896338425251","revision":"43","raft_term":"2"}"#;
+    let error = answer(
+        400,
+        r#"{"error":"etcdserver: key is not provided","message":"etcdserver: key is not provided","code":3}"#,
+    );
+    let put = answer(200, &format!("{{{HEADER}}}"));
+    let granted = answer(
+        200,
+        &format!(r#"{{{HEADER},"ID":"5018032761854927215","TTL":"60"}}"#),
+    );
+    let token = answer(
+        200,
+        &format!(r#"{{{HEADER},"token":"MHgrLYbKikVKDIOY.139"}}"#),
+    );
+    /// Parses alike whole and thinned, and says it may be thinned.
+    fn alike<O: Operation>(op: &O, full: &http::Response<Vec<u8>>) -> String
+    where
+        O::Output: std::fmt::Debug,
+    {
+        assert!(op.reads_only_cluster_headers(), "{}", op.name());
+        let thin = thinned(full);
+        assert!(thin.headers().is_empty());
+        let whole = format!("{:?}", op.parse(full.clone()));
+        assert_eq!(format!("{:?}", op.parse(thin)), whole, "{}", op.name());
+        whole
+    }
     let post = Post::applying("/v3/kv/put", serde_json::json!({}));
     let txn = Txn::write(Vec::new(), Vec::new());
-    assert!(post.reads_only_cluster_headers());
-    assert!(txn.reads_only_cluster_headers());
-    for full in [
-        answer(
-            200,
-            r#"{"header":{"cluster_id":"12237504764579765809","member_id":"2073005896338425251","revision":"2","raft_term":"2"}}"#,
-        ),
-        answer(
-            400,
-            r#"{"error":"etcdserver: key is not provided","message":"etcdserver: key is not provided","code":3}"#,
-        ),
-    ] {
-        let thin = thinned(&full);
-        assert!(thin.headers().is_empty());
-        assert_eq!(
-            format!("{:?}", post.parse(thin.clone())),
-            format!("{:?}", post.parse(full.clone()))
-        );
-        assert_eq!(
-            format!("{:?}", txn.parse(thin)),
-            format!("{:?}", txn.parse(full))
-        );
+    let grant = LeaseGrant { ttl: 60 };
+    let authenticate = Authenticate {
+        user: "root".to_owned(),
+        password: etcd_v2::Secret::new("secret"),
+    };
+    for full in [&put, &error] {
+        alike(&post, full);
+        alike(&txn, full);
     }
+    assert_eq!(alike(&grant, &granted), "Ok(5018032761854927215)");
+    assert!(alike(&grant, &error).starts_with("Err("));
+    assert_eq!(
+        alike(&authenticate, &token),
+        r#"Ok("MHgrLYbKikVKDIOY.139")"#
+    );
+    assert!(alike(&authenticate, &error).starts_with("Err("));
 }

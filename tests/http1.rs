@@ -421,11 +421,30 @@ fn large_chunks_are_read_whole_and_short_or_oversized_ones_refused() {
     let (url, _) = server(|_| CLAIMED_CHUNK.to_vec(), |_| false);
     let mut options = TransportOptions::default();
     options.max_body_size = 1000;
-    let err = Http1Transport::new(&options)
-        .unwrap()
-        .send(get(&url), TIMEOUT)
-        .unwrap_err();
+    let small = Http1Transport::new(&options).unwrap();
+    let err = small.send(get(&url), TIMEOUT).unwrap_err();
     assert_eq!(err.kind(), TransportErrorKind::BodyTooLarge, "{err}");
+    // The body so far counts: 600 + 400 bytes is the maximum, taken; after
+    // 600, a chunk of 401 is refused unread (the server never sends it: a
+    // read would end in the timeout instead).
+    let (url, _) = server(|_| edge_chunks(400, true), |_| false);
+    assert_eq!(small.send(get(&url), TIMEOUT).unwrap().body().len(), 1000);
+    let (url, _) = server(|_| edge_chunks(401, false), |_| false);
+    let err = small.send(get(&url), TIMEOUT).unwrap_err();
+    assert_eq!(err.kind(), TransportErrorKind::BodyTooLarge, "{err}");
+}
+
+/// A chunk of 600 bytes, then one claiming `second`, sent only if `sent`
+/// (then the end).
+fn edge_chunks(second: usize, sent: bool) -> Vec<u8> {
+    let mut answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n258\r\n".to_vec();
+    answer.extend_from_slice(&[b'a'; 600]);
+    answer.extend_from_slice(format!("\r\n{second:x}\r\n").as_bytes());
+    if sent {
+        answer.extend_from_slice(&vec![b'b'; second]);
+        answer.extend_from_slice(b"\r\n0\r\n\r\n");
+    }
+    answer
 }
 
 #[cfg(feature = "http1-tokio")]

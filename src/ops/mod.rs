@@ -97,8 +97,9 @@ pub trait Operation {
     /// read no answer header but [`crate::CLUSTER_HEADERS`]: the client then
     /// sends the request with
     /// [`crate::Transport::send_keeping_cluster_headers`], which lets a
-    /// transport leave the other headers out. The keys operations say true;
-    /// the default is false (every header kept). The client's own reading of
+    /// transport leave the other headers out. The keys operations and the v3
+    /// bridge's gateway calls say true; the default is false (every header
+    /// kept). The client's own reading of
     /// an answer (the endpoint pool's raft term and cluster ID, and
     /// `Location` in [`Error::Http`]) stays within that list too: a change
     /// there that reads another header must add it to

@@ -98,11 +98,10 @@ pub(super) fn build_head(
     } else {
         http::Version::HTTP_11
     };
-    parts.headers.reserve(if keep_all {
-        parsed.headers.len()
-    } else {
-        crate::transport::CLUSTER_HEADERS.len()
-    });
+    // Thinned, the map grows with what is kept (none, from the v3 gateway).
+    if keep_all {
+        parts.headers.reserve(parsed.headers.len());
+    }
     let shared = bytes::Bytes::copy_from_slice(head);
     let base = head.as_ptr() as usize;
     let mut length: Option<u64> = None;
