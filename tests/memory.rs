@@ -290,18 +290,24 @@ fn a_wait_on_a_lagging_member_sees_what_it_missed_once_it_catches_up() {
     // From the missed write's index (ahead of the lagging member): the wait
     // sees it whether the thread's request comes before the catching up
     // (the usual order) or, on a busy machine, after it.
+    // The wait has no timeout of its own (on virtual time none would pass):
+    // the test bounds it in real time, so a wait never woken fails it
+    // rather than hanging the suite.
+    let (answered, answer) = std::sync::mpsc::channel();
     let handle = std::thread::spawn(move || {
         let req = http::Request::get(format!("{url}/v2/keys/w?wait=true&waitIndex={wait_index}"))
             .body(Vec::new())
             .unwrap();
-        Transport::send(&waiter, req, None).unwrap()
+        let _ = answered.send(Transport::send(&waiter, req, None).unwrap());
     });
     std::thread::sleep(Duration::from_millis(50));
     // Whether or not its request has arrived yet, the lagging member has not
     // answered it: the write is in its future until it catches up.
     assert!(!handle.is_finished(), "answered before catching up");
     etcd.heal(2);
-    let got = handle.join().unwrap();
+    let got = answer
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the wait is answered once the member catches up");
     let body = String::from_utf8_lossy(got.body()).into_owned();
     assert!(body.contains("\"value\":\"1\""), "{body}");
     assert!(
