@@ -355,17 +355,23 @@ fn a_client_reads_its_keys_answers_thinned_and_hands_raw_answers_whole() {
     assert_eq!(raw.headers()["content-type"], "application/json");
 }
 
+/// Run `f` to its end on a current-thread tokio runtime.
+#[cfg(feature = "http1-tokio")]
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
 #[cfg(feature = "http1-tokio")]
 #[test]
 fn the_async_twin_keeps_cluster_headers_alike() {
     use etcd_v2::transports::http1::Http1AsyncTransport;
     use etcd_v2::AsyncTransport;
     let (url, connections) = server(|_| mixed_answer(), |_| false);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    block_on(async {
         let t = Http1AsyncTransport::new(&TransportOptions::default()).unwrap();
         let thin = t
             .send_keeping_cluster_headers(get(&url), TIMEOUT)
@@ -456,11 +462,7 @@ fn the_async_twin_reads_large_chunks_alike() {
     let (url, connections) = server(move |_| answer.clone(), |_| false);
     let (short, _) = server(|_| SHORT_CHUNK.to_vec(), |_| true);
     let (claimed, _) = server(|_| CLAIMED_CHUNK.to_vec(), |_| false);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    block_on(async {
         let t = Http1AsyncTransport::new(&TransportOptions::default()).unwrap();
         for _ in 0..2 {
             let answer = AsyncTransport::send(&t, get(&url), TIMEOUT).await.unwrap();
