@@ -15,6 +15,8 @@
 #   scripts/etcd.sh kill DIR I [SIGNAL]  send SIGNAL (default KILL) to member I (1-based) and wait for it
 #                                        (STOP and CONT pause and resume it without waiting)
 #   scripts/etcd.sh restart DIR I        start member I again with its data dir and flags
+#   scripts/etcd.sh port-range           print the range members' ports are drawn from ("LO HI")
+#   scripts/etcd.sh ports-free PORT...   exit 0 if every PORT can be bound on 127.0.0.1 now, else 1
 #
 # Environment:
 #   ETCD_VERSION=3.4|3.5  which etcd to use. 3.4: an etcd 3.4 on PATH, else Debian's etcd-server
@@ -150,11 +152,14 @@ try:
 except OSError:
     sys.exit(1)
 PY
-  else
+  elif command -v ss > /dev/null 2>&1; then
+    # Without python3: no socket of any state may hold the port.
     local p
     for p in "$@"; do
       [ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ] || return 1
     done
+  else
+    die "cannot check ports: neither python3 nor ss (iproute2) is installed"
   fi
 }
 
@@ -253,7 +258,11 @@ start_cluster() {
       # the check and etcd's bind).
       read -r -a ports <<< "$ETCD_SH_FIRST_PORTS"
     else
-      read -r -a ports < <(pick_ports $(( 2 * n )))
+      # Not `read < <(pick_ports)`: a failed draw must end the start (and remove its state),
+      # not leave an empty port list.
+      local picked
+      picked=$(pick_ports $(( 2 * n ))) || { rm -rf "$state"; exit 1; }
+      read -r -a ports <<< "$picked"
     fi
     for i in $(seq 1 "$n"); do
       cports[i]=${ports[2*i-2]}; pports[i]=${ports[2*i-1]}
@@ -387,6 +396,8 @@ case "$cmd" in
   stop) [ $# -eq 1 ] || die "usage: $0 stop DIR"; stop_cluster "$1" ;;
   kill) [ $# -ge 2 ] || die "usage: $0 kill DIR I [SIGNAL]"; kill_member "$@" ;;
   restart) [ $# -eq 2 ] || die "usage: $0 restart DIR I"; restart_member "$@" ;;
+  ports-free) [ $# -ge 1 ] || die "usage: $0 ports-free PORT..."; ports_free "$@" ;;
+  port-range) port_range ;;
   __watch) watch_owner "$@" ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

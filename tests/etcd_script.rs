@@ -23,9 +23,52 @@ fn time_wait_load(n: usize) {
     }
 }
 
+/// The kernel's ephemeral port range (where client sockets take their port).
+fn ephemeral_range() -> (u16, u16) {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .expect("/proc/sys/net/ipv4/ip_local_port_range");
+    let mut bounds = text.split_whitespace().map(|n| n.parse().expect("a port"));
+    (
+        bounds.next().expect("low bound"),
+        bounds.next().expect("high bound"),
+    )
+}
+
+/// Every port a started member listens on (client and peer), from its
+/// recorded command line.
+fn member_ports(cluster: &Etcd, members: usize) -> Vec<u16> {
+    let mut ports = Vec::new();
+    for i in 1..=members {
+        let cmd = std::fs::read_to_string(cluster.dir().join(format!("m{i}/cmd")))
+            .expect("the member's command line");
+        let mut lines = cmd.lines();
+        while let Some(line) = lines.next() {
+            if line == "--listen-client-urls" || line == "--listen-peer-urls" {
+                let url = lines.next().expect("a URL after the flag");
+                let port = url.rsplit(':').next().expect("a port");
+                ports.push(port.parse().expect("a numeric port"));
+            }
+        }
+    }
+    ports
+}
+
+fn script_says(args: &[&str]) -> (bool, String) {
+    let out = Command::new("bash")
+        .arg(support::script())
+        .args(args)
+        .output()
+        .expect("run the script");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
 #[test]
 fn three_member_clusters_start_at_the_first_attempt_under_time_wait_load() {
     time_wait_load(8000);
+    let (lo, hi) = ephemeral_range();
     for _ in 0..2 {
         let cluster = Etcd::start(3);
         assert_eq!(cluster.endpoints().len(), 3);
@@ -35,7 +78,66 @@ fn three_member_clusters_start_at_the_first_attempt_under_time_wait_load() {
             "a port chosen for a member was not free: the script must choose outside the \
              ephemeral range and check ports by binding them"
         );
+        let ports = member_ports(&cluster, 3);
+        assert_eq!(ports.len(), 6, "{ports:?}");
+        for port in ports {
+            assert!(
+                !(lo..=hi).contains(&port),
+                "port {port} is in the ephemeral range {lo}-{hi}, where client sockets sit"
+            );
+        }
     }
+}
+
+#[test]
+fn the_port_range_is_outside_the_ephemeral_range() {
+    let (lo, hi) = ephemeral_range();
+    let (ok, range) = script_says(&["port-range"]);
+    assert!(ok, "{range}");
+    let bounds: Vec<u32> = range
+        .split_whitespace()
+        .map(|n| n.parse().expect("a port"))
+        .collect();
+    assert_eq!(bounds.len(), 2, "{range}");
+    assert!(bounds[0] <= bounds[1] && bounds[1] <= 65535, "{range}");
+    assert!(
+        bounds[1] < u32::from(lo) || bounds[0] > u32::from(hi),
+        "{range} overlaps the ephemeral range {lo}-{hi}"
+    );
+}
+
+#[test]
+fn ports_are_checked_by_binding_them_not_by_connecting() {
+    // A client socket's own port: nothing listens there, so a connection is
+    // refused (a connect check would call it free), but etcd could not bind it.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listener");
+    let client = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
+    let held = client.local_addr().expect("client address").port();
+    assert!(
+        TcpStream::connect(("127.0.0.1", held)).is_err(),
+        "nothing listens on a client socket's port"
+    );
+    let (free, _) = script_says(&["ports-free", &held.to_string()]);
+    assert!(
+        !free,
+        "port {held} is held by a client socket, yet was called free"
+    );
+
+    // A listening port is not free either; a released one is.
+    let listening = listener.local_addr().expect("address").port();
+    let (free, _) = script_says(&["ports-free", &listening.to_string()]);
+    assert!(
+        !free,
+        "port {listening} has a listener, yet was called free"
+    );
+    let released = TcpListener::bind("127.0.0.1:0")
+        .expect("listener")
+        .local_addr()
+        .expect("address")
+        .port();
+    let (free, _) = script_says(&["ports-free", &released.to_string()]);
+    assert!(free, "port {released} was released, yet was called taken");
+    drop(client);
 }
 
 #[test]
