@@ -129,12 +129,100 @@ fn timeouts_before_and_after_apply_differ_only_in_the_store() {
     assert_eq!(etcd.elapsed(), Duration::from_secs(6));
 }
 
+/// What a [`Logged`] transport saw of one request: the member's URL, and the
+/// answer's status or the transport error's kind.
+type Seen = (String, Result<u16, etcd_v2::TransportErrorKind>);
+
+/// MemoryEtcd, logging which member each request went to and what came back.
+#[derive(Clone)]
+struct Logged {
+    etcd: MemoryEtcd,
+    log: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
+}
+
+impl Logged {
+    fn new(etcd: &MemoryEtcd) -> Logged {
+        Logged {
+            etcd: etcd.clone(),
+            log: Default::default(),
+        }
+    }
+
+    /// What was seen since the last call.
+    fn take(&self) -> Vec<Seen> {
+        std::mem::take(&mut *self.log.lock().unwrap())
+    }
+}
+
+impl Transport for Logged {
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        timeout: Option<Duration>,
+    ) -> Result<http::Response<Vec<u8>>, etcd_v2::TransportError> {
+        let uri = request.uri();
+        let member = format!(
+            "{}://{}",
+            uri.scheme_str().unwrap_or(""),
+            uri.authority().unwrap()
+        );
+        let r = Transport::send(&self.etcd, request, timeout);
+        let seen = match &r {
+            Ok(a) => Ok(a.status().as_u16()),
+            Err(e) => Err(e.kind()),
+        };
+        self.log.lock().unwrap().push((member, seen));
+        r
+    }
+    fn now(&self) -> Instant {
+        Transport::now(&self.etcd)
+    }
+    fn sleep(&self, d: Duration) {
+        Transport::sleep(&self.etcd, d)
+    }
+}
+
 #[test]
 fn a_refused_member_is_failed_over_and_reads_survive_5xx_pages() {
+    use etcd_v2::TransportErrorKind::Connect;
     let etcd = virtual_etcd(3);
-    let c = client(&etcd);
+    let urls = etcd.endpoints();
     etcd.inject(FaultRule::new(Fault::Refuse).member(0));
+    // Alone, the refused member is a connection error: nothing sent or applied.
+    let alone = Client::builder()
+        .endpoint(&urls[0])
+        .build_with(etcd.clone())
+        .unwrap();
+    let err = alone.node().set("/k", "v", None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+    assert!(!err.may_have_been_applied(), "{err}");
+    assert_eq!(etcd.value("/k"), None);
+    // With the others to fall back on, member 1 takes the write.
+    let logged = Logged::new(&etcd);
+    let c = Client::builder()
+        .endpoints(urls.clone())
+        .build_with(logged.clone())
+        .unwrap();
     c.node().set("/k", "v", None).unwrap();
+    assert_eq!(
+        logged.take(),
+        vec![(urls[0].clone(), Err(Connect)), (urls[1].clone(), Ok(201))]
+    );
+    // Member 1 serves a 502 page to the next read: alone, that is the error;
+    // with the others, the read goes on to a member that answers.
+    let only1 = Client::builder()
+        .endpoint(&urls[1])
+        .build_with(etcd.clone())
+        .unwrap();
+    etcd.inject(
+        FaultRule::new(Fault::ServerError(502))
+            .member(1)
+            .reads()
+            .times(1),
+    );
+    let err = only1.node().get("/k", false).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(err.to_string().contains("502"), "{err}");
     etcd.inject(
         FaultRule::new(Fault::ServerError(502))
             .member(1)
@@ -142,11 +230,53 @@ fn a_refused_member_is_failed_over_and_reads_survive_5xx_pages() {
             .times(1),
     );
     assert_eq!(c.node().get("/k", false).unwrap().value(), Some("v"));
+    let seen = logged.take();
+    assert_eq!(seen.first(), Some(&(urls[1].clone(), Ok(502))), "{seen:?}");
+    assert_eq!(seen.last(), Some(&(urls[2].clone(), Ok(200))), "{seen:?}");
+    // A 5xx page to a write is not resent (it may have been applied).
     etcd.clear_faults();
     etcd.inject(FaultRule::new(Fault::ServerError(503)).times(1));
     let err = c.node().set("/k", "w", None).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert_eq!(logged.take().len(), 1);
     assert_eq!(etcd.value("/k").as_deref(), Some("v"));
+}
+
+/// The v2 auth API is not served: every `/v2/auth/*` request gets Go's mux
+/// 404 (as the README says), and nothing changes.
+#[test]
+fn the_auth_api_is_not_served_and_answers_404() {
+    let etcd = virtual_etcd(1);
+    for (method, target, body) in [
+        ("GET", "/v2/auth/enable", ""),
+        ("PUT", "/v2/auth/enable", ""),
+        ("GET", "/v2/auth/users", ""),
+        (
+            "PUT",
+            "/v2/auth/users/root",
+            r#"{"user":"root","password":"pw"}"#,
+        ),
+        ("GET", "/v2/auth/roles/guest", ""),
+        ("DELETE", "/v2/auth/roles/guest", ""),
+    ] {
+        let r = raw(&etcd, 0, method, target, body);
+        assert_eq!(r.status(), 404, "{method} {target}");
+        assert_eq!(
+            r.body().as_slice(),
+            b"404 page not found\n",
+            "{method} {target}"
+        );
+        assert_eq!(
+            r.headers()["content-type"],
+            "text/plain; charset=utf-8",
+            "{method} {target}"
+        );
+        assert!(!r.headers().contains_key("x-etcd-cluster-id"));
+    }
+    let c = client(&etcd);
+    assert!(c.auth().enable().is_err());
+    // Auth stayed off: a request without credentials still writes.
+    c.node().set("/open", "yes", None).unwrap();
 }
 
 #[test]
@@ -314,6 +444,54 @@ fn a_wait_on_a_lagging_member_sees_what_it_missed_once_it_catches_up() {
         body.contains(&format!("\"modifiedIndex\":{index}")),
         "{body}"
     );
+}
+
+/// etcd 3.4 puts no time limit on a v2 wait (its `defaultWatchTimeout` is
+/// `math.MaxInt64`): ten virtual minutes on, a blocking wait and an async one
+/// are still pending, and the next write answers both with its event.
+#[test]
+fn a_wait_has_no_time_limit_and_the_next_write_ends_it() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let etcd = virtual_etcd(1);
+    let target = format!("{}/v2/keys/idle?wait=true", etcd.endpoints()[0]);
+    let get = |t: &str| http::Request::get(t).body(Vec::new()).unwrap();
+    let watchers = |etcd: &MemoryEtcd| {
+        let stats = raw(etcd, 0, "GET", "/v2/stats/store", "");
+        let v: serde_json::Value = serde_json::from_slice(stats.body()).unwrap();
+        v["watchers"].as_u64().unwrap()
+    };
+    // The async wait, polled by hand: its first poll registers it.
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut pending = std::pin::pin!(etcd_v2::AsyncTransport::send(&etcd, get(&target), None));
+    assert!(pending.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(watchers(&etcd), 1);
+    // The blocking one, on a thread: registered once the store counts it.
+    let (answered, answer) = std::sync::mpsc::channel();
+    let (waiter, req) = (etcd.clone(), get(&target));
+    std::thread::spawn(move || {
+        let _ = answered.send(Transport::send(&waiter, req, None));
+    });
+    let real = Instant::now();
+    while watchers(&etcd) < 2 {
+        assert!(real.elapsed() < Duration::from_secs(30), "never registered");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    etcd.advance(Duration::from_secs(600));
+    assert!(pending.as_mut().poll(&mut cx).is_pending(), "ended by time");
+    assert_eq!(watchers(&etcd), 2, "a wait ended by time alone");
+    raw(&etcd, 0, "PUT", "/v2/keys/idle", "value=woken");
+    let Poll::Ready(got) = pending.as_mut().poll(&mut cx) else {
+        panic!("the write did not end the async wait");
+    };
+    let blocking = answer
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the write ends the blocking wait");
+    for got in [got.unwrap(), blocking.unwrap()] {
+        let body = String::from_utf8_lossy(got.body()).into_owned();
+        assert!(body.contains("\"value\":\"woken\""), "{body}");
+    }
+    assert_eq!(etcd.elapsed(), Duration::from_secs(600));
 }
 
 #[tokio::test]

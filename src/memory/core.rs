@@ -19,8 +19,6 @@ pub const SYNC: u64 = 500_000_000;
 /// etcd's request timeout (5 s plus two election timeouts): how long a write
 /// waits for raft before errorCode 300.
 pub const REQUEST_TIMEOUT: u64 = 7_000_000_000;
-/// etcd's own limit on a wait.
-pub const WAIT_LIMIT: u64 = 300_000_000_000;
 
 /// What became of a request.
 #[derive(Debug)]
@@ -52,7 +50,8 @@ struct Wait {
     recursive: bool,
     stream: bool,
     since: u64,
-    ends: u64,
+    /// Ended without an event (its history ran out while its member lagged).
+    closed: bool,
     /// An event found when the wait moved to the live store.
     ready: Option<std::sync::Arc<crate::server::types::Event>>,
 }
@@ -175,11 +174,6 @@ impl Core {
             .election_ends
             .filter(|_| self.cluster.has_quorum());
         [sweep, election].into_iter().flatten().min()
-    }
-
-    /// When etcd's own limit ends wait `id` (five minutes after it began).
-    pub fn wait_ends(&self, id: u64) -> Option<u64> {
-        self.waits.get(&id).map(|w| w.ends)
     }
 
     /// Handle a request arriving at `t` (monotonic nanoseconds).
@@ -307,7 +301,7 @@ impl Core {
         let id = self.cluster.id;
         let now = self.wall(t);
         if k.wait {
-            return self.start_wait(k, member, t);
+            return self.start_wait(k, member);
         }
         if k.through_raft() {
             if !self.can_commit(member) {
@@ -351,7 +345,7 @@ impl Core {
         }
     }
 
-    fn start_wait(&mut self, k: &KeysRequest, member: usize, t: u64) -> Handled {
+    fn start_wait(&mut self, k: &KeysRequest, member: usize) -> Handled {
         let id = self.cluster.id;
         let (term, raft_index) = self.cluster.view_of(member);
         let behind = matches!(self.cluster.members[member].health, Health::Behind { .. });
@@ -382,7 +376,7 @@ impl Core {
                         recursive: k.recursive,
                         stream: k.stream,
                         since,
-                        ends: t + WAIT_LIMIT,
+                        closed: false,
                         ready: None,
                     },
                 );
@@ -392,7 +386,10 @@ impl Core {
     }
 
     /// The answer to wait `id` at `t`, if it has one: an event came, the
-    /// member went down, or etcd's five-minute limit passed (an empty body).
+    /// member went down, or the store closed the watch (a stream fallen too far
+    /// behind: an empty body). Like etcd 3.4 (whose v2 wait timeout is
+    /// `math.MaxInt64`), there is no time limit: otherwise only the client
+    /// giving up ends a wait ([`Core::cancel_wait`]).
     pub fn poll_wait(
         &mut self,
         wait: u64,
@@ -421,7 +418,7 @@ impl Core {
             self.cancel_wait(wait);
             return Some(Ok(reply::watch(Some(&e), id, w.head)));
         }
-        if store.watch_closed(w.watch) || t >= w.ends {
+        if w.closed || store.watch_closed(w.watch) {
             self.cancel_wait(wait);
             return Some(Ok(reply::watch(None, id, w.head)));
         }

@@ -56,7 +56,7 @@ pub fn event(e: &Event, no_value: bool, cluster_id: u64, at: Indexes) -> http::R
 }
 
 /// The answer to a wait: 200 with the headers fixed when the wait began, and
-/// the event (or nothing, when etcd's own five-minute limit ended the wait).
+/// the event (or nothing, when the watch was closed without one).
 pub fn watch(e: Option<&Event>, cluster_id: u64, at: Indexes) -> http::Response<Vec<u8>> {
     watch_json(
         e.map(|e| e.to_json(false)).unwrap_or_default(),

@@ -40,9 +40,6 @@ pub(crate) enum Clock {
 struct Waiter {
     /// When it wants to wake: time may jump here.
     deadline: Option<u64>,
-    /// A later bound (etcd's five-minute wait limit): it wakes then, but time
-    /// does not jump there on its account.
-    limit: Option<u64>,
     /// Woken by any change of the store or cluster (long polls).
     on_change: bool,
     task: Option<u64>,
@@ -203,7 +200,6 @@ impl State {
         &mut self,
         me: usize,
         deadline: Option<u64>,
-        limit: Option<u64>,
         on_change: bool,
         waker: Option<Waker>,
     ) -> u64 {
@@ -211,13 +207,11 @@ impl State {
         let caller = task.is_none_or(|t| self.tasks.get(&t).is_some_and(|t| t.caller));
         let thread = (task.is_none() && waker.is_none()).then(|| std::thread::current().id());
         self.next_waiter += 1;
-        let due = [deadline, limit].into_iter().flatten().min();
-        let kicked = due.is_some_and(|d| d <= self.t());
+        let kicked = deadline.is_some_and(|d| d <= self.t());
         self.waiters.insert(
             self.next_waiter,
             Waiter {
                 deadline,
-                limit,
                 on_change,
                 task,
                 caller,
@@ -252,23 +246,12 @@ impl State {
     }
 
     /// Change a waiter's deadline and waker (a future polled again).
-    pub(crate) fn refresh(
-        &mut self,
-        id: u64,
-        deadline: Option<u64>,
-        limit: Option<u64>,
-        waker: Option<Waker>,
-    ) {
+    pub(crate) fn refresh(&mut self, id: u64, deadline: Option<u64>, waker: Option<Waker>) {
         let now = self.t();
         if let Some(w) = self.waiters.get_mut(&id) {
             w.deadline = deadline;
-            w.limit = limit;
             w.waker = waker;
-            w.kicked = [deadline, limit]
-                .into_iter()
-                .flatten()
-                .min()
-                .is_some_and(|d| d <= now);
+            w.kicked = deadline.is_some_and(|d| d <= now);
         }
     }
 
@@ -328,13 +311,7 @@ impl State {
         let due: Vec<u64> = self
             .waiters
             .iter()
-            .filter(|(_, w)| {
-                !w.kicked
-                    && [w.deadline, w.limit]
-                        .into_iter()
-                        .flatten()
-                        .any(|d| d <= now)
-            })
+            .filter(|(_, w)| !w.kicked && w.deadline.is_some_and(|d| d <= now))
             .map(|(id, _)| *id)
             .collect();
         for id in due {
@@ -365,16 +342,9 @@ impl State {
             .min()
     }
 
-    /// The next time anything is due, wait limits included (what real-time
-    /// waiting and `advance` step through).
-    pub(crate) fn next_due(&self) -> Option<u64> {
-        let limits = self.earliest_waiter(|w| w.limit);
-        [self.next_deadline(), limits].into_iter().flatten().min()
-    }
-
-    /// The next time something is due that time may jump to: a waiter's
-    /// deadline or a change the cluster makes by itself (TTL expiry, an
-    /// election's end); not etcd's five-minute wait limits.
+    /// The next time something is due: a waiter's deadline or a change the
+    /// cluster makes by itself (TTL expiry, an election's end). A long poll
+    /// has no deadline of its own (etcd 3.4 sets none): only its client's.
     pub(crate) fn next_deadline(&self) -> Option<u64> {
         let waiters = self.earliest_waiter(|w| w.deadline);
         [waiters, self.core.next_change()]
@@ -547,7 +517,7 @@ impl Shared {
             match st.clock {
                 Clock::Real(_) => {
                     let now = st.t();
-                    let next = st.next_due().unwrap_or(now + 1_000_000_000);
+                    let next = st.next_deadline().unwrap_or(now + 1_000_000_000);
                     if next <= now {
                         let mut w = Vec::new();
                         st.core.advance(now);
@@ -627,7 +597,7 @@ impl Shared {
         loop {
             let now = st.t();
             let step = st
-                .next_due()
+                .next_deadline()
                 .filter(|&n| n > now && n <= target)
                 .unwrap_or(target);
             let mut wakers = Vec::new();

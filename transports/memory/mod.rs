@@ -366,7 +366,7 @@ impl MemoryEtcd {
                 let Some(deadline) = [until, client_deadline].into_iter().flatten().min() else {
                     return Err(timed_out());
                 };
-                let id = st.register(me, Some(deadline), None, false, None);
+                let id = st.register(me, Some(deadline), false, None);
                 let (st, interrupted) = shared.block(st, me, id);
                 if interrupted {
                     return Err(timed_out());
@@ -390,8 +390,7 @@ impl MemoryEtcd {
                     st.core.cancel_wait(wait);
                     return Err(timed_out());
                 }
-                let limit = st.core.wait_ends(wait);
-                let id = st.register(me, client_deadline, limit, true, None);
+                let id = st.register(me, client_deadline, true, None);
                 let (guard, interrupted) = shared.block(st, me, id);
                 st = guard;
                 if interrupted {
@@ -436,7 +435,7 @@ impl Transport for MemoryEtcd {
         }
         let mut st = st;
         let deadline = st.t().saturating_add(nanos(duration));
-        let id = st.register(self.me(), Some(deadline), None, false, None);
+        let id = st.register(self.me(), Some(deadline), false, None);
         drop(self.shared.block(st, self.me(), id));
     }
 

@@ -91,26 +91,20 @@ impl Future for Park {
                 shared.release(st, wakers);
                 return Poll::Ready(out);
             }
-            let (own, limit) = match &this.target {
-                Target::Wait(id) => (None, st.core.wait_ends(*id)),
-                Target::Stall { until, .. } => (*until, None),
-                Target::Sleep(at) => (Some(*at), None),
+            let own = match &this.target {
+                Target::Wait(_) => None,
+                Target::Stall { until, .. } => *until,
+                Target::Sleep(at) => Some(*at),
             };
             let deadline = [own, this.client_deadline].into_iter().flatten().min();
             let on_change = matches!(this.target, Target::Wait(_));
             let id = match this.waiter {
                 Some(id) => {
-                    st.refresh(id, deadline, limit, Some(cx.waker().clone()));
+                    st.refresh(id, deadline, Some(cx.waker().clone()));
                     id
                 }
                 None => {
-                    let id = st.register(
-                        this.me,
-                        deadline,
-                        limit,
-                        on_change,
-                        Some(cx.waker().clone()),
-                    );
+                    let id = st.register(this.me, deadline, on_change, Some(cx.waker().clone()));
                     this.waiter = Some(id);
                     id
                 }
@@ -228,7 +222,7 @@ pub(crate) fn run_timer(shared: Weak<Shared>) {
             let now = st.t();
             st.core.advance(now);
             st.after_core(&mut wakers);
-            let Some(next) = st.next_due() else {
+            let Some(next) = st.next_deadline() else {
                 st.timer = false;
                 s.release(st, wakers);
                 return;

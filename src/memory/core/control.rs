@@ -97,7 +97,7 @@ impl Core {
                 // More than the history holds passed while it lagged: it ends
                 // (empty), as a wait etcd drops does.
                 Err(_) => {
-                    w.ends = t;
+                    w.closed = true;
                     w.watch = WatchId(u64::MAX);
                 }
             }
