@@ -1,7 +1,8 @@
 //! The command line: etcdctl v2's global flags and commands, and this tool's
 //! own (`--bridge`, `lock`, `elect`, `copy`, `completion`).
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 /// Where this tool deliberately differs from etcdctl v2 (also in README.md).
 pub const DIFFERENCES: &str = "\
@@ -18,10 +19,15 @@ Differences from etcdctl v2 (3.4):
     --bridge, the v3 gateway requests), credentials masked;
   - a password is read from the terminal without echo, or from a pipe without stty's complaints;
   - `--discovery-srv` is not supported (an error, never ignored);
-  - `--insecure-skip-tls-verify` works (etcdctl 3.4's v2 mode refused it);
+  - `--insecure-skip-tls-verify` and `ETCDCTL_INSECURE_SKIP_TLS_VERIFY` work
+    (etcdctl 3.4's v2 mode refused the flag and ignored the variable);
     TLS failures are worded by rustls (the same status, 4);
   - help texts and `--version` are this tool's own.
-Over --bridge: indexes come from v3 revisions, and auth has no guest role.";
+Over --bridge, the commands behave as the bridge does:
+  - indexes come from v3 revisions;
+  - auth has no guest role (reads need credentials once auth is on);
+  - `member` and `cluster-health` use etcd's own endpoints;
+  - there is no endpoint sync.";
 
 /// etcd-v2: etcdctl's v2 commands, on etcd v2 clusters and over the v3 bridge.
 #[derive(Debug, Parser)]
@@ -31,9 +37,13 @@ Over --bridge: indexes come from v3 revisions, and auth has no guest role.";
     about = "etcdctl's v2 commands, on etcd v2 clusters and over the v3 bridge (--bridge)",
     after_help = DIFFERENCES,
     disable_help_subcommand = true,
+    disable_version_flag = true,
     args_override_self = true
 )]
 pub struct Cli {
+    /// Print the version (etcdctl's `--version, -v`; `-V` too).
+    #[arg(short = 'v', long = "version", short_alias = 'V', action = ArgAction::Version)]
+    pub version: Option<bool>,
     /// The global options.
     #[command(flatten)]
     pub global: Global,
@@ -90,6 +100,22 @@ pub struct Global {
         hide = true
     )]
     pub discovery_srv: Option<String>,
+    /// Accept insecure SRV records (etcdctl's default). Only meaningful with
+    /// --discovery-srv, which this tool refuses: accepted, and ignored, so
+    /// that etcdctl's command lines keep working.
+    #[arg(
+        long = "insecure-discovery",
+        global = true,
+        hide = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        default_value = "true",
+        value_parser = BoolishValueParser::new(),
+        action = ArgAction::Set
+    )]
+    #[allow(dead_code)] // nothing to do without --discovery-srv
+    pub insecure_discovery: bool,
     /// Client certificate (PEM) for HTTPS.
     #[arg(long = "cert-file", env = "ETCDCTL_CERT_FILE", global = true)]
     pub cert_file: Option<String>,
@@ -336,6 +362,12 @@ pub enum Command {
         /// The path to copy.
         path: Option<String>,
     },
+    /// Show the commands, or one command's help (etcdctl's `help`, `h`).
+    #[command(alias = "h")]
+    Help {
+        /// The command to show the help of (etcdctl reads the first word only).
+        topic: Vec<String>,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion {
         /// The shell.
@@ -468,4 +500,40 @@ pub enum AuthAction {
     Enable,
     /// Disable authentication.
     Disable,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DIFFERENCES;
+
+    /// Words separated by single spaces (README and --help wrap differently).
+    fn spaced(text: &str) -> String {
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// README's list of what differs over --bridge: the `- ` items after the
+    /// paragraph that introduces them.
+    fn readme_bridge_differences() -> Vec<String> {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+            .expect("README.md");
+        let start = readme
+            .find("Over `--bridge`, the commands behave as the bridge does")
+            .expect("README introduces the bridge's differences");
+        readme[start..]
+            .lines()
+            .skip_while(|l| !l.starts_with("- "))
+            .take_while(|l| l.starts_with("- "))
+            .map(|l| spaced(&l[2..]))
+            .collect()
+    }
+
+    #[test]
+    fn help_lists_each_bridge_difference_readme_lists() {
+        let items = readme_bridge_differences();
+        assert!(items.len() >= 4, "README's bridge list: {items:?}");
+        let help = spaced(DIFFERENCES);
+        for item in items {
+            assert!(help.contains(&item), "--help lacks README's `{item}`");
+        }
+    }
 }

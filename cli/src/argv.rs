@@ -14,6 +14,7 @@ const LONG_FLAGS: &[&str] = &[
     "endpoints",
     "forever",
     "in-order",
+    "insecure-discovery",
     "insecure-skip-tls-verify",
     "key-file",
     "no-sync",

@@ -110,11 +110,12 @@ pub fn endpoints(global: &Global) -> Result<Vec<String>, Fail> {
             "--discovery-srv is not supported by etcd-v2; give the members with --endpoints",
         ));
     }
-    let list = global
-        .endpoints
-        .as_deref()
-        .or(global.endpoint.as_deref())
-        .or(global.peers.as_deref())
+    // etcdctl's order: --endpoints, ETCDCTL_ENDPOINTS, --endpoint,
+    // ETCDCTL_ENDPOINT, --peers, ETCDCTL_PEERS (clap puts each flag before
+    // its variable); an empty one counts as not given.
+    let list = [&global.endpoints, &global.endpoint, &global.peers]
+        .into_iter()
+        .find_map(|given| given.as_deref().filter(|s| !s.is_empty()))
         .unwrap_or(DEFAULT_ENDPOINTS);
     let mut out = Vec::new();
     for url in list.split(',').map(str::trim).filter(|u| !u.is_empty()) {

@@ -66,6 +66,27 @@ fn parse_failure(e: clap::Error) -> i32 {
     }
 }
 
+/// etcdctl's `help [COMMAND]` (or `h`): the tool's help, or the help of the
+/// command named (status 0); for a command that does not exist, etcdctl's
+/// "No help topic" on stderr and status 3. Only the first word counts, as in
+/// etcdctl (`help member list` shows `member`'s help).
+fn help(topic: Option<&str>) -> i32 {
+    let mut argv = vec!["etcd-v2"];
+    if let Some(name) = topic {
+        if Cli::command().find_subcommand(name).is_none() {
+            eprintln!("No help topic for '{name}'");
+            return UNKNOWN_COMMAND;
+        }
+        argv.push(name);
+    }
+    argv.push("--help");
+    match Cli::try_parse_from(argv) {
+        Err(e) => parse_failure(e),
+        // `--help` always ends the parse with the help text.
+        Ok(_) => 0,
+    }
+}
+
 /// Print a command's output and return its status.
 fn printed(done: keys::Done) -> Result<i32, Fail> {
     let (text, code) = done?;
@@ -82,6 +103,9 @@ fn run(cli: &Cli, after_separator: Option<&[String]>) -> Result<i32, Fail> {
         let mut command = Cli::command();
         clap_complete::generate(*shell, &mut command, "etcd-v2", &mut std::io::stdout());
         return Ok(0);
+    }
+    if let Command::Help { topic } = &cli.command {
+        return Ok(help(topic.first().map(String::as_str)));
     }
     if let Command::Copy { from, hidden, path } = &cli.command {
         // One password prompt for both clients.
@@ -224,6 +248,6 @@ fn run(cli: &Cli, after_separator: Option<&[String]>) -> Result<i32, Fail> {
             };
             recipes::elect(&client, key, value, *ttl, after_separator.unwrap_or(&[]))
         }
-        Command::Completion { .. } | Command::Copy { .. } => Ok(0),
+        Command::Completion { .. } | Command::Copy { .. } | Command::Help { .. } => Ok(0),
     }
 }
