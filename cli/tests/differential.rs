@@ -97,6 +97,21 @@ const SCRIPT: &[Line] = &[
     l("set --swap-with-value x /nocas y"),
     l("set --swap-with-value '' /cas2 x"),
     l("rm --with-value '' /cas2"),
+    // The right index: {MODINDEX} is what the last `-o extended` printed.
+    l("-o extended set /casi one"),
+    l("set --swap-with-index {MODINDEX} /casi two"),
+    l("set --swap-with-index {MODINDEX} /casi three"),
+    l("get /casi"),
+    l("-o extended set /cadi one"),
+    l("rm --with-index {MODINDEX} /cadi"),
+    l("get /cadi"),
+    l("-o extended set /casb one"),
+    l("set --swap-with-value two --swap-with-index {MODINDEX} /casb three"),
+    l("set --swap-with-value one --swap-with-index {MODINDEX} /casb three"),
+    l("-o extended set /cadb one"),
+    l("rm --with-value two --with-index {MODINDEX} /cadb"),
+    l("rm --with-value one --with-index {MODINDEX} /cadb"),
+    l("get /cadb"),
     piped("set /stdin", "piped value"),
     piped("mk /stdin2", "piped\nlines"),
     l("get /stdin2"),
@@ -138,6 +153,33 @@ const SCRIPT: &[Line] = &[
     l("--endpoints 127.0.0.1:1 get /foo"),
     l("ENV:ETCDCTL_ENDPOINTS={E} get /foo"),
     l("ENV:ETCDCTL_ENDPOINTS={DEAD},{E} ENV:ETCDCTL_PEERS=http://127.0.0.1:1 get /foo"),
+    // The deprecated endpoint flags and variables, and their precedence as
+    // etcdctl's: --endpoints, ETCDCTL_ENDPOINTS, --endpoint,
+    // ETCDCTL_ENDPOINT, --peers (-C), ETCDCTL_PEERS; an empty one is skipped.
+    l("--endpoint {E} get /foo"),
+    l("-endpoint {E} get /foo"),
+    l("--endpoint {DEAD} get /foo"),
+    l("--peers {E} get /foo"),
+    l("-peers {E} get /foo"),
+    l("-C {E} get /foo"),
+    l("-C {DEAD} get /foo"),
+    l("ENV:ETCDCTL_ENDPOINT={E} get /foo"),
+    l("ENV:ETCDCTL_PEERS={E} get /foo"),
+    l("ENV:ETCDCTL_PEERS={DEAD} get /foo"),
+    l("ENV:ETCDCTL_ENDPOINTS={E} --endpoint {DEAD} get /foo"),
+    l("ENV:ETCDCTL_ENDPOINTS={DEAD} --endpoint {E} get /foo"),
+    l("--endpoints {E} --endpoint {DEAD} --peers {DEAD} get /foo"),
+    l("--endpoint {E} --peers {DEAD} get /foo"),
+    l("--endpoint {DEAD} -C {E} get /foo"),
+    l("ENV:ETCDCTL_ENDPOINT={DEAD} --peers {E} get /foo"),
+    l("ENV:ETCDCTL_ENDPOINT={E} --peers {DEAD} get /foo"),
+    l("ENV:ETCDCTL_PEERS={E} -C {DEAD} get /foo"),
+    l("ENV:ETCDCTL_PEERS={DEAD} ENV:ETCDCTL_ENDPOINT={E} get /foo"),
+    l("--endpoints '' --endpoint {E} get /foo"),
+    // Accepted, and meaningless without --discovery-srv.
+    l("--insecure-discovery get /foo"),
+    l("--insecure-discovery=false get /foo"),
+    l("-insecure-discovery get /foo"),
     l("frobnicate"),
     v2("user list"),
     v2("auth enable"),
@@ -382,6 +424,10 @@ const TLS_SCRIPT: &[Line] = &[
         "--insecure-skip-tls-verify --cert-file {CERT} --key-file {KEY} get /tls",
         "etcdctl 3.4's v2 mode has no --insecure-skip-tls-verify",
     ),
+    beyond(
+        "ENV:ETCDCTL_INSECURE_SKIP_TLS_VERIFY=true --cert-file {CERT} --key-file {KEY} get /tls",
+        "etcdctl 3.4 ignores ETCDCTL_INSECURE_SKIP_TLS_VERIFY",
+    ),
     l("ENV:ETCDCTL_CA_FILE={CA} ENV:ETCDCTL_CERT_FILE={CERT} ENV:ETCDCTL_KEY_FILE={KEY} get /tls"),
     l("--ca-file {CA} --cert-file {CERT} --key-file {KEY} member list"),
     l("--ca-file {CA} --cert-file {CERT} --key-file {KEY} cluster-health"),
@@ -507,6 +553,18 @@ fn tls_flags_and_variables_as_etcdctl() {
         vars,
     }
     .run(&lines);
+    // The lines beyond etcdctl: etcdctl fails them, this tool reads the key.
+    for ((line, theirs), mine) in lines.iter().zip(&reference).zip(&got) {
+        if let Mode::Beyond(_) = line.mode {
+            assert_ne!(theirs.code, 0, "etcdctl serves {}: {theirs:?}", line.args);
+            assert_eq!(
+                (mine.stdout.as_str(), mine.code),
+                ("v\n", 0),
+                "{}: {mine:?}",
+                line.args
+            );
+        }
+    }
     compare(
         "TLS: etcd-v2 against etcdctl 3.4",
         &reference,
@@ -517,4 +575,56 @@ fn tls_flags_and_variables_as_etcdctl() {
             ids: false,
         },
     );
+}
+
+/// etcdctl's `--version, -v` and `help, h`: the same exit status and the same
+/// stream written as etcdctl; the texts are this tool's own (README lists it).
+#[test]
+fn version_and_help_as_etcdctl() {
+    let etcdctl = etcdctl();
+    let ours = ours();
+    let limit = std::time::Duration::from_secs(20);
+    let api = [("ETCDCTL_API", "2")];
+    let version = format!("etcd-v2 {}\n", env!("CARGO_PKG_VERSION"));
+    for (line, printed) in [
+        ("-v", version.as_str()),
+        ("--version", &version),
+        ("help", "Usage: etcd-v2 [OPTIONS] <COMMAND>"),
+        ("h", "Usage: etcd-v2 [OPTIONS] <COMMAND>"),
+        ("help get", "Usage: etcd-v2 get [OPTIONS] [KEY]"),
+        ("h get", "Usage: etcd-v2 get [OPTIONS] [KEY]"),
+        // etcdctl reads the first word only.
+        (
+            "help member list",
+            "Usage: etcd-v2 member [OPTIONS] <COMMAND>",
+        ),
+    ] {
+        let args = support::script::words(line);
+        let theirs = support::run(&etcdctl, &args, &api, None, limit);
+        let mine = support::run(&ours, &args, &[], None, limit);
+        assert_eq!(theirs.code, 0, "etcdctl {line}: {theirs:?}");
+        assert_eq!(mine.code, 0, "{line}: {mine:?}");
+        assert!(mine.stdout.contains(printed), "{line}: {mine:?}");
+        assert_eq!(mine.stderr, "", "{line}");
+        assert_eq!(theirs.stderr, "", "etcdctl {line}");
+    }
+    // etcdctl refuses -V; this tool keeps it (clap's version flag).
+    let mine = support::run(&ours, &["-V".to_string()], &[], None, limit);
+    assert_eq!((mine.stdout.as_str(), mine.code), (version.as_str(), 0));
+    // An unknown topic: nothing on stdout, the same complaint, status 3.
+    for line in ["help nosuch", "h nosuch"] {
+        let args = support::script::words(line);
+        let theirs = support::run(&etcdctl, &args, &api, None, limit);
+        let mine = support::run(&ours, &args, &[], None, limit);
+        assert_eq!(theirs.code, 3, "etcdctl {line}: {theirs:?}");
+        assert_eq!(
+            (mine.stdout.as_str(), mine.stderr_first_line(), mine.code),
+            (
+                theirs.stdout.as_str(),
+                theirs.stderr_first_line(),
+                theirs.code
+            ),
+            "{line}"
+        );
+    }
 }

@@ -128,6 +128,42 @@ pub fn words(line: &str) -> Vec<String> {
     out
 }
 
+/// The endpoint flags and variables: etcdctl's `--endpoints`, and the
+/// deprecated `--endpoint`, `--peers` and `-C` (with one dash too, as Go's
+/// flag package takes them).
+const ENDPOINT_FLAGS: &[&str] = &[
+    "--endpoints",
+    "-endpoints",
+    "--endpoint",
+    "-endpoint",
+    "--peers",
+    "-peers",
+    "-C",
+];
+
+/// The variables etcdctl reads endpoints from.
+const ENDPOINT_VARIABLES: &[&str] = &["ETCDCTL_ENDPOINTS", "ETCDCTL_ENDPOINT", "ETCDCTL_PEERS"];
+
+/// Whether a line names its endpoints itself (a flag, as `--flag V` or
+/// `--flag=V`, or a variable): then the runner adds no `--endpoints`, which
+/// would take precedence over the others.
+pub fn gives_endpoints(words: &[String], env: &[(String, String)]) -> bool {
+    words.iter().any(|w| {
+        let flag = w.split('=').next().unwrap_or(w);
+        ENDPOINT_FLAGS.contains(&flag)
+    }) || env
+        .iter()
+        .any(|(name, _)| ENDPOINT_VARIABLES.contains(&name.as_str()))
+}
+
+/// The `Modified-Index: N` of an `-o extended` answer.
+pub fn modified_index(stdout: &str) -> Option<u64> {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Modified-Index: "))
+        .and_then(|n| n.trim().parse().ok())
+}
+
 /// A port where nothing listens (bound, then closed).
 pub fn dead_endpoint() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
@@ -145,7 +181,7 @@ pub struct Runner<'a> {
     /// Whether to set `ETCDCTL_API=2` (etcdctl).
     pub etcdctl: bool,
     /// The endpoint given with `--endpoints` unless the line gives its own
-    /// or sets `ETCDCTL_ENDPOINTS`.
+    /// (any endpoint flag or variable, see `gives_endpoints`).
     pub endpoint: &'a str,
     /// Placeholders and their values.
     pub vars: Vec<(String, String)>,
@@ -160,7 +196,8 @@ impl Runner<'_> {
         text
     }
 
-    /// Run `lines`; `{NEWID}` takes the member ID a `member add` printed.
+    /// Run `lines`; `{NEWID}` takes the member ID a `member add` printed,
+    /// `{MODINDEX}` the `Modified-Index` an `-o extended` answer printed.
     pub fn run(&mut self, lines: &[&Line]) -> Vec<Run> {
         let mut runs = Vec::new();
         for line in lines {
@@ -173,12 +210,13 @@ impl Runner<'_> {
                 text = tail.to_string();
             }
             let mut args: Vec<String> = Vec::new();
-            if !env.iter().any(|(n, _)| n == "ETCDCTL_ENDPOINTS") && !text.contains("--endpoints") {
+            let line_words = words(&text);
+            if !gives_endpoints(&line_words, &env) {
                 args.push("--endpoints".into());
                 args.push(self.endpoint.to_string());
             }
             args.extend(self.extra.iter().map(|s| s.to_string()));
-            args.extend(words(&text));
+            args.extend(line_words);
             if self.etcdctl {
                 env.push(("ETCDCTL_API".into(), "2".into()));
             }
@@ -209,6 +247,10 @@ impl Runner<'_> {
             {
                 self.vars.retain(|(n, _)| n != "NEWID");
                 self.vars.push(("NEWID".into(), id.to_string()));
+            }
+            if let Some(index) = modified_index(&r.stdout) {
+                self.vars.retain(|(n, _)| n != "MODINDEX");
+                self.vars.push(("MODINDEX".into(), index.to_string()));
             }
             runs.push(r);
         }
@@ -366,6 +408,19 @@ fn masks() {
         "Index: N"
     );
     assert_eq!(words("a 'b c' d"), vec!["a", "b c", "d"]);
+    let env = |name: &str| vec![(name.to_string(), "x".to_string())];
+    assert!(gives_endpoints(&words("-C x get /k"), &[]));
+    assert!(gives_endpoints(&words("--endpoint=x get /k"), &[]));
+    assert!(gives_endpoints(&words("get /k"), &env("ETCDCTL_PEERS")));
+    assert!(!gives_endpoints(
+        &words("get /endpoint"),
+        &env("ETCDCTL_API")
+    ));
+    assert_eq!(
+        modified_index("Key: /k\nCreated-Index: 7\nModified-Index: 9\nTTL: 0\n"),
+        Some(9)
+    );
+    assert_eq!(modified_index("Index: 9\n"), None);
     assert_eq!(
         mask_ttl(r#"{"ttl":100},"ttl":-1}"#),
         r#"{"ttl":T},"ttl":T}"#
