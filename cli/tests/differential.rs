@@ -259,6 +259,45 @@ fn the_script_gives_etcdctls_output_on_v2_and_the_same_over_the_bridge() {
         Mask::default(),
     );
 
+    // Equal is not enough for these: the right index was used (the swaps and
+    // removals took effect), and an alias alone was the endpoint used (a dead
+    // one fails, status 2).
+    for (args, stdout, code) in [
+        (
+            "set --swap-with-index {MODINDEX} /casi two",
+            Some("two\n"),
+            0,
+        ),
+        ("get /casi", Some("two\n"), 0),
+        ("rm --with-index {MODINDEX} /cadi", None, 0),
+        ("get /cadi", Some(""), 4),
+        (
+            "set --swap-with-value one --swap-with-index {MODINDEX} /casb three",
+            Some("three\n"),
+            0,
+        ),
+        ("rm --with-value one --with-index {MODINDEX} /cadb", None, 0),
+        ("get /cadb", Some(""), 4),
+        ("--endpoint {DEAD} get /foo", Some(""), 2),
+        ("-C {DEAD} get /foo", Some(""), 2),
+        ("ENV:ETCDCTL_PEERS={DEAD} get /foo", Some(""), 2),
+        (
+            "ENV:ETCDCTL_ENDPOINT={DEAD} --peers {E} get /foo",
+            Some(""),
+            2,
+        ),
+    ] {
+        let at = all
+            .iter()
+            .position(|l| l.args == args)
+            .unwrap_or_else(|| panic!("the script has `{args}`"));
+        let r = &mine[at];
+        assert_eq!(r.code, code, "{args}: {r:?}");
+        if let Some(stdout) = stdout {
+            assert_eq!(r.stdout, stdout, "{args}: {r:?}");
+        }
+    }
+
     // The bridge: the same lines on a fresh member's v3 keyspace, against
     // etcd-v2's own v2 output (indexes differ: the bridge's come from v3
     // revisions, so digits are masked).
