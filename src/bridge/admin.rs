@@ -48,6 +48,7 @@ impl V3Member {
             health: Health::Up,
             removed: false,
             started: 0,
+            appends: Default::default(),
         }
     }
 }

@@ -2,6 +2,8 @@
 //! leads, the raft term and index, crashed, lagging and partitioned members,
 //! and elections that take time.
 
+use std::collections::VecDeque;
+
 use crate::server::json::{self, Object};
 
 use super::store::Store;
@@ -45,6 +47,22 @@ pub struct Member {
     pub removed: bool,
     /// When it started (wall clock, Unix nanoseconds).
     pub started: i64,
+    /// Its raft appends.
+    pub appends: Appends,
+}
+
+/// A member's raft appends, counted for `/v2/stats/self` and
+/// `/v2/stats/leader`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Appends {
+    /// Received as a follower (`recvAppendRequestCnt`).
+    pub received: u64,
+    /// Sent as the leader (`sendAppendRequestCnt`).
+    pub sent: u64,
+    /// Sent to it by the current leader.
+    pub succeeded: u64,
+    /// The current leader failed to send it (it was down or cut off).
+    pub failed: u64,
 }
 
 impl Member {
@@ -90,7 +108,19 @@ pub struct Cluster {
     pub election_ends: Option<u64>,
     /// When the leader took office (wall clock).
     pub leader_since: i64,
+    /// The leader the followers last heard from: during an election they
+    /// still name it (`/v2/members/leader`, `/v2/stats/self`), as etcd's do
+    /// until a candidate asks for their vote.
+    pub last_leader: usize,
+    /// When the running election began (wall clock).
+    pub election_began: i64,
+    /// When the last raft entries were appended (wall clock, at most
+    /// [`RECENT`]): the rates of `/v2/stats/self`.
+    pub appends: VecDeque<i64>,
 }
+
+/// How many append times the cluster keeps (etcd's rate queue holds 200).
+pub const RECENT: usize = 200;
 
 /// A member ID derived from a seed (deterministic, never zero).
 pub fn id_from(seed: u64) -> u64 {
@@ -116,16 +146,59 @@ impl Cluster {
                 health: Health::Up,
                 removed: false,
                 started: wall,
+                appends: Appends::default(),
             })
             .collect();
-        Cluster {
+        let mut cluster = Cluster {
             members,
             leader: Some(0),
             term: 2,
-            raft_index: 2 + 2 * n as u64,
+            raft_index: 0,
             id: id_from(seed ^ 0xc1u64),
             election_ends: None,
             leader_since: wall,
+            last_leader: 0,
+            election_began: wall,
+            appends: VecDeque::new(),
+        };
+        // The entries of the cluster's start: members, the leader's term, the
+        // cluster version.
+        cluster.commit(2 + 2 * n as u64, wall, 0);
+        cluster
+    }
+
+    /// `n` raft entries committed, the first at `first` (wall clock), the
+    /// others `step` nanoseconds apart: the leader appends each to every
+    /// follower that is up (a crashed or cut-off one counts a failure; a
+    /// lagging one, nothing).
+    pub fn commit(&mut self, n: u64, first: i64, step: i64) {
+        self.raft_index += n;
+        let Some(l) = self.leader else {
+            return;
+        };
+        let mut sent = 0;
+        for (i, m) in self.members.iter_mut().enumerate() {
+            if i == l || m.removed {
+                continue;
+            }
+            match m.health {
+                Health::Up => {
+                    m.appends.received += n;
+                    m.appends.succeeded += n;
+                    sent += n;
+                }
+                Health::Down | Health::Behind { cut_off: true, .. } => m.appends.failed += n,
+                Health::Behind { .. } => {}
+            }
+        }
+        self.members[l].appends.sent += sent;
+        let kept = n.min(RECENT as u64);
+        for k in n - kept..n {
+            let at = i64::try_from(k).unwrap_or(i64::MAX).saturating_mul(step);
+            self.appends.push_back(first.saturating_add(at));
+        }
+        while self.appends.len() > RECENT {
+            self.appends.pop_front();
         }
     }
 
@@ -146,8 +219,9 @@ impl Cluster {
 
     /// Start an election at `now` (monotonic) lasting `duration`, if a majority
     /// can hold one; the leader, if any, steps down.
-    pub fn start_election(&mut self, now: u64, duration: u64) {
+    pub fn start_election(&mut self, now: u64, duration: u64, wall: i64) {
         self.leader = None;
+        self.election_began = wall;
         self.election_ends = Some(now + duration);
     }
 
@@ -162,10 +236,16 @@ impl Cluster {
         }
         if let Some(i) = self.members.iter().position(Member::is_voting) {
             self.leader = Some(i);
+            self.last_leader = i;
             self.term += 1;
-            self.raft_index += 1;
             self.election_ends = None;
             self.leader_since = wall;
+            // The new leader's statistics start afresh.
+            for m in &mut self.members {
+                m.appends.succeeded = 0;
+                m.appends.failed = 0;
+            }
+            self.commit(1, wall, 0);
         }
     }
 
@@ -182,86 +262,6 @@ impl Cluster {
     /// `/v2/members`.
     pub fn members_json(&self) -> Vec<u8> {
         members_json(self.members.iter().filter(|m| !m.removed).collect())
-    }
-
-    /// `/v2/stats/self` of member `i`.
-    pub fn self_stats(&self, i: usize, wall: i64) -> Vec<u8> {
-        let m = &self.members[i];
-        let leading = self.leader == Some(i);
-        let leader = self
-            .leader
-            .map(|l| format!("{:x}", self.members[l].id))
-            .unwrap_or_default();
-        let uptime = wall.saturating_sub(self.leader_since).max(0);
-        let mut out = Vec::with_capacity(300);
-        Object::new(&mut out)
-            .string("name", m.name.as_bytes())
-            .string("id", format!("{:x}", m.id).as_bytes())
-            .string(
-                "state",
-                if leading {
-                    b"StateLeader"
-                } else {
-                    b"StateFollower"
-                },
-            )
-            .string(
-                "startTime",
-                crate::timestamp::format_rfc3339_nanos(m.started).as_bytes(),
-            )
-            .raw("leaderInfo", |o| {
-                Object::new(o)
-                    .string("leader", leader.as_bytes())
-                    .string("uptime", go_duration(uptime).as_bytes())
-                    .string(
-                        "startTime",
-                        crate::timestamp::format_rfc3339_nanos(self.leader_since).as_bytes(),
-                    )
-                    .end();
-            })
-            .number("recvAppendRequestCnt", 0)
-            .number("sendAppendRequestCnt", 0)
-            .end();
-        out
-    }
-
-    /// `/v2/stats/leader` (only the leader has them).
-    pub fn leader_stats(&self) -> Option<Vec<u8>> {
-        let l = self.leader?;
-        let mut out = Vec::with_capacity(200);
-        Object::new(&mut out)
-            .string("leader", format!("{:x}", self.members[l].id).as_bytes())
-            .raw("followers", |o| {
-                let mut f = Object::new(o);
-                for (i, m) in self.members.iter().enumerate() {
-                    if i == l || m.removed {
-                        continue;
-                    }
-                    let ok = m.is_voting();
-                    f.raw(&format!("{:x}", m.id), |o| {
-                        Object::new(o)
-                            .raw("latency", |o| {
-                                Object::new(o)
-                                    .number("current", 0)
-                                    .number("average", 0)
-                                    .number("standardDeviation", 0)
-                                    .number("minimum", 0)
-                                    .number("maximum", 0)
-                                    .end();
-                            })
-                            .raw("counts", |o| {
-                                Object::new(o)
-                                    .number("fail", u64::from(!ok))
-                                    .number("success", u64::from(ok))
-                                    .end();
-                            })
-                            .end();
-                    });
-                }
-                f.end();
-            })
-            .end();
-        Some(out)
     }
 
     /// `/v2/machines`: the client URLs of started members.

@@ -103,9 +103,13 @@ fn server_error_page(status: u16) -> http::Response<Vec<u8>> {
 impl Core {
     /// A cluster of members at `urls` whose store starts at `index`.
     pub fn new(urls: Vec<String>, index: u64, seed: u64, wall0: i64) -> Core {
+        let mut cluster = Cluster::new(urls, seed, wall0);
+        // A store past a fresh member's index 3 got there through raft: one
+        // entry per change at least, so raft's index is never behind it.
+        cluster.commit(index.saturating_sub(3), wall0, 0);
         Core {
             store: Store::new(index),
-            cluster: Cluster::new(urls, seed, wall0),
+            cluster,
             faults: Faults::default(),
             wall0,
             election: 1_000_000_000,
@@ -136,12 +140,15 @@ impl Core {
             let expiry_mono = u64::try_from(expiry.saturating_sub(self.wall0)).unwrap_or(0);
             let sweep_at = expiry_mono.div_ceil(SYNC).max(1) * SYNC;
             let sweep_at = sweep_at.max(self.next_tick);
+            let tick = self.wall(self.next_tick);
             if sweep_at > t {
-                self.cluster.raft_index += (first_after_t - self.next_tick) / SYNC;
+                let n = (first_after_t - self.next_tick) / SYNC;
+                self.cluster.commit(n, tick, SYNC as i64);
                 self.next_tick = first_after_t;
                 break;
             }
-            self.cluster.raft_index += (sweep_at - self.next_tick) / SYNC + 1;
+            let n = (sweep_at - self.next_tick) / SYNC + 1;
+            self.cluster.commit(n, tick, SYNC as i64);
             let at = self.wall(sweep_at);
             self.store.delete_expired(at, at);
             self.next_tick = sweep_at + SYNC;
@@ -310,7 +317,7 @@ impl Core {
                     then: Some(raft_timeout(id)),
                 };
             }
-            self.cluster.raft_index += 1;
+            self.cluster.commit(1, now, 0);
             let at = Indexes {
                 etcd_index: 0,
                 raft_index: self.cluster.raft_index,

@@ -16,7 +16,14 @@ impl Core {
             MembersRequest::List => {
                 Handled::Reply(reply::json(200, self.cluster.members_json(), Some(id)))
             }
-            MembersRequest::Leader => match self.cluster.leader {
+            // During an election the followers still name the leader they
+            // last heard from (etcd's do until a candidate asks for their
+            // vote); without a majority raft knows none: 503.
+            MembersRequest::Leader => match self.cluster.leader.or_else(|| {
+                let l = self.cluster.last_leader;
+                let known = self.cluster.has_quorum() && !self.cluster.members[l].removed;
+                known.then_some(l)
+            }) {
                 None => r(503, "During election"),
                 Some(l) => {
                     let mut body = Vec::new();
@@ -46,12 +53,13 @@ impl Core {
                     health: Health::Down,
                     removed: false,
                     started: self.wall(t),
+                    appends: Default::default(),
                 };
                 let mut body = Vec::new();
                 member.write_json(&mut body);
                 body.push(b'\n');
                 self.cluster.members.push(member);
-                self.membership_entry();
+                self.membership_entry(t);
                 Handled::Reply(reply::json(201, body, Some(id)))
             }
             MembersRequest::Remove(mid) => {
@@ -61,9 +69,9 @@ impl Core {
                     }
                     Some(i) => {
                         self.cluster.members[i].removed = true;
-                        self.membership_entry();
+                        self.membership_entry(t);
                         if self.cluster.leader == Some(i) {
-                            self.cluster.start_election(t, self.election);
+                            self.cluster.start_election(t, self.election, self.wall(t));
                         }
                         Handled::Reply(reply::no_content(id))
                     }
@@ -83,7 +91,7 @@ impl Core {
                     return r(409, "membership: peerURL exists");
                 }
                 self.cluster.members[i].peer_urls = peers;
-                self.membership_entry();
+                self.membership_entry(t);
                 Handled::Reply(reply::no_content(id))
             }
         }
@@ -95,9 +103,9 @@ impl Core {
         })
     }
 
-    /// A membership change: a raft entry and an internal store write.
-    fn membership_entry(&mut self) {
-        self.cluster.raft_index += 1;
+    /// A membership change at `t`: a raft entry and an internal store write.
+    fn membership_entry(&mut self, t: u64) {
+        self.cluster.commit(1, self.wall(t), 0);
         self.store.internal_event();
     }
 }

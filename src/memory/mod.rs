@@ -3,6 +3,7 @@
 //! The pure parts live here: the v2 [`store`] with etcd 3.4's semantics.
 
 pub mod cluster;
+mod cluster_stats;
 pub mod core;
 pub mod faults;
 mod members;

@@ -15,7 +15,7 @@ impl Core {
         };
         m.health = Health::Down;
         if self.cluster.leader == Some(i) {
-            self.cluster.start_election(t, self.election);
+            self.cluster.start_election(t, self.election, self.wall(t));
         }
     }
 
@@ -61,7 +61,7 @@ impl Core {
             cut_off,
         };
         if cut_off && self.cluster.leader == Some(i) {
-            self.cluster.start_election(t, self.election);
+            self.cluster.start_election(t, self.election, self.wall(t));
         }
     }
 
@@ -103,7 +103,7 @@ impl Core {
             }
         }
         if self.cluster.leader.is_none() && self.cluster.election_ends.is_none() {
-            self.cluster.start_election(t, self.election);
+            self.cluster.start_election(t, self.election, self.wall(t));
         }
     }
 }
