@@ -103,7 +103,7 @@ etcd_test!(
     a_recursive_watcher_sees_3000_changes_exactly_once_in_order,
     standalone,
     |_p| {
-        let etcd = Etcd::start(1);
+        let etcd = Etcd::own();
         let client = build!(support::builder_for(&etcd));
         let start = call!(client.execute(&CurrentIndex::new("/stream"))).unwrap() + 1;
         let mut watch = call!(client
@@ -213,7 +213,7 @@ etcd_test!(
     falling_more_than_1000_events_behind_gives_one_resync_and_nothing_twice,
     standalone,
     |_p| {
-        let etcd = Etcd::start(1);
+        let etcd = Etcd::own();
         let client = build!(support::builder_for(&etcd));
         let writer = support::client_for(&etcd);
         let start = call!(client.execute(&CurrentIndex::new("/behind"))).unwrap() + 1;

@@ -148,6 +148,15 @@ impl Etcd {
         })
     }
 
+    /// One member of the test's own (not the shared one): a started etcd, or
+    /// with `ETCD_BACKEND=memory` a fresh MemoryEtcd served on a loopback port.
+    pub fn own() -> Etcd {
+        match std::env::var("ETCD_BACKEND").as_deref() {
+            Ok("memory") => Etcd::memory(),
+            _ => Etcd::start(1),
+        }
+    }
+
     /// A MemoryEtcd (one member, real time) served on a loopback port.
     pub fn memory() -> Etcd {
         let served = etcd_v2::memory::MemoryEtcd::new()
