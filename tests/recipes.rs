@@ -273,7 +273,7 @@ etcd_test!(
     eight_threads_or_tasks_count_to_400_under_the_lock,
     standalone,
     |_p| {
-        let etcd = Etcd::start(1);
+        let etcd = Etcd::own();
         let counter = "/counter/value";
         let setup = support::client_for(&etcd);
         setup.node().set(counter, "0", None).unwrap();
