@@ -256,7 +256,17 @@ etcd_test!(
         call!(c.node().set(&victim, "precious", None)).unwrap();
         let q = c.inorder().get_inorder(&p.key("q"));
         let entry = call!(q.add("job", None)).unwrap();
-        for bad in ["../victim", "..", ".", "a/../../victim", "./x", ""] {
+        // Names, and full keys inside the queue that climb out of it.
+        let through_the_queue = format!("{}/../victim", p.key("q"));
+        for bad in [
+            "../victim",
+            "..",
+            ".",
+            "a/../../victim",
+            "./x",
+            "",
+            through_the_queue.as_str(),
+        ] {
             let err = call!(q.pop(bad)).unwrap_err();
             assert!(matches!(err, Error::InvalidKey { .. }), "{bad:?}: {err}");
         }
@@ -273,6 +283,13 @@ etcd_test!(
         for name in ["../../x/y", outside.as_str(), "a/./b", "/"] {
             let mut lock = c.module().lock().get_lock(name, 5);
             let err = call!(lock.try_acquire()).unwrap_err();
+            assert!(matches!(err, Error::InvalidKey { .. }), "{name:?}: {err}");
+            let mut rlock = c.module().lock().get_rlock(name, "me", 5);
+            let err = call!(rlock.try_acquire()).unwrap_err();
+            assert!(matches!(err, Error::InvalidKey { .. }), "{name:?}: {err}");
+            let err = call!(rlock.get_active_value()).unwrap_err();
+            assert!(matches!(err, Error::InvalidKey { .. }), "{name:?}: {err}");
+            let err = call!(lock.get_active_index()).unwrap_err();
             assert!(matches!(err, Error::InvalidKey { .. }), "{name:?}: {err}");
         }
         assert!(call!(c.node().get("/x", false))

@@ -16,6 +16,9 @@ use etcd_v2::{Client, Error, Transport, TransportError};
 struct Fake {
     clock: Arc<Mutex<Instant>>,
     state: Arc<Mutex<State>>,
+    /// How long each request takes: the clock moves on this much between a
+    /// request being sent and its answer arriving.
+    latency: Arc<Mutex<Duration>>,
 }
 
 #[derive(Default)]
@@ -62,7 +65,12 @@ impl Fake {
                 index: 10,
                 ..State::default()
             })),
+            latency: Arc::new(Mutex::new(Duration::ZERO)),
         }
+    }
+
+    fn set_latency(&self, latency: Duration) {
+        *self.latency.lock().unwrap() = latency;
     }
 
     fn advance(&self, by: Duration) {
@@ -170,7 +178,10 @@ impl Transport for Fake {
         request: http::Request<Vec<u8>>,
         _timeout: Option<Duration>,
     ) -> Result<http::Response<Vec<u8>>, TransportError> {
-        Ok(self.answer(&request))
+        let answer = self.answer(&request);
+        let latency = *self.latency.lock().unwrap();
+        self.advance(latency);
+        Ok(answer)
     }
 
     fn now(&self) -> Instant {
@@ -228,6 +239,46 @@ fn a_renewal_extends_the_lease_from_when_it_was_sent() {
     );
     fake.advance(Duration::from_secs(1));
     assert!(!lock.is_held());
+}
+
+#[test]
+fn a_lease_counts_from_when_its_request_was_sent_not_from_its_answer() {
+    let fake = Fake::new();
+    let mut lock = client(&fake).module().lock().get_lock("job", 10);
+    // Every request takes 3 s: the create is sent at `sent`, answered 3 s
+    // later, and the listing that confirms the lock takes 3 s more.
+    fake.set_latency(Duration::from_secs(3));
+    let sent = fake.now();
+    lock.acquire().unwrap();
+    fake.set_latency(Duration::ZERO);
+    let until = sent + Duration::from_secs(10);
+    fake.advance(until - fake.now() - Duration::from_millis(1));
+    assert!(
+        lock.is_held(),
+        "1 ms before the TTL has passed since the create was sent"
+    );
+    fake.advance(Duration::from_millis(1));
+    assert!(
+        !lock.is_held(),
+        "10 s after the create was sent (7 s after its answer) the lease has run out"
+    );
+
+    // A renewal counts from when it was sent too.
+    let mut lock = client(&fake).module().lock().get_lock("job2", 10);
+    lock.acquire().unwrap();
+    fake.set_latency(Duration::from_secs(4));
+    let sent = fake.now();
+    let before = fake.sent();
+    lock.renew(10).unwrap();
+    fake.set_latency(Duration::ZERO);
+    assert_eq!(fake.sent(), before + 1, "one refresh, however slow");
+    fake.advance(sent + Duration::from_secs(10) - fake.now() - Duration::from_millis(1));
+    assert!(lock.is_held());
+    fake.advance(Duration::from_millis(1));
+    assert!(
+        !lock.is_held(),
+        "10 s after the renewal was sent (6 s after its answer)"
+    );
 }
 
 #[test]
@@ -333,4 +384,14 @@ fn a_ttl_etcd_would_misread_is_refused_by_every_recipe() {
     held.acquire().unwrap();
     assert!(held.renew(u64::MAX).unwrap_err().is_invalid_input());
     assert_eq!(fake.sent(), 2, "only the acquisition was sent (POST, list)");
+    // The longest TTL is taken, by the lock and by the leader recipes.
+    let max = etcd_v2::ops::MAX_TTL;
+    let mut longest = client.module().lock().get_lock("longest", max);
+    assert!(longest.try_acquire().unwrap());
+    longest.renew(max).unwrap();
+    client
+        .module()
+        .leader()
+        .set_or_renew("/longest", "me", max)
+        .unwrap();
 }

@@ -374,7 +374,14 @@ impl Machine for RenewOnce {
             // One attempt only: a failure that waiting might cure is the
             // caller's to retry.
             Err(e) if is_transient(&e) => self.stage = Once::Done(Some(Err(e))),
-            other => self.renewer.handle(other.map(|r| *r), now)?,
+            // Done once it succeeded, however long it took: the renewer would
+            // refresh again at once if the answer came after the next refresh
+            // was due (a refresh slower than a third of the TTL).
+            Ok(response) => {
+                self.renewer.handle(Ok(*response), now)?;
+                self.stage = Once::Done(Some(Ok(self.renewer.valid_until())));
+            }
+            Err(e) => self.renewer.handle(Err(e), now)?,
         }
         Ok(())
     }
