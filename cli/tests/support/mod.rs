@@ -24,20 +24,39 @@ pub struct Member {
     pub endpoints: Vec<String>,
 }
 
-fn etcd_sh(args: &[&str], env: &[(&str, &str)]) -> String {
+/// scripts/etcd.sh's exit status when no etcd of the wanted version is
+/// installed: only then is installing one the fix.
+pub const MISSING_ETCD: i32 = 3;
+
+/// Run scripts/etcd.sh: its stdout, or why it failed (its status and
+/// stderr, and, when it found no etcd, how to install one).
+pub fn try_etcd_sh(args: &[&str], env: &[(&str, &str)]) -> Result<String, String> {
     let out = Command::new("bash")
         .arg(root().join("scripts/etcd.sh"))
         .args(args)
         .envs(env.iter().copied())
         .output()
-        .expect("bash runs scripts/etcd.sh");
-    assert!(
-        out.status.success(),
-        "scripts/etcd.sh {args:?} failed ({}): {}\n(etcd is installed by `bash scripts/etcd.sh ensure`: apt-get install -y etcd-server)",
+        .map_err(|e| format!("cannot run bash scripts/etcd.sh: {e}"))?;
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    let hint = if out.status.code() == Some(MISSING_ETCD) {
+        "\nThese tests need a real etcd 3.4/3.5: install it with `bash scripts/etcd.sh ensure` \
+         (apt-get install -y etcd-server), or set ETCD_BIN."
+    } else {
+        ""
+    };
+    Err(format!(
+        "scripts/etcd.sh {} failed ({}):\n{}{hint}",
+        args.join(" "),
         out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+        String::from_utf8_lossy(&out.stderr).trim_end()
+    ))
+}
+
+/// Run scripts/etcd.sh; its stdout, or a panic saying why it failed.
+fn etcd_sh(args: &[&str], env: &[(&str, &str)]) -> String {
+    try_etcd_sh(args, env).unwrap_or_else(|why| panic!("{why}"))
 }
 
 impl Member {
