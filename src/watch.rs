@@ -5,8 +5,9 @@
 //! endpoint pool.
 //!
 //! Rules:
-//! - it starts from a given index, or from "now": the store index read with a
-//!   `HEAD` ([`keys::CurrentIndex`]), plus one;
+//! - it starts from a given index, or from "now": the store index read through
+//!   raft ([`keys::CurrentIndex::quorum`]: a cut-off member cannot answer it
+//!   with an old index, even for a key that does not exist), plus one;
 //! - after each event the next `waitIndex` is that event's `modifiedIndex + 1`;
 //! - an empty 200 (etcd closing an idle watch) or the long-poll timeout re-issues
 //!   the wait at the same index, at once;
@@ -269,7 +270,7 @@ impl Watcher {
             match self.next_index {
                 None => (
                     InFlight::CurrentIndex,
-                    Request::CurrentIndex(keys::CurrentIndex::new(self.key.as_str())),
+                    Request::CurrentIndex(keys::CurrentIndex::new(self.key.as_str()).quorum(true)),
                 ),
                 Some(index) => (
                     InFlight::Wait,

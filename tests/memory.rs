@@ -699,6 +699,45 @@ fn a_watch_never_starts_from_a_stale_members_index() {
     watch.stopper().stop();
 }
 
+#[test]
+fn a_watch_of_a_missing_key_never_starts_from_a_stale_members_index() {
+    use etcd_v2::client::WatchNext;
+    use etcd_v2::watch::WatchEvent;
+    let etcd = virtual_etcd(3);
+    raw(&etcd, 0, "PUT", "/v2/keys/w/k", "value=0");
+    // Member 0 (the leader) is cut off; 1 and 2 elect, and the watched key is
+    // made and removed while member 0 does not know.
+    etcd.partition(0);
+    etcd.advance(Duration::from_secs(2));
+    let writer = Client::builder()
+        .endpoint(&etcd.endpoints()[1])
+        .build_with(etcd.clone())
+        .unwrap();
+    writer.node().set("/w/gone", "before", None).unwrap();
+    writer.node().delete("/w/gone", None, None).unwrap();
+    // The watch's starting read goes to member 0 first. The key is missing
+    // there too, and a 404 carries no X-Raft-Term to tell its old index by:
+    // only a read through raft (which member 0 cannot serve) is current.
+    let c = Client::builder()
+        .endpoint(&etcd.endpoints()[0])
+        .endpoint(&etcd.endpoints()[1])
+        .endpoint(&etcd.endpoints()[2])
+        .build_with(etcd.clone())
+        .unwrap();
+    let mut watch = c.watch("/w/gone").start().unwrap();
+    etcd.heal(0);
+    writer.node().set("/w/gone", "after", None).unwrap();
+    match watch.next_timeout(Duration::from_secs(30)).unwrap() {
+        WatchNext::Event(WatchEvent::Change(e)) => assert_eq!(
+            e.node.value.as_deref(),
+            Some("after"),
+            "a change made before start() was reported: {e:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    watch.stopper().stop();
+}
+
 #[tokio::test]
 async fn async_holding_is_a_lease_on_the_transports_clock() {
     let etcd = virtual_etcd(1);

@@ -89,12 +89,14 @@ impl<C> WatchOptions<C> {
 
 impl<T: Transport> WatchOptions<Client<T>> {
     /// Start watching. Without [`WatchOptions::from_index`], this reads the store
-    /// index now (one `HEAD`, with failover), so every change made after `start`
-    /// returns is reported, however soon it comes. The error is that read's.
+    /// index now (one quorum read, with failover: a member cut off from the
+    /// majority cannot answer it with an old index), so every change made after
+    /// `start` returns is reported, however soon it comes, and none made
+    /// before. The error is that read's.
     pub fn start(self) -> Result<Watch<Client<T>>, Error> {
         let from = match self.from_index {
             Some(index) => index,
-            None => self.client.execute(&CurrentIndex::new(self.key.as_str()))? + 1,
+            None => self.client.execute(&start_index(&self.key))? + 1,
         };
         Ok(self.into_watch(from))
     }
@@ -102,21 +104,24 @@ impl<T: Transport> WatchOptions<Client<T>> {
 
 impl<T: AsyncTransport> WatchOptions<AsyncClient<T>> {
     /// Start watching. Without [`WatchOptions::from_index`], this reads the store
-    /// index now (one `HEAD`, with failover), so every change made after the
-    /// returned future resolves is reported, however soon it comes. The error is
-    /// that read's.
+    /// index now (one quorum read, with failover: a member cut off from the
+    /// majority cannot answer it with an old index), so every change made after
+    /// the returned future resolves is reported, however soon it comes, and none
+    /// made before. The error is that read's.
     pub async fn start(self) -> Result<Watch<AsyncClient<T>>, Error> {
         let from = match self.from_index {
             Some(index) => index,
-            None => {
-                self.client
-                    .execute(&CurrentIndex::new(self.key.as_str()))
-                    .await?
-                    + 1
-            }
+            None => self.client.execute(&start_index(&self.key)).await? + 1,
         };
         Ok(self.into_watch(from))
     }
+}
+
+/// The read a watch "from now" starts from: through raft, as the watched key
+/// may not exist, and etcd's 404 carries no `X-Raft-Term` to tell a stale
+/// member's answer by (see [`CurrentIndex::quorum`]).
+fn start_index(key: &str) -> CurrentIndex {
+    CurrentIndex::new(key).quorum(true)
 }
 
 type Item = Result<WatchEvent, Error>;

@@ -90,20 +90,45 @@ impl Operation for Get {
 /// key: no body is sent, whether the key exists or not. A wait from "now" starts
 /// at this index + 1, so nothing that happens after it is missed.
 ///
+/// A member cut off from the majority may answer with an old index. The client
+/// refuses such an answer by its `X-Raft-Term` (see
+/// [`Operation::may_be_stale`]), but etcd sends no `X-Raft-Term` with a 404:
+/// for a key that may not exist, [`CurrentIndex::quorum`] reads the index
+/// through raft instead (`GET ?quorum=true`, whose body is not read), which
+/// only a member of the majority can answer.
+///
 /// ```
 /// use etcd_v2::{ops::keys::CurrentIndex, Operation};
 /// let missing = http::Response::builder().status(404).header("X-Etcd-Index", "41").body(vec![]).unwrap();
 /// assert_eq!(CurrentIndex::new("/nope").parse(missing).unwrap(), 41);
+/// let endpoint = etcd_v2::Endpoint::parse("http://127.0.0.1:2379").unwrap();
+/// let head = CurrentIndex::new("/nope").build(&endpoint).unwrap();
+/// assert_eq!(head.method(), http::Method::HEAD);
+/// let through_raft = CurrentIndex::new("/nope").quorum(true).build(&endpoint).unwrap();
+/// assert_eq!(through_raft.method(), http::Method::GET);
+/// assert_eq!(through_raft.uri().query(), Some("quorum=true"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrentIndex {
     key: String,
+    quorum: bool,
 }
 
 impl CurrentIndex {
     /// Ask for the index with a `HEAD` of `key`.
     pub fn new(key: impl Into<String>) -> CurrentIndex {
-        CurrentIndex { key: key.into() }
+        CurrentIndex {
+            key: key.into(),
+            quorum: false,
+        }
+    }
+
+    /// Read the index through raft (`GET key?quorum=true`, body ignored)
+    /// rather than with a `HEAD` the member answers alone: the answer is
+    /// current even when the key does not exist.
+    pub fn quorum(mut self, quorum: bool) -> CurrentIndex {
+        self.quorum = quorum;
+        self
     }
 }
 
@@ -113,13 +138,14 @@ impl Operation for CurrentIndex {
         Some(&self.key)
     }
     fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
-        request(
-            endpoint,
-            Method::HEAD,
-            &keys_path(&self.key)?,
-            &Params::new(),
-            None,
-        )
+        let mut q = Params::new();
+        q.flag("quorum", self.quorum);
+        let method = if self.quorum {
+            Method::GET
+        } else {
+            Method::HEAD
+        };
+        request(endpoint, method, &keys_path(&self.key)?, &q, None)
     }
     fn parse(&self, response: http::Response<Vec<u8>>) -> Result<u64, Error> {
         match response.status().as_u16() {
@@ -135,7 +161,7 @@ impl Operation for CurrentIndex {
         true
     }
     fn may_be_stale(&self) -> bool {
-        true
+        !self.quorum
     }
     fn reads_only_cluster_headers(&self) -> bool {
         true
