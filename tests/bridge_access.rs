@@ -283,17 +283,35 @@ fn a_change_whose_outcome_is_unknown_ends_the_call_and_nothing_more_is_sent() {
 
 #[test]
 fn auth_on_is_told_by_a_failed_login_and_enabling_twice_is_a_conflict() {
+    // On, asked by root (who may list the users): a conflict.
     let (sent, out) = run(
         Ask::Enable,
-        vec![Err(api(
-            "etcdserver: authentication failed, invalid user ID or password",
-        ))],
+        vec![
+            Err(api(
+                "etcdserver: authentication failed, invalid user ID or password",
+            )),
+            Ok(json!({ "header": {}, "users": ["root"] })),
+        ],
     );
-    assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].path(), "/v3/auth/authenticate");
+    let paths: Vec<_> = sent.iter().map(Post::path).collect();
+    assert_eq!(paths, ["/v3/auth/authenticate", "/v3/auth/user/list"]);
+    assert!(!sent[1].applies());
     let out = out.unwrap();
     assert_eq!(out.status(), 409);
     assert_eq!(out.body(), b"{\"message\":\"auth: already enabled\"}");
+    // On, asked by anyone else: refused first, as etcd v2 does.
+    let (_, out) = run(
+        Ask::Enable,
+        vec![
+            Err(api(
+                "etcdserver: authentication failed, invalid user ID or password",
+            )),
+            Err(api("etcdserver: user name is empty")),
+        ],
+    );
+    let out = out.unwrap();
+    assert_eq!(out.status(), 401);
+    assert_eq!(out.body(), b"{\"message\":\"Insufficient credentials\"}");
     // Off, a root user without the root role: the role is made (or found)
     // and granted before auth is turned on.
     let (sent, out) = run(

@@ -157,17 +157,45 @@ fn a_token_first_then_a_new_one_once_when_refused_for_it() {
 }
 
 #[test]
-fn wrong_credentials_end_the_call_and_no_credentials_ask_nothing() {
+fn wrong_credentials_are_answered_as_v2_and_no_credentials_ask_nothing() {
     let now = Instant::now();
     let creds = Credentials::new("root", "nope");
     let mut call = Authed::new(Admin::new(Ask::Machines), Some(creds), false);
     sent(call.poll(now));
-    let failed = Error::Api {
+    let failed = || Error::Api {
         endpoint: String::new(),
         status: 400,
         message: "etcdserver: authentication failed, invalid user ID or password".into(),
     };
-    ends_with_status(&mut call, now, Outcome::Authenticated(Err(failed)), 400);
+    // Answered as etcd v2 answers wrong credentials: a 401, not the v3 error.
+    call.handle(Outcome::Authenticated(Err(failed())), now)
+        .expect("matching");
+    match call.poll(now) {
+        Step::Done(Ok(answer)) => {
+            assert_eq!(answer.status(), 401);
+            let body = String::from_utf8_lossy(answer.body()).into_owned();
+            assert!(body.contains("Insufficient credentials"), "{body}");
+        }
+        other => panic!("expected v2's 401, got {other:?}"),
+    }
+    // A keys call answers with the keys API's errorCode 110.
+    let get = KeysRequest {
+        key: b"/a".to_vec(),
+        ..KeysRequest::default()
+    };
+    let creds = Credentials::new("root", "nope");
+    let mut keys = Authed::new(Call::new("/p", get, 0), Some(creds), false);
+    sent(keys.poll(now));
+    keys.handle(Outcome::Authenticated(Err(failed())), now)
+        .expect("matching");
+    match keys.poll(now) {
+        Step::Done(Ok(answer)) => {
+            assert_eq!(answer.status(), 401);
+            let body = String::from_utf8_lossy(answer.body()).into_owned();
+            assert!(body.contains("\"errorCode\":110"), "{body}");
+        }
+        other => panic!("expected errorCode 110, got {other:?}"),
+    }
 
     let mut plain = Authed::new(Admin::new(Ask::Machines), None, false);
     assert!(matches!(sent(plain.poll(now)), Request::Post(_)));

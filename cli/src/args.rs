@@ -14,7 +14,8 @@ Differences from etcdctl v2 (3.4):
     error says so, exit status 4;
   - `watch` and `exec-watch` never lose or repeat an event between long polls;
     `exec-watch` runs its command once per event, in order, one at a time, and
-    `exec-watch KEY -- CMD...` runs the command (etcdctl 3.4 never ran it);
+    `exec-watch KEY -- CMD...` runs the command (etcdctl 3.4 ran it only when KEY
+    followed a flag without a value, such as --recursive);
   - `--debug` prints the requests this tool sends (no `false` query flags; over
     --bridge, the v3 gateway requests), credentials masked;
   - a password is read from the terminal without echo, or from a pipe without stty's complaints;

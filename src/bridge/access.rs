@@ -149,8 +149,15 @@ impl Access {
         };
         let roles_of = |name: &str| f.user.get(name).cloned().flatten().unwrap_or_default();
         match &self.ask {
-            // Already on: the answer is known.
-            Ask::Enable if f.enabled == Some(true) => None,
+            // Already on: v2 answers "already enabled" to root only (anyone
+            // else is refused first), and only root may list the users.
+            Ask::Enable if f.enabled == Some(true) => match &f.users {
+                None => Some((
+                    Post::reading("/v3/auth/user/list", json!({})),
+                    Flight::Users,
+                )),
+                Some(_) => None,
+            },
             Ask::Enable => user(ROOT),
             Ask::Users => match &f.users {
                 None => Some((

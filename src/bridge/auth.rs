@@ -18,6 +18,38 @@ use crate::credentials::Credentials;
 use crate::error::Error;
 use crate::machine::{output_once, Machine, Step};
 
+/// What a bridge call answers, as etcd v2 would, when etcd refuses the
+/// client's user name or password (v2 checks them on every request; the
+/// bridge learns it from the token request).
+pub trait Refusal {
+    /// etcd v2's answer to refused credentials: by default the 401 of its
+    /// members and auth APIs.
+    fn refused_credentials(&self) -> http::Response<Vec<u8>> {
+        crate::server::reply::http_error(401, "Insufficient credentials", None)
+    }
+}
+
+impl Refusal for super::admin::Admin {}
+
+impl Refusal for super::access::Access {}
+
+impl Refusal for super::call::Call {
+    /// The keys API's errorCode 110.
+    fn refused_credentials(&self) -> http::Response<Vec<u8>> {
+        super::call::insufficient_credentials()
+    }
+}
+
+impl Refusal for super::Bridged {
+    fn refused_credentials(&self) -> http::Response<Vec<u8>> {
+        match self {
+            super::Bridged::Keys(call) => call.refused_credentials(),
+            super::Bridged::Admin(admin) => admin.refused_credentials(),
+            super::Bridged::Access(access) => access.refused_credentials(),
+        }
+    }
+}
+
 /// Where an [`Authed`] call is.
 #[derive(Debug)]
 enum State {
@@ -77,7 +109,7 @@ fn refused_for_token(outcome: &Outcome) -> bool {
 
 impl<M> Machine for Authed<M>
 where
-    M: Machine<Request = Request, Outcome = Outcome, Event = (), Output = Answer>,
+    M: Machine<Request = Request, Outcome = Outcome, Event = (), Output = Answer> + Refusal,
 {
     type Request = Request;
     type Outcome = Outcome;
@@ -143,7 +175,14 @@ where
                     };
                     Ok(())
                 }
-                // Wrong credentials, or no answer: the call ends with why.
+                // Wrong credentials: answered as etcd v2 answers them.
+                Outcome::Authenticated(Err(Error::Api { message, .. }))
+                    if message.contains("authentication failed") =>
+                {
+                    self.state = State::Done(Some(Ok(self.inner.refused_credentials())));
+                    Ok(())
+                }
+                // No answer: the call ends with why.
                 Outcome::Authenticated(Err(e)) => {
                     self.state = State::Done(Some(Err(e)));
                     Ok(())

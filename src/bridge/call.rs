@@ -365,7 +365,7 @@ impl Call {
 }
 
 /// etcd v2's answer to a request the caller may not make: errorCode 110.
-fn insufficient_credentials() -> http::Response<Vec<u8>> {
+pub(crate) fn insufficient_credentials() -> http::Response<Vec<u8>> {
     reply::key_error(&V2Error::new(110, "Insufficient credentials", 0), None)
 }
 

@@ -64,12 +64,13 @@ pub const fn v2(args: &'static str) -> Line {
     }
 }
 
-/// A line that reads a password from stdin.
+/// A line that reads a password from stdin (stderr is not compared: etcdctl's
+/// `stty` complains there).
 pub const fn password(args: &'static str, stdin: &'static str) -> Line {
     Line {
         stdin: Some(stdin),
         mode: Mode::StdoutAndStatus,
-        bridge: false,
+        bridge: true,
         args,
     }
 }
