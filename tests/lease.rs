@@ -326,9 +326,11 @@ fn a_campaign_stops_leading_when_its_ttl_passes_and_says_so_in_its_events() {
     assert!(campaign.is_leader());
     let before = fake.sent();
     fake.advance(Duration::from_secs(7));
-    // The first look after the jump already knows, whoever looks first.
+    // The first look after the jump already knows, whoever looks first; and
+    // the loss is in the event stream the moment is_leader() says false (no
+    // wait: the two cannot disagree).
     assert!(!campaign.is_leader());
-    match campaign.next_event(Duration::from_secs(5)) {
+    match campaign.next_event(Duration::ZERO) {
         Some(LeaderEvent::Lost(e)) => assert!(e.to_string().contains("TTL ran out"), "{e}"),
         other => panic!("{other:?}"),
     }
@@ -346,6 +348,35 @@ fn a_campaign_stops_leading_when_its_ttl_passes_and_says_so_in_its_events() {
         Some("PUT /leader create"),
         "{sent:?}"
     );
+}
+
+#[test]
+fn a_loss_found_by_a_renewal_is_in_is_leader_before_the_event_is_seen() {
+    let fake = Fake::new();
+    let client = client(&fake);
+    let campaign = client
+        .module()
+        .leader()
+        .campaign("/leader", "me", 6)
+        .unwrap();
+    assert!(matches!(
+        campaign.next_event(Duration::from_secs(5)),
+        Some(LeaderEvent::Elected)
+    ));
+    // Someone else's value replaces ours; the next renewal (due every 2 s)
+    // is refused for it.
+    fake.state
+        .lock()
+        .unwrap()
+        .keys
+        .insert("/leader".into(), ("other".into(), 99));
+    fake.advance(Duration::from_millis(2_500));
+    match campaign.next_event(Duration::from_secs(5)) {
+        Some(LeaderEvent::Lost(e)) => {
+            assert!(!campaign.is_leader(), "the event said lost: {e}")
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
