@@ -496,6 +496,18 @@ fn transport_options_a_given_transport_cannot_see_are_refused_not_dropped() {
             "{name}: {err}"
         );
         assert!(err.to_string().contains("build_from"), "{err}");
+        // The async client's builder refuses them the same way.
+        #[cfg(feature = "memory")]
+        {
+            let err = builder
+                .clone()
+                .build_async_with(etcd_v2::memory::MemoryEtcd::new())
+                .unwrap_err();
+            assert!(
+                matches!(err, Error::InvalidArgument { .. }) && err.to_string().contains(name),
+                "async {name}: {err}"
+            );
+        }
         // build_from hands them to the transport being built.
         let mut seen = None;
         builder
