@@ -750,6 +750,18 @@ etcd_test!(typed_values_parse_or_say_why_not, |c, p| {
         port.json::<Conf>().unwrap_err(),
         Error::BadValue { .. }
     ));
+    // The same on a node of a listing.
+    let listed = call!(c.node().get(p.dir(), true)).unwrap();
+    let conf_node = listed
+        .children()
+        .iter()
+        .find(|n| n.key.ends_with("/conf"))
+        .unwrap();
+    assert_eq!(conf_node.json::<Conf>().unwrap(), conf);
+    assert!(matches!(
+        listed.node.json::<Conf>().unwrap_err(),
+        Error::NoValue { .. }
+    ));
     let dir = call!(c.node().get(p.dir(), false)).unwrap();
     assert_eq!(dir.value(), None);
     assert_eq!(dir.value_str(), "");

@@ -74,6 +74,56 @@ fn every_call_is_a_span_with_its_attempts_and_outcome_and_no_secret() {
     }
 }
 
+/// The async client traces the same: a span per call (with the failover that
+/// its first attempt needed) and no value, not even in a refused
+/// compare-and-swap, whose etcd cause holds both values.
+#[cfg(feature = "memory")]
+#[tokio::test]
+async fn async_calls_are_spans_too_and_a_refused_swap_traces_no_value() {
+    use etcd_v2::memory::{Fault, FaultRule, MemoryEtcd};
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_span_events(FmtSpan::CLOSE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _traced = tracing::subscriber::set_default(subscriber);
+    let etcd = MemoryEtcd::builder().members(3).virtual_time(true).build();
+    let client = Client::builder()
+        .endpoints(etcd.endpoints())
+        .build_async_with(etcd.clone())
+        .unwrap();
+    client
+        .node()
+        .set("/app/k", "the-stored-value", None)
+        .await
+        .unwrap();
+    etcd.inject(FaultRule::new(Fault::Refuse).times(1));
+    let refused = client
+        .node()
+        .update_if_value("/app/k", "the-new-value", "the-wrong-value", None)
+        .await
+        .unwrap_err();
+    assert!(refused.is_precondition_failed(), "{refused}");
+    let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    for wanted in [
+        "op=\"Set\"",
+        "op=\"CompareAndSwap\"",
+        "key=\"/app/k\"",
+        "attempt=2",
+        "outcome=\"ok\"",
+        "outcome=\"precondition_failed\"",
+        "failover",
+    ] {
+        assert!(out.contains(wanted), "no {wanted} in:\n{out}");
+    }
+    for secret in ["the-stored-value", "the-new-value", "the-wrong-value"] {
+        assert!(!out.contains(secret), "{secret} was traced:\n{out}");
+    }
+}
+
 /// Lock and leader transitions and a watch's resync are traced (on MemoryEtcd,
 /// virtual time).
 #[cfg(feature = "memory")]
