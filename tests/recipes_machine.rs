@@ -519,6 +519,37 @@ fn an_ambiguous_create_is_resolved_by_reading_never_by_a_second_key() {
 }
 
 #[test]
+fn an_acquisition_abandoned_with_its_create_in_doubt_removes_the_key_it_may_have_made() {
+    use etcd_v2::machine::{Machine as _, Step};
+    let t = Instant::now();
+    let mut model = Model::new();
+    let mut m = LockMachine::new(dir(), "id-dropped", 30);
+    let LockStep::Send(create) = m.poll(t) else {
+        panic!()
+    };
+    // The POST is applied, and the acquisition is dropped before its answer.
+    model.run(&create, t).unwrap();
+    assert_eq!(model.children(&dir()).len(), 1);
+    let mut release = m.abandoned();
+    let released = loop {
+        match release.poll(t) {
+            Step::Send(req) => {
+                let o = model.run(&req, t).unwrap();
+                release.handle(o, t).unwrap();
+            }
+            Step::Done(out) => break out,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(released.unwrap(), "the key it made was found and deleted");
+    assert!(
+        model.children(&dir()).is_empty(),
+        "{:?}",
+        model.children(&dir())
+    );
+}
+
+#[test]
 fn a_reentrant_holder_acquires_again_without_a_new_key() {
     let mut sim = Sim::new();
     sim.add(
