@@ -11,6 +11,27 @@ use crate::keys::Done;
 /// A member failure as etcdctl reports it (the error alone, status 1).
 fn member_fail(e: &Error) -> Fail {
     match e {
+        // A 5xx is a failed endpoint to Go's client (it tries the next one);
+        // this tool never sends a change again once it may have been applied.
+        Error::OutcomeUnknown { source } => {
+            let f = member_fail(source);
+            Fail::plain(
+                BAD_ARGS,
+                format!(
+                    "{}\nthe change may or may not have been applied; it was not sent again",
+                    f.message.trim_end()
+                ),
+            )
+        }
+        Error::Api {
+            endpoint, status, ..
+        } if *status >= 500 => Fail::plain(
+            BAD_ARGS,
+            format!(
+                "client: etcd cluster is unavailable or misconfigured; error #0: {}\n",
+                crate::failure::server_error(endpoint, *status)
+            ),
+        ),
         Error::Api { message, .. } => Fail::plain(BAD_ARGS, message.clone()),
         other => {
             let f = Fail::from_keys(other);

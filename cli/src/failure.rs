@@ -144,6 +144,21 @@ fn describe(endpoint: &str, e: &Error) -> (String, bool) {
     }
 }
 
+/// A member's 5xx answer as Go's client words it: 500 and 503 as "no
+/// leader", any other as a server error with the status text.
+pub fn server_error(endpoint: &str, status: u16) -> String {
+    match status {
+        500 | 503 => format!("client: etcd member {endpoint} has no leader"),
+        _ => {
+            let text = etcd_v2::http::StatusCode::from_u16(status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("");
+            format!("client: etcd member {endpoint} returns server error [{text}]")
+        }
+    }
+}
+
 /// A failed connection to `url` as Go words it: `dial tcp host:port: ...`.
 pub fn dial(url: &str, message: &str) -> String {
     format!("dial tcp {}: {}", host_port(url), connect_reason(message))
@@ -168,6 +183,18 @@ pub fn host_port(url: &str) -> &str {
 mod tests {
     use super::*;
     use etcd_v2::TransportError;
+
+    #[test]
+    fn server_errors_read_as_gos_client_words_them() {
+        assert_eq!(
+            server_error("http://127.0.0.1:2379", 500),
+            "client: etcd member http://127.0.0.1:2379 has no leader"
+        );
+        assert_eq!(
+            server_error("http://127.0.0.1:2379", 502),
+            "client: etcd member http://127.0.0.1:2379 returns server error [Bad Gateway]"
+        );
+    }
 
     #[test]
     fn refused_connections_read_as_etcdctl_words_them() {

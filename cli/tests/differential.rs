@@ -327,6 +327,10 @@ const CLUSTER_SCRIPT: &[Line] = &[
     unordered("member list"),
     l("cluster-health"),
     l("member add fake {FAKE}"),
+    // A second member while one is unstarted: etcd answers 500 (it is not
+    // connected to every voting member); one endpoint, so both tools try the
+    // same one.
+    l("--no-sync member add fake3 {FAKE3}"),
     unordered("member list"),
     unordered("cluster-health"),
     l("member update {NEWID} {FAKE2}"),
@@ -358,7 +362,7 @@ fn member_changes_and_health_on_a_three_member_cluster_as_etcdctl() {
         .nth(1)
         .expect("its peer URL")
         .to_string();
-    let (fake, fake2) = (dead_endpoint(), dead_endpoint());
+    let (fake, fake2, fake3) = (dead_endpoint(), dead_endpoint(), dead_endpoint());
     let vars = |extra: Vec<(String, String)>| {
         let mut v = vec![
             ("E1".to_string(), cluster.endpoints[0].clone()),
@@ -366,6 +370,7 @@ fn member_changes_and_health_on_a_three_member_cluster_as_etcdctl() {
             ("E3".to_string(), cluster.endpoints[2].clone()),
             ("FAKE".to_string(), fake.clone()),
             ("FAKE2".to_string(), fake2.clone()),
+            ("FAKE3".to_string(), fake3.clone()),
             ("PEER2".to_string(), peer2.clone()),
         ];
         v.extend(extra);
@@ -411,6 +416,13 @@ fn member_changes_and_health_on_a_three_member_cluster_as_etcdctl() {
         &got,
         &lines,
         ids,
+    );
+    // The second add was refused with a 500 (and compared as such).
+    assert_eq!(got[3].code, 1, "{:?}", got[3]);
+    assert!(
+        got[3].stderr_first_line().ends_with("has no leader"),
+        "{:?}",
+        got[3]
     );
 
     cluster.stop_member(3);
