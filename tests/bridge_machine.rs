@@ -168,16 +168,7 @@ fn wrong_credentials_are_answered_as_v2_and_no_credentials_ask_nothing() {
         message: "etcdserver: authentication failed, invalid user ID or password".into(),
     };
     // Answered as etcd v2 answers wrong credentials: a 401, not the v3 error.
-    call.handle(Outcome::Authenticated(Err(failed())), now)
-        .expect("matching");
-    match call.poll(now) {
-        Step::Done(Ok(answer)) => {
-            assert_eq!(answer.status(), 401);
-            let body = String::from_utf8_lossy(answer.body()).into_owned();
-            assert!(body.contains("Insufficient credentials"), "{body}");
-        }
-        other => panic!("expected v2's 401, got {other:?}"),
-    }
+    answers_401(&mut call, now, failed(), "Insufficient credentials");
     // A keys call answers with the keys API's errorCode 110.
     let get = KeysRequest {
         key: b"/a".to_vec(),
@@ -186,20 +177,30 @@ fn wrong_credentials_are_answered_as_v2_and_no_credentials_ask_nothing() {
     let creds = Credentials::new("root", "nope");
     let mut keys = Authed::new(Call::new("/p", get, 0), Some(creds), false);
     sent(keys.poll(now));
-    keys.handle(Outcome::Authenticated(Err(failed())), now)
-        .expect("matching");
-    match keys.poll(now) {
-        Step::Done(Ok(answer)) => {
-            assert_eq!(answer.status(), 401);
-            let body = String::from_utf8_lossy(answer.body()).into_owned();
-            assert!(body.contains("\"errorCode\":110"), "{body}");
-        }
-        other => panic!("expected errorCode 110, got {other:?}"),
-    }
+    answers_401(&mut keys, now, failed(), "\"errorCode\":110");
 
     let mut plain = Authed::new(Admin::new(Ask::Machines), None, false);
     assert!(matches!(sent(plain.poll(now)), Request::Post(_)));
     ends_with_status(&mut plain, now, Outcome::Post(Err(refused())), 401);
+}
+
+/// Hand a refused authentication to `machine` and check it answers v2's 401
+/// with `wanted` in its body.
+fn answers_401<M>(machine: &mut M, now: Instant, refusal: Error, wanted: &str)
+where
+    M: Machine<Request = Request, Outcome = Outcome, Event = (), Output = Answer>,
+{
+    machine
+        .handle(Outcome::Authenticated(Err(refusal)), now)
+        .expect("matching");
+    match machine.poll(now) {
+        Step::Done(Ok(answer)) => {
+            assert_eq!(answer.status(), 401);
+            let body = String::from_utf8_lossy(answer.body()).into_owned();
+            assert!(body.contains(wanted), "{body}");
+        }
+        other => panic!("expected v2's 401, got {other:?}"),
+    }
 }
 
 /// Hand `outcome` to `machine` and check it ends with an [`Error::Api`] of

@@ -310,11 +310,10 @@ fn a_guard_past_its_ttl_reports_the_loss_on_release() {
     assert!(matches!(err, Error::LockLost { .. }), "{err}");
 }
 
-#[test]
-fn a_campaign_stops_leading_when_its_ttl_passes_and_says_so_in_its_events() {
+/// A fake etcd, and a campaign with a 6 s TTL elected through it.
+fn elected() -> (Fake, etcd_v2::client::Campaign<Client<Fake>>) {
     let fake = Fake::new();
-    let client = client(&fake);
-    let campaign = client
+    let campaign = client(&fake)
         .module()
         .leader()
         .campaign("/leader", "me", 6)
@@ -323,6 +322,12 @@ fn a_campaign_stops_leading_when_its_ttl_passes_and_says_so_in_its_events() {
         campaign.next_event(Duration::from_secs(5)),
         Some(LeaderEvent::Elected)
     ));
+    (fake, campaign)
+}
+
+#[test]
+fn a_campaign_stops_leading_when_its_ttl_passes_and_says_so_in_its_events() {
+    let (fake, campaign) = elected();
     assert!(campaign.is_leader());
     let before = fake.sent();
     fake.advance(Duration::from_secs(7));
@@ -352,17 +357,7 @@ fn a_campaign_stops_leading_when_its_ttl_passes_and_says_so_in_its_events() {
 
 #[test]
 fn a_loss_found_by_a_renewal_is_in_is_leader_before_the_event_is_seen() {
-    let fake = Fake::new();
-    let client = client(&fake);
-    let campaign = client
-        .module()
-        .leader()
-        .campaign("/leader", "me", 6)
-        .unwrap();
-    assert!(matches!(
-        campaign.next_event(Duration::from_secs(5)),
-        Some(LeaderEvent::Elected)
-    ));
+    let (fake, campaign) = elected();
     // Someone else's value replaces ours; the next renewal (due every 2 s)
     // is refused for it.
     fake.state

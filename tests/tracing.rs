@@ -23,8 +23,8 @@ impl Write for Buffer {
 
 type Req = http::Request<Vec<u8>>;
 
-#[test]
-fn every_call_is_a_span_with_its_attempts_and_outcome_and_no_secret() {
+/// A subscriber taking debug records and span closes, as text into a buffer.
+fn debug_subscriber() -> (Buffer, impl tracing::Subscriber + Send + Sync) {
     let buffer = Buffer::default();
     let writer = buffer.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -33,6 +33,12 @@ fn every_call_is_a_span_with_its_attempts_and_outcome_and_no_secret() {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
+    (buffer, subscriber)
+}
+
+#[test]
+fn every_call_is_a_span_with_its_attempts_and_outcome_and_no_secret() {
+    let (buffer, subscriber) = debug_subscriber();
     let transport = |req: Req| -> Result<http::Response<Vec<u8>>, TransportError> {
         if req.uri().host() == Some("down") {
             return Err(TransportError::new(TransportErrorKind::Connect, "refused"));
@@ -81,14 +87,7 @@ fn every_call_is_a_span_with_its_attempts_and_outcome_and_no_secret() {
 #[tokio::test]
 async fn async_calls_are_spans_too_and_a_refused_swap_traces_no_value() {
     use etcd_v2::memory::{Fault, FaultRule, MemoryEtcd};
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_span_events(FmtSpan::CLOSE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
+    let (buffer, subscriber) = debug_subscriber();
     let _traced = tracing::subscriber::set_default(subscriber);
     let etcd = MemoryEtcd::builder().members(3).virtual_time(true).build();
     let client = Client::builder()
