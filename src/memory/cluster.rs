@@ -264,14 +264,16 @@ impl Cluster {
         members_json(self.members.iter().filter(|m| !m.removed).collect())
     }
 
-    /// `/v2/machines`: the client URLs of started members.
+    /// `/v2/machines`: the client URLs of started members, sorted as etcd
+    /// sorts them.
     pub fn machines(&self) -> Vec<u8> {
-        let urls: Vec<&str> = self
+        let mut urls: Vec<&str> = self
             .members
             .iter()
             .filter(|m| !m.removed)
             .flat_map(|m| m.client_urls.iter().map(String::as_str))
             .collect();
+        urls.sort_unstable();
         urls.join(", ").into_bytes()
     }
 }

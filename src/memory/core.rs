@@ -19,6 +19,10 @@ pub const SYNC: u64 = 500_000_000;
 /// etcd's request timeout (5 s plus two election timeouts): how long a write
 /// waits for raft before errorCode 300.
 pub const REQUEST_TIMEOUT: u64 = 7_000_000_000;
+/// Two of etcd's (default, 1 s) election timeouts: a request that times out
+/// on a new leader and was sent this long before it won is blamed on the
+/// previous leader.
+const PREVIOUS_LEADER_WINDOW: u64 = 2_000_000_000;
 
 /// What became of a request.
 #[derive(Debug)]
@@ -196,6 +200,10 @@ impl Core {
             req.uri().authority().map(|a| a.as_str()).unwrap_or("")
         );
         let Some(member) = target.filter(|&i| self.cluster.members[i].is_serving()) else {
+            let peer = req.uri().authority().map(|a| a.as_str());
+            if peer.and_then(|a| self.cluster.peer_at(scheme, a)).is_some() {
+                return Handled::Reply(self.cluster.peer_answer(req));
+            }
             return Handled::Failed(refused(&url));
         };
         let route = request::decode(req);
@@ -265,7 +273,7 @@ impl Core {
                 }
             }
             Route::Machines => reply(reply::text(200, self.cluster.machines())),
-            Route::Members(m) => self.members(m, t),
+            Route::Members(m) => self.members(m, member, t),
             Route::MembersError(status, message) => {
                 reply(reply::http_error(status, &message, Some(id)))
             }
@@ -314,7 +322,7 @@ impl Core {
             if !self.can_commit(member) {
                 return Handled::Stall {
                     until: Some(t + REQUEST_TIMEOUT),
-                    then: Some(raft_timeout(id)),
+                    then: Some(self.stalled_timeout(member, t)),
                 };
             }
             self.cluster.commit(1, now, 0);
@@ -343,6 +351,28 @@ impl Core {
             answer.body_mut().clear();
         }
         Handled::Reply(answer)
+    }
+
+    /// etcd's errorCode 300 for a request sent at `t` that raft never
+    /// commits: on the member that wins the running election, when the
+    /// request was sent at most two election timeouts before the win (and it
+    /// comes before the request gives up), etcd blames the previous leader
+    /// (capture 562); elsewhere the plain timeout (561).
+    fn stalled_timeout(&self, member: usize, t: u64) -> http::Response<Vec<u8>> {
+        let winner = self
+            .cluster
+            .election_ends
+            .filter(|&e| {
+                self.cluster.has_quorum()
+                    && e <= t.saturating_add(REQUEST_TIMEOUT)
+                    && t.saturating_add(PREVIOUS_LEADER_WINDOW) >= e
+            })
+            .and_then(|_| self.cluster.members.iter().position(|m| m.is_voting()));
+        if winner != Some(member) {
+            return raft_timeout(self.cluster.id);
+        }
+        let cause = "etcdserver: request timed out, possibly due to previous leader failure";
+        reply::key_error(&V2Error::new(300, cause, 0), Some(self.cluster.id))
     }
 
     fn store_of(&mut self, member: usize) -> &mut Store {

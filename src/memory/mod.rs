@@ -7,6 +7,7 @@ mod cluster_stats;
 pub mod core;
 pub mod faults;
 mod members;
+mod peer;
 pub mod store;
 
 pub use crate::transports::memory::{MemoryEtcd, MemoryEtcdBuilder, Served};

@@ -92,10 +92,27 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
+/// The method and target of a curl command line (`-X METHOD`, else GET; the
+/// URL's path and query, shell escapes removed).
+fn request_of_command(command: &str) -> (String, String) {
+    let words: Vec<&str> = command.split(' ').collect();
+    let method = words
+        .iter()
+        .position(|w| *w == "-X")
+        .and_then(|i| words.get(i + 1))
+        .unwrap_or(&"GET");
+    let target = words
+        .iter()
+        .find_map(|w| w.strip_prefix("http://"))
+        .and_then(|rest| rest.find('/').map(|i| rest[i..].replace('\\', "")))
+        .unwrap_or_default();
+    (method.to_string(), target)
+}
+
 fn parse(name: &str, bytes: &[u8]) -> Capture {
     let text_end = find(bytes, b"# RESPONSE BODY").unwrap_or(bytes.len());
     let head = String::from_utf8_lossy(&bytes[..text_end]);
-    let mut lines = head.lines();
+    let mut lines = head.lines().peekable();
     let mut method = String::new();
     let mut target = String::new();
     let mut command = String::new();
@@ -116,6 +133,11 @@ fn parse(name: &str, bytes: &[u8]) -> Capture {
                 .unwrap_or(0.0);
         }
         if line.starts_with("# REQUEST") {
+            if lines.peek().is_some_and(|l| l.starts_with('#')) {
+                // curl never connected: the request is only in its command.
+                (method, target) = request_of_command(&command);
+                continue;
+            }
             if let Some(req) = lines.next() {
                 let mut parts = req.split(' ');
                 method = parts.next().unwrap_or("").to_owned();

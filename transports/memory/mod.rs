@@ -315,7 +315,9 @@ impl MemoryEtcd {
         Some(leader)
     }
 
-    /// Restart a crashed member, up to date.
+    /// Restart a crashed member, up to date. As etcd's does, it then publishes
+    /// its attributes through raft: one change of the store's index (when a
+    /// leader can commit it).
     pub fn restart(&self, i: usize) {
         self.control(|c, t| c.restart(i, t));
     }

@@ -19,7 +19,9 @@ impl Core {
         }
     }
 
-    /// Restart member `i` (a crashed one comes back up to date).
+    /// Restart member `i` (a crashed one comes back up to date, and publishes
+    /// its name and client URLs through raft as etcd's does: one change of
+    /// the store, `/0/members/<id>/attributes`, capture 557).
     pub fn restart(&mut self, i: usize, t: u64) {
         self.advance(t);
         self.health_changes += 1;
@@ -30,6 +32,10 @@ impl Core {
         if matches!(m.health, Health::Down) {
             m.health = Health::Up;
             m.started = wall;
+            if self.cluster.leader.is_some() && self.cluster.has_quorum() {
+                self.cluster.commit(1, wall, 0);
+                self.store.internal_event();
+            }
         }
         if self.cluster.leader.is_none() {
             let ends = self
