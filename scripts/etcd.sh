@@ -110,7 +110,8 @@ install_35() {
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     echo "etcd.sh: python3 -m venv failed; installing Debian's python3-venv" >&2
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv >&2 &&
+    { $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv >&2 ||
+      { $sudo apt-get update >&2 && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv >&2; }; } &&
       python3 -m venv "$VENV35" >&2 ||
       missing "could not create a virtual environment (apt-get install -y python3-venv); $(install_hint)"
   fi

@@ -16,14 +16,20 @@ if imports python3; then command -v python3; exit 0; fi
 if [ -x "$VENV/bin/python" ] && imports "$VENV/bin/python"; then echo "$VENV/bin/python"; exit 0; fi
 command -v python3 > /dev/null 2>&1 || { echo "python-etcd.sh: python3 is not installed (apt-get install -y python3)" >&2; exit 3; }
 
-echo "python-etcd.sh: installing python-etcd==0.4.5 into $VENV" >&2
 mkdir -p "$CACHE"
+# One install at a time (test processes may ask at once): the others wait, then
+# find it made.
+exec 9> "$CACHE/venv-python-etcd.lock"
+flock 9
+if [ -x "$VENV/bin/python" ] && imports "$VENV/bin/python"; then echo "$VENV/bin/python"; exit 0; fi
+echo "python-etcd.sh: installing python-etcd==0.4.5 into $VENV" >&2
 rm -rf "$VENV"
 if ! python3 -m venv "$VENV" >&2; then
   rm -rf "$VENV"
   if [ "$(id -u)" = 0 ]; then sudo=(); else sudo=(sudo); fi
   echo "python-etcd.sh: python3 -m venv failed; installing Debian's python3-venv" >&2
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv >&2 ||
+  apt_install() { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv >&2; }
+  apt_install || { "${sudo[@]}" apt-get update >&2 && apt_install; } ||
     { echo "python-etcd.sh: could not install python3-venv (apt-get install -y python3-venv)" >&2; exit 3; }
   python3 -m venv "$VENV" >&2 || { echo "python-etcd.sh: python3 -m venv $VENV failed" >&2; exit 3; }
 fi

@@ -43,7 +43,8 @@ else
 fi
 if ! ETCDCTL_API=2 etcdctl --version 2> /dev/null | grep -q 'API version: 2'; then
   if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
-  "${apt_get[@]}" install -y etcd-client > /dev/null ||
+  { "${apt_get[@]}" install -y etcd-client > /dev/null ||
+    { "${apt_get[@]}" update > /dev/null && "${apt_get[@]}" install -y etcd-client > /dev/null; }; } ||
     echo "test.sh: could not install etcd-client (apt-get install -y etcd-client); the CLI differential test will fail" >&2
 fi
 first=1

@@ -123,18 +123,26 @@ fn ports_are_checked_by_binding_them_not_by_connecting() {
         "port {held} is held by a client socket, yet was called free"
     );
 
-    // A listening port is not free either; a released one is.
+    // A listening port is not free either; a released one is. It is taken
+    // from the script's range, outside the ephemeral range, where no client
+    // socket (such as the TIME-WAIT test's, running meanwhile) can take it.
     let listening = listener.local_addr().expect("address").port();
     let (free, _) = script_says(&["ports-free", &listening.to_string()]);
     assert!(
         !free,
         "port {listening} has a listener, yet was called free"
     );
-    let released = TcpListener::bind("127.0.0.1:0")
-        .expect("listener")
-        .local_addr()
-        .expect("address")
-        .port();
+    let (ok, range) = script_says(&["port-range"]);
+    assert!(ok, "{range}");
+    let bounds: Vec<u16> = range
+        .split_whitespace()
+        .map(|n| n.parse().expect("a port"))
+        .collect();
+    let released = (bounds[0]..=bounds[1])
+        .rev()
+        .step_by(97)
+        .find(|port| TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .expect("a port the script's range has free");
     let (free, _) = script_says(&["ports-free", &released.to_string()]);
     assert!(free, "port {released} was released, yet was called taken");
     drop(client);

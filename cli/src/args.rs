@@ -19,7 +19,8 @@ Differences from etcdctl v2 (3.4):
   - `--debug` prints the requests this tool sends (no `false` query flags; over
     --bridge, the v3 gateway requests), credentials masked;
   - a password is read from the terminal without echo, or from a pipe without stty's complaints;
-  - `--discovery-srv` is not supported (an error, never ignored);
+  - `--discovery-srv` is not supported (an error, never ignored); `--insecure-discovery`,
+    which only tells how to treat what discovery finds, is accepted and changes nothing;
   - `--insecure-skip-tls-verify` and `ETCDCTL_INSECURE_SKIP_TLS_VERIFY` work
     (etcdctl 3.4's v2 mode refused the flag and ignored the variable);
     TLS failures are worded by rustls (the same status, 4);
@@ -107,7 +108,6 @@ pub struct Global {
     #[arg(
         long = "insecure-discovery",
         global = true,
-        hide = true,
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
@@ -520,12 +520,23 @@ mod tests {
         let start = readme
             .find("Over `--bridge`, the commands behave as the bridge does")
             .expect("README introduces the bridge's differences");
-        readme[start..]
+        // Items start with "- "; a wrapped item's continuation lines are
+        // indented; a blank line ends the list.
+        let mut items: Vec<String> = Vec::new();
+        for line in readme[start..]
             .lines()
             .skip_while(|l| !l.starts_with("- "))
-            .take_while(|l| l.starts_with("- "))
-            .map(|l| spaced(&l[2..]))
-            .collect()
+            .take_while(|l| !l.trim().is_empty())
+        {
+            match line.strip_prefix("- ") {
+                Some(item) => items.push(spaced(item)),
+                None => {
+                    let last = items.last_mut().expect("an item before its continuation");
+                    *last = spaced(&format!("{last} {line}"));
+                }
+            }
+        }
+        items
     }
 
     #[test]

@@ -113,8 +113,22 @@ pub fn endpoints(global: &Global) -> Result<Vec<String>, Fail> {
     // etcdctl's order: --endpoints, ETCDCTL_ENDPOINTS, --endpoint,
     // ETCDCTL_ENDPOINT, --peers, ETCDCTL_PEERS (clap puts each flag before
     // its variable); an empty one counts as not given.
-    let list = [&global.endpoints, &global.endpoint, &global.peers]
-        .into_iter()
+    // A flag given empty hides its variable from clap: read it here then.
+    let from_env = |name: &str| std::env::var(name).ok();
+    let sources = [
+        (&global.endpoints, "ETCDCTL_ENDPOINTS"),
+        (&global.endpoint, "ETCDCTL_ENDPOINT"),
+        (&global.peers, "ETCDCTL_PEERS"),
+    ];
+    let mut candidates = Vec::new();
+    for (given, variable) in sources {
+        candidates.push(given.clone());
+        if given.as_deref() == Some("") {
+            candidates.push(from_env(variable));
+        }
+    }
+    let list = candidates
+        .iter()
         .find_map(|given| given.as_deref().filter(|s| !s.is_empty()))
         .unwrap_or(DEFAULT_ENDPOINTS);
     let mut out = Vec::new();

@@ -176,6 +176,8 @@ const SCRIPT: &[Line] = &[
     l("ENV:ETCDCTL_PEERS={E} -C {DEAD} get /foo"),
     l("ENV:ETCDCTL_PEERS={DEAD} ENV:ETCDCTL_ENDPOINT={E} get /foo"),
     l("--endpoints '' --endpoint {E} get /foo"),
+    // An empty flag does not hide its variable.
+    l("ENV:ETCDCTL_ENDPOINTS={E} --endpoints '' --endpoint {DEAD} get /foo"),
     // Accepted, and meaningless without --discovery-srv.
     l("--insecure-discovery get /foo"),
     l("--insecure-discovery=false get /foo"),

@@ -250,8 +250,13 @@ impl Access {
     fn answered(&mut self, result: Result<Value, Error>) -> Result<Value, Ended> {
         let value = match result {
             Ok(value) => value,
+            // etcd v2's auth API sends its 401 without a cluster ID.
             Err(Error::Api { message, .. }) if super::v3::is_access_refusal(&message) => {
-                return Err(Box::new(Ok(self.error(401, "Insufficient credentials"))));
+                return Err(Box::new(Ok(reply::http_error(
+                    401,
+                    "Insufficient credentials",
+                    None,
+                ))));
             }
             Err(e) => return Err(Box::new(Err(e))),
         };

@@ -89,8 +89,8 @@ impl<C> WatchOptions<C> {
 
 impl<T: Transport> WatchOptions<Client<T>> {
     /// Start watching. Without [`WatchOptions::from_index`], this reads the store
-    /// index now (one quorum read, with failover: a member cut off from the
-    /// majority cannot answer it with an old index), so every change made after
+    /// index now (one quorum `GET` of the key, body ignored, with failover: a
+    /// member cut off from the majority cannot answer it with an old index), so every change made after
     /// `start` returns is reported, however soon it comes, and none made
     /// before. The error is that read's.
     pub fn start(self) -> Result<Watch<Client<T>>, Error> {
@@ -104,8 +104,8 @@ impl<T: Transport> WatchOptions<Client<T>> {
 
 impl<T: AsyncTransport> WatchOptions<AsyncClient<T>> {
     /// Start watching. Without [`WatchOptions::from_index`], this reads the store
-    /// index now (one quorum read, with failover: a member cut off from the
-    /// majority cannot answer it with an old index), so every change made after
+    /// index now (one quorum `GET` of the key, body ignored, with failover: a
+    /// member cut off from the majority cannot answer it with an old index), so every change made after
     /// the returned future resolves is reported, however soon it comes, and none
     /// made before. The error is that read's.
     pub async fn start(self) -> Result<Watch<AsyncClient<T>>, Error> {

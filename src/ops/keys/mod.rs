@@ -26,7 +26,7 @@
 //! | [`UpdateDir`] | `PUT dir=true, ttl, prevExist=true` | opt-in |
 //! | [`CreateInOrder`] | `POST value, ttl` | no |
 //! | [`Wait`] | `GET ?wait=true&waitIndex&recursive` (long poll) | yes |
-//! | [`CurrentIndex`] | `HEAD` (the store index, no body) | yes |
+//! | [`CurrentIndex`] | `HEAD` (the store index, no body); with `quorum`, `GET ?quorum=true` | yes |
 //! | [`NoValueOnSuccess`] | any write above with `noValueOnSuccess=true` | as the write |
 
 use http::Method;

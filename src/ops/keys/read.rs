@@ -87,8 +87,9 @@ impl Operation for Get {
 }
 
 /// The member's current store index (`X-Etcd-Index`), read with a `HEAD` of a
-/// key: no body is sent, whether the key exists or not. A wait from "now" starts
-/// at this index + 1, so nothing that happens after it is missed.
+/// key (no body is sent, whether the key exists or not), or with a quorum
+/// `GET` ([`CurrentIndex::quorum`]). A wait from "now" starts at this index +
+/// 1, so nothing that happens after it is missed.
 ///
 /// A member cut off from the majority may answer with an old index. The client
 /// refuses such an answer by its `X-Raft-Term` (see
@@ -123,9 +124,11 @@ impl CurrentIndex {
         }
     }
 
-    /// Read the index through raft (`GET key?quorum=true`, body ignored)
-    /// rather than with a `HEAD` the member answers alone: the answer is
-    /// current even when the key does not exist.
+    /// Read the index through raft (`GET key?quorum=true`) rather than with a
+    /// `HEAD` the member answers alone: the answer is current even when the
+    /// key does not exist. Its body (the key's value, or a directory's first
+    /// level) is transferred and ignored; a member cut off from the majority
+    /// answers only at etcd's request timeout (then the read moves on).
     pub fn quorum(mut self, quorum: bool) -> CurrentIndex {
         self.quorum = quorum;
         self
