@@ -249,12 +249,13 @@ fn a_wait_reissued_after_an_idle_poll_resumes_after_the_store_index() {
         .unwrap();
     let event = client.node().wait("/w", false).unwrap();
     assert_eq!(event.node.modified_index, 11);
-    // "now" is the store index from a HEAD (10 in every scripted answer), so the
-    // first poll already has an index and no event between polls can be lost.
+    // "now" is the store index from a quorum GET (10 in every scripted
+    // answer), so the first poll already has an index and no event between
+    // polls can be lost.
     assert_eq!(
         *seen.lock().unwrap(),
         [
-            "HEAD http://a:2379/v2/keys/w",
+            "http://a:2379/v2/keys/w?quorum=true",
             "http://a:2379/v2/keys/w?wait=true&waitIndex=11",
             "http://a:2379/v2/keys/w?wait=true&waitIndex=11",
             "http://a:2379/v2/keys/w?wait=true&waitIndex=11",
@@ -445,7 +446,8 @@ mod async_closures {
                 async move {
                     match n {
                         1 => {
-                            assert_eq!(req.method(), http::Method::HEAD);
+                            assert_eq!(req.method(), http::Method::GET);
+                            assert_eq!(req.uri().query(), Some("quorum=true"));
                             answer(404, "")
                         }
                         2 | 3 => {
