@@ -1028,3 +1028,148 @@ fn a_failing_election_backs_off_doubling_to_two_seconds_never_a_fixed_second() {
     }
     assert_eq!(pauses, [100, 200, 400, 800, 1600, 2000, 2000, 2000]);
 }
+
+/// Whether a keys request is a quorum read.
+fn is_quorum_read(r: &KeysRequest) -> bool {
+    use etcd_v2::Operation;
+    let endpoint: etcd_v2::Endpoint = "http://127.0.0.1:2379".parse().unwrap();
+    let http = r.build(&endpoint).unwrap();
+    matches!(r, KeysRequest::Get(_)) && http.uri().query().unwrap_or("").contains("quorum=true")
+}
+
+/// Answer `request` as a cluster with one member behind the others answers a
+/// client talking to that member: writes and quorum reads reach the leader
+/// (`model`), local reads come from the member's older store (`behind`). What
+/// was sent, with a quorum read marked.
+fn through_a_member_behind(
+    request: &Request,
+    model: &mut Model,
+    behind: &mut Model,
+    t: Instant,
+    sent: &mut Vec<String>,
+) -> Outcome {
+    match request {
+        Request::Keys(k @ KeysRequest::Get(_)) if !is_quorum_read(k) => {
+            sent.push("list".into());
+            Outcome::Keys(behind.apply_lagging(k, t).map(Box::new))
+        }
+        Request::Keys(k) => {
+            sent.push(describe(request) + if is_quorum_read(k) { " (quorum)" } else { "" });
+            Outcome::Keys(model.apply(k, t).map(Box::new))
+        }
+        Request::Wait { .. } => {
+            sent.push(describe(request));
+            poll_timeout()
+        }
+    }
+}
+
+#[test]
+fn a_member_behind_the_others_never_makes_a_contender_create_a_second_key() {
+    // Its listing, without the key the contender just created, is checked by
+    // a quorum read rather than taken as the key's expiry (which created key
+    // after key, as fast as the member answered).
+    let t = Instant::now();
+    let (mut model, mut behind) = (Model::new(), Model::new());
+    let mut m = LockMachine::new(dir(), "id-b", 30);
+    let mut sent = Vec::new();
+    let step = loop {
+        match m.poll(t) {
+            LockStep::Send(req) if sent.len() < 20 => {
+                let o = through_a_member_behind(&req, &mut model, &mut behind, t, &mut sent);
+                m.handle(o, t).unwrap();
+            }
+            other => break other,
+        }
+    };
+    assert!(
+        matches!(step, LockStep::Acquired(_)),
+        "{step:?} after {sent:?}"
+    );
+    assert_eq!(sent, ["create", "list", "list (quorum)"]);
+    assert_eq!(model.children(&dir()).len(), 1, "exactly one key");
+
+    // The same when the member has not even seen the directory (a 100).
+    let mut m = LockMachine::new("/_locks/fresh", "id-c", 30);
+    let mut sent = Vec::new();
+    for _ in 0..3 {
+        let LockStep::Send(req) = m.poll(t) else {
+            panic!("{sent:?}")
+        };
+        let o = through_a_member_behind(&req, &mut model, &mut behind, t, &mut sent);
+        m.handle(o, t).unwrap();
+    }
+    assert!(matches!(m.poll(t), LockStep::Acquired(_)), "{sent:?}");
+    assert_eq!(sent, ["create", "list", "list (quorum)"]);
+
+    // A key really gone (expired) is still found gone: the quorum read says so.
+    let mut m = LockMachine::new(dir(), "id-d", 30);
+    let mut sent = Vec::new();
+    let LockStep::Send(create) = m.poll(t) else {
+        panic!()
+    };
+    let o = through_a_member_behind(&create, &mut model, &mut behind, t, &mut sent);
+    m.handle(o, t).unwrap();
+    for key in model.children(&dir()) {
+        model.delete(&key);
+    }
+    for _ in 0..3 {
+        let LockStep::Send(req) = m.poll(t) else {
+            panic!("{sent:?}")
+        };
+        let o = through_a_member_behind(&req, &mut model, &mut behind, t, &mut sent);
+        m.handle(o, t).unwrap();
+    }
+    assert_eq!(sent, ["create", "list", "list (quorum)", "create"]);
+}
+
+#[test]
+fn a_member_behind_the_others_never_makes_a_campaign_spin() {
+    // "a" leads; the member "b" talks to has not seen it. The create fails
+    // ("already exists", at the leader), the local read says "not found": a
+    // quorum read settles it, and "b" waits rather than creating again.
+    let t = Instant::now();
+    let (mut model, mut behind) = (Model::new(), Model::new());
+    model.set("/l", "a", Some(100), t);
+    let mut m = LeaderMachine::new("/l", "b", 10);
+    let mut sent = Vec::new();
+    while sent.len() < 4 {
+        let LeaderStep::Send(req) = m.poll(t) else {
+            panic!("{sent:?}")
+        };
+        let o = through_a_member_behind(&req, &mut model, &mut behind, t, &mut sent);
+        m.handle(o, t).unwrap();
+    }
+    assert_eq!(
+        sent[..3],
+        ["create-key", "list", "list (quorum)"],
+        "{sent:?}"
+    );
+    assert!(sent[3].starts_with("wait /l@"), "{sent:?}");
+
+    // Gone at the quorum too: then it creates.
+    model.delete("/l");
+    let mut m = LeaderMachine::new("/l2", "c", 10);
+    let mut sent = Vec::new();
+    model.set("/l2", "a", Some(100), t);
+    for _ in 0..2 {
+        let LeaderStep::Send(req) = m.poll(t) else {
+            panic!("{sent:?}")
+        };
+        let o = through_a_member_behind(&req, &mut model, &mut behind, t, &mut sent);
+        m.handle(o, t).unwrap();
+    }
+    model.delete("/l2");
+    for _ in 0..2 {
+        let LeaderStep::Send(req) = m.poll(t) else {
+            panic!("{sent:?}")
+        };
+        let o = through_a_member_behind(&req, &mut model, &mut behind, t, &mut sent);
+        m.handle(o, t).unwrap();
+    }
+    assert_eq!(sent, ["create-key", "list", "list (quorum)", "create-key"]);
+    assert!(matches!(
+        m.poll(t),
+        LeaderStep::Elected { renewed: false, .. }
+    ));
+}

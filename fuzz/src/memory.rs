@@ -1,7 +1,8 @@
 //! The client against MemoryEtcd, end to end: a writer, a recursive watch and
 //! two or three lock contenders share a simulated cluster (one or three
 //! members, virtual time) while seeded random faults, scripted faults,
-//! crashes, partitions and time steps hit it.
+//! crashes, partitions, lagging members (stale reads in the current term) and
+//! time steps hit it.
 //!
 //! Invariants, checked after every step:
 //! - the watch reports every change under its prefix once, in order: each
@@ -102,12 +103,13 @@ pub fn run(data: &[u8]) {
                 let _ = locks[who].renew(ttl);
             }
             7 => etcd.inject(FaultRule::new(fault(arg)).times(1)),
-            8 if members == 3 => match arg % 4 {
+            8 if members == 3 => match arg % 5 {
                 0 => {
                     etcd.crash_leader();
                 }
                 1 => (0..3).for_each(|i| etcd.restart(i)),
                 2 => etcd.partition(usize::from(arg) % 3),
+                3 => etcd.lag(usize::from(arg / 5) % 3),
                 _ => (0..3).for_each(|i| etcd.heal(i)),
             },
             _ => next_index = drain(&etcd, &mut watch, next_index, false),

@@ -85,6 +85,11 @@ pub struct LeaderMachine {
     ttl: u64,
     deadline: Option<Instant>,
     backoff: Backoff,
+    /// The next read is a quorum read: a local read said the key is not there,
+    /// and a lagging member says so of a key that exists (its create just
+    /// failed with "already exists"); only a quorum read may send the
+    /// campaign back to creating it, or the two would alternate unpaced.
+    quorum_read: bool,
     state: State,
 }
 
@@ -106,6 +111,7 @@ impl LeaderMachine {
             ttl: ttl.max(1),
             deadline: None,
             backoff: Backoff::default(),
+            quorum_read: false,
             state,
         }
     }
@@ -121,7 +127,9 @@ impl LeaderMachine {
             Phase::Create => Request::Keys(KeysRequest::Create(
                 keys::Create::new(key, self.value.as_str()).ttl(self.ttl),
             )),
-            Phase::Read => Request::Keys(KeysRequest::Get(keys::Get::new(key))),
+            Phase::Read => Request::Keys(KeysRequest::Get(
+                keys::Get::new(key).quorum(self.quorum_read),
+            )),
             Phase::Renew => Request::Keys(KeysRequest::Refresh(
                 keys::Refresh::new(key, self.ttl).prev_value(self.value.as_str()),
             )),
@@ -208,6 +216,7 @@ impl LeaderMachine {
             },
             (Phase::Read, Outcome::Keys(Ok(r))) => {
                 self.backoff.reset();
+                self.quorum_read = false;
                 if r.node.value.as_deref() == Some(self.value.as_str()) {
                     ready(Phase::Renew)
                 } else {
@@ -216,7 +225,16 @@ impl LeaderMachine {
                     })
                 }
             }
-            (Phase::Read, Outcome::Keys(Err(e))) if e.is_key_not_found() => ready(Phase::Create),
+            // A local read may come from a member behind the others: before
+            // creating again, a quorum read confirms the key is gone.
+            (Phase::Read, Outcome::Keys(Err(e))) if e.is_key_not_found() => {
+                self.quorum_read = !self.quorum_read;
+                ready(if self.quorum_read {
+                    Phase::Read
+                } else {
+                    Phase::Create
+                })
+            }
             (Phase::Renew, Outcome::Keys(Ok(r))) => State::Elected {
                 renewed: true,
                 index: r.node.modified_index,

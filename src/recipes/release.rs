@@ -64,7 +64,8 @@ impl Release {
     }
 
     /// Find the key holding `value` among `dir`'s children (a reentrant lock's
-    /// instance value), and delete it if it still holds it.
+    /// instance value), and delete it if it still holds it. The listing is a
+    /// quorum read: a member behind the others may not show the key yet.
     pub fn find(dir: impl Into<String>, value: impl Into<String>) -> Release {
         Release {
             value: value.into(),
@@ -87,7 +88,7 @@ impl Release {
     fn request(&self, state: &State) -> Option<Request> {
         match state {
             State::Find { dir } => Some(Request::Keys(KeysRequest::Get(
-                keys::Get::new(dir.as_str()).sorted(true),
+                keys::Get::new(dir.as_str()).sorted(true).quorum(true),
             ))),
             State::Delete { key, .. } => Some(Request::Keys(KeysRequest::Delete(
                 keys::Delete::new(key.as_str()).prev_value(self.value.as_str()),

@@ -94,6 +94,11 @@ pub struct LockMachine {
     /// Transient failures since the last write that worked (a non-blocking
     /// attempt gives up after [`NON_BLOCKING_TRIES`]).
     failures: u8,
+    /// The next listing is a quorum read: the last one (a local read, which a
+    /// member behind the others may answer) did not show our key. Only a
+    /// quorum listing may conclude the key is gone and create another, or a
+    /// lagging member would have the contender create key after key.
+    quorum_list: bool,
     state: State,
 }
 
@@ -129,6 +134,7 @@ impl LockMachine {
             ours: Ours::Nothing,
             backoff: Backoff::default(),
             failures: 0,
+            quorum_list: false,
             state,
         }
     }
@@ -210,9 +216,16 @@ impl LockMachine {
 
     fn request(&self, phase: &Phase, now: Instant) -> Option<Request> {
         let keys_request = match (phase, self.mine()) {
-            (Phase::Find | Phase::List, _) => {
-                KeysRequest::Get(keys::Get::new(self.dir.as_str()).sorted(true))
+            // Finding our id after a create of unknown outcome: a quorum read,
+            // so that a create that was applied is seen (not made twice).
+            (Phase::Find, _) => {
+                KeysRequest::Get(keys::Get::new(self.dir.as_str()).sorted(true).quorum(true))
             }
+            (Phase::List, _) => KeysRequest::Get(
+                keys::Get::new(self.dir.as_str())
+                    .sorted(true)
+                    .quorum(self.quorum_list),
+            ),
             (Phase::Create, _) => KeysRequest::CreateInOrder(
                 keys::CreateInOrder::new(self.dir.as_str(), self.id.as_str()).ttl(self.ttl),
             ),
@@ -287,9 +300,9 @@ impl LockMachine {
         LockStep::Send(request)
     }
 
-    /// Where our key stands in a sorted listing of the directory: the next
-    /// state.
-    fn evaluate(&mut self, listing: &KeysResponse, now: Instant) -> State {
+    /// Where our key stands in a sorted listing of the directory (a quorum
+    /// read or not): the next state.
+    fn evaluate(&mut self, listing: &KeysResponse, quorum: bool, now: Instant) -> State {
         let mut children: Vec<&Node> = listing.children().iter().filter(|n| !n.dir).collect();
         children.sort_by(|a, b| a.key.cmp(&b.key));
         if self.mine().is_none() {
@@ -317,6 +330,11 @@ impl LockMachine {
             return ready(Phase::Create);
         };
         let Some(position) = children.iter().position(|n| n.key == mine.key) else {
+            if !quorum {
+                // Perhaps a member behind the others answered: ask the quorum.
+                self.quorum_list = true;
+                return ready(Phase::List);
+            }
             // Our key expired (or was deleted): start over.
             self.forget_key();
             return ready(Phase::Create);
@@ -375,14 +393,26 @@ impl LockMachine {
             }
         }
         self.state = match (phase, outcome) {
-            (Phase::Find | Phase::List, Outcome::Keys(Ok(listing))) => {
+            (phase @ (Phase::Find | Phase::List), Outcome::Keys(Ok(listing))) => {
                 self.backoff.reset();
-                self.evaluate(&listing, now)
+                let quorum = phase == Phase::Find || std::mem::take(&mut self.quorum_list);
+                self.evaluate(&listing, quorum, now)
             }
-            (Phase::Find | Phase::List, Outcome::Keys(Err(e))) if e.is_key_not_found() => {
-                // No directory: nobody holds it, and our key (if any) has expired.
-                self.forget_key();
-                ready(Phase::Create)
+            (phase @ (Phase::Find | Phase::List), Outcome::Keys(Err(e)))
+                if e.is_key_not_found() =>
+            {
+                let quorum = phase == Phase::Find || std::mem::take(&mut self.quorum_list);
+                if !quorum && self.mine().is_some() {
+                    // Perhaps a member behind the others answered (one that
+                    // has not seen the create): ask the quorum.
+                    self.quorum_list = true;
+                    ready(Phase::List)
+                } else {
+                    // No directory: nobody holds it, and our key (if any) has
+                    // expired.
+                    self.forget_key();
+                    ready(Phase::Create)
+                }
             }
             (Phase::Create, Outcome::Keys(Ok(created))) => {
                 self.backoff.reset();
