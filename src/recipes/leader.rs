@@ -7,6 +7,9 @@
 //!   value, watch the key from its `modifiedIndex + 1` until it is deleted or
 //!   expires, then try again.
 //! - If the outcome of the create is unknown, read the key: it tells.
+//! - A read that finds no key (a member behind the others may answer it while
+//!   the create just failed with "already exists") is made again through the
+//!   quorum before the campaign creates the key again.
 //! - A deadline bounds each long poll; when it passes, the machine reports
 //!   [`LeaderStep::TimedOut`] (it holds nothing to clean up).
 //!

@@ -8,8 +8,12 @@
 //!
 //! **Protocol**:
 //! - create the contender's key; if the outcome of that POST is unknown, list
-//!   the directory and look for the id before trying again (never two keys);
-//! - list the directory sorted; if the key is first, the lock is held;
+//!   the directory (a quorum read) and look for the id before trying again
+//!   (never two keys);
+//! - list the directory sorted; if the key is first, the lock is held; a
+//!   listing that lacks the key (a member behind the others may answer it) is
+//!   read again through the quorum before the key counts as expired and
+//!   another is created;
 //! - otherwise watch only the predecessor (from its `modifiedIndex + 1`) and list
 //!   again when it changes: a release or an expiry wakes exactly the next waiter;
 //! - while waiting, refresh the own key every third of the TTL, so a long wait
