@@ -1172,4 +1172,36 @@ fn a_member_behind_the_others_never_makes_a_campaign_spin() {
         m.poll(t),
         LeaderStep::Elected { renewed: false, .. }
     ));
+
+    // The member still shows our value after the key expired at the leader:
+    // the failed renewal is followed by a quorum read, not by renewing again
+    // on the member's word.
+    model.set("/l3", "d", Some(100), t);
+    behind.set("/l3", "d", Some(100), t);
+    let mut m = LeaderMachine::new("/l3", "d", 10);
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        if i == 2 {
+            model.delete("/l3");
+        }
+        let LeaderStep::Send(req) = m.poll(t) else {
+            panic!("{sent:?}")
+        };
+        let o = through_a_member_behind(&req, &mut model, &mut behind, t, &mut sent);
+        m.handle(o, t).unwrap();
+    }
+    assert_eq!(
+        sent,
+        [
+            "create-key",
+            "list",
+            "refresh",
+            "list (quorum)",
+            "create-key"
+        ]
+    );
+    assert!(matches!(
+        m.poll(t),
+        LeaderStep::Elected { renewed: false, .. }
+    ));
 }

@@ -9,7 +9,9 @@
 //! - If the outcome of the create is unknown, read the key: it tells.
 //! - A read that finds no key (a member behind the others may answer it while
 //!   the create just failed with "already exists") is made again through the
-//!   quorum before the campaign creates the key again.
+//!   quorum before the campaign creates the key again; after a failed
+//!   renewal, the read is a quorum read (a lagging member may still show our
+//!   value).
 //! - A deadline bounds each long poll; when it passes, the machine reports
 //!   [`LeaderStep::TimedOut`] (it holds nothing to clean up).
 //!
@@ -88,10 +90,12 @@ pub struct LeaderMachine {
     ttl: u64,
     deadline: Option<Instant>,
     backoff: Backoff,
-    /// The next read is a quorum read: a local read said the key is not there,
-    /// and a lagging member says so of a key that exists (its create just
-    /// failed with "already exists"); only a quorum read may send the
-    /// campaign back to creating it, or the two would alternate unpaced.
+    /// The next read is a quorum read. Either a local read said the key is
+    /// not there, which a lagging member says of a key that exists (its
+    /// create just failed with "already exists"), so only a quorum read may
+    /// send the campaign back to creating it; or a renewal failed, and a
+    /// lagging member may still show our value. Otherwise the requests would
+    /// alternate unpaced for as long as the member lags.
     quorum_read: bool,
     state: State,
 }
@@ -243,9 +247,12 @@ impl LeaderMachine {
                 index: r.node.modified_index,
                 valid_until: until,
             },
+            // The key is gone or another's: a quorum read says which (a local
+            // one may still show our value, and the renewal would fail again).
             (Phase::Renew, Outcome::Keys(Err(e)))
                 if e.is_key_not_found() || e.is_precondition_failed() =>
             {
+                self.quorum_read = true;
                 ready(Phase::Read)
             }
             (Phase::Wait { .. }, Outcome::Wait(Ok(WaitOutcome::Event(event)))) => {
