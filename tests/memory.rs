@@ -956,3 +956,45 @@ fn timeouts_too_large_for_the_clock_are_no_bound() {
         Ok(etcd_v2::client::WatchNext::Event(_))
     ));
 }
+
+#[test]
+fn a_lock_taken_through_a_lagging_member_makes_exactly_one_key() {
+    // The member has not seen the lock's directory, nor the key the
+    // contender's create (passed on to the leader) made: its listing is
+    // confirmed through the quorum, not taken as the key's expiry (which
+    // created key after key, unpaced). Bounded in real time, so a contender
+    // that never ends fails the test rather than hanging the suite.
+    let etcd = virtual_etcd(3);
+    let leader = etcd.leader().expect("a leader");
+    let behind = (leader + 1) % 3;
+    etcd.lag(behind);
+    let through_it = Client::builder()
+        .endpoint(&etcd.endpoints()[behind])
+        .build_with(etcd.clone())
+        .unwrap();
+    let (done, outcome) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lock = through_it.module().lock().get_lock("lagging", 30);
+        let acquired = lock.acquire_timeout(Duration::from_secs(20));
+        let _ = done.send((acquired.map_err(|e| e.to_string()), lock.is_held()));
+    });
+    let (acquired, held) = outcome
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the acquisition ends");
+    assert_eq!(acquired, Ok(true));
+    assert!(held);
+    let listing = raw(
+        &etcd,
+        leader,
+        "GET",
+        "/v2/keys/_locks/lagging?quorum=true",
+        "",
+    );
+    let body = String::from_utf8_lossy(listing.body()).into_owned();
+    assert_eq!(
+        body.matches("\"key\":\"/_locks/lagging/").count(),
+        1,
+        "{body}"
+    );
+    etcd.heal(behind);
+}
