@@ -959,14 +959,23 @@ fn timeouts_too_large_for_the_clock_are_no_bound() {
 
 #[test]
 fn a_lock_taken_through_a_lagging_member_makes_exactly_one_key() {
-    // The member has not seen the lock's directory, nor the key the
-    // contender's create (passed on to the leader) made: its listing is
+    // The member has not seen the key the contender's create (passed on to
+    // the leader) made: its listing of the lock's directory is
     // confirmed through the quorum, not taken as the key's expiry (which
     // created key after key, unpaced). Bounded in real time, so a contender
     // that never ends fails the test rather than hanging the suite.
     let etcd = virtual_etcd(3);
     let leader = etcd.leader().expect("a leader");
     let behind = (leader + 1) % 3;
+    // The member has the directory (empty), not the contender's key.
+    raw(
+        &etcd,
+        leader,
+        "PUT",
+        "/v2/keys/_locks/lagging/gone",
+        "value=x",
+    );
+    raw(&etcd, leader, "DELETE", "/v2/keys/_locks/lagging/gone", "");
     etcd.lag(behind);
     let through_it = Client::builder()
         .endpoint(&etcd.endpoints()[behind])

@@ -1071,6 +1071,9 @@ fn a_member_behind_the_others_never_makes_a_contender_create_a_second_key() {
     // after key, as fast as the member answered).
     let t = Instant::now();
     let (mut model, mut behind) = (Model::new(), Model::new());
+    // The member has the directory (with a key since gone at the leader), not
+    // the contender's key.
+    behind.set(&format!("{}/00000000000000000001", dir()), "id-a", None, t);
     let mut m = LockMachine::new(dir(), "id-b", 30);
     let mut sent = Vec::new();
     let step = loop {

@@ -215,8 +215,12 @@ impl LeaderMachine {
                 valid_until: until,
             },
             (Phase::Create, Outcome::Keys(Err(e))) if e.is_already_exists() => ready(Phase::Read),
-            // The create may have been applied: reading the key tells.
-            (Phase::Create, Outcome::Keys(Err(Error::OutcomeUnknown { .. }))) => ready(Phase::Read),
+            // The create may have been applied: reading the key tells (through
+            // the quorum: a member behind may show the previous holder's key).
+            (Phase::Create, Outcome::Keys(Err(Error::OutcomeUnknown { .. }))) => {
+                self.quorum_read = true;
+                ready(Phase::Read)
+            }
             (Phase::Create, Outcome::Keys(Err(e))) if is_transient(&e) => State::Ready {
                 phase: Phase::Read,
                 not_before: Some(self.backoff.after(now)),

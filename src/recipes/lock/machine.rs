@@ -395,13 +395,13 @@ impl LockMachine {
         self.state = match (phase, outcome) {
             (phase @ (Phase::Find | Phase::List), Outcome::Keys(Ok(listing))) => {
                 self.backoff.reset();
-                let quorum = phase == Phase::Find || std::mem::take(&mut self.quorum_list);
+                let quorum = std::mem::take(&mut self.quorum_list) || phase == Phase::Find;
                 self.evaluate(&listing, quorum, now)
             }
             (phase @ (Phase::Find | Phase::List), Outcome::Keys(Err(e)))
                 if e.is_key_not_found() =>
             {
-                let quorum = phase == Phase::Find || std::mem::take(&mut self.quorum_list);
+                let quorum = std::mem::take(&mut self.quorum_list) || phase == Phase::Find;
                 if !quorum && self.mine().is_some() {
                     // Perhaps a member behind the others answered (one that
                     // has not seen the create): ask the quorum.
