@@ -1007,3 +1007,49 @@ fn a_lock_taken_through_a_lagging_member_makes_exactly_one_key() {
     );
     etcd.heal(behind);
 }
+
+#[test]
+fn a_lock_or_campaign_behind_a_key_older_than_the_history_waits_rather_than_spins() {
+    // The holder's key last changed over 1000 events ago, so a wait from its
+    // modifiedIndex + 1 is refused (errorCode 401). The contenders used to
+    // read and wait from that index again, unpaced and on virtual time without
+    // end; they wait from the read's index instead, and time out. Bounded in
+    // real time, so a contender that never ends fails the test.
+    let etcd = virtual_etcd(1);
+    raw(&etcd, 0, "POST", "/v2/keys/_locks/busy", "value=holder");
+    raw(&etcd, 0, "PUT", "/v2/keys/busy-leader", "value=holder");
+    for i in 0..1100 {
+        raw(&etcd, 0, "PUT", "/v2/keys/filler", &format!("value={i}"));
+    }
+    let client = client(&etcd);
+    let (done, outcome) = std::sync::mpsc::channel();
+    let lock_done = done.clone();
+    let through = client.clone();
+    std::thread::spawn(move || {
+        let mut lock = through.module().lock().get_lock("busy", 30);
+        let acquired = lock.acquire_timeout(Duration::from_secs(20));
+        let _ = lock_done.send(("lock", acquired.map_err(|e| e.to_string())));
+    });
+    std::thread::spawn(move || {
+        let elected = client.module().leader().set_or_renew_timeout(
+            "/busy-leader",
+            "me",
+            30,
+            Duration::from_secs(20),
+        );
+        let _ = done.send(("campaign", elected.map_err(|e| e.to_string())));
+    });
+    let mut ended: Vec<_> = (0..2)
+        .map(|_| {
+            outcome
+                .recv_timeout(Duration::from_secs(60))
+                .expect("both contenders end")
+        })
+        .collect();
+    ended.sort();
+    assert_eq!(ended, [("campaign", Ok(false)), ("lock", Ok(false))]);
+    let listing = raw(&etcd, 0, "GET", "/v2/keys/_locks/busy", "");
+    let body = String::from_utf8_lossy(listing.body()).into_owned();
+    assert_eq!(body.matches("\"value\":\"holder\"").count(), 1, "{body}");
+    assert_eq!(body.matches("\"key\":\"/_locks/busy/").count(), 1, "{body}");
+}

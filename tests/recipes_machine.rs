@@ -1208,3 +1208,98 @@ fn a_member_behind_the_others_never_makes_a_campaign_spin() {
         LeaderStep::Elected { renewed: false, .. }
     ));
 }
+
+#[test]
+fn a_wait_behind_a_key_older_than_the_history_starts_from_the_read_and_a_refusal_is_paced() {
+    // The holder's key last changed over 1000 events ago (etcd keeps 1000): a
+    // wait from its modifiedIndex + 1 is refused with errorCode 401, and a
+    // machine that then read and waited from the same index again spun, unpaced,
+    // until the key changed. The wait starts after the read's X-Etcd-Index, an
+    // idle poll moves it on, and a refusal all the same (a cluster making 1000
+    // changes within a round trip) reads again only after a pause.
+    use etcd_v2::ops::keys::{Wait, WaitOutcome};
+    use etcd_v2::ClusterInfo;
+    let t = Instant::now();
+    let mut model = Model::new();
+    model.set(
+        &format!("{}/00000000000000000001", dir()),
+        "holder",
+        None,
+        t,
+    );
+    model.set("/l", "holder", None, t);
+    for i in 0..1100 {
+        model.set("/filler", &i.to_string(), None, t);
+    }
+    let contenders = [
+        ("lock", lock("b", 30)),
+        (
+            "campaign",
+            Machine::Leader(LeaderMachine::new("/l", "b", 30)),
+        ),
+    ];
+    for (name, mut m) in contenders {
+        // Up to the first wait, answering reads with the store's index as etcd
+        // does (the model's own answers leave it out).
+        let mut read_at = None;
+        let wait = loop {
+            match poll(&mut m, t, t) {
+                Polled::Send(Request::Wait { wait, .. }) => break wait,
+                Polled::Send(Request::Keys(k)) => {
+                    let mut answer = model.apply(&k, t);
+                    if let (KeysRequest::Get(_), Ok(r)) = (&k, &mut answer) {
+                        r.cluster.etcd_index = Some(model.index());
+                        read_at = Some(model.index());
+                    }
+                    handle(&mut m, Outcome::Keys(answer.map(Box::new)), t).unwrap();
+                }
+                _ => panic!("{name}: no wait"),
+            }
+        };
+        let read_at = read_at.expect("a read before the wait");
+        assert_eq!(wait.index(), Some(read_at + 1), "{name}");
+        let request = Request::Wait {
+            wait: wait.clone(),
+            timeout: Duration::from_secs(1),
+        };
+        assert!(model.run(&request, t).is_none(), "{name}: refused or ended");
+
+        // An idle poll that etcd started at a later index moves the wait on.
+        let idle = WaitOutcome::Idle {
+            cluster: ClusterInfo {
+                etcd_index: Some(read_at + 50),
+                ..ClusterInfo::default()
+            },
+        };
+        handle(&mut m, Outcome::Wait(Ok(idle)), t).unwrap();
+        let Polled::Send(Request::Wait { wait: again, .. }) = poll(&mut m, t, t) else {
+            panic!("{name}: no wait after the idle poll");
+        };
+        assert_eq!(again.index(), Some(read_at + 51), "{name}");
+        assert_eq!(again.key(), wait.key(), "{name}");
+
+        // A wait refused anyway (as one from the key's own index is): a pause,
+        // then a read.
+        let old = Request::Wait {
+            wait: Wait::new(wait.key()).wait_index(2),
+            timeout: Duration::from_secs(1),
+        };
+        let refused = model.run(&old, t).expect("refused at once");
+        assert!(
+            matches!(&refused, Outcome::Wait(Err(e)) if e.is_event_index_cleared()),
+            "{name}: {refused:?}"
+        );
+        handle(&mut m, refused, t).unwrap();
+        let Polled::Sleep(at) = poll(&mut m, t, t) else {
+            panic!("{name}: a refused wait read again at once");
+        };
+        assert!(at >= t + Duration::from_millis(100), "{name}");
+        assert!(
+            matches!(
+                poll(&mut m, at, t),
+                Polled::Send(Request::Keys(KeysRequest::Get(_)))
+            ),
+            "{name}: no read after the pause"
+        );
+    }
+}

@@ -4,8 +4,11 @@
 //!   (`prevExist=false`): success means leadership.
 //! - If the key exists, read it: holding our value, renew it (a TTL refresh
 //!   guarded by `prevValue`, which does not wake watchers); holding another
-//!   value, watch the key from its `modifiedIndex + 1` until it is deleted or
-//!   expires, then try again.
+//!   value, watch the key from the read's `X-Etcd-Index + 1` (not its
+//!   `modifiedIndex + 1`, which is out of etcd's 1000-event history once
+//!   over 1000 other changes came after it) until it is deleted or expires,
+//!   then try again; a wait refused with errorCode 401 reads again after a
+//!   pause.
 //! - If the outcome of the create is unknown, read the key: it tells.
 //! - A read that finds no key (a member behind the others may answer it while
 //!   the create just failed with "already exists") is made again through the
@@ -20,7 +23,8 @@
 use std::time::{Duration, Instant};
 
 use super::{
-    is_poll_timeout, is_transient, later, Backoff, KeysRequest, Outcome, Request, MAX_POLL,
+    is_poll_timeout, is_transient, later, wait_after_idle, wait_after_read, Backoff, KeysRequest,
+    Outcome, Request, MAX_POLL,
 };
 use crate::error::Error;
 use crate::machine::{Machine, Step};
@@ -232,7 +236,7 @@ impl LeaderMachine {
                     ready(Phase::Renew)
                 } else {
                     ready(Phase::Wait {
-                        index: r.node.modified_index + 1,
+                        index: wait_after_read(r.node.modified_index, &r.cluster),
                     })
                 }
             }
@@ -268,10 +272,19 @@ impl LeaderMachine {
                 })
             }
             // An idle poll, or one that ran its course: wait again.
-            (Phase::Wait { .. }, Outcome::Wait(Ok(WaitOutcome::Idle { .. }))) => ready(phase),
+            (Phase::Wait { index }, Outcome::Wait(Ok(WaitOutcome::Idle { cluster }))) => {
+                ready(Phase::Wait {
+                    index: wait_after_idle(index, &cluster),
+                })
+            }
             (Phase::Wait { .. }, Outcome::Wait(Err(e))) if is_poll_timeout(&e) => ready(phase),
+            // More than etcd's 1000 events since the read: read again, after a
+            // pause (a cluster that busy would otherwise keep this unpaced).
             (Phase::Wait { .. }, Outcome::Wait(Err(e))) if e.is_event_index_cleared() => {
-                ready(Phase::Read)
+                State::Ready {
+                    phase: Phase::Read,
+                    not_before: Some(self.backoff.after(now)),
+                }
             }
             (Phase::Wait { .. }, Outcome::Wait(Err(e))) if is_transient(&e) => State::Ready {
                 phase: Phase::Read,

@@ -21,7 +21,7 @@ use crate::endpoint::Endpoint;
 use crate::error::Error;
 use crate::ops::keys::{self, WaitOutcome};
 use crate::ops::Operation;
-use crate::response::KeysResponse;
+use crate::response::{ClusterInfo, KeysResponse};
 
 /// A keys request a recipe needs run (any of them answers with a
 /// [`KeysResponse`]).
@@ -142,6 +142,25 @@ pub(crate) use recipe_machine_types;
 /// again, nothing failed.
 pub(crate) fn is_poll_timeout(err: &Error) -> bool {
     matches!(err, Error::Transport { source, .. } if source.kind() == crate::TransportErrorKind::Timeout)
+}
+
+/// The index a wait for the next change of a key starts from, after a read
+/// that showed it at `modified` (its `modifiedIndex`) with the store at
+/// `cluster.etcd_index`: past both. Nothing can have changed the key between
+/// its `modifiedIndex` and the read, and a wait from an index more than
+/// etcd's 1000 events old is refused (errorCode 401), however recent the read.
+pub(crate) fn wait_after_read(modified: u64, cluster: &ClusterInfo) -> u64 {
+    modified
+        .max(cluster.etcd_index.unwrap_or(0))
+        .saturating_add(1)
+}
+
+/// The index to wait from again after a poll from `index` that etcd ended
+/// without an event: no event at or after `index` was in its history when
+/// the wait started (the answer's `etcd_index`), so the next wait starts past
+/// that, and does not fall out of the history while nothing changes the key.
+pub(crate) fn wait_after_idle(index: u64, cluster: &ClusterInfo) -> u64 {
+    index.max(cluster.etcd_index.map_or(0, |i| i.saturating_add(1)))
 }
 
 /// First and largest pause after a transient failure.

@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use super::super::{
-    is_poll_timeout, is_transient, later, renew_interval, Backoff, KeysRequest, Outcome, Request,
-    MAX_POLL,
+    is_poll_timeout, is_transient, later, renew_interval, wait_after_idle, wait_after_read,
+    Backoff, KeysRequest, Outcome, Request, MAX_POLL,
 };
 use super::{Held, LockStep};
 use crate::error::Error;
@@ -355,7 +355,7 @@ impl LockMachine {
                 let pred = children[i - 1];
                 ready(Phase::Wait {
                     pred: pred.key.clone(),
-                    index: pred.modified_index + 1,
+                    index: wait_after_read(pred.modified_index, &listing.cluster),
                 })
             }
         }
@@ -437,10 +437,20 @@ impl LockMachine {
             }
             // An idle poll, or one that ran its course: poll() decides what is
             // next (the same wait, a refresh, or giving up).
-            (p @ Phase::Wait { .. }, Outcome::Wait(Ok(WaitOutcome::Idle { .. }))) => ready(p),
+            (Phase::Wait { pred, index }, Outcome::Wait(Ok(WaitOutcome::Idle { cluster }))) => {
+                ready(Phase::Wait {
+                    pred,
+                    index: wait_after_idle(index, &cluster),
+                })
+            }
             (p @ Phase::Wait { .. }, Outcome::Wait(Err(e))) if is_poll_timeout(&e) => ready(p),
+            // More than etcd's 1000 events since the listing: list again, after
+            // a pause (a cluster that busy would otherwise keep this unpaced).
             (Phase::Wait { .. }, Outcome::Wait(Err(e))) if e.is_event_index_cleared() => {
-                ready(Phase::List)
+                State::Ready {
+                    phase: Phase::List,
+                    not_before: Some(self.backoff.after(now)),
+                }
             }
             (Phase::Wait { .. }, Outcome::Wait(Err(e))) if is_transient(&e) => State::Ready {
                 phase: Phase::List,

@@ -14,8 +14,10 @@
 //!   listing that lacks the key (a member behind the others may answer it) is
 //!   read again through the quorum before the key counts as expired and
 //!   another is created;
-//! - otherwise watch only the predecessor (from its `modifiedIndex + 1`) and list
-//!   again when it changes: a release or an expiry wakes exactly the next waiter;
+//! - otherwise watch only the predecessor (from the listing's `X-Etcd-Index +
+//!   1`, so that a key unchanged for over etcd's 1000 events is still watched)
+//!   and list again when it changes: a release or an expiry wakes exactly the
+//!   next waiter; a wait refused with errorCode 401 lists again after a pause;
 //! - while waiting, refresh the own key every third of the TTL, so a long wait
 //!   keeps its place; a crashed holder's key expires with its TTL;
 //! - a deadline bounds each long poll, and when it passes the contender deletes
