@@ -913,3 +913,90 @@ async fn a_dropped_async_acquisition_removes_its_key() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The default transport, counting the requests sent through it.
+struct Counting {
+    inner: etcd_v2::DefaultTransport,
+    sent: Arc<AtomicUsize>,
+}
+
+impl etcd_v2::Transport for Counting {
+    fn send(
+        &self,
+        request: etcd_v2::HttpRequest,
+        timeout: Option<Duration>,
+    ) -> etcd_v2::HttpResult {
+        self.sent.fetch_add(1, Ordering::SeqCst);
+        self.inner.send(request, timeout)
+    }
+
+    fn send_streaming(
+        &self,
+        request: etcd_v2::HttpRequest,
+        timeout: Option<Duration>,
+        line: &mut dyn FnMut(&[u8]) -> etcd_v2::Flow,
+    ) -> etcd_v2::HttpResult {
+        self.sent.fetch_add(1, Ordering::SeqCst);
+        self.inner.send_streaming(request, timeout, line)
+    }
+
+    fn send_keeping_cluster_headers(
+        &self,
+        request: etcd_v2::HttpRequest,
+        timeout: Option<Duration>,
+    ) -> etcd_v2::HttpResult {
+        self.sent.fetch_add(1, Ordering::SeqCst);
+        self.inner.send_keeping_cluster_headers(request, timeout)
+    }
+}
+
+#[test]
+fn a_contender_behind_a_key_older_than_the_history_waits_rather_than_spins() {
+    // The holder's key and the leader's last changed over 1000 events ago
+    // (etcd keeps 1000), so a wait from their modifiedIndex + 1 is refused
+    // with errorCode 401. The machines used to read and wait from that index
+    // again, round trip after round trip, until the key changed: hundreds of
+    // requests a second. They wait from the read's index now, and send a
+    // handful before their deadline.
+    let c = support::client();
+    let p = support::Prefix::new("history");
+    let name = p.dir().trim_start_matches("/t/").to_owned();
+    let holder = format!("/_locks/{name}/00000000000000000001");
+    let leader = p.key("leader");
+    c.node().set(&holder, "holder", Some(120)).unwrap();
+    c.node().set(&leader, "holder", Some(120)).unwrap();
+    for i in 0..1100 {
+        c.node()
+            .set(&p.key("filler"), &i.to_string(), None)
+            .unwrap();
+    }
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&sent);
+    let contender = support::builder_with(|b| b)
+        .build_from(move |options| {
+            Ok(Counting {
+                inner: etcd_v2::DefaultTransport::new(options)?,
+                sent: counted,
+            })
+        })
+        .unwrap();
+    let mut lock = contender.module().lock().get_lock(&name, 30);
+    assert!(!lock.acquire_timeout(Duration::from_secs(3)).unwrap());
+    let by_the_lock = sent.swap(0, Ordering::SeqCst);
+    assert!(!contender
+        .module()
+        .leader()
+        .set_or_renew_timeout(&leader, "me", 30, Duration::from_secs(3))
+        .unwrap());
+    let by_the_campaign = sent.load(Ordering::SeqCst);
+    // Over etcd v2: the lock creates, lists, waits, deletes; the campaign
+    // creates, reads, waits. Over the v3 bridge each is a few v3 requests.
+    assert!(by_the_lock < 60, "the lock sent {by_the_lock} requests");
+    assert!(
+        by_the_campaign < 60,
+        "the campaign sent {by_the_campaign} requests"
+    );
+    let listing = c.node().get(&format!("/_locks/{name}"), false).unwrap();
+    assert_eq!(listing.children().len(), 1, "{:?}", listing.children());
+    c.node().delete(&holder, None, None).unwrap();
+}
