@@ -1064,6 +1064,26 @@ fn through_a_member_behind(
     }
 }
 
+/// Run `rounds` of `m`'s requests through a member behind the others (see
+/// [`through_a_member_behind`]); each poll must ask for a request.
+fn rounds_behind<M>(
+    m: &mut M,
+    rounds: usize,
+    (model, behind): (&mut Model, &mut Model),
+    t: Instant,
+    sent: &mut Vec<String>,
+) where
+    M: etcd_v2::machine::Machine<Request = Request, Outcome = Outcome>,
+{
+    for _ in 0..rounds {
+        let etcd_v2::machine::Step::Send(req) = m.poll(t) else {
+            panic!("no request after {sent:?}")
+        };
+        let o = through_a_member_behind(&req, model, behind, t, sent);
+        m.handle(o, t).unwrap();
+    }
+}
+
 #[test]
 fn a_member_behind_the_others_never_makes_a_contender_create_a_second_key() {
     // Its listing, without the key the contender just created, is checked by
@@ -1095,34 +1115,18 @@ fn a_member_behind_the_others_never_makes_a_contender_create_a_second_key() {
     // The same when the member has not even seen the directory (a 100).
     let mut m = LockMachine::new("/_locks/fresh", "id-c", 30);
     let mut sent = Vec::new();
-    for _ in 0..3 {
-        let LockStep::Send(req) = m.poll(t) else {
-            panic!("{sent:?}")
-        };
-        let o = through_a_member_behind(&req, &mut model, &mut behind, t, &mut sent);
-        m.handle(o, t).unwrap();
-    }
+    rounds_behind(&mut m, 3, (&mut model, &mut behind), t, &mut sent);
     assert!(matches!(m.poll(t), LockStep::Acquired(_)), "{sent:?}");
     assert_eq!(sent, ["create", "list", "list (quorum)"]);
 
     // A key really gone (expired) is still found gone: the quorum read says so.
     let mut m = LockMachine::new(dir(), "id-d", 30);
     let mut sent = Vec::new();
-    let LockStep::Send(create) = m.poll(t) else {
-        panic!()
-    };
-    let o = through_a_member_behind(&create, &mut model, &mut behind, t, &mut sent);
-    m.handle(o, t).unwrap();
+    rounds_behind(&mut m, 1, (&mut model, &mut behind), t, &mut sent);
     for key in model.children(&dir()) {
         model.delete(&key);
     }
-    for _ in 0..3 {
-        let LockStep::Send(req) = m.poll(t) else {
-            panic!("{sent:?}")
-        };
-        let o = through_a_member_behind(&req, &mut model, &mut behind, t, &mut sent);
-        m.handle(o, t).unwrap();
-    }
+    rounds_behind(&mut m, 3, (&mut model, &mut behind), t, &mut sent);
     assert_eq!(sent, ["create", "list", "list (quorum)", "create"]);
 }
 
@@ -1136,13 +1140,7 @@ fn a_member_behind_the_others_never_makes_a_campaign_spin() {
     model.set("/l", "a", Some(100), t);
     let mut m = LeaderMachine::new("/l", "b", 10);
     let mut sent = Vec::new();
-    while sent.len() < 4 {
-        let LeaderStep::Send(req) = m.poll(t) else {
-            panic!("{sent:?}")
-        };
-        let o = through_a_member_behind(&req, &mut model, &mut behind, t, &mut sent);
-        m.handle(o, t).unwrap();
-    }
+    rounds_behind(&mut m, 4, (&mut model, &mut behind), t, &mut sent);
     assert_eq!(
         sent[..3],
         ["create-key", "list", "list (quorum)"],
@@ -1155,21 +1153,9 @@ fn a_member_behind_the_others_never_makes_a_campaign_spin() {
     let mut m = LeaderMachine::new("/l2", "c", 10);
     let mut sent = Vec::new();
     model.set("/l2", "a", Some(100), t);
-    for _ in 0..2 {
-        let LeaderStep::Send(req) = m.poll(t) else {
-            panic!("{sent:?}")
-        };
-        let o = through_a_member_behind(&req, &mut model, &mut behind, t, &mut sent);
-        m.handle(o, t).unwrap();
-    }
+    rounds_behind(&mut m, 2, (&mut model, &mut behind), t, &mut sent);
     model.delete("/l2");
-    for _ in 0..2 {
-        let LeaderStep::Send(req) = m.poll(t) else {
-            panic!("{sent:?}")
-        };
-        let o = through_a_member_behind(&req, &mut model, &mut behind, t, &mut sent);
-        m.handle(o, t).unwrap();
-    }
+    rounds_behind(&mut m, 2, (&mut model, &mut behind), t, &mut sent);
     assert_eq!(sent, ["create-key", "list", "list (quorum)", "create-key"]);
     assert!(matches!(
         m.poll(t),
@@ -1183,16 +1169,9 @@ fn a_member_behind_the_others_never_makes_a_campaign_spin() {
     behind.set("/l3", "d", Some(100), t);
     let mut m = LeaderMachine::new("/l3", "d", 10);
     let mut sent = Vec::new();
-    for i in 0..5 {
-        if i == 2 {
-            model.delete("/l3");
-        }
-        let LeaderStep::Send(req) = m.poll(t) else {
-            panic!("{sent:?}")
-        };
-        let o = through_a_member_behind(&req, &mut model, &mut behind, t, &mut sent);
-        m.handle(o, t).unwrap();
-    }
+    rounds_behind(&mut m, 2, (&mut model, &mut behind), t, &mut sent);
+    model.delete("/l3");
+    rounds_behind(&mut m, 3, (&mut model, &mut behind), t, &mut sent);
     assert_eq!(
         sent,
         [

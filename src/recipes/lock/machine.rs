@@ -216,15 +216,12 @@ impl LockMachine {
 
     fn request(&self, phase: &Phase, now: Instant) -> Option<Request> {
         let keys_request = match (phase, self.mine()) {
-            // Finding our id after a create of unknown outcome: a quorum read,
-            // so that a create that was applied is seen (not made twice).
-            (Phase::Find, _) => {
-                KeysRequest::Get(keys::Get::new(self.dir.as_str()).sorted(true).quorum(true))
-            }
-            (Phase::List, _) => KeysRequest::Get(
+            // Finding our id after a create of unknown outcome is a quorum
+            // read, so that a create that was applied is seen (not made twice).
+            (Phase::Find | Phase::List, _) => KeysRequest::Get(
                 keys::Get::new(self.dir.as_str())
                     .sorted(true)
-                    .quorum(self.quorum_list),
+                    .quorum(*phase == Phase::Find || self.quorum_list),
             ),
             (Phase::Create, _) => KeysRequest::CreateInOrder(
                 keys::CreateInOrder::new(self.dir.as_str(), self.id.as_str()).ttl(self.ttl),
@@ -361,6 +358,12 @@ impl LockMachine {
         }
     }
 
+    /// Whether the listing `phase` answered was a quorum read (spending the
+    /// flag that asked for one; a listing that failed keeps it for its retry).
+    fn listed_through_quorum(&mut self, phase: &Phase) -> bool {
+        std::mem::take(&mut self.quorum_list) || *phase == Phase::Find
+    }
+
     /// Hand over the outcome of the request last sent.
     pub fn handle(&mut self, outcome: Outcome, now: Instant) -> Result<(), Error> {
         let State::InFlight { phase, sent } = &self.state else {
@@ -395,14 +398,13 @@ impl LockMachine {
         self.state = match (phase, outcome) {
             (phase @ (Phase::Find | Phase::List), Outcome::Keys(Ok(listing))) => {
                 self.backoff.reset();
-                let quorum = std::mem::take(&mut self.quorum_list) || phase == Phase::Find;
+                let quorum = self.listed_through_quorum(&phase);
                 self.evaluate(&listing, quorum, now)
             }
             (phase @ (Phase::Find | Phase::List), Outcome::Keys(Err(e)))
                 if e.is_key_not_found() =>
             {
-                let quorum = std::mem::take(&mut self.quorum_list) || phase == Phase::Find;
-                if !quorum && self.mine().is_some() {
+                if !self.listed_through_quorum(&phase) && self.mine().is_some() {
                     // Perhaps a member behind the others answered (one that
                     // has not seen the create): ask the quorum.
                     self.quorum_list = true;
