@@ -9,14 +9,21 @@
 //!   raft ([`keys::CurrentIndex::quorum`]: a cut-off member cannot answer it
 //!   with an old index, even for a key that does not exist), plus one;
 //! - after each event the next `waitIndex` is that event's `modifiedIndex + 1`;
-//! - an empty 200 (etcd closing an idle watch) or the long-poll timeout re-issues
-//!   the wait at the same index, at once;
+//! - an empty 200 (etcd closing an idle watch) moves the index on to the
+//!   answer's `X-Etcd-Index + 1` (etcd had no event for the key up to there
+//!   when the watch began), so a quiet key on a busy cluster does not fall out
+//!   of etcd's 1000-event history; the wait is re-issued at once, or after a
+//!   backoff when the empty answer came within a second (no server should
+//!   keep a client polling without a pause);
+//! - the long-poll timeout re-issues the wait at the same index, at once;
 //! - a transient failure (no answer, a 5xx, every endpoint failing) re-issues the
 //!   wait at the same index after a backoff (100 ms doubling to 5 s); the
 //!   endpoint pool moves it to the next endpoint;
 //! - errorCode 401 (etcd keeps only the last 1000 events) makes it read the
-//!   watched key (recursively for a recursive watch, with a quorum read so that
-//!   a lagging member cannot answer), emit a [`WatchEvent::Resync`] carrying
+//!   watched key (recursively for a recursive watch, with a quorum read so
+//!   that a lagging member cannot answer; after a backoff when no wait has
+//!   worked since the last resync, so a cluster making over 1000 changes within
+//!   a round trip is not read in a loop), emit a [`WatchEvent::Resync`] carrying
 //!   that state and its index, and continue from that index + 1; a snapshot
 //!   older than what the watch already covers is read again after a backoff,
 //!   so a watch never goes back in time;
@@ -58,7 +65,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorCode};
 use crate::machine::{self, Machine};
-use crate::ops::keys::{self, WaitOutcome};
+use crate::ops::keys::{self, wait_after_idle, WaitOutcome};
 use crate::recipes::{is_poll_timeout, Backoff};
 use crate::response::KeysResponse;
 
@@ -169,6 +176,11 @@ pub struct Watcher {
     /// Events decided but not yet handed out.
     pending: VecDeque<WatchEvent>,
     backoff: Backoff,
+    /// When the request in flight (or the last one) was sent.
+    sent: Option<Instant>,
+    /// No wait has worked since the last resync: a 401 now is read again only
+    /// after a pause.
+    resynced: bool,
     state: State,
 }
 
@@ -183,6 +195,8 @@ impl Watcher {
             last_reported: None,
             pending: VecDeque::new(),
             backoff: Backoff::up_to(BACKOFF_MAX),
+            sent: None,
+            resynced: false,
             state: State::Ready {
                 not_before: None,
                 resync: false,
@@ -283,6 +297,7 @@ impl Watcher {
             }
         };
         self.state = State::InFlight(in_flight);
+        self.sent = Some(now);
         Step::Send(request)
     }
 
@@ -317,10 +332,26 @@ impl Watcher {
         match outcome {
             Outcome::CurrentIndex(Ok(index)) => {
                 self.succeeded();
-                self.next_index = Some(index + 1);
+                self.next_index = Some(index.saturating_add(1));
             }
-            Outcome::Wait(Ok(WaitOutcome::Idle { .. })) => self.succeeded(),
+            Outcome::Wait(Ok(WaitOutcome::Idle { cluster })) => {
+                self.resynced = false;
+                self.next_index = self.next_index.map(|n| wait_after_idle(n, &cluster));
+                match self
+                    .sent
+                    .and_then(|sent| self.backoff.after_idle(sent, now))
+                {
+                    Some(at) => {
+                        self.state = State::Ready {
+                            not_before: Some(at),
+                            resync: false,
+                        }
+                    }
+                    None => self.succeeded(),
+                }
+            }
             Outcome::Wait(Ok(WaitOutcome::Event(event))) => {
+                self.resynced = false;
                 self.succeeded();
                 let index = event.node.modified_index;
                 if index < self.next_index.unwrap_or(0)
@@ -330,7 +361,7 @@ impl Watcher {
                     // for): never report twice.
                     return Ok(());
                 }
-                self.next_index = Some(index + 1);
+                self.next_index = Some(index.saturating_add(1));
                 self.last_reported = Some(index);
                 self.pending.push_back(WatchEvent::Change(event));
             }
@@ -363,12 +394,15 @@ impl Watcher {
                     self.back_off(now);
                     return Ok(());
                 }
-                self.succeeded();
+                // The backoff is not reset: only a wait that works is progress
+                // (a cluster past the history again by the next wait is read
+                // again after a longer pause).
+                self.resynced = true;
                 self.state = State::Ready {
                     not_before: None,
                     resync: false,
                 };
-                self.next_index = Some(index + 1);
+                self.next_index = Some(index.saturating_add(1));
                 self.last_reported = Some(index);
                 self.pending
                     .push_back(WatchEvent::Resync { snapshot, index });
@@ -393,7 +427,7 @@ impl Watcher {
     fn failure(&mut self, err: Error, now: Instant) {
         if err.code() == Some(ErrorCode::EventIndexCleared) && self.resync {
             self.state = State::Ready {
-                not_before: None,
+                not_before: self.resynced.then(|| self.backoff.after(now)),
                 resync: true,
             };
             return;

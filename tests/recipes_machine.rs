@@ -1189,7 +1189,8 @@ fn a_member_behind_the_others_never_makes_a_campaign_spin() {
 }
 
 #[test]
-fn a_wait_behind_a_key_older_than_the_history_starts_from_the_read_and_a_refusal_is_paced() {
+fn a_wait_behind_a_key_older_than_the_history_starts_from_the_read_and_refusals_and_empty_answers_are_paced(
+) {
     // The holder's key last changed over 1000 events ago (etcd keeps 1000): a
     // wait from its modifiedIndex + 1 is refused with errorCode 401, and a
     // machine that then read and waited from the same index again spun, unpaced,
@@ -1243,19 +1244,36 @@ fn a_wait_behind_a_key_older_than_the_history_starts_from_the_read_and_a_refusal
         };
         assert!(model.run(&request, t).is_none(), "{name}: refused or ended");
 
-        // An idle poll that etcd started at a later index moves the wait on.
-        let idle = WaitOutcome::Idle {
-            cluster: ClusterInfo {
-                etcd_index: Some(read_at + 50),
-                ..ClusterInfo::default()
-            },
+        // An idle poll that etcd started at a later index, ended after 5 s,
+        // moves the wait on, at once.
+        let idle = |at| {
+            Outcome::Wait(Ok(WaitOutcome::Idle {
+                cluster: ClusterInfo {
+                    etcd_index: Some(at),
+                    ..ClusterInfo::default()
+                },
+            }))
         };
-        handle(&mut m, Outcome::Wait(Ok(idle)), t).unwrap();
-        let Polled::Send(Request::Wait { wait: again, .. }) = poll(&mut m, t, t) else {
+        let t1 = t + Duration::from_secs(5);
+        handle(&mut m, idle(read_at + 50), t1).unwrap();
+        let Polled::Send(Request::Wait { wait: again, .. }) = poll(&mut m, t1, t) else {
             panic!("{name}: no wait after the idle poll");
         };
         assert_eq!(again.index(), Some(read_at + 51), "{name}");
         assert_eq!(again.key(), wait.key(), "{name}");
+
+        // An empty answer at once (etcd gives none; a server that did would
+        // be polled without end): the next wait comes after a pause, from the
+        // same index when the answer's is older.
+        handle(&mut m, idle(read_at), t1).unwrap();
+        let Polled::Sleep(at) = poll(&mut m, t1, t) else {
+            panic!("{name}: waited again at once after an empty answer at once");
+        };
+        assert!(at >= t1 + Duration::from_millis(100), "{name}");
+        let Polled::Send(Request::Wait { wait: again, .. }) = poll(&mut m, at, t) else {
+            panic!("{name}: no wait after the pause");
+        };
+        assert_eq!(again.index(), Some(read_at + 51), "{name}");
 
         // A wait refused anyway (as one from the key's own index is): a pause,
         // then a read.
@@ -1263,19 +1281,19 @@ fn a_wait_behind_a_key_older_than_the_history_starts_from_the_read_and_a_refusal
             wait: Wait::new(wait.key()).wait_index(2),
             timeout: Duration::from_secs(1),
         };
-        let refused = model.run(&old, t).expect("refused at once");
+        let refused = model.run(&old, at).expect("refused at once");
         assert!(
             matches!(&refused, Outcome::Wait(Err(e)) if e.is_event_index_cleared()),
             "{name}: {refused:?}"
         );
-        handle(&mut m, refused, t).unwrap();
-        let Polled::Sleep(at) = poll(&mut m, t, t) else {
+        handle(&mut m, refused, at).unwrap();
+        let Polled::Sleep(until) = poll(&mut m, at, t) else {
             panic!("{name}: a refused wait read again at once");
         };
-        assert!(at >= t + Duration::from_millis(100), "{name}");
+        assert!(until >= at + Duration::from_millis(100), "{name}");
         assert!(
             matches!(
-                poll(&mut m, at, t),
+                poll(&mut m, until, t),
                 Polled::Send(Request::Keys(KeysRequest::Get(_)))
             ),
             "{name}: no read after the pause"

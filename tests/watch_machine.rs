@@ -110,11 +110,138 @@ fn an_empty_answer_or_a_poll_timeout_re_issues_at_once_at_the_same_index() {
     let t = Instant::now();
     let mut w = Watcher::new("/k", false).from_index(5);
     expect_wait(&mut w, t, 5, false);
-    w.handle(idle(), t).unwrap();
-    expect_wait(&mut w, t, 5, false);
-    w.handle(wait_err(transport(TransportErrorKind::Timeout)), t)
+    let t1 = ms(t, 30_000);
+    w.handle(idle(), t1).unwrap();
+    expect_wait(&mut w, t1, 5, false);
+    let t2 = ms(t, 60_000);
+    w.handle(wait_err(transport(TransportErrorKind::Timeout)), t2)
         .unwrap();
+    expect_wait(&mut w, t2, 5, false);
+}
+
+fn idle_at(index: u64) -> Outcome {
+    Outcome::Wait(Ok(WaitOutcome::Idle {
+        cluster: ClusterInfo {
+            etcd_index: Some(index),
+            ..ClusterInfo::default()
+        },
+    }))
+}
+
+#[test]
+fn an_empty_answer_moves_the_wait_on_to_where_etcd_began_it() {
+    // etcd had no event for the key from the wait's index up to the index it
+    // began the watch at (X-Etcd-Index): the next wait starts after that, so
+    // a quiet key on a busy cluster never falls out of the 1000-event history
+    // (which made the watch resync, or end without resync).
+    let t = Instant::now();
+    let mut w = Watcher::new("/k", false).from_index(5);
     expect_wait(&mut w, t, 5, false);
+    let t1 = ms(t, 30_000);
+    w.handle(idle_at(5000), t1).unwrap();
+    expect_wait(&mut w, t1, 5001, false);
+    // Never backwards (a member behind the others answering next).
+    let t2 = ms(t, 60_000);
+    w.handle(idle_at(4000), t2).unwrap();
+    expect_wait(&mut w, t2, 5001, false);
+    // An event after it is reported.
+    w.handle(change("/k", 5001), t2).unwrap();
+    expect_change(&mut w, t2, 5001);
+    expect_wait(&mut w, t2, 5002, false);
+}
+
+#[test]
+fn empty_answers_at_once_are_paced() {
+    // etcd ends an idle wait only when it drops the watch; a server answering
+    // every wait at once with nothing gets the backoff, not a loop.
+    let t = Instant::now();
+    let mut w = Watcher::new("/k", false).from_index(5);
+    expect_wait(&mut w, t, 5, false);
+    w.handle(idle_at(7), ms(t, 10)).unwrap();
+    assert!(matches!(w.poll(ms(t, 10)), Step::SleepUntil(at) if at == ms(t, 110)));
+    expect_wait(&mut w, ms(t, 110), 8, false);
+    w.handle(idle_at(7), ms(t, 120)).unwrap();
+    assert!(matches!(w.poll(ms(t, 120)), Step::SleepUntil(at) if at == ms(t, 320)));
+    expect_wait(&mut w, ms(t, 320), 8, false);
+    // An event resets the backoff.
+    w.handle(change("/k", 9), ms(t, 330)).unwrap();
+    expect_change(&mut w, ms(t, 330), 9);
+    expect_wait(&mut w, ms(t, 330), 10, false);
+    w.handle(idle_at(9), ms(t, 340)).unwrap();
+    assert!(matches!(w.poll(ms(t, 340)), Step::SleepUntil(at) if at == ms(t, 440)));
+}
+
+#[test]
+fn a_history_cleared_again_right_after_a_resync_is_read_again_after_a_pause() {
+    // A cluster making over 1000 changes in a round trip: the wait after a
+    // resync is refused again. The next snapshot comes after a backoff that
+    // grows until a wait works, not at once, round after round.
+    let t = Instant::now();
+    let mut w = Watcher::new("/k", false).from_index(10);
+    let snapshot = |index: u64| {
+        let body = r#"{"action":"get","node":{"key":"/k","value":"v","modifiedIndex":3,"createdIndex":3}}"#;
+        Outcome::Snapshot(parse_keys(&response(200, index, body)).map(Box::new))
+    };
+    expect_wait(&mut w, t, 10, false);
+    // The first refusal: read at once.
+    w.handle(wait_err(etcd_error(401, 400, 2000)), t).unwrap();
+    assert!(matches!(w.poll(t), Step::Send(Request::Snapshot(_))));
+    w.handle(snapshot(2000), t).unwrap();
+    assert!(matches!(
+        w.poll(t),
+        Step::Emit(WatchEvent::Resync { index: 2000, .. })
+    ));
+    expect_wait(&mut w, t, 2001, false);
+    // Refused again before any wait worked: after 100 ms, then 200 ms.
+    w.handle(wait_err(etcd_error(401, 400, 3100)), t).unwrap();
+    assert!(matches!(w.poll(t), Step::SleepUntil(at) if at == ms(t, 100)));
+    assert!(matches!(
+        w.poll(ms(t, 100)),
+        Step::Send(Request::Snapshot(_))
+    ));
+    w.handle(snapshot(3100), ms(t, 100)).unwrap();
+    assert!(matches!(
+        w.poll(ms(t, 100)),
+        Step::Emit(WatchEvent::Resync { index: 3100, .. })
+    ));
+    expect_wait(&mut w, ms(t, 100), 3101, false);
+    w.handle(wait_err(etcd_error(401, 400, 4200)), ms(t, 100))
+        .unwrap();
+    assert!(matches!(w.poll(ms(t, 100)), Step::SleepUntil(at) if at == ms(t, 300)));
+    // Once a wait works, a later refusal is read at once again.
+    assert!(matches!(
+        w.poll(ms(t, 300)),
+        Step::Send(Request::Snapshot(_))
+    ));
+    w.handle(snapshot(4200), ms(t, 300)).unwrap();
+    assert!(matches!(
+        w.poll(ms(t, 300)),
+        Step::Emit(WatchEvent::Resync { .. })
+    ));
+    expect_wait(&mut w, ms(t, 300), 4201, false);
+    w.handle(change("/k", 4201), ms(t, 300)).unwrap();
+    expect_change(&mut w, ms(t, 300), 4201);
+    expect_wait(&mut w, ms(t, 300), 4202, false);
+    w.handle(wait_err(etcd_error(401, 400, 6000)), ms(t, 300))
+        .unwrap();
+    assert!(matches!(
+        w.poll(ms(t, 300)),
+        Step::Send(Request::Snapshot(_))
+    ));
+}
+
+#[test]
+fn indexes_at_the_top_of_the_range_end_nothing_in_a_panic() {
+    let t = Instant::now();
+    let mut w = Watcher::new("/k", false);
+    assert!(matches!(w.poll(t), Step::Send(Request::CurrentIndex(_))));
+    w.handle(Outcome::CurrentIndex(Ok(u64::MAX)), t).unwrap();
+    expect_wait(&mut w, t, u64::MAX, false);
+    w.handle(change("/k", u64::MAX), t).unwrap();
+    expect_change(&mut w, t, u64::MAX);
+    expect_wait(&mut w, t, u64::MAX, false);
+    w.handle(idle_at(u64::MAX), ms(t, 30_000)).unwrap();
+    expect_wait(&mut w, ms(t, 30_000), u64::MAX, false);
 }
 
 #[test]

@@ -231,7 +231,7 @@ macro_rules! observe_api {
                     Ok(v) => v,
                     Err(e) => return Some(Err(e)),
                 };
-                let watch = self.client.watch(&self.key).from_index(index + 1).start()$($aw)*;
+                let watch = self.client.watch(&self.key).from_index(index.saturating_add(1)).start()$($aw)*;
                 self.watch = match watch {
                     Ok(watch) => Some(watch),
                     Err(e) => return Some(Err(e)),

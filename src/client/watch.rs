@@ -96,7 +96,10 @@ impl<T: Transport> WatchOptions<Client<T>> {
     pub fn start(self) -> Result<Watch<Client<T>>, Error> {
         let from = match self.from_index {
             Some(index) => index,
-            None => self.client.execute(&start_index(&self.key))? + 1,
+            None => self
+                .client
+                .execute(&start_index(&self.key))?
+                .saturating_add(1),
         };
         Ok(self.into_watch(from))
     }
@@ -111,7 +114,11 @@ impl<T: AsyncTransport> WatchOptions<AsyncClient<T>> {
     pub async fn start(self) -> Result<Watch<AsyncClient<T>>, Error> {
         let from = match self.from_index {
             Some(index) => index,
-            None => self.client.execute(&start_index(&self.key)).await? + 1,
+            None => self
+                .client
+                .execute(&start_index(&self.key))
+                .await?
+                .saturating_add(1),
         };
         Ok(self.into_watch(from))
     }

@@ -23,13 +23,12 @@
 use std::time::{Duration, Instant};
 
 use super::{
-    is_poll_timeout, is_transient, later, wait_after_idle, wait_after_read, Backoff, KeysRequest,
-    Outcome, Request, MAX_POLL,
+    is_poll_timeout, is_transient, later, Backoff, KeysRequest, Outcome, Request, MAX_POLL,
 };
 use crate::error::Error;
 use crate::machine::{Machine, Step};
 use crate::ops::check_ttl;
-use crate::ops::keys::{self, WaitOutcome};
+use crate::ops::keys::{self, wait_after_idle, wait_after_read, WaitOutcome};
 
 /// What the driver must do next.
 #[derive(Debug)]
@@ -273,9 +272,12 @@ impl LeaderMachine {
             }
             // An idle poll, or one that ran its course: wait again.
             (Phase::Wait { index }, Outcome::Wait(Ok(WaitOutcome::Idle { cluster }))) => {
-                ready(Phase::Wait {
-                    index: wait_after_idle(index, &cluster),
-                })
+                State::Ready {
+                    phase: Phase::Wait {
+                        index: wait_after_idle(index, &cluster),
+                    },
+                    not_before: self.backoff.after_idle(sent, now),
+                }
             }
             (Phase::Wait { .. }, Outcome::Wait(Err(e))) if is_poll_timeout(&e) => ready(phase),
             // More than etcd's 1000 events since the read: read again, after a

@@ -21,7 +21,7 @@ use crate::endpoint::Endpoint;
 use crate::error::Error;
 use crate::ops::keys::{self, WaitOutcome};
 use crate::ops::Operation;
-use crate::response::{ClusterInfo, KeysResponse};
+use crate::response::KeysResponse;
 
 /// A keys request a recipe needs run (any of them answers with a
 /// [`KeysResponse`]).
@@ -144,24 +144,8 @@ pub(crate) fn is_poll_timeout(err: &Error) -> bool {
     matches!(err, Error::Transport { source, .. } if source.kind() == crate::TransportErrorKind::Timeout)
 }
 
-/// The index a wait for the next change of a key starts from, after a read
-/// that showed it at `modified` (its `modifiedIndex`) with the store at
-/// `cluster.etcd_index`: past both. Nothing can have changed the key between
-/// its `modifiedIndex` and the read, and a wait from an index more than
-/// etcd's 1000 events old is refused (errorCode 401), however recent the read.
-pub(crate) fn wait_after_read(modified: u64, cluster: &ClusterInfo) -> u64 {
-    modified
-        .max(cluster.etcd_index.unwrap_or(0))
-        .saturating_add(1)
-}
-
-/// The index to wait from again after a poll from `index` that etcd ended
-/// without an event: no event at or after `index` was in its history when
-/// the wait started (the answer's `etcd_index`), so the next wait starts past
-/// that, and does not fall out of the history while nothing changes the key.
-pub(crate) fn wait_after_idle(index: u64, cluster: &ClusterInfo) -> u64 {
-    index.max(cluster.etcd_index.map_or(0, |i| i.saturating_add(1)))
-}
+/// An idle poll answered sooner than this is paced (see [`Backoff::after_idle`]).
+pub(crate) const QUICK_IDLE: Duration = Duration::from_secs(1);
 
 /// First and largest pause after a transient failure.
 pub(crate) const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -196,6 +180,15 @@ impl Backoff {
     /// The pause the next failure will take.
     pub(crate) fn next(&self) -> Duration {
         self.next
+    }
+
+    /// After an empty answer (an idle poll) to a wait sent at `sent`: none if
+    /// the wait lasted [`QUICK_IDLE`] or more (poll again at once), else a
+    /// pause. etcd ends an idle wait only when it drops the watch; a server
+    /// that answered every wait at once with nothing would otherwise be polled
+    /// again and again without a pause.
+    pub(crate) fn after_idle(&mut self, sent: Instant, now: Instant) -> Option<Instant> {
+        (now.saturating_duration_since(sent) < QUICK_IDLE).then(|| self.after(now))
     }
 
     /// A success: the next failure pauses `min` again.

@@ -42,6 +42,7 @@ mod tree;
 mod write;
 
 pub use no_value::{NoValueOnSuccess, Write};
+pub(crate) use read::{wait_after_idle, wait_after_read};
 pub use read::{CurrentIndex, Get, Wait, WaitOutcome};
 pub use tree::{CreateDir, CreateInOrder, Delete, UpdateDir};
 pub use write::{CompareAndSwap, Create, Refresh, Set, Update};

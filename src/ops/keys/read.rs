@@ -177,13 +177,33 @@ pub enum WaitOutcome {
     /// A change.
     Event(Box<KeysResponse>),
     /// etcd ended the poll without an event (a 200 with an empty body: an idle
-    /// watch closed, or the long-poll timeout). Poll again at the same index; if
-    /// no index was given, from `cluster.etcd_index + 1`, so that nothing is
-    /// missed in between.
+    /// watch closed, or the long-poll timeout). Poll again from
+    /// `cluster.etcd_index + 1`, or from the index given if that is later:
+    /// etcd found no event from that index up to `etcd_index` when the watch
+    /// began, so nothing is missed in between.
     Idle {
         /// The headers: `etcd_index` is the store index when the watch started.
         cluster: ClusterInfo,
     },
+}
+
+/// The index a wait for the next change of a key starts from, after a read
+/// that showed it at `modified` (its `modifiedIndex`) with the store at
+/// `cluster.etcd_index`: past both. Nothing can have changed the key between
+/// its `modifiedIndex` and the read, and a wait from an index more than
+/// etcd's 1000 events old is refused (errorCode 401), however recent the read.
+pub(crate) fn wait_after_read(modified: u64, cluster: &ClusterInfo) -> u64 {
+    modified
+        .max(cluster.etcd_index.unwrap_or(0))
+        .saturating_add(1)
+}
+
+/// The index to wait from again after a poll from `index` that etcd ended
+/// without an event: no event at or after `index` was in its history when
+/// the wait started (the answer's `etcd_index`), so the next wait starts past
+/// that, and does not fall out of the history while nothing changes the key.
+pub(crate) fn wait_after_idle(index: u64, cluster: &ClusterInfo) -> u64 {
+    index.max(cluster.etcd_index.map_or(0, |i| i.saturating_add(1)))
 }
 
 /// One long poll for the next change of a key (or, with `recursive`, of anything

@@ -3,14 +3,13 @@
 use std::time::{Duration, Instant};
 
 use super::super::{
-    is_poll_timeout, is_transient, later, renew_interval, wait_after_idle, wait_after_read,
-    Backoff, KeysRequest, Outcome, Request, MAX_POLL,
+    is_poll_timeout, is_transient, later, renew_interval, Backoff, KeysRequest, Outcome, Request,
+    MAX_POLL,
 };
 use super::{Held, LockStep};
 use crate::error::Error;
-use crate::machine::{Machine, Step};
 use crate::ops::check_ttl;
-use crate::ops::keys::{self, WaitOutcome};
+use crate::ops::keys::{self, wait_after_idle, wait_after_read, WaitOutcome};
 use crate::response::{KeysResponse, Node};
 
 /// What the machine does next, once ready.
@@ -440,10 +439,13 @@ impl LockMachine {
             // An idle poll, or one that ran its course: poll() decides what is
             // next (the same wait, a refresh, or giving up).
             (Phase::Wait { pred, index }, Outcome::Wait(Ok(WaitOutcome::Idle { cluster }))) => {
-                ready(Phase::Wait {
-                    pred,
-                    index: wait_after_idle(index, &cluster),
-                })
+                State::Ready {
+                    phase: Phase::Wait {
+                        pred,
+                        index: wait_after_idle(index, &cluster),
+                    },
+                    not_before: self.backoff.after_idle(sent, now),
+                }
             }
             (p @ Phase::Wait { .. }, Outcome::Wait(Err(e))) if is_poll_timeout(&e) => ready(p),
             // More than etcd's 1000 events since the listing: list again, after
@@ -494,26 +496,5 @@ impl LockMachine {
             }
         };
         Ok(())
-    }
-}
-
-impl Machine for LockMachine {
-    crate::recipes::recipe_machine_types!();
-    /// The lock, once held; `Ok(None)` when a non-blocking attempt found it
-    /// held by another or the deadline passed.
-    type Output = Result<Option<Held>, Error>;
-
-    fn poll(&mut self, now: Instant) -> Step<Request, (), Self::Output> {
-        match LockMachine::poll(self, now) {
-            LockStep::Send(request) => Step::Send(request),
-            LockStep::SleepUntil(at) => Step::SleepUntil(at),
-            LockStep::Acquired(held) => Step::Done(Ok(Some(held))),
-            LockStep::NotAcquired | LockStep::TimedOut => Step::Done(Ok(None)),
-            LockStep::Failed(e) => Step::Done(Err(e)),
-        }
-    }
-
-    fn handle(&mut self, outcome: Outcome, now: Instant) -> Result<(), Error> {
-        LockMachine::handle(self, outcome, now)
     }
 }

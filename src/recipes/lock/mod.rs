@@ -43,9 +43,10 @@ mod machine;
 
 pub use machine::LockMachine;
 
-use super::Request;
+use super::{Outcome, Request};
 use crate::error::Error;
 use crate::key;
+use crate::machine::{Machine, Step};
 use crate::response::{KeysResponse, Node};
 
 /// Where locks live (python-etcd's `lock_prefix`).
@@ -140,5 +141,26 @@ impl Lapses {
         }
         self.0 += 1;
         true
+    }
+}
+
+impl Machine for LockMachine {
+    crate::recipes::recipe_machine_types!();
+    /// The lock, once held; `Ok(None)` when a non-blocking attempt found it
+    /// held by another or the deadline passed.
+    type Output = Result<Option<Held>, Error>;
+
+    fn poll(&mut self, now: Instant) -> Step<Request, (), Self::Output> {
+        match LockMachine::poll(self, now) {
+            LockStep::Send(request) => Step::Send(request),
+            LockStep::SleepUntil(at) => Step::SleepUntil(at),
+            LockStep::Acquired(held) => Step::Done(Ok(Some(held))),
+            LockStep::NotAcquired | LockStep::TimedOut => Step::Done(Ok(None)),
+            LockStep::Failed(e) => Step::Done(Err(e)),
+        }
+    }
+
+    fn handle(&mut self, outcome: Outcome, now: Instant) -> Result<(), Error> {
+        LockMachine::handle(self, outcome, now)
     }
 }
