@@ -2,7 +2,9 @@
 //! driven by arbitrary writes, outcomes, faults and time steps.
 //!
 //! Every answer is an HTTP response parsed by the operation's real parser (or a
-//! transport failure), as a client would hand it over. Faults: idle polls,
+//! transport failure), as a client would hand it over. Faults: idle polls
+//! (with etcd's `X-Etcd-Index`: the index the watch began at, before any
+//! matching event it would have answered with),
 //! long-poll timeouts, refused connections, 5xx pages, undecodable bodies,
 //! errorCode 401 (the model keeps a small history window), replays of events
 //! older than asked for (a lagging member), stale snapshots, abandoned requests
@@ -173,6 +175,26 @@ impl Harness {
         get.parse(r).map(Box::new)
     }
 
+    /// The `X-Etcd-Index` of an empty answer to `request`, as etcd gives it:
+    /// the store index its watch began at. A wait that found a matching event
+    /// at or after its index by then answers with it, so it began before the
+    /// first such event; `back` steps further back (a member behind the others
+    /// began it at its own, older index).
+    fn idle_index(&self, request: &Request, back: u8) -> u64 {
+        let h = &self.history;
+        let Request::Wait(wait) = request else {
+            return h.index;
+        };
+        let from = wait.index().unwrap_or(h.index + 1);
+        let latest = h
+            .events
+            .iter()
+            .find(|e| e.index >= from && matches(self.key, self.recursive, e.key))
+            .map_or(h.index, |e| e.index - 1)
+            .min(h.index);
+        latest.saturating_sub(u64::from(back % 4))
+    }
+
     /// A fault (or a faithful answer) for the request in flight, chosen by `b`.
     fn outcome(&mut self, request: &Request, b: &mut Bytes) -> Option<Outcome> {
         let choice = b.byte();
@@ -189,7 +211,7 @@ impl Harness {
         };
         Some(match choice % 16 {
             0..=6 => return self.answer(request),
-            7 => parsed(response(200, index, "")),
+            7 => parsed(response(200, self.idle_index(request, b.byte()), "")),
             8 => failure(transport(TransportErrorKind::Timeout)),
             9 => failure(transport(TransportErrorKind::Connect)),
             10 => parsed(response(502, index, "<html>bad gateway</html>")),
@@ -215,7 +237,7 @@ impl Harness {
                             });
                         match old {
                             Some(e) => parsed(response(200, index, &event_json(e))),
-                            None => parsed(response(200, index, "")),
+                            None => parsed(response(200, self.idle_index(request, b.byte()), "")),
                         }
                     }
                     // A lagging member answers a snapshot from an older index.
