@@ -24,7 +24,11 @@
 //!   that a lagging member cannot answer; after a backoff when no wait has
 //!   worked since the last resync, so a cluster making over 1000 changes within
 //!   a round trip is not read in a loop), emit a [`WatchEvent::Resync`] carrying
-//!   that state and its index, and continue from that index + 1; a snapshot
+//!   that state and its index, and continue from that index + 1 (a
+//!   non-recursive watch whose key exists, unchanged since the index the
+//!   refused wait asked for, lost nothing: it continues without a resync, so
+//!   a quiet key on a busy cluster is not resynced after each long-poll
+//!   timeout); a snapshot
 //!   older than what the watch already covers is read again after a backoff,
 //!   so a watch never goes back in time;
 //! - an event at or below the last index reported is dropped, so nothing is
@@ -77,7 +81,8 @@ pub enum WatchEvent {
     /// The watcher fell more than etcd's 1000 events behind (errorCode 401): the
     /// changes in between are lost, and this is the watched key's state instead
     /// (`None` if it does not exist), read at `index`. Changes after `index`
-    /// follow.
+    /// follow. (A non-recursive watch whose key is there, unchanged since the
+    /// index it waited from, lost nothing and reports no resync.)
     Resync {
         /// The key's state (recursive for a recursive watch), or `None`.
         snapshot: Option<Box<KeysResponse>>,
@@ -402,10 +407,22 @@ impl Watcher {
                     not_before: None,
                     resync: false,
                 };
+                // A key that exists and was last changed before the index the
+                // refused wait asked for has had no event since (every change
+                // but a TTL refresh is an event, and each moves its
+                // modifiedIndex): nothing was lost, so there is nothing to
+                // report. A recursive watch cannot tell (a deleted child leaves
+                // no trace).
+                let unchanged = !self.recursive
+                    && snapshot
+                        .as_ref()
+                        .is_some_and(|s| s.node.modified_index < self.next_index.unwrap_or(0));
                 self.next_index = Some(index.saturating_add(1));
-                self.last_reported = Some(index);
-                self.pending
-                    .push_back(WatchEvent::Resync { snapshot, index });
+                if !unchanged {
+                    self.last_reported = Some(index);
+                    self.pending
+                        .push_back(WatchEvent::Resync { snapshot, index });
+                }
             }
             Outcome::CurrentIndex(Err(e)) | Outcome::Wait(Err(e)) => self.failure(e, now),
         }

@@ -177,12 +177,12 @@ fn a_history_cleared_again_right_after_a_resync_is_read_again_after_a_pause() {
     // resync is refused again. The next snapshot comes after a backoff that
     // grows until a wait works, not at once, round after round.
     let t = Instant::now();
-    let mut w = Watcher::new("/k", false).from_index(10);
+    let mut w = Watcher::new("/k", true).from_index(10);
     let snapshot = |index: u64| {
         let body = r#"{"action":"get","node":{"key":"/k","value":"v","modifiedIndex":3,"createdIndex":3}}"#;
         Outcome::Snapshot(parse_keys(&response(200, index, body)).map(Box::new))
     };
-    expect_wait(&mut w, t, 10, false);
+    expect_wait(&mut w, t, 10, true);
     // The first refusal: read at once.
     w.handle(wait_err(etcd_error(401, 400, 2000)), t).unwrap();
     assert!(matches!(w.poll(t), Step::Send(Request::Snapshot(_))));
@@ -191,7 +191,7 @@ fn a_history_cleared_again_right_after_a_resync_is_read_again_after_a_pause() {
         w.poll(t),
         Step::Emit(WatchEvent::Resync { index: 2000, .. })
     ));
-    expect_wait(&mut w, t, 2001, false);
+    expect_wait(&mut w, t, 2001, true);
     // Refused again before any wait worked: after 100 ms, then 200 ms.
     w.handle(wait_err(etcd_error(401, 400, 3100)), t).unwrap();
     assert!(matches!(w.poll(t), Step::SleepUntil(at) if at == ms(t, 100)));
@@ -204,7 +204,7 @@ fn a_history_cleared_again_right_after_a_resync_is_read_again_after_a_pause() {
         w.poll(ms(t, 100)),
         Step::Emit(WatchEvent::Resync { index: 3100, .. })
     ));
-    expect_wait(&mut w, ms(t, 100), 3101, false);
+    expect_wait(&mut w, ms(t, 100), 3101, true);
     w.handle(wait_err(etcd_error(401, 400, 4200)), ms(t, 100))
         .unwrap();
     assert!(matches!(w.poll(ms(t, 100)), Step::SleepUntil(at) if at == ms(t, 300)));
@@ -218,15 +218,90 @@ fn a_history_cleared_again_right_after_a_resync_is_read_again_after_a_pause() {
         w.poll(ms(t, 300)),
         Step::Emit(WatchEvent::Resync { .. })
     ));
-    expect_wait(&mut w, ms(t, 300), 4201, false);
+    expect_wait(&mut w, ms(t, 300), 4201, true);
     w.handle(change("/k", 4201), ms(t, 300)).unwrap();
     expect_change(&mut w, ms(t, 300), 4201);
-    expect_wait(&mut w, ms(t, 300), 4202, false);
+    expect_wait(&mut w, ms(t, 300), 4202, true);
     w.handle(wait_err(etcd_error(401, 400, 6000)), ms(t, 300))
         .unwrap();
     assert!(matches!(
         w.poll(ms(t, 300)),
         Step::Send(Request::Snapshot(_))
+    ));
+}
+
+#[test]
+fn a_key_unchanged_since_the_refused_wait_is_followed_without_a_resync() {
+    // A quiet key on a busy cluster: the wait after a long-poll timeout is
+    // refused (401). The key is there, last changed before the index the wait
+    // asked for, so no event was lost: no resync, and the watch goes on from
+    // the snapshot's index.
+    let t = Instant::now();
+    let got = |modified: u64, at: u64| {
+        let body = format!(
+            r#"{{"action":"get","node":{{"key":"/k","value":"v","modifiedIndex":{modified},"createdIndex":3}}}}"#
+        );
+        Outcome::Snapshot(parse_keys(&response(200, at, &body)).map(Box::new))
+    };
+    let mut w = Watcher::new("/k", false).from_index(10);
+    expect_wait(&mut w, t, 10, false);
+    w.handle(
+        wait_err(transport(TransportErrorKind::Timeout)),
+        ms(t, 60_000),
+    )
+    .unwrap();
+    expect_wait(&mut w, ms(t, 60_000), 10, false);
+    w.handle(wait_err(etcd_error(401, 400, 2000)), ms(t, 60_000))
+        .unwrap();
+    assert!(matches!(
+        w.poll(ms(t, 60_000)),
+        Step::Send(Request::Snapshot(_))
+    ));
+    w.handle(got(9, 2000), ms(t, 60_000)).unwrap();
+    expect_wait(&mut w, ms(t, 60_000), 2001, false);
+    w.handle(change("/k", 2005), ms(t, 60_000)).unwrap();
+    expect_change(&mut w, ms(t, 60_000), 2005);
+
+    // Changed at or after the index waited from: a change may be lost.
+    let mut w = Watcher::new("/k", false).from_index(10);
+    expect_wait(&mut w, t, 10, false);
+    w.handle(wait_err(etcd_error(401, 400, 2000)), t).unwrap();
+    assert!(matches!(w.poll(t), Step::Send(Request::Snapshot(_))));
+    w.handle(got(10, 2000), t).unwrap();
+    assert!(matches!(
+        w.poll(t),
+        Step::Emit(WatchEvent::Resync {
+            index: 2000,
+            snapshot: Some(_)
+        })
+    ));
+    expect_wait(&mut w, t, 2001, false);
+
+    // Gone: it may have been created and deleted in between.
+    let mut w = Watcher::new("/k", false).from_index(10);
+    expect_wait(&mut w, t, 10, false);
+    w.handle(wait_err(etcd_error(401, 400, 2000)), t).unwrap();
+    assert!(matches!(w.poll(t), Step::Send(Request::Snapshot(_))));
+    w.handle(Outcome::Snapshot(Err(etcd_error(100, 404, 2000))), t)
+        .unwrap();
+    assert!(matches!(
+        w.poll(t),
+        Step::Emit(WatchEvent::Resync {
+            index: 2000,
+            snapshot: None
+        })
+    ));
+
+    // A recursive watch cannot tell (a child deleted in between leaves no
+    // trace): it resyncs.
+    let mut w = Watcher::new("/k", true).from_index(10);
+    expect_wait(&mut w, t, 10, true);
+    w.handle(wait_err(etcd_error(401, 400, 2000)), t).unwrap();
+    assert!(matches!(w.poll(t), Step::Send(Request::Snapshot(_))));
+    w.handle(got(9, 2000), t).unwrap();
+    assert!(matches!(
+        w.poll(t),
+        Step::Emit(WatchEvent::Resync { index: 2000, .. })
     ));
 }
 
