@@ -517,6 +517,71 @@ fn without_resync_a_cleared_history_ends_the_watch() {
 }
 
 #[test]
+fn without_resync_a_later_wait_refused_on_an_unchanged_key_goes_on() {
+    // etcdctl's watch (this crate's CLI) has no resync: a 401 ends it. Its
+    // first wait from an index etcd has dropped still fails at once (above).
+    // A later one, refused only because a long-poll timeout left the watch
+    // without a wait on a busy cluster, reads the key: unchanged, nothing was
+    // lost and the watch goes on; changed, the 401 ends it as before.
+    let t = Instant::now();
+    let got = |modified: u64, at: u64| {
+        let body = format!(
+            r#"{{"action":"get","node":{{"key":"/k","value":"v","modifiedIndex":{modified},"createdIndex":3}}}}"#
+        );
+        Outcome::Snapshot(parse_keys(&response(200, at, &body)).map(Box::new))
+    };
+    let mut w = Watcher::new("/k", false)
+        .from_index(10)
+        .resync_on_cleared_history(false);
+    expect_wait(&mut w, t, 10, false);
+    w.handle(wait_err(transport(TransportErrorKind::Timeout)), t)
+        .unwrap();
+    expect_wait(&mut w, t, 10, false);
+    w.handle(wait_err(etcd_error(401, 400, 2000)), t).unwrap();
+    assert!(matches!(w.poll(t), Step::Send(Request::Snapshot(_))));
+    w.handle(got(9, 2000), t).unwrap();
+    expect_wait(&mut w, t, 2001, false);
+    // Refused again after a long poll that ran its course (read at once),
+    // the key changed since: the 401 ends the watch.
+    let later = ms(t, 60_000);
+    w.handle(wait_err(transport(TransportErrorKind::Timeout)), later)
+        .unwrap();
+    expect_wait(&mut w, later, 2001, false);
+    w.handle(wait_err(etcd_error(401, 400, 4000)), later)
+        .unwrap();
+    let at = later;
+    assert!(matches!(w.poll(at), Step::Send(Request::Snapshot(_))));
+    w.handle(got(2500, 4000), at).unwrap();
+    match w.poll(at) {
+        Step::Failed(e) => assert!(e.is_event_index_cleared(), "{e:?}"),
+        other => panic!("{other:?}"),
+    }
+
+    // From the store index the caller read as "now" (a client's watch
+    // without an index), the first wait is checked too: the index is the
+    // watcher's own, not one the caller asked for.
+    let mut w = Watcher::new("/k", false)
+        .after_store_index(9)
+        .resync_on_cleared_history(false);
+    expect_wait(&mut w, t, 10, false);
+    w.handle(wait_err(etcd_error(401, 400, 2000)), t).unwrap();
+    assert!(matches!(w.poll(t), Step::Send(Request::Snapshot(_))));
+    w.handle(got(9, 2000), t).unwrap();
+    expect_wait(&mut w, t, 2001, false);
+
+    // A recursive watch cannot tell: its 401 ends it at once.
+    let mut w = Watcher::new("/k", true)
+        .from_index(10)
+        .resync_on_cleared_history(false);
+    expect_wait(&mut w, t, 10, true);
+    w.handle(change("/k/a", 12), t).unwrap();
+    expect_change(&mut w, t, 12);
+    expect_wait(&mut w, t, 13, true);
+    w.handle(wait_err(etcd_error(401, 400, 2000)), t).unwrap();
+    assert!(matches!(w.poll(t), Step::Failed(e) if e.is_event_index_cleared()));
+}
+
+#[test]
 fn a_replayed_or_older_event_is_never_reported_twice() {
     let t = Instant::now();
     let mut w = Watcher::new("/k", false).from_index(10);

@@ -69,10 +69,14 @@ impl<C> WatchOptions<C> {
         self
     }
 
-    fn into_watch(self, from_index: u64) -> Watch<C> {
-        let watcher = Watcher::new(self.key, self.recursive)
-            .resync_on_cleared_history(self.resync)
-            .from_index(from_index);
+    /// The watch from the caller's index, or after the store index read now.
+    fn into_watch(self, store_index: Option<u64>) -> Watch<C> {
+        let watcher = Watcher::new(self.key, self.recursive).resync_on_cleared_history(self.resync);
+        let watcher = match (store_index, self.from_index) {
+            (Some(now), _) => watcher.after_store_index(now),
+            (None, Some(index)) => watcher.from_index(index),
+            (None, None) => watcher,
+        };
         Watch {
             client: self.client,
             watcher: Some(watcher),
@@ -94,14 +98,11 @@ impl<T: Transport> WatchOptions<Client<T>> {
     /// `start` returns is reported, however soon it comes, and none made
     /// before. The error is that read's.
     pub fn start(self) -> Result<Watch<Client<T>>, Error> {
-        let from = match self.from_index {
-            Some(index) => index,
-            None => self
-                .client
-                .execute(&start_index(&self.key))?
-                .saturating_add(1),
+        let now = match self.from_index {
+            Some(_) => None,
+            None => Some(self.client.execute(&start_index(&self.key))?),
         };
-        Ok(self.into_watch(from))
+        Ok(self.into_watch(now))
     }
 }
 
@@ -112,15 +113,11 @@ impl<T: AsyncTransport> WatchOptions<AsyncClient<T>> {
     /// the returned future resolves is reported, however soon it comes, and none
     /// made before. The error is that read's.
     pub async fn start(self) -> Result<Watch<AsyncClient<T>>, Error> {
-        let from = match self.from_index {
-            Some(index) => index,
-            None => self
-                .client
-                .execute(&start_index(&self.key))
-                .await?
-                .saturating_add(1),
+        let now = match self.from_index {
+            Some(_) => None,
+            None => Some(self.client.execute(&start_index(&self.key)).await?),
         };
-        Ok(self.into_watch(from))
+        Ok(self.into_watch(now))
     }
 }
 

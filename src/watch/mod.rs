@@ -70,74 +70,11 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, ErrorCode};
 use crate::machine::{self, Machine};
 use crate::ops::keys::{self, wait_after_idle, WaitOutcome};
-use crate::recipes::{is_poll_timeout, Backoff};
-use crate::response::KeysResponse;
+use crate::recipes::{is_poll_timeout, Backoff, QUICK_IDLE};
 
-/// What a watch reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WatchEvent {
-    /// A change, in index order, each reported once.
-    Change(Box<KeysResponse>),
-    /// The watcher fell more than etcd's 1000 events behind (errorCode 401): the
-    /// changes in between are lost, and this is the watched key's state instead
-    /// (`None` if it does not exist), read at `index`. Changes after `index`
-    /// follow. (A non-recursive watch whose key is there, unchanged since the
-    /// index it waited from, lost nothing and reports no resync.)
-    Resync {
-        /// The key's state (recursive for a recursive watch), or `None`.
-        snapshot: Option<Box<KeysResponse>>,
-        /// The store index the snapshot was read at.
-        index: u64,
-    },
-}
+mod types;
 
-impl WatchEvent {
-    /// The index of the change, or of the snapshot.
-    pub fn index(&self) -> u64 {
-        match self {
-            WatchEvent::Change(c) => c.node.modified_index,
-            WatchEvent::Resync { index, .. } => *index,
-        }
-    }
-}
-
-/// A request the watcher needs run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
-    /// Read the store index ("now").
-    CurrentIndex(keys::CurrentIndex),
-    /// Long-poll for the next event.
-    Wait(keys::Wait),
-    /// Read the key's state after errorCode 401.
-    Snapshot(keys::Get),
-}
-
-/// The outcome of a [`Request`], to hand back with [`Watcher::handle`].
-#[derive(Debug)]
-pub enum Outcome {
-    /// The outcome of [`Request::CurrentIndex`].
-    CurrentIndex(Result<u64, Error>),
-    /// The outcome of [`Request::Wait`].
-    Wait(Result<WaitOutcome, Error>),
-    /// The outcome of [`Request::Snapshot`].
-    Snapshot(Result<Box<KeysResponse>, Error>),
-}
-
-/// What the driver must do next.
-#[derive(Debug)]
-pub enum Step {
-    /// Run this request and hand its outcome to [`Watcher::handle`].
-    Send(Request),
-    /// Report this event.
-    Emit(WatchEvent),
-    /// Nothing to do before this instant (a backoff); poll again then.
-    SleepUntil(Instant),
-    /// The watch failed for good with this error; polling again gives
-    /// [`Step::Finished`].
-    Failed(Error),
-    /// The watch is over.
-    Finished,
-}
+pub use types::{Outcome, Request, Step, WatchEvent};
 
 /// Which request is in flight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +123,14 @@ pub struct Watcher {
     /// No wait has worked since the last resync: a 401 now is read again only
     /// after a pause.
     resynced: bool,
+    /// The index waited from is the watcher's own (read from the store as
+    /// "now", or moved on by a wait that came back: with an event, empty, or
+    /// at its long-poll timeout), not the one the caller gave, whose 401
+    /// without resync ends the watch as etcdctl's does.
+    own_index: bool,
+    /// Without resync: the 401 that ends the watch unless the snapshot being
+    /// read shows the key unchanged.
+    refused: Option<Error>,
     state: State,
 }
 
@@ -202,6 +147,8 @@ impl Watcher {
             backoff: Backoff::up_to(BACKOFF_MAX),
             sent: None,
             resynced: false,
+            own_index: false,
+            refused: None,
             state: State::Ready {
                 not_before: None,
                 resync: false,
@@ -215,9 +162,24 @@ impl Watcher {
         from_index(index: u64) -> next_index = Some(index.max(1));
 
         /// Whether errorCode 401 leads to a [`WatchEvent::Resync`] (the default) or
-        /// ends the watch with that error.
+        /// ends the watch with that error. Either way, a non-recursive watch
+        /// whose key is there, unchanged since the index the refused wait asked
+        /// for, goes on without either (nothing was lost); without resync this
+        /// is not checked for a first wait from the index given to
+        /// [`Watcher::from_index`], which fails as etcdctl's does.
         resync_on_cleared_history(resync: bool) -> resync = resync
     );
+
+    /// Start after `index`, the store index the caller read as "now" (what
+    /// [`Watcher::new`] reads itself when given no index): the first event
+    /// reported has `modifiedIndex > index`. Unlike [`Watcher::from_index`],
+    /// the index is the watcher's own: without resync, a first wait that etcd
+    /// refuses with 401 is still checked against the key.
+    pub fn after_store_index(mut self, index: u64) -> Watcher {
+        self.next_index = Some(index.saturating_add(1));
+        self.own_index = true;
+        self
+    }
 
     /// The index the next wait will ask for, once known.
     pub fn next_index(&self) -> Option<u64> {
@@ -337,10 +299,12 @@ impl Watcher {
         match outcome {
             Outcome::CurrentIndex(Ok(index)) => {
                 self.succeeded();
+                self.own_index = true;
                 self.next_index = Some(index.saturating_add(1));
             }
             Outcome::Wait(Ok(WaitOutcome::Idle { cluster })) => {
                 self.resynced = false;
+                self.own_index = true;
                 self.next_index = self.next_index.map(|n| wait_after_idle(n, &cluster));
                 match self
                     .sent
@@ -357,6 +321,7 @@ impl Watcher {
             }
             Outcome::Wait(Ok(WaitOutcome::Event(event))) => {
                 self.resynced = false;
+                self.own_index = true;
                 self.succeeded();
                 let index = event.node.modified_index;
                 if index < self.next_index.unwrap_or(0)
@@ -399,14 +364,6 @@ impl Watcher {
                     self.back_off(now);
                     return Ok(());
                 }
-                // The backoff is not reset: only a wait that works is progress
-                // (a cluster past the history again by the next wait is read
-                // again after a longer pause).
-                self.resynced = true;
-                self.state = State::Ready {
-                    not_before: None,
-                    resync: false,
-                };
                 // A key that exists and was last changed before the index the
                 // refused wait asked for has had no event since (every change
                 // but a TTL refresh is an event, and each moves its
@@ -417,6 +374,21 @@ impl Watcher {
                     && snapshot
                         .as_ref()
                         .is_some_and(|s| s.node.modified_index < self.next_index.unwrap_or(0));
+                if let Some(refused) = self.refused.take() {
+                    if !unchanged {
+                        // Without resync: something may be lost, as refused.
+                        self.state = State::Failed(refused);
+                        return Ok(());
+                    }
+                }
+                // The backoff is not reset: only a wait that works is progress
+                // (a cluster past the history again by the next wait is read
+                // again after a longer pause).
+                self.resynced = true;
+                self.state = State::Ready {
+                    not_before: None,
+                    resync: false,
+                };
                 self.next_index = Some(index.saturating_add(1));
                 if !unchanged {
                     self.last_reported = Some(index);
@@ -442,15 +414,34 @@ impl Watcher {
     }
 
     fn failure(&mut self, err: Error, now: Instant) {
-        if err.code() == Some(ErrorCode::EventIndexCleared) && self.resync {
-            self.state = State::Ready {
-                not_before: self.resynced.then(|| self.backoff.after(now)),
-                resync: true,
-            };
-            return;
+        if err.code() == Some(ErrorCode::EventIndexCleared) {
+            // Without resync, a non-recursive watch still reads the key: if it
+            // is unchanged, nothing was lost and the watch goes on (but a first
+            // wait from the caller's index that etcd has dropped fails at once,
+            // as etcdctl's does).
+            let check = !self.resync && self.own_index && !self.recursive;
+            if self.resync || check {
+                if check {
+                    self.refused = Some(err);
+                }
+                self.state = State::Ready {
+                    not_before: self.resynced.then(|| self.backoff.after(now)),
+                    resync: true,
+                };
+                return;
+            }
         }
         if is_poll_timeout(&err) {
-            return; // the poll simply ran its course: poll again at once
+            // The poll simply ran its course: poll again at once. One that
+            // lasted is a wait that worked (a 401 next is read at once).
+            self.own_index = true;
+            if self
+                .sent
+                .is_some_and(|sent| now.saturating_duration_since(sent) >= QUICK_IDLE)
+            {
+                self.resynced = false;
+            }
+            return;
         }
         if is_transient(&err) {
             self.back_off(now);
