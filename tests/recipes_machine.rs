@@ -1300,3 +1300,50 @@ fn a_wait_behind_a_key_older_than_the_history_starts_from_the_read_and_refusals_
         );
     }
 }
+
+#[test]
+fn a_waiters_pauses_never_delay_the_refresh_of_its_key() {
+    // A server answering every wait at once with nothing: the pauses grow
+    // (100, 200, 400, 800 ms), but the waiter still refreshes its key on time
+    // (a third of its 3 s TTL after its create), not after the pause, which
+    // could let the key expire and cost it its place.
+    use etcd_v2::ops::keys::WaitOutcome;
+    use etcd_v2::ClusterInfo;
+    let t = Instant::now();
+    let mut model = Model::new();
+    model.set(
+        &format!("{}/00000000000000000001", dir()),
+        "holder",
+        None,
+        t,
+    );
+    let mut m = LockMachine::new(dir(), "b", 3);
+    loop {
+        match m.poll(t) {
+            LockStep::Send(Request::Wait { .. }) => break,
+            LockStep::Send(Request::Keys(k)) => {
+                let answer = model.apply(&k, t).map(Box::new);
+                m.handle(Outcome::Keys(answer), t).unwrap();
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let mut now = t;
+    let refreshed_at = loop {
+        let idle = WaitOutcome::Idle {
+            cluster: ClusterInfo::default(),
+        };
+        m.handle(Outcome::Wait(Ok(idle)), now).unwrap();
+        let LockStep::SleepUntil(at) = m.poll(now) else {
+            panic!("an empty answer at once was not paced");
+        };
+        now = at;
+        match m.poll(now) {
+            LockStep::Send(Request::Wait { .. }) => {}
+            LockStep::Send(Request::Keys(KeysRequest::Refresh(_))) => break now,
+            other => panic!("{other:?}"),
+        }
+        assert!(now < t + Duration::from_secs(5), "no refresh");
+    };
+    assert_eq!(refreshed_at, t + Duration::from_secs(1));
+}

@@ -151,24 +151,54 @@ fn an_empty_answer_moves_the_wait_on_to_where_etcd_began_it() {
 }
 
 #[test]
-fn empty_answers_at_once_are_paced() {
+fn empty_answers_at_once_are_paced_and_keep_the_index() {
     // etcd ends an idle wait only when it drops the watch; a server answering
-    // every wait at once with nothing gets the backoff, not a loop.
+    // every wait at once with nothing gets the backoff, not a loop. Such an
+    // answer is no idle watch (etcd's v2-on-v3 emulation gives one, with the
+    // current index, for an index compacted away): the index stays.
     let t = Instant::now();
     let mut w = Watcher::new("/k", false).from_index(5);
     expect_wait(&mut w, t, 5, false);
     w.handle(idle_at(7), ms(t, 10)).unwrap();
     assert!(matches!(w.poll(ms(t, 10)), Step::SleepUntil(at) if at == ms(t, 110)));
-    expect_wait(&mut w, ms(t, 110), 8, false);
+    expect_wait(&mut w, ms(t, 110), 5, false);
     w.handle(idle_at(7), ms(t, 120)).unwrap();
     assert!(matches!(w.poll(ms(t, 120)), Step::SleepUntil(at) if at == ms(t, 320)));
-    expect_wait(&mut w, ms(t, 320), 8, false);
-    // An event resets the backoff.
+    expect_wait(&mut w, ms(t, 320), 5, false);
+    // A replayed event at once (older than asked for) is paced alike.
+    w.handle(change("/k", 4), ms(t, 330)).unwrap();
+    assert!(matches!(w.poll(ms(t, 330)), Step::SleepUntil(at) if at == ms(t, 730)));
+    expect_wait(&mut w, ms(t, 730), 5, false);
     w.handle(change("/k", 9), ms(t, 330)).unwrap();
     expect_change(&mut w, ms(t, 330), 9);
     expect_wait(&mut w, ms(t, 330), 10, false);
     w.handle(idle_at(9), ms(t, 340)).unwrap();
     assert!(matches!(w.poll(ms(t, 340)), Step::SleepUntil(at) if at == ms(t, 440)));
+}
+
+#[test]
+fn a_directory_is_resynced_even_when_its_index_is_older() {
+    // Updating a directory's TTL is an event for a watcher of the directory
+    // that leaves its modifiedIndex as it was: a directory's snapshot proves
+    // nothing, so a 401 on it resyncs.
+    let t = Instant::now();
+    let mut w = Watcher::new("/d", false).from_index(10);
+    expect_wait(&mut w, t, 10, false);
+    w.handle(wait_err(etcd_error(401, 400, 2000)), t).unwrap();
+    assert!(matches!(w.poll(t), Step::Send(Request::Snapshot(_))));
+    let body = r#"{"action":"get","node":{"key":"/d","dir":true,"ttl":60,"expiration":"2030-01-01T00:00:00Z","modifiedIndex":5,"createdIndex":5}}"#;
+    w.handle(
+        Outcome::Snapshot(parse_keys(&response(200, 2000, body)).map(Box::new)),
+        t,
+    )
+    .unwrap();
+    assert!(matches!(
+        w.poll(t),
+        Step::Emit(WatchEvent::Resync {
+            index: 2000,
+            snapshot: Some(_)
+        })
+    ));
 }
 
 #[test]
@@ -429,10 +459,11 @@ fn history_cleared_gives_one_resync_and_continues_after_it() {
     }
     expect_wait(&mut w, t, 2501, true);
     // Anything at or below the resync index is never reported.
-    w.handle(change("/dir/a", 2500), t).unwrap();
-    expect_wait(&mut w, t, 2501, true);
-    w.handle(change("/dir/a", 2501), t).unwrap();
-    expect_change(&mut w, t, 2501);
+    let later = ms(t, 2_000);
+    w.handle(change("/dir/a", 2500), later).unwrap();
+    expect_wait(&mut w, later, 2501, true);
+    w.handle(change("/dir/a", 2501), later).unwrap();
+    expect_change(&mut w, later, 2501);
 }
 
 #[test]
@@ -588,12 +619,15 @@ fn a_replayed_or_older_event_is_never_reported_twice() {
     expect_wait(&mut w, t, 10, false);
     w.handle(change("/k", 12), t).unwrap();
     expect_change(&mut w, t, 12);
-    // A member that replays 12 (after a failover, say) or answers with 11.
+    // A member that replays 12 (after a failover, say) or answers with 11,
+    // each after a long poll (one at once is paced: see above).
+    let mut now = t;
     for stale in [12, 11, 3] {
-        expect_wait(&mut w, t, 13, false);
-        w.handle(change("/k", stale), t).unwrap();
+        expect_wait(&mut w, now, 13, false);
+        now += Duration::from_secs(2);
+        w.handle(change("/k", stale), now).unwrap();
     }
-    expect_wait(&mut w, t, 13, false);
+    expect_wait(&mut w, now, 13, false);
 }
 
 #[test]

@@ -105,6 +105,9 @@ fn transport(kind: TransportErrorKind) -> Error {
 struct Harness {
     key: &'static str,
     recursive: bool,
+    /// Whether 401 may give a resync (else it ends the watch, or the watch
+    /// goes on when the key shows nothing was lost).
+    resync: bool,
     history: History,
     watcher: Watcher,
     in_flight: Option<Request>,
@@ -162,8 +165,22 @@ impl Harness {
             .iter()
             .rev()
             .find(|e| e.index <= at && matches(self.key, self.recursive, e.key));
+        // A recursive watch reads its directory (whose own index the model
+        // does not keep: the last change below it stands in, which makes its
+        // snapshot look newer, never older); a watched file is there with
+        // its last change's index, or gone after a delete or an expiry.
         let r = match last {
             None => etcd_error(100, 404, at, "Key not found"),
+            Some(e) if !self.recursive && e.action != "set" => {
+                etcd_error(100, 404, at, "Key not found")
+            }
+            Some(e) if !self.recursive => {
+                let body = format!(
+                    r#"{{"action":"get","node":{{"key":"{}","value":"v{}","modifiedIndex":{},"createdIndex":{}}}}}"#,
+                    self.key, e.index, e.index, e.index
+                );
+                response(200, at, &body)
+            }
             Some(e) => {
                 let body = format!(
                     r#"{{"action":"get","node":{{"key":"{}","dir":true,"modifiedIndex":{},"createdIndex":1}}}}"#,
@@ -285,6 +302,7 @@ impl Harness {
                 self.last = Some(i);
             }
             WatchEvent::Resync { index, .. } => {
+                assert!(self.resync, "a resync was reported with resync off");
                 if let Some(last) = self.last {
                     assert!(
                         index >= last,
@@ -351,7 +369,8 @@ pub fn run(data: &[u8]) {
     for _ in 0..b.below(6) {
         history.write(KEYS[usize::from(b.below(5))], "set");
     }
-    let mut watcher = Watcher::new(key, recursive).resync_on_cleared_history(config & 0x80 == 0);
+    let resync = config & 0x80 == 0;
+    let mut watcher = Watcher::new(key, recursive).resync_on_cleared_history(resync);
     let mut start = None;
     if b.byte() & 1 == 1 {
         let from = 1 + u64::from(b.byte()) % (history.index + 3);
@@ -361,6 +380,7 @@ pub fn run(data: &[u8]) {
     let mut h = Harness {
         key,
         recursive,
+        resync,
         history,
         watcher,
         in_flight: None,

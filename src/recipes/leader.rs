@@ -28,7 +28,7 @@ use super::{
 use crate::error::Error;
 use crate::machine::{Machine, Step};
 use crate::ops::check_ttl;
-use crate::ops::keys::{self, wait_after_idle, wait_after_read, WaitOutcome};
+use crate::ops::keys::{self, wait_after_read, WaitOutcome};
 
 /// What the driver must do next.
 #[derive(Debug)]
@@ -272,11 +272,10 @@ impl LeaderMachine {
             }
             // An idle poll, or one that ran its course: wait again.
             (Phase::Wait { index }, Outcome::Wait(Ok(WaitOutcome::Idle { cluster }))) => {
+                let (index, not_before) = self.backoff.after_idle(index, &cluster, sent, now);
                 State::Ready {
-                    phase: Phase::Wait {
-                        index: wait_after_idle(index, &cluster),
-                    },
-                    not_before: self.backoff.after_idle(sent, now),
+                    phase: Phase::Wait { index },
+                    not_before,
                 }
             }
             (Phase::Wait { .. }, Outcome::Wait(Err(e))) if is_poll_timeout(&e) => ready(phase),

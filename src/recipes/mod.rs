@@ -19,9 +19,10 @@ use std::time::{Duration, Instant};
 
 use crate::endpoint::Endpoint;
 use crate::error::Error;
+use crate::ops::keys::wait_after_idle;
 use crate::ops::keys::{self, WaitOutcome};
 use crate::ops::Operation;
-use crate::response::KeysResponse;
+use crate::response::{ClusterInfo, KeysResponse};
 
 /// A keys request a recipe needs run (any of them answers with a
 /// [`KeysResponse`]).
@@ -147,6 +148,11 @@ pub(crate) fn is_poll_timeout(err: &Error) -> bool {
 /// An idle poll answered sooner than this is paced (see [`Backoff::after_idle`]).
 pub(crate) const QUICK_IDLE: Duration = Duration::from_secs(1);
 
+/// Whether a wait sent at `sent` came back at `now` sooner than [`QUICK_IDLE`].
+pub(crate) fn is_quick(sent: Instant, now: Instant) -> bool {
+    now.saturating_duration_since(sent) < QUICK_IDLE
+}
+
 /// First and largest pause after a transient failure.
 pub(crate) const BACKOFF_MIN: Duration = Duration::from_millis(100);
 pub(crate) const BACKOFF_MAX: Duration = Duration::from_secs(2);
@@ -182,13 +188,26 @@ impl Backoff {
         self.next
     }
 
-    /// After an empty answer (an idle poll) to a wait sent at `sent`: none if
-    /// the wait lasted [`QUICK_IDLE`] or more (poll again at once), else a
-    /// pause. etcd ends an idle wait only when it drops the watch; a server
-    /// that answered every wait at once with nothing would otherwise be polled
-    /// again and again without a pause.
-    pub(crate) fn after_idle(&mut self, sent: Instant, now: Instant) -> Option<Instant> {
-        (now.saturating_duration_since(sent) < QUICK_IDLE).then(|| self.after(now))
+    /// After an empty answer (an idle poll) at `now` to a wait from `index`
+    /// sent at `sent`: the index to wait from next, and the pause before it, if
+    /// any. A wait that lasted [`QUICK_IDLE`] or more moves on to the answer's
+    /// `X-Etcd-Index + 1` ([`wait_after_idle`]) at once. A quicker empty answer
+    /// is no idle watch that etcd ended (etcd ends one only when it drops the
+    /// watch; its v2-on-v3 emulation answers at once so, with the current
+    /// index, for an index compacted away): the wait keeps its index and comes
+    /// after a pause, so no server keeps a client polling without one.
+    pub(crate) fn after_idle(
+        &mut self,
+        index: u64,
+        cluster: &ClusterInfo,
+        sent: Instant,
+        now: Instant,
+    ) -> (u64, Option<Instant>) {
+        if is_quick(sent, now) {
+            (index, Some(self.after(now)))
+        } else {
+            (wait_after_idle(index, cluster), None)
+        }
     }
 
     /// A success: the next failure pauses `min` again.

@@ -69,8 +69,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorCode};
 use crate::machine::{self, Machine};
-use crate::ops::keys::{self, wait_after_idle, WaitOutcome};
-use crate::recipes::{is_poll_timeout, Backoff, QUICK_IDLE};
+use crate::ops::keys::{self, WaitOutcome};
+use crate::recipes::{is_poll_timeout, is_quick, Backoff};
 
 mod types;
 
@@ -303,34 +303,34 @@ impl Watcher {
                 self.next_index = Some(index.saturating_add(1));
             }
             Outcome::Wait(Ok(WaitOutcome::Idle { cluster })) => {
-                self.resynced = false;
-                self.own_index = true;
-                self.next_index = self.next_index.map(|n| wait_after_idle(n, &cluster));
-                match self
-                    .sent
-                    .and_then(|sent| self.backoff.after_idle(sent, now))
-                {
+                let sent = self.sent.unwrap_or(now);
+                let from = self.next_index.unwrap_or(1);
+                let (next, pause) = self.backoff.after_idle(from, &cluster, sent, now);
+                self.next_index = Some(next);
+                match pause {
                     Some(at) => {
                         self.state = State::Ready {
                             not_before: Some(at),
                             resync: false,
                         }
                     }
-                    None => self.succeeded(),
+                    None => self.wait_worked(),
                 }
             }
             Outcome::Wait(Ok(WaitOutcome::Event(event))) => {
-                self.resynced = false;
-                self.own_index = true;
-                self.succeeded();
                 let index = event.node.modified_index;
                 if index < self.next_index.unwrap_or(0)
                     || self.last_reported.is_some_and(|l| index <= l)
                 {
                     // A replay of something already reported (or older than asked
-                    // for): never report twice.
+                    // for): never report twice. Answered at once, it is paced,
+                    // as an empty answer is.
+                    if self.sent.is_some_and(|sent| is_quick(sent, now)) {
+                        self.back_off(now);
+                    }
                     return Ok(());
                 }
+                self.wait_worked();
                 self.next_index = Some(index.saturating_add(1));
                 self.last_reported = Some(index);
                 self.pending.push_back(WatchEvent::Change(event));
@@ -368,12 +368,13 @@ impl Watcher {
                 // refused wait asked for has had no event since (every change
                 // but a TTL refresh is an event, and each moves its
                 // modifiedIndex): nothing was lost, so there is nothing to
-                // report. A recursive watch cannot tell (a deleted child leaves
-                // no trace).
+                // report. Not a directory (a TTL update is an event that leaves
+                // its modifiedIndex as it was), and not for a recursive watch (a
+                // deleted child leaves no trace).
                 let unchanged = !self.recursive
-                    && snapshot
-                        .as_ref()
-                        .is_some_and(|s| s.node.modified_index < self.next_index.unwrap_or(0));
+                    && snapshot.as_ref().is_some_and(|s| {
+                        !s.node.dir && s.node.modified_index < self.next_index.unwrap_or(0)
+                    });
                 if let Some(refused) = self.refused.take() {
                     if !unchanged {
                         // Without resync: something may be lost, as refused.
@@ -413,6 +414,15 @@ impl Watcher {
         self.backoff.reset();
     }
 
+    /// A wait came back with an event or, after a while, without one: the
+    /// backoff starts over, a 401 next is read at once, and the index waited
+    /// from is the watcher's own.
+    fn wait_worked(&mut self) {
+        self.succeeded();
+        self.resynced = false;
+        self.own_index = true;
+    }
+
     fn failure(&mut self, err: Error, now: Instant) {
         if err.code() == Some(ErrorCode::EventIndexCleared) {
             // Without resync, a non-recursive watch still reads the key: if it
@@ -435,10 +445,7 @@ impl Watcher {
             // The poll simply ran its course: poll again at once. One that
             // lasted is a wait that worked (a 401 next is read at once).
             self.own_index = true;
-            if self
-                .sent
-                .is_some_and(|sent| now.saturating_duration_since(sent) >= QUICK_IDLE)
-            {
+            if self.sent.is_some_and(|sent| !is_quick(sent, now)) {
                 self.resynced = false;
             }
             return;

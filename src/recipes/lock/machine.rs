@@ -9,7 +9,7 @@ use super::super::{
 use super::{Held, LockStep};
 use crate::error::Error;
 use crate::ops::check_ttl;
-use crate::ops::keys::{self, wait_after_idle, wait_after_read, WaitOutcome};
+use crate::ops::keys::{self, wait_after_read, WaitOutcome};
 use crate::response::{KeysResponse, Node};
 
 /// What the machine does next, once ready.
@@ -249,6 +249,7 @@ impl LockMachine {
 
     /// What to do next.
     pub fn poll(&mut self, now: Instant) -> LockStep {
+        let (deadline, refresh_at) = (self.deadline, self.mine().map(|m| m.refresh_at));
         let phase = match &mut self.state {
             State::Done(Finish::Failed(e)) => {
                 return LockStep::Failed(
@@ -266,8 +267,22 @@ impl LockMachine {
             }
             State::Ready {
                 not_before: Some(at),
-                ..
-            } if now < *at => return LockStep::SleepUntil(*at),
+                phase,
+            } if now < *at => {
+                // A pause gives way to the deadline (unless giving up is what
+                // waits) and, for a waiter, to refreshing its own key.
+                let mut wake = *at;
+                if !matches!(phase, Phase::GiveUp { .. }) {
+                    wake = deadline.map_or(wake, |d| wake.min(d));
+                }
+                if matches!(phase, Phase::Wait { .. }) {
+                    wake = refresh_at.map_or(wake, |r| wake.min(r));
+                }
+                if now < wake {
+                    return LockStep::SleepUntil(wake);
+                }
+                phase.clone()
+            }
             State::Ready { phase, .. } => phase.clone(),
         };
         let phase = match phase {
@@ -439,12 +454,10 @@ impl LockMachine {
             // An idle poll, or one that ran its course: poll() decides what is
             // next (the same wait, a refresh, or giving up).
             (Phase::Wait { pred, index }, Outcome::Wait(Ok(WaitOutcome::Idle { cluster }))) => {
+                let (index, not_before) = self.backoff.after_idle(index, &cluster, sent, now);
                 State::Ready {
-                    phase: Phase::Wait {
-                        pred,
-                        index: wait_after_idle(index, &cluster),
-                    },
-                    not_before: self.backoff.after_idle(sent, now),
+                    phase: Phase::Wait { pred, index },
+                    not_before,
                 }
             }
             (p @ Phase::Wait { .. }, Outcome::Wait(Err(e))) if is_poll_timeout(&e) => ready(p),
