@@ -1037,6 +1037,18 @@ fn is_quorum_read(r: &KeysRequest) -> bool {
     matches!(r, KeysRequest::Get(_)) && http.uri().query().unwrap_or("").contains("quorum=true")
 }
 
+/// A model where another contender holds the lock of [`dir`].
+fn held_by_another(t: Instant) -> Model {
+    let mut model = Model::new();
+    model.set(
+        &format!("{}/00000000000000000001", dir()),
+        "holder",
+        None,
+        t,
+    );
+    model
+}
+
 /// Answer `request` as a cluster with one member behind the others answers a
 /// client talking to that member: writes and quorum reads reach the leader
 /// (`model`), local reads come from the member's older store (`behind`). What
@@ -1200,13 +1212,7 @@ fn a_wait_behind_a_key_older_than_the_history_starts_from_the_read_and_refusals_
     use etcd_v2::ops::keys::{Wait, WaitOutcome};
     use etcd_v2::ClusterInfo;
     let t = Instant::now();
-    let mut model = Model::new();
-    model.set(
-        &format!("{}/00000000000000000001", dir()),
-        "holder",
-        None,
-        t,
-    );
+    let mut model = held_by_another(t);
     model.set("/l", "holder", None, t);
     for i in 0..1100 {
         model.set("/filler", &i.to_string(), None, t);
@@ -1310,13 +1316,7 @@ fn a_waiters_pauses_never_delay_the_refresh_of_its_key() {
     use etcd_v2::ops::keys::WaitOutcome;
     use etcd_v2::ClusterInfo;
     let t = Instant::now();
-    let mut model = Model::new();
-    model.set(
-        &format!("{}/00000000000000000001", dir()),
-        "holder",
-        None,
-        t,
-    );
+    let mut model = held_by_another(t);
     let mut m = LockMachine::new(dir(), "b", 3);
     loop {
         match m.poll(t) {

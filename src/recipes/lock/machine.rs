@@ -6,77 +6,12 @@ use super::super::{
     is_poll_timeout, is_transient, later, renew_interval, Backoff, KeysRequest, Outcome, Request,
     MAX_POLL,
 };
+use super::state::{ready, Finish, Mine, Ours, Phase, State};
 use super::{Held, LockStep};
 use crate::error::Error;
 use crate::ops::check_ttl;
 use crate::ops::keys::{self, wait_after_read, WaitOutcome};
 use crate::response::{KeysResponse, Node};
-
-/// What the machine does next, once ready.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Phase {
-    /// List and look for our id; create if it is not there.
-    Find,
-    Create,
-    List,
-    Wait {
-        pred: String,
-        index: u64,
-    },
-    Refresh,
-    GiveUp {
-        timed_out: bool,
-    },
-}
-
-/// Where the machine is.
-#[derive(Debug)]
-enum State {
-    /// Ready to send `phase`'s request (not before `not_before`, a backoff).
-    Ready {
-        phase: Phase,
-        not_before: Option<Instant>,
-    },
-    /// `phase`'s request is in flight, sent at `sent`.
-    InFlight { phase: Phase, sent: Instant },
-    /// Finished.
-    Done(Finish),
-}
-
-#[derive(Debug)]
-enum Finish {
-    Acquired(Held),
-    NotAcquired,
-    TimedOut,
-    /// The error, until polled once.
-    Failed(Option<Error>),
-}
-
-/// The contender's own key, once known.
-#[derive(Debug, Clone)]
-struct Mine {
-    key: String,
-    index: u64,
-    /// Until when it is surely ours (`None`: not known yet, refresh first).
-    valid_until: Option<Instant>,
-    /// When a waiting contender next refreshes it.
-    refresh_at: Instant,
-    /// Whether this machine created it (rather than finding a reentrant
-    /// holder's key).
-    created: bool,
-}
-
-/// What the machine knows of its own key: one of three, never two at once.
-#[derive(Debug, Clone)]
-enum Ours {
-    /// No key, and no create whose outcome is unknown.
-    Nothing,
-    /// A create was sent whose outcome is not known yet: a key with this
-    /// contender's id may exist.
-    Pending,
-    /// The key.
-    Known(Mine),
-}
 
 /// The acquisition state machine of one contender.
 #[derive(Debug)]
@@ -105,13 +40,6 @@ pub struct LockMachine {
 /// it reports the last one: "only if it is free now" must not retry forever
 /// against a cluster that cannot answer (one without quorum).
 const NON_BLOCKING_TRIES: u8 = 4;
-
-fn ready(phase: Phase) -> State {
-    State::Ready {
-        phase,
-        not_before: None,
-    }
-}
 
 impl LockMachine {
     /// Contend for the lock in directory `dir` (see [`super::lock_dir`]) with the

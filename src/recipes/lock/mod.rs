@@ -40,6 +40,7 @@
 use std::time::Instant;
 
 mod machine;
+mod state;
 
 pub use machine::LockMachine;
 
