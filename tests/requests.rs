@@ -418,3 +418,56 @@ fn raw_requests_mirror_the_seeds_send() {
         .safe_to_resend(true)
         .idempotent());
 }
+
+#[test]
+fn no_auth_or_member_write_is_idempotent_and_their_reads_are() {
+    use etcd_v2::ops::{auth, members};
+    let none: [&str; 0] = [];
+    let writes: [(&str, bool); 12] = [
+        ("enable", auth::Enable::new().idempotent()),
+        ("disable", auth::Disable::new().idempotent()),
+        (
+            "create user",
+            auth::CreateUser::new("u", "p", none).idempotent(),
+        ),
+        ("delete user", auth::DeleteUser::new("u").idempotent()),
+        (
+            "grant roles",
+            auth::GrantRoles::new("u", ["r"]).idempotent(),
+        ),
+        (
+            "revoke roles",
+            auth::RevokeRoles::new("u", ["r"]).idempotent(),
+        ),
+        // A second application overwrites a change made in between.
+        (
+            "change password",
+            auth::ChangePassword::new("u", "p").idempotent(),
+        ),
+        (
+            "create role",
+            auth::CreateRole::new("r", ["/a"], none).idempotent(),
+        ),
+        ("delete role", auth::DeleteRole::new("r").idempotent()),
+        // Applied twice, these answer 409 (a duplicate grant) and 400 (role
+        // not updated): a change that worked would be reported as failed.
+        (
+            "grant permissions",
+            auth::GrantPermissions::new("r", ["/a"], none).idempotent(),
+        ),
+        (
+            "revoke permissions",
+            auth::RevokePermissions::new("r", ["/a"], none).idempotent(),
+        ),
+        (
+            "update member",
+            members::Update::new("8e9e05c52164694d", ["http://127.0.0.1:2380"]).idempotent(),
+        ),
+    ];
+    for (name, idempotent) in writes {
+        assert!(!idempotent, "{name}");
+    }
+    assert!(auth::Status::new().idempotent());
+    assert!(auth::ListUsers::new().idempotent() && auth::GetRole::new("r").idempotent());
+    assert!(members::List.idempotent());
+}

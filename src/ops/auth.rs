@@ -245,8 +245,9 @@ auth_op!(
     |r| parse_json(&r, "a user")
 );
 auth_op!(
-    /// Change a user's password.
-    ChangePassword { name: String, password: Secret } -> User, idempotent: true,
+    /// Change a user's password. Never resent after an ambiguous failure: a
+    /// second application would overwrite a change made in between.
+    ChangePassword { name: String, password: Secret } -> User, idempotent: false,
     |s, ep| {
         let path = format!("/v2/auth/users/{}", name_segment("user", &s.name)?);
         json_request(ep, Method::PUT, &path, Some(&json!({ "user": s.name, "password": s.password.expose() })))
@@ -291,8 +292,9 @@ auth_op!(
     |r| parse_empty(&r)
 );
 auth_op!(
-    /// Add read and write patterns to a role.
-    GrantPermissions { name: String, read: Vec<String>, write: Vec<String> } -> Role, idempotent: true,
+    /// Add read and write patterns to a role. Never resent after an ambiguous
+    /// failure: a grant applied twice answers 409 (a duplicate permission).
+    GrantPermissions { name: String, read: Vec<String>, write: Vec<String> } -> Role, idempotent: false,
     |s, ep| {
         let path = format!("/v2/auth/roles/{}", name_segment("role", &s.name)?);
         let body = json!({ "role": s.name, "grant": kv(&s.read, &s.write) });
@@ -301,8 +303,10 @@ auth_op!(
     |r| parse_json(&r, "a role")
 );
 auth_op!(
-    /// Remove read and write patterns from a role.
-    RevokePermissions { name: String, read: Vec<String>, write: Vec<String> } -> Role, idempotent: true,
+    /// Remove read and write patterns from a role. Never resent after an
+    /// ambiguous failure: a revoke applied twice answers 400 (role not
+    /// updated).
+    RevokePermissions { name: String, read: Vec<String>, write: Vec<String> } -> Role, idempotent: false,
     |s, ep| {
         let path = format!("/v2/auth/roles/{}", name_segment("role", &s.name)?);
         let body = json!({ "role": s.name, "revoke": kv(&s.read, &s.write) });

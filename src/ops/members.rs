@@ -185,7 +185,8 @@ impl Operation for Update {
     fn parse(&self, response: http::Response<Vec<u8>>) -> Result<(), Error> {
         parse_empty(&response)
     }
+    /// A second application would overwrite a change made in between.
     fn idempotent(&self) -> bool {
-        true
+        false
     }
 }
