@@ -549,6 +549,153 @@ fn an_acquisition_abandoned_with_its_create_in_doubt_removes_the_key_it_may_have
     );
 }
 
+/// Start `m` with a create whose answer is lost and that a quorum listing
+/// does not show (still on its way): the held-back create, and the second
+/// create the machine sends instead (not yet run).
+fn a_create_held_back(m: &mut LockMachine, model: &mut Model, t: Instant) -> (Request, Request) {
+    let LockStep::Send(first) = m.poll(t) else {
+        panic!()
+    };
+    assert_eq!(describe(&first), "create");
+    m.handle(Outcome::Keys(Err(unknown_outcome())), t).unwrap();
+    let LockStep::Send(find) = m.poll(t) else {
+        panic!()
+    };
+    assert!(matches!(&find, Request::Keys(r) if is_quorum_read(r)));
+    let o = model.run(&find, t).unwrap();
+    m.handle(o, t).unwrap();
+    let LockStep::Send(second) = m.poll(t) else {
+        panic!()
+    };
+    assert_eq!(describe(&second), "create");
+    (first, second)
+}
+
+#[test]
+fn a_create_applied_late_leaves_no_stray_in_the_queue_or_after_the_release() {
+    use etcd_v2::recipes::release::Release;
+    let t = Instant::now();
+    // Applied between the quorum listing and the second create: the stray
+    // comes first, and would hold the lock for nobody until its TTL.
+    let mut model = Model::new();
+    let mut m = LockMachine::new(dir(), "id-late", 30);
+    let (first, second) = a_create_held_back(&mut m, &mut model, t);
+    model.run(&first, t).unwrap();
+    let o = model.run(&second, t).unwrap();
+    m.handle(o, t).unwrap();
+    let (sent, out) = settle_machine(&mut m, &mut model, t);
+    assert_eq!(sent, ["list", "delete", "list"]);
+    let held = out.unwrap().unwrap().expect("acquired");
+    assert!(held.strays, "a create may still be on its way");
+    assert_eq!(model.children(&dir()), [held.key], "the stray is gone");
+
+    // Applied after the second create: the stray comes after ours.
+    let mut model = Model::new();
+    let mut m = LockMachine::new(dir(), "id-late", 30);
+    let (first, second) = a_create_held_back(&mut m, &mut model, t);
+    let o = model.run(&second, t).unwrap();
+    model.run(&first, t).unwrap();
+    m.handle(o, t).unwrap();
+    let (sent, out) = settle_machine(&mut m, &mut model, t);
+    assert_eq!(sent, ["list", "delete", "list"]);
+    let held = out.unwrap().unwrap().expect("acquired");
+    assert_eq!(model.children(&dir()), [held.key]);
+
+    // Applied after the lock was acquired: the release sweeps it (a listing
+    // after each delete), and reports the key itself deleted.
+    let mut model = Model::new();
+    let mut m = LockMachine::new(dir(), "id-late", 30);
+    let (first, second) = a_create_held_back(&mut m, &mut model, t);
+    let o = model.run(&second, t).unwrap();
+    m.handle(o, t).unwrap();
+    let (sent, out) = settle_machine(&mut m, &mut model, t);
+    assert_eq!(sent, ["list"]);
+    let held = out.unwrap().unwrap().expect("acquired");
+    model.run(&first, t).unwrap();
+    assert_eq!(model.children(&dir()).len(), 2);
+    let mut release = Release::key(held.key.as_str(), "id-late").sweeping(dir());
+    let (sent, out) = settle_machine(&mut release, &mut model, t);
+    assert_eq!(sent, ["delete", "list", "delete", "list"]);
+    assert!(out.unwrap().unwrap());
+    assert!(model.children(&dir()).is_empty());
+    // Without the sweep (no create in doubt), a release lists nothing.
+    model.set(
+        &format!("{}/00000000000000000099", dir()),
+        "id-late",
+        None,
+        t,
+    );
+    let (sent, _) = settle_machine(&mut Release::key("/l/gone", "id-late"), &mut model, t);
+    assert_eq!(sent, ["delete"]);
+    // A sweep that keeps finding strays stops after three listings.
+    let mut model = Model::new();
+    for i in 0..6 {
+        model.set(
+            &format!("{}/0000000000000000001{i}", dir()),
+            "id-late",
+            None,
+            t,
+        );
+    }
+    let mut release = Release::key("/l/gone", "id-late").sweeping(dir());
+    let (sent, out) = settle_machine(&mut release, &mut model, t);
+    assert_eq!(sent.iter().filter(|s| *s == "list").count(), 3, "{sent:?}");
+    assert!(!out.unwrap().unwrap(), "the key itself was gone already");
+    assert_eq!(model.children(&dir()).len(), 3);
+}
+
+#[test]
+fn a_deadline_with_the_create_in_doubt_removes_the_key_it_may_have_made() {
+    let t = Instant::now();
+    let deadline = t + Duration::from_secs(1);
+    let mut model = Model::new();
+    let mut m = LockMachine::new(dir(), "id-slow", 30).deadline(Some(deadline));
+    let LockStep::Send(create) = m.poll(t) else {
+        panic!()
+    };
+    // Applied, but the answer was cut off by the deadline.
+    model.run(&create, t).unwrap();
+    m.handle(Outcome::Keys(Err(unknown_outcome())), deadline)
+        .unwrap();
+    let (sent, out) = settle_machine(&mut m, &mut model, deadline);
+    assert_eq!(sent, ["list", "delete"], "found by its id and deleted");
+    assert!(out.unwrap().unwrap().is_none(), "timed out");
+    assert!(model.children(&dir()).is_empty());
+    // Not applied: one listing, and nothing to delete.
+    let mut m = LockMachine::new(dir(), "id-slow", 30).deadline(Some(deadline));
+    let LockStep::Send(_) = m.poll(t) else {
+        panic!()
+    };
+    m.handle(Outcome::Keys(Err(unknown_outcome())), deadline)
+        .unwrap();
+    let (sent, out) = settle_machine(&mut m, &mut model, deadline);
+    assert_eq!(sent, ["list"]);
+    assert!(out.unwrap().unwrap().is_none());
+}
+
+#[test]
+fn an_earlier_acquisitions_key_left_behind_is_deleted_not_waited_for() {
+    // The same contender (one id) acquires again after a release that failed:
+    // its old key, first in line, is its own, not another holder's.
+    let t = Instant::now();
+    let mut model = Model::new();
+    model.set(
+        &format!("{}/00000000000000000001", dir()),
+        "id-again",
+        Some(30),
+        t,
+    );
+    let mut m = LockMachine::new(dir(), "id-again", 30);
+    let (sent, out) = settle_machine(&mut m, &mut model, t);
+    assert_eq!(sent, ["create", "list", "delete", "list"]);
+    let held = out
+        .unwrap()
+        .unwrap()
+        .expect("acquired at once, not after the TTL");
+    assert!(!held.strays, "no create in doubt");
+    assert_eq!(model.children(&dir()), [held.key]);
+}
+
 #[test]
 fn a_reentrant_holder_acquires_again_without_a_new_key() {
     let mut sim = Sim::new();
@@ -850,6 +997,26 @@ fn a_release_deletes_only_its_own_key_and_resolves_an_unknown_outcome() {
         }),
     };
     Machine::handle(&mut r, Outcome::Keys(Err(lost)), t).unwrap();
+    let (sent, out) = settle_machine(&mut r, &mut model, t);
+    assert_eq!(
+        (sent, out.unwrap().unwrap()),
+        (vec!["delete".to_owned()], true)
+    );
+
+    // Applied, but its 200 could not be read: the same, not "not ours".
+    model.set("/l/mine", "me", None, t);
+    let mut r = Release::key("/l/mine", "me");
+    let Step::Send(first) = Machine::poll(&mut r, t) else {
+        panic!()
+    };
+    model.run(&first, t).unwrap();
+    let garbled = Error::Decode {
+        endpoint: "model".into(),
+        status: 200,
+        reason: "cut short".into(),
+        body: "{\"action\":\"compareAndDel".into(),
+    };
+    Machine::handle(&mut r, Outcome::Keys(Err(garbled)), t).unwrap();
     let (sent, out) = settle_machine(&mut r, &mut model, t);
     assert_eq!(
         (sent, out.unwrap().unwrap()),

@@ -125,11 +125,15 @@ impl<C> Lock<C> {
         }
     }
 
-    /// What to release: this holder's key, or a reentrant lock's key found by
-    /// its instance value.
+    /// What to release: this holder's key (and any strays its acquisition may
+    /// have left, see [`Held::strays`]), or a reentrant lock's key found by its
+    /// instance value.
     fn release_machine(&mut self) -> Result<Release, Error> {
         self.lease.end();
         Ok(match self.held.take() {
+            Some(held) if held.strays => {
+                Release::key(held.key, self.id.as_str()).sweeping(lock_dir(&self.name)?)
+            }
             Some(held) => Release::key(held.key, self.id.as_str()),
             None if self.reentrant => Release::find(lock_dir(&self.name)?, self.id.as_str()),
             None => Release::nothing(),

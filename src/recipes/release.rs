@@ -10,6 +10,13 @@
 //! 100 ms and then 200 ms, before the release gives up with it (a key given up
 //! that way still expires with its TTL).
 //!
+//! A lock contender whose create had an unknown outcome and who created
+//! another may find a *stray* later: a key with its value that etcd applied
+//! late. [`Release::sweeping`] then lists the directory once the key is
+//! released (a quorum read) and deletes every other key still holding the
+//! value, listing again after each (at most [`MAX_SWEEPS`] listings); a
+//! failure there leaves the stray to its TTL and does not fail the release.
+//!
 //! The output says whether this release deleted the key (`false`: it was gone
 //! already, or held another value).
 
@@ -44,7 +51,18 @@ pub struct Release {
     /// Failures that waiting may cure, so far.
     failures: u8,
     backoff: Backoff,
+    /// The directory to sweep of strays once the key is released.
+    sweep: Option<String>,
+    /// Whether the key itself was deleted, once known (the output of a
+    /// sweeping release).
+    released: Option<bool>,
+    /// Sweeping listings sent so far.
+    sweeps: u8,
 }
+
+/// How many listings a sweeping release makes at most (a key deleted per
+/// listing: strays come from creates of unknown outcome, one or two at most).
+pub const MAX_SWEEPS: u8 = 3;
 
 /// How many failures that waiting may cure a release takes before it gives up.
 const TRIES: u8 = 3;
@@ -52,36 +70,61 @@ const TRIES: u8 = 3;
 impl Release {
     /// Delete `key` if it holds `value`.
     pub fn key(key: impl Into<String>, value: impl Into<String>) -> Release {
-        Release {
-            value: value.into(),
-            state: State::Delete {
+        Release::new(
+            value.into(),
+            State::Delete {
                 key: key.into(),
                 again: false,
             },
-            failures: 0,
-            backoff: Backoff::default(),
-        }
+        )
     }
 
     /// Find the key holding `value` among `dir`'s children (a reentrant lock's
     /// instance value), and delete it if it still holds it. The listing is a
     /// quorum read: a member behind the others may not show the key yet.
     pub fn find(dir: impl Into<String>, value: impl Into<String>) -> Release {
-        Release {
-            value: value.into(),
-            state: State::Find { dir: dir.into() },
-            failures: 0,
-            backoff: Backoff::default(),
-        }
+        Release::new(value.into(), State::Find { dir: dir.into() })
     }
 
     /// Nothing to release.
     pub fn nothing() -> Release {
+        Release::new(String::new(), State::Done(Some(Ok(false))))
+    }
+
+    fn new(value: String, state: State) -> Release {
         Release {
-            value: String::new(),
-            state: State::Done(Some(Ok(false))),
+            value,
+            state,
             failures: 0,
             backoff: Backoff::default(),
+            sweep: None,
+            released: None,
+            sweeps: 0,
+        }
+    }
+
+    /// Once the key is released (or found gone), list `dir` and delete every
+    /// other key still holding the value: the strays a create of unknown
+    /// outcome may have left (see the [module docs](self)). The value must be
+    /// the caller's own (a lock contender's unique id).
+    pub fn sweeping(mut self, dir: impl Into<String>) -> Release {
+        if !matches!(self.state, State::Done(_)) {
+            self.sweep = Some(dir.into());
+        }
+        self
+    }
+
+    /// After a key was deleted (`deleted`) or found gone, or a listing showed
+    /// none holding the value (`clean`): sweep the directory, or finish with
+    /// whether the key itself was deleted.
+    fn next(&mut self, deleted: bool, clean: bool) -> State {
+        let released = *self.released.get_or_insert(deleted);
+        match &self.sweep {
+            Some(dir) if !clean && self.sweeps < MAX_SWEEPS => {
+                self.sweeps += 1;
+                State::Find { dir: dir.clone() }
+            }
+            _ => State::Done(Some(Ok(released))),
         }
     }
 
@@ -146,29 +189,31 @@ impl Machine for Release {
                         key: node.key.clone(),
                         again: false,
                     },
-                    None => State::Done(Some(Ok(false))),
+                    None => self.next(false, true),
                 }
             }
-            (State::Find { .. }, Err(e)) if e.is_key_not_found() => State::Done(Some(Ok(false))),
-            (State::Delete { again: false, .. }, Ok(_)) => State::Done(Some(Ok(true))),
+            (State::Find { .. }, Err(e)) if e.is_key_not_found() => self.next(false, true),
+            (State::Delete { again: false, .. }, Ok(_)) => self.next(true, false),
             (State::Delete { again: false, .. }, Err(e))
                 if e.is_key_not_found() || e.is_precondition_failed() =>
             {
-                State::Done(Some(Ok(false)))
+                self.next(false, false)
             }
-            // The delete may have been applied: delete once more to find out.
-            (State::Delete { key, again: false }, Err(Error::OutcomeUnknown { .. })) => {
-                State::Delete {
-                    key: key.clone(),
-                    again: true,
-                }
-            }
+            // The delete may have been applied (no answer, or one that could
+            // not be read, perhaps a 200): delete once more to find out.
+            (
+                State::Delete { key, again: false },
+                Err(Error::OutcomeUnknown { .. } | Error::Decode { .. }),
+            ) => State::Delete {
+                key: key.clone(),
+                again: true,
+            },
             // The second delete: gone now either way, and ours did it.
-            (State::Delete { again: true, .. }, Ok(_)) => State::Done(Some(Ok(true))),
+            (State::Delete { again: true, .. }, Ok(_)) => self.next(true, false),
             (State::Delete { again: true, .. }, Err(e))
                 if e.is_key_not_found() || e.is_precondition_failed() =>
             {
-                State::Done(Some(Ok(true)))
+                self.next(true, false)
             }
             // No answer, or a 5xx: the same request again, a little later.
             (_, Err(e)) if is_transient(&e) && self.failures + 1 < TRIES => {
@@ -177,6 +222,11 @@ impl Machine for Release {
                     until: self.backoff.after(now),
                     then: Box::new(sent),
                 }
+            }
+            // A sweep that fails leaves its strays to their TTL: the key
+            // itself is released.
+            (_, Err(_)) if self.released.is_some() => {
+                State::Done(Some(Ok(self.released == Some(true))))
             }
             (_, Err(e)) => State::Done(Some(Err(e))),
             (state, Ok(_)) => {

@@ -9,8 +9,10 @@ use super::super::{
 use super::state::{ready, Finish, Mine, Ours, Phase, State};
 use super::{Held, LockStep};
 use crate::error::Error;
+use crate::machine::{Machine, Step};
 use crate::ops::check_ttl;
 use crate::ops::keys::{self, wait_after_read, WaitOutcome};
+use crate::recipes::release::Release;
 use crate::response::{KeysResponse, Node};
 
 /// The acquisition state machine of one contender.
@@ -33,6 +35,10 @@ pub struct LockMachine {
     /// quorum listing may conclude the key is gone and create another, or a
     /// lagging member would have the contender create key after key.
     quorum_list: bool,
+    /// A create was sent after one of unknown outcome that a quorum listing
+    /// did not show: the first may yet be applied, leaving a stray key with
+    /// our id, so releasing also sweeps the directory ([`Held::strays`]).
+    strays: bool,
     state: State,
 }
 
@@ -62,6 +68,7 @@ impl LockMachine {
             backoff: Backoff::default(),
             failures: 0,
             quorum_list: false,
+            strays: false,
             state,
         }
     }
@@ -129,15 +136,41 @@ impl LockMachine {
     /// undone: delete the key this machine made, or, after a create of unknown
     /// outcome, find it by id (an exclusive lock's id is its own; a reentrant
     /// lock's instance value may be another handle's key, so that one is left
-    /// to its TTL).
-    pub fn abandoned(&self) -> crate::recipes::release::Release {
-        use crate::recipes::release::Release;
-        match self.created_key() {
-            Some(key) => Release::key(key, self.id.as_str()),
-            None if self.create_pending() && !self.reentrant => {
-                Release::find(self.dir.as_str(), self.id.as_str())
+    /// to its TTL); and sweep any strays (see [`Held::strays`]).
+    pub fn abandoned(&self) -> Release {
+        self.undo(self.created_key())
+    }
+
+    /// The release that deletes `key` (ours) or, for an exclusive lock, finds
+    /// a key a create of unknown outcome may have made, sweeping strays.
+    fn undo(&self, key: Option<&str>) -> Release {
+        let (dir, id) = (self.dir.as_str(), self.id.as_str());
+        let release = match key {
+            Some(key) => Release::key(key, id),
+            None if !self.reentrant && (self.create_pending() || self.strays) => {
+                Release::find(dir, id)
             }
-            None => Release::nothing(),
+            None => return Release::nothing(),
+        };
+        if self.sweeps() {
+            release.sweeping(dir)
+        } else {
+            release
+        }
+    }
+
+    /// Whether releasing must sweep the directory of strays.
+    fn sweeps(&self) -> bool {
+        self.strays && !self.reentrant
+    }
+
+    /// Give up without the lock: undo what the machine made, then finish.
+    fn leaving(&mut self, timed_out: bool) -> State {
+        let release = self.undo(self.mine().map(|m| m.key.as_str()));
+        self.ours = Ours::Nothing;
+        State::Leaving {
+            release: Box::new(release),
+            timed_out,
         }
     }
 
@@ -167,10 +200,10 @@ impl LockMachine {
             (Phase::Refresh, Some(mine)) => KeysRequest::Refresh(
                 keys::Refresh::new(mine.key.as_str(), self.ttl).prev_value(self.id.as_str()),
             ),
-            (Phase::GiveUp { .. }, Some(mine)) => KeysRequest::Delete(
-                keys::Delete::new(mine.key.as_str()).prev_value(self.id.as_str()),
-            ),
-            (Phase::Refresh | Phase::GiveUp { .. }, None) => return None,
+            (Phase::DeleteStray { key }, _) => {
+                KeysRequest::Delete(keys::Delete::new(key.as_str()).prev_value(self.id.as_str()))
+            }
+            (Phase::Refresh, None) => return None,
         };
         Some(Request::Keys(keys_request))
     }
@@ -188,6 +221,22 @@ impl LockMachine {
             State::Done(Finish::Acquired(held)) => return LockStep::Acquired(held.clone()),
             State::Done(Finish::NotAcquired) => return LockStep::NotAcquired,
             State::Done(Finish::TimedOut) => return LockStep::TimedOut,
+            State::Leaving { release, timed_out } => {
+                return match release.poll(now) {
+                    Step::Send(request) => LockStep::Send(request),
+                    Step::SleepUntil(at) => LockStep::SleepUntil(at),
+                    // What a release could not undo expires with its TTL.
+                    Step::Event(()) | Step::Done(_) => {
+                        let (finish, step) = if *timed_out {
+                            (Finish::TimedOut, LockStep::TimedOut)
+                        } else {
+                            (Finish::NotAcquired, LockStep::NotAcquired)
+                        };
+                        self.state = State::Done(finish);
+                        step
+                    }
+                };
+            }
             State::InFlight { .. } => {
                 return LockStep::Failed(Error::Misuse(
                     "the lock machine was polled while a request was in flight".into(),
@@ -197,12 +246,9 @@ impl LockMachine {
                 not_before: Some(at),
                 phase,
             } if now < *at => {
-                // A pause gives way to the deadline (unless giving up is what
-                // waits) and, for a waiter, to refreshing its own key.
-                let mut wake = *at;
-                if !matches!(phase, Phase::GiveUp { .. }) {
-                    wake = deadline.map_or(wake, |d| wake.min(d));
-                }
+                // A pause gives way to the deadline and, for a waiter, to
+                // refreshing its own key.
+                let mut wake = deadline.map_or(*at, |d| (*at).min(d));
                 if matches!(phase, Phase::Wait { .. }) {
                     wake = refresh_at.map_or(wake, |r| wake.min(r));
                 }
@@ -215,24 +261,24 @@ impl LockMachine {
         };
         let phase = match phase {
             // Past the deadline: give up (deleting our key, if any).
-            p if self.deadline.is_some_and(|d| now >= d) && !matches!(p, Phase::GiveUp { .. }) => {
-                if self.mine().is_none() {
-                    self.state = State::Done(Finish::TimedOut);
-                    return LockStep::TimedOut;
-                }
-                Phase::GiveUp { timed_out: true }
+            _ if self.deadline.is_some_and(|d| now >= d) => {
+                self.state = self.leaving(true);
+                return self.poll(now);
             }
             // A waiter refreshes its own key every third of the TTL.
             Phase::Wait { .. } if self.mine().is_none_or(|m| now >= m.refresh_at) => Phase::Refresh,
-            // Nothing of ours to refresh or delete: create it.
-            Phase::Refresh | Phase::GiveUp { .. } if self.mine().is_none() => Phase::Create,
+            // Nothing of ours to refresh: create it.
+            Phase::Refresh if self.mine().is_none() => Phase::Create,
             p => p,
         };
         let Some(request) = self.request(&phase, now) else {
             self.state = State::Done(Finish::Failed(None));
             return LockStep::Failed(Error::Misuse("the lock machine lost its key".into()));
         };
-        if phase == Phase::Create && matches!(self.ours, Ours::Nothing) {
+        if phase == Phase::Create {
+            // A create after one of unknown outcome (which a quorum listing
+            // did not show): that one may yet be applied.
+            self.strays |= matches!(self.ours, Ours::Pending);
             self.ours = Ours::Pending;
         }
         self.state = State::InFlight { phase, sent: now };
@@ -278,18 +324,34 @@ impl LockMachine {
             self.forget_key();
             return ready(Phase::Create);
         };
+        // Another key with our (unique) id is ours too, made by a create of
+        // unknown outcome applied late, or left by an earlier acquisition
+        // whose release failed: it would hold the lock, or a place in the
+        // queue, for nobody.
+        if !self.reentrant {
+            let id = Some(self.id.as_str());
+            if let Some(stray) = children
+                .iter()
+                .find(|n| n.value.as_deref() == id && n.key != mine.key)
+            {
+                return ready(Phase::DeleteStray {
+                    key: stray.key.clone(),
+                });
+            }
+        }
         match position {
             0 => match mine.valid_until {
                 Some(until) if until > now => State::Done(Finish::Acquired(Held {
                     key: mine.key.clone(),
                     index: mine.index,
                     valid_until: until,
+                    strays: self.sweeps(),
                 })),
                 // First, but with no time known to be left: refresh, then look
                 // again, rather than report a lock that may be gone already.
                 _ => ready(Phase::Refresh),
             },
-            _ if !self.blocking => ready(Phase::GiveUp { timed_out: false }),
+            _ if !self.blocking => self.leaving(false),
             i => {
                 let pred = children[i - 1];
                 ready(Phase::Wait {
@@ -308,6 +370,9 @@ impl LockMachine {
 
     /// Hand over the outcome of the request last sent.
     pub fn handle(&mut self, outcome: Outcome, now: Instant) -> Result<(), Error> {
+        if let State::Leaving { release, .. } = &mut self.state {
+            return release.handle(outcome, now);
+        }
         let State::InFlight { phase, sent } = &self.state else {
             return Err(Error::Misuse(
                 "a lock outcome with no request in flight".into(),
@@ -416,14 +481,14 @@ impl LockMachine {
                 self.forget_key();
                 ready(Phase::Create)
             }
-            (Phase::GiveUp { timed_out }, Outcome::Keys(_)) => {
-                // Deleted, or gone already; if the delete failed, the TTL removes it.
-                self.forget_key();
-                State::Done(if timed_out {
-                    Finish::TimedOut
-                } else {
-                    Finish::NotAcquired
-                })
+            // Gone, or no longer ours: the next listing shows which.
+            (Phase::DeleteStray { .. }, Outcome::Keys(Ok(_))) => ready(Phase::List),
+            (Phase::DeleteStray { .. }, Outcome::Keys(Err(e)))
+                if e.is_key_not_found()
+                    || e.is_precondition_failed()
+                    || matches!(e, Error::OutcomeUnknown { .. }) =>
+            {
+                ready(Phase::List)
             }
             (phase, Outcome::Keys(Err(e))) if is_transient(&e) => State::Ready {
                 phase,

@@ -8,8 +8,10 @@
 //!
 //! **Protocol**:
 //! - create the contender's key; if the outcome of that POST is unknown, list
-//!   the directory (a quorum read) and look for the id before trying again
-//!   (never two keys);
+//!   the directory (a quorum read) and look for the id before trying again;
+//!   should a POST the listing did not show be applied late, the *stray* key
+//!   with our id is deleted once a listing shows it, and the release sweeps
+//!   the directory for it ([`Held::strays`]);
 //! - list the directory sorted; if the key is first, the lock is held; a
 //!   listing that lacks the key (a member behind the others may answer it) is
 //!   read again through the quorum before the key counts as expired and
@@ -21,8 +23,9 @@
 //! - while waiting, refresh the own key every third of the TTL, so a long wait
 //!   keeps its place; a crashed holder's key expires with its TTL;
 //! - a deadline bounds each long poll, and when it passes the contender deletes
-//!   its key and reports a timeout; a non-blocking attempt that is not first
-//!   deletes its key at once.
+//!   its key (or, with its create in doubt, finds it by id and deletes it) and
+//!   reports a timeout; a non-blocking attempt that is not first deletes its
+//!   key at once.
 //!
 //! **Holding is a lease**: the lock counts as held only until the TTL has passed
 //! since the last successful write of the contender's key (its creation or a
@@ -77,6 +80,12 @@ pub struct Held {
     /// The TTL after the last successful write of the key was sent: the lock is
     /// held until then, unless renewed (see the module docs).
     pub valid_until: Instant,
+    /// Whether a create of unknown outcome may yet leave a *stray*: another key
+    /// with this contender's id, applied late (after a quorum listing did not
+    /// show it and another was made). Releasing then also deletes any such key
+    /// ([`Release::sweeping`](crate::recipes::release::Release::sweeping)),
+    /// which would otherwise hold the lock for nobody until its TTL ran out.
+    pub strays: bool,
 }
 
 /// What the driver must do next.

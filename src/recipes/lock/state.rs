@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use super::Held;
 use crate::error::Error;
+use crate::recipes::release::Release;
 
 /// What the machine does next, once ready.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,8 +19,11 @@ pub(super) enum Phase {
         index: u64,
     },
     Refresh,
-    GiveUp {
-        timed_out: bool,
+    /// Delete a stray: another key holding our id (left by a create of
+    /// unknown outcome that etcd applied late, or by an earlier acquisition
+    /// whose release failed).
+    DeleteStray {
+        key: String,
     },
 }
 
@@ -33,6 +37,12 @@ pub(super) enum State {
     },
     /// `phase`'s request is in flight, sent at `sent`.
     InFlight { phase: Phase, sent: Instant },
+    /// Leaving without the lock: `release` undoes what the machine made (its
+    /// key, and any strays), then it finishes (timed out, or not acquired).
+    Leaving {
+        release: Box<Release>,
+        timed_out: bool,
+    },
     /// Finished.
     Done(Finish),
 }
