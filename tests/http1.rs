@@ -486,3 +486,59 @@ fn the_async_twin_reads_large_chunks_alike() {
     });
     assert_eq!(connections.load(Ordering::SeqCst), 1);
 }
+
+/// A listener that accepts connections and never says a word (a member whose
+/// TLS handshake stalls); its `https` URL. The connections are kept open
+/// until the listener's thread ends with the test process.
+fn silent_tls_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        for stream in listener.incoming().flatten() {
+            kept.push(stream);
+        }
+    });
+    url
+}
+
+/// A connect timeout far beyond the request's, so that only the request's
+/// timeout can end the call early.
+fn slow_connecting() -> TransportOptions {
+    let mut options = TransportOptions::default();
+    options.connect_timeout = Duration::from_secs(30);
+    options
+}
+
+#[test]
+fn a_stalled_handshake_ends_with_the_requests_timeout_and_sends_nothing() {
+    let url = silent_tls_server();
+    let t = Http1Transport::new(&slow_connecting()).unwrap();
+    let started = Instant::now();
+    let err = t
+        .send(put(&url), Some(Duration::from_millis(300)))
+        .unwrap_err();
+    // Ended by the request's 300 ms, not the 30 s connect timeout (the bound
+    // is loose for a busy machine).
+    assert!(started.elapsed() < Duration::from_secs(10), "{err}");
+    assert_eq!(err.kind(), TransportErrorKind::Connect, "{err}");
+    assert!(!err.kind().may_have_been_sent(), "{err}");
+}
+
+#[cfg(feature = "http1-tokio")]
+#[test]
+fn the_async_twin_ends_a_stalled_handshake_with_the_requests_timeout_too() {
+    use etcd_v2::transports::http1::Http1AsyncTransport;
+    use etcd_v2::AsyncTransport;
+    let url = silent_tls_server();
+    block_on(async {
+        let t = Http1AsyncTransport::new(&slow_connecting()).unwrap();
+        let started = Instant::now();
+        let err = AsyncTransport::send(&t, put(&url), Some(Duration::from_millis(300)))
+            .await
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(10), "{err}");
+        assert_eq!(err.kind(), TransportErrorKind::Connect, "{err}");
+        assert!(!err.kind().may_have_been_sent(), "{err}");
+    });
+}

@@ -140,7 +140,19 @@ impl Conn {
         bytes: &[u8],
         deadline: Option<Instant>,
     ) -> Result<(), TransportError> {
-        self.arm(true, deadline)?;
+        // Nothing is written yet: a deadline passed already (a slow connect)
+        // fails as not sent, never as an unknown outcome.
+        self.arm(true, deadline).map_err(|e| {
+            let why = if e.kind() == TransportErrorKind::Timeout {
+                "the request's timeout ran out before it was sent".to_owned()
+            } else {
+                e.to_string()
+            };
+            TransportError::new(
+                TransportErrorKind::Connect,
+                format!("{why} (nothing was sent)"),
+            )
+        })?;
         let result = match &mut self.stream {
             Stream::Plain(s) => s.write_all(bytes),
             Stream::Tls(s) => s.write_all(bytes).and_then(|()| s.flush()),

@@ -97,14 +97,31 @@ impl Http1Transport {
         self.shared.names.learn(host, port, addrs)
     }
 
-    /// A new connection to `key` (TLS handshake done): nothing sent yet.
-    fn connect(&self, key: &Key<'_>) -> Result<Conn, TransportError> {
+    /// A new connection to `key` (TLS handshake done): nothing sent yet. It
+    /// takes at most the connect timeout, and never past the request's
+    /// `deadline` (the timeout bounds the whole exchange): a request whose
+    /// time ran out while connecting fails as not sent.
+    fn connect(&self, key: &Key<'_>, deadline: Option<Instant>) -> Result<Conn, TransportError> {
         let tls = key.0;
         let (host, port) = pool::host_port(key);
+        let connect_timeout = self.shared.connect_timeout;
+        // The time left to connect, or a "nothing sent" error.
+        let bound = || -> Result<Duration, TransportError> {
+            let left = deadline.map_or(connect_timeout, |d| {
+                connect_timeout.min(d.saturating_duration_since(Instant::now()))
+            });
+            if left.is_zero() {
+                return Err(connect_error(format!(
+                    "the request's timeout ran out while connecting to {host}:{port} \
+                     (nothing was sent)"
+                )));
+            }
+            Ok(left)
+        };
         let mut last = None;
         let mut tcp = None;
         for addr in self.resolve(host, port)? {
-            match TcpStream::connect_timeout(&addr, self.shared.connect_timeout) {
+            match TcpStream::connect_timeout(&addr, bound()?) {
                 Ok(s) => {
                     tcp = Some(s);
                     break;
@@ -127,12 +144,13 @@ impl Http1Transport {
         let mut session = rustls::ClientConnection::new(config, name)
             .map_err(|e| connect_error(format!("TLS with {host}: {e}")))?;
         let mut tcp = tcp;
+        let left = bound()?;
         // A connect timeout too large to add to the clock is no bound.
-        let deadline = Instant::now().checked_add(self.shared.connect_timeout);
-        let _ = tcp.set_read_timeout(Some(self.shared.connect_timeout));
-        let _ = tcp.set_write_timeout(Some(self.shared.connect_timeout));
+        let handshake_deadline = Instant::now().checked_add(left);
+        let _ = tcp.set_read_timeout(Some(left));
+        let _ = tcp.set_write_timeout(Some(left));
         while session.is_handshaking() {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            if handshake_deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(connect_error(format!(
                     "the TLS handshake with {host} timed out"
                 )));
@@ -147,7 +165,12 @@ impl Http1Transport {
     }
 
     /// A pooled connection, checked still open when `check`, or a new one.
-    fn checkout(&self, key: &Key<'_>, check: bool) -> Result<Conn, TransportError> {
+    fn checkout(
+        &self,
+        key: &Key<'_>,
+        check: bool,
+        deadline: Option<Instant>,
+    ) -> Result<Conn, TransportError> {
         let open = |c: &Conn| {
             if check {
                 c.idle_and_open()
@@ -157,7 +180,7 @@ impl Http1Transport {
         };
         match self.shared.idle.take(key, open) {
             Some(conn) => Ok(conn),
-            None => self.connect(key),
+            None => self.connect(key, deadline),
         }
     }
 
@@ -191,11 +214,11 @@ impl Http1Transport {
         // more on a new one (safe: it changes nothing). A write goes only on
         // a connection checked open, never twice.
         let safe = *method == http::Method::GET || *method == http::Method::HEAD;
-        let mut conn = self.checkout(&key, !safe)?;
+        let mut conn = self.checkout(&key, !safe, deadline)?;
         let head = match Self::start(&mut conn, &bytes, method, deadline, keep_all) {
             Ok(head) => head,
             Err(e) if safe && pool::stale(conn.reused, !conn.buffered().is_empty(), &e) => {
-                conn = self.connect(&key)?;
+                conn = self.connect(&key, deadline)?;
                 Self::start(&mut conn, &bytes, method, deadline, keep_all)?
             }
             Err(e) => return Err(e),

@@ -201,7 +201,15 @@ impl Http1AsyncTransport {
         })
     }
 
-    async fn connect(&self, key: &Key<'_>) -> Result<AsyncConn, TransportError> {
+    /// A new connection to `key` (TLS handshake done): nothing sent yet. It
+    /// takes at most the connect timeout, and ends by the request's
+    /// `request_deadline`: a request whose time ran out while connecting
+    /// fails as not sent (tokio's timeout would try the write first).
+    async fn connect(
+        &self,
+        key: &Key<'_>,
+        request_deadline: Option<Instant>,
+    ) -> Result<AsyncConn, TransportError> {
         let tls = key.0;
         let (host, port) = host_port(key);
         let addrs = match self.shared.names.known(host, port) {
@@ -213,8 +221,16 @@ impl Http1AsyncTransport {
                 self.shared.names.learn(host, port, found.collect())?
             }
         };
-        // A connect timeout too large to add to the clock is no bound.
-        let deadline = Instant::now().checked_add(self.shared.connect_timeout);
+        // A connect timeout too large to add to the clock is no bound; the
+        // request's own deadline bounds connecting too (its timeout bounds the
+        // whole exchange), and then nothing was sent.
+        let deadline = match (
+            Instant::now().checked_add(self.shared.connect_timeout),
+            request_deadline,
+        ) {
+            (Some(c), Some(r)) => Some(c.min(r)),
+            (c, r) => c.or(r),
+        };
         let mut last = None;
         let mut tcp = None;
         for addr in addrs {
@@ -232,7 +248,17 @@ impl Http1AsyncTransport {
             connect_error(format!("connecting to {host}:{port}: {why}"))
         })?;
         let _ = tcp.set_nodelay(true);
+        let in_time = || {
+            if request_deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(connect_error(format!(
+                    "the request's timeout ran out while connecting to {host}:{port} \
+                     (nothing was sent)"
+                )));
+            }
+            Ok(())
+        };
         if !tls {
+            in_time()?;
             return Ok(AsyncConn {
                 stream: Stream::Plain(tcp),
                 buf: Buffer::new(),
@@ -255,6 +281,7 @@ impl Http1AsyncTransport {
                 )))
             }
         };
+        in_time()?;
         Ok(AsyncConn {
             stream: Stream::Tls(Box::new(session)),
             buf: Buffer::new(),
@@ -286,12 +313,12 @@ impl Http1AsyncTransport {
         };
         let mut conn = match self.shared.idle.take(&key, open) {
             Some(conn) => conn,
-            None => self.connect(&key).await?,
+            None => self.connect(&key, deadline).await?,
         };
         let head = match start(&mut conn, &bytes, method, deadline, keep_all).await {
             Ok(head) => head,
             Err(e) if safe && stale(conn.reused, !conn.buffered().is_empty(), &e) => {
-                conn = self.connect(&key).await?;
+                conn = self.connect(&key, deadline).await?;
                 start(&mut conn, &bytes, method, deadline, keep_all).await?
             }
             Err(e) => return Err(e),
