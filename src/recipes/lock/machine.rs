@@ -12,20 +12,19 @@ use crate::error::Error;
 use crate::machine::{Machine, Step};
 use crate::ops::check_ttl;
 use crate::ops::keys::{self, wait_after_read, WaitOutcome};
-use crate::recipes::release::Release;
 use crate::response::{KeysResponse, Node};
 
 /// The acquisition state machine of one contender.
 #[derive(Debug)]
 pub struct LockMachine {
-    dir: String,
-    id: String,
+    pub(super) dir: String,
+    pub(super) id: String,
     ttl: u64,
     blocking: bool,
-    reentrant: bool,
+    pub(super) reentrant: bool,
     deadline: Option<Instant>,
     /// The contender's key, as far as it is known.
-    ours: Ours,
+    pub(super) ours: Ours,
     backoff: Backoff,
     /// Transient failures since the last write that worked (a non-blocking
     /// attempt gives up after [`NON_BLOCKING_TRIES`]).
@@ -38,7 +37,7 @@ pub struct LockMachine {
     /// A create was sent after one of unknown outcome that a quorum listing
     /// did not show: the first may yet be applied, leaving a stray key with
     /// our id, so releasing also sweeps the directory ([`Held::strays`]).
-    strays: bool,
+    pub(super) strays: bool,
     state: State,
 }
 
@@ -99,7 +98,7 @@ impl LockMachine {
         &self.dir
     }
 
-    fn mine(&self) -> Option<&Mine> {
+    pub(super) fn mine(&self) -> Option<&Mine> {
         match &self.ours {
             Ours::Known(mine) => Some(mine),
             Ours::Nothing | Ours::Pending => None,
@@ -130,48 +129,6 @@ impl LockMachine {
     /// machine does not know of.
     pub fn create_pending(&self) -> bool {
         matches!(self.ours, Ours::Pending)
-    }
-
-    /// How an abandoned acquisition (whose driver stopped before it ended) is
-    /// undone: delete the key this machine made, or, after a create of unknown
-    /// outcome, find it by id (an exclusive lock's id is its own; a reentrant
-    /// lock's instance value may be another handle's key, so that one is left
-    /// to its TTL); and sweep any strays (see [`Held::strays`]).
-    pub fn abandoned(&self) -> Release {
-        self.undo(self.created_key())
-    }
-
-    /// The release that deletes `key` (ours) or, for an exclusive lock, finds
-    /// a key a create of unknown outcome may have made, sweeping strays.
-    fn undo(&self, key: Option<&str>) -> Release {
-        let (dir, id) = (self.dir.as_str(), self.id.as_str());
-        let release = match key {
-            Some(key) => Release::key(key, id),
-            None if !self.reentrant && (self.create_pending() || self.strays) => {
-                Release::find(dir, id)
-            }
-            None => return Release::nothing(),
-        };
-        if self.sweeps() {
-            release.sweeping(dir)
-        } else {
-            release
-        }
-    }
-
-    /// Whether releasing must sweep the directory of strays.
-    fn sweeps(&self) -> bool {
-        self.strays && !self.reentrant
-    }
-
-    /// Give up without the lock: undo what the machine made, then finish.
-    fn leaving(&mut self, timed_out: bool) -> State {
-        let release = self.undo(self.mine().map(|m| m.key.as_str()));
-        self.ours = Ours::Nothing;
-        State::Leaving {
-            release: Box::new(release),
-            timed_out,
-        }
     }
 
     fn request(&self, phase: &Phase, now: Instant) -> Option<Request> {

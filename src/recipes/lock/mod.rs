@@ -42,6 +42,7 @@
 
 use std::time::Instant;
 
+mod leave;
 mod machine;
 mod state;
 
