@@ -234,9 +234,16 @@ fn generate(rng: &mut Rng, prefix: &str, seen: &Seen) -> Op {
             } else {
                 path(prefix, dir)
             };
+            // A quorum read with wait=true is a quorum read: answered at once.
+            let (method, wait) = match (rng.chance(10), quorum && rng.chance(30)) {
+                (true, _) => ("HEAD", ""),
+                (false, wait) => ("GET", if wait { "&wait=true" } else { "" }),
+            };
             Op {
-                method: if rng.chance(10) { "HEAD" } else { "GET" },
-                target: format!("{target}?recursive={recursive}&sorted={sorted}&quorum={quorum}"),
+                method,
+                target: format!(
+                    "{target}?recursive={recursive}&sorted={sorted}&quorum={quorum}{wait}"
+                ),
                 body: String::new(),
                 sorted,
             }

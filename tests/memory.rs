@@ -1053,3 +1053,21 @@ fn a_lock_or_campaign_behind_a_key_older_than_the_history_waits_rather_than_spin
     assert_eq!(body.matches("\"value\":\"holder\"").count(), 1, "{body}");
     assert_eq!(body.matches("\"key\":\"/_locks/busy/").count(), 1, "{body}");
 }
+
+#[test]
+fn a_quorum_get_with_wait_is_a_quorum_read_answered_at_once_as_etcd_does() {
+    // etcd 3.4 turns any quorum GET into a read through raft before it looks
+    // at wait=true (checked against etcd 3.4.23 with curl).
+    let etcd = virtual_etcd(1);
+    raw(&etcd, 0, "PUT", "/v2/keys/q", "value=1");
+    let r = raw(&etcd, 0, "GET", "/v2/keys/q?wait=true&quorum=true", "");
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!(body["action"], "get");
+    assert_eq!(body["node"]["value"], "1");
+    assert!(r.headers().contains_key("x-raft-index"), "through raft");
+    let r = raw(&etcd, 0, "GET", "/v2/keys/nope?wait=true&quorum=true", "");
+    assert_eq!(r.status(), 404);
+    let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!(body["errorCode"], 100);
+}

@@ -123,8 +123,9 @@ impl Call {
     pub fn new(prefix: impl Into<Vec<u8>>, request: KeysRequest, now: i64) -> Call {
         let state = match unsupported(&request) {
             Some(what) => State::Done(Some(Err(Error::NotOnBridge(what.into())))),
-            // etcd waits on GETs only (a PUT with wait=true is a plain write).
-            None if request.wait && request.method == KeysMethod::Get => State::Wait,
+            // etcd waits on GETs only, and a quorum GET is a read even with
+            // wait=true.
+            None if request.is_wait() => State::Wait,
             None => State::Read,
         };
         Call {

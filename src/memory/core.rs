@@ -315,7 +315,7 @@ impl Core {
     fn keys(&mut self, k: &KeysRequest, member: usize, t: u64) -> Handled {
         let id = self.cluster.id;
         let now = self.wall(t);
-        if k.wait {
+        if k.is_wait() {
             return self.start_wait(k, member);
         }
         if k.through_raft() {

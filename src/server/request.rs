@@ -70,13 +70,21 @@ impl KeysRequest {
     }
 
     /// Whether etcd sends this request through raft (writes and quorum reads),
-    /// rather than answering it from the member's own store.
+    /// rather than answering it from the member's own store. A quorum GET is a
+    /// read through raft even with `wait=true` (etcd turns it into a `QGET`
+    /// before it looks at `wait`): it answers at once.
     pub fn through_raft(&self) -> bool {
         match self.method {
-            KeysMethod::Get => self.quorum && !self.wait,
+            KeysMethod::Get => self.quorum,
             KeysMethod::Head => false,
             _ => true,
         }
+    }
+
+    /// Whether it is a long poll: a GET with `wait=true` that is not a quorum
+    /// read (see [`KeysRequest::through_raft`]).
+    pub fn is_wait(&self) -> bool {
+        self.wait && self.method == KeysMethod::Get && !self.quorum
     }
 
     /// Whether it changes nothing.
