@@ -1071,3 +1071,38 @@ fn a_quorum_get_with_wait_is_a_quorum_read_answered_at_once_as_etcd_does() {
     let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
     assert_eq!(body["errorCode"], 100);
 }
+
+#[test]
+fn keys_outlive_their_ttl_while_no_majority_can_commit_the_expiry() {
+    // etcd expires a key when the leader's SYNC entry is applied: without a
+    // majority nothing commits (capture 612: a write gets errorCode 300), so
+    // the key stays, and no expire event comes until the majority is back.
+    let etcd = virtual_etcd(3);
+    assert_eq!(etcd.leader(), Some(0));
+    raw(&etcd, 0, "PUT", "/v2/keys/t", "value=x&ttl=1");
+    let index = header(&raw(&etcd, 0, "GET", "/v2/keys/t", ""), "x-etcd-index");
+    etcd.crash(1);
+    etcd.crash(2);
+    etcd.advance(Duration::from_secs(3));
+    let kept = raw(&etcd, 0, "GET", "/v2/keys/t", "");
+    assert_eq!(
+        kept.status(),
+        200,
+        "{}",
+        String::from_utf8_lossy(kept.body())
+    );
+    assert_eq!(header(&kept, "x-etcd-index"), index, "no expire event");
+    etcd.restart(1);
+    etcd.advance(Duration::from_secs(3));
+    let gone = raw(&etcd, 1, "GET", "/v2/keys/t", "");
+    assert_eq!(gone.status(), 404, "expired once a majority is back");
+    let event = raw(
+        &etcd,
+        1,
+        "GET",
+        &format!("/v2/keys/t?wait=true&waitIndex={}", index + 1),
+        "",
+    );
+    let body: serde_json::Value = serde_json::from_slice(event.body()).unwrap();
+    assert_eq!(body["action"], "expire");
+}

@@ -136,7 +136,7 @@ impl Core {
         self.cluster.settle(t, wall);
         while self.next_tick <= t {
             let first_after_t = (t / SYNC + 1) * SYNC;
-            if self.cluster.leader.is_none() || !self.store.has_ttl_keys() {
+            if !self.sweeps() || !self.store.has_ttl_keys() {
                 self.next_tick = first_after_t;
                 break;
             }
@@ -159,6 +159,13 @@ impl Core {
         }
     }
 
+    /// Whether the leader's TTL sweeps commit: etcd expires keys only when its
+    /// `SYNC` entry is applied, so without a leader that can commit (no
+    /// majority) keys outlive their TTL and no expire event comes.
+    fn sweeps(&self) -> bool {
+        self.cluster.leader.is_some_and(|l| self.can_commit(l))
+    }
+
     /// A summary that changes whenever a waiting request may have something new
     /// to see: the store's index, raft's index and term, members' health.
     pub fn fingerprint(&self) -> (u64, u64, u64, u64) {
@@ -171,15 +178,15 @@ impl Core {
     }
 
     /// When, with no request arriving, the cluster next changes by itself: a
-    /// TTL sweep that expires a key, or an election's end (only while a
-    /// majority can hold it: without one, nothing changes until a member
-    /// comes back).
+    /// TTL sweep that expires a key, or an election's end (each only while a
+    /// majority can commit or vote: without one, nothing changes until a
+    /// member comes back).
     pub fn next_change(&self) -> Option<u64> {
         let sweep = self.store.next_expiry().map(|e| {
             let mono = u64::try_from(e.saturating_sub(self.wall0)).unwrap_or(0);
             (mono.div_ceil(SYNC).max(1) * SYNC).max(self.next_tick)
         });
-        let sweep = sweep.filter(|_| self.cluster.leader.is_some());
+        let sweep = sweep.filter(|_| self.sweeps());
         let election = self
             .cluster
             .election_ends
