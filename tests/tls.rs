@@ -232,3 +232,87 @@ etcd_test!(bad_tls_files_are_refused_when_building, standalone, |_p| {
         assert!(err.is_invalid_input(), "{err}");
     }
 });
+
+/// A TLS server (the test's `localhost` certificate) that completes the
+/// handshake, reads one request, and answers with a record that cannot be
+/// decrypted: a failure after the request was sent. Its `https` URL.
+#[cfg(all(feature = "ureq", feature = "http1"))]
+fn tls_server_garbling_its_answer() -> String {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::io::{BufRead, BufReader, Read, Write};
+    let p = pki();
+    let certs = CertificateDer::pem_file_iter(p.path("server.pem"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(p.path("server.key")).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let config = std::sync::Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let session = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(session, tcp);
+            // The request's head and its Content-Length body.
+            let mut reader = BufReader::new(&mut tls);
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let l = line.trim_end().to_ascii_lowercase();
+                if l.is_empty() {
+                    break;
+                }
+                if let Some(v) = l.strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            // An application-data record no key decrypts, under the TLS layer.
+            let _ = tls.sock.write_all(b"\x17\x03\x03\x00\x05hello");
+            let _ = tls.sock.flush();
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    });
+    format!("https://localhost:{port}")
+}
+
+#[cfg(all(feature = "ureq", feature = "http1"))]
+#[test]
+fn a_tls_failure_after_the_request_was_sent_may_have_applied_it() {
+    use etcd_v2::transports::http1::Http1Transport;
+    use etcd_v2::transports::ureq::UreqTransport;
+    use etcd_v2::{Transport, TransportOptions};
+    let url = tls_server_garbling_its_answer();
+    let mut options = TransportOptions::default();
+    options.tls.ca_file = Some(pki().path("ca.pem").into());
+    let post = || {
+        http::Request::post(format!("{url}/v2/keys/queue"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(b"value=job".to_vec())
+            .unwrap()
+    };
+    let timeout = Some(std::time::Duration::from_secs(10));
+    let ureq = UreqTransport::new(&options).unwrap();
+    let err = ureq.send(post(), timeout).unwrap_err();
+    assert!(err.kind().may_have_been_sent(), "ureq: {err}");
+    let http1 = Http1Transport::new(&options).unwrap();
+    let err = http1.send(post(), timeout).unwrap_err();
+    assert!(err.kind().may_have_been_sent(), "http1: {err}");
+    // A refused certificate is still "nothing sent" (no CA given: the test
+    // CA is unknown).
+    let strict = UreqTransport::new(&TransportOptions::default()).unwrap();
+    let err = strict.send(post(), timeout).unwrap_err();
+    assert!(!err.kind().may_have_been_sent(), "ureq: {err}");
+}

@@ -198,7 +198,7 @@ impl UreqTransport {
             .into_with_config()
             .limit(self.max_body_size)
             .read_to_vec()
-            .map_err(classify)?;
+            .map_err(|e| answered(classify(e)))?;
         Ok(http::Response::from_parts(parts, bytes))
     }
 }
@@ -263,6 +263,52 @@ fn classify_io(err: io::Error) -> TransportError {
     TransportError::new(kind, text).with_source(err)
 }
 
+/// A failure while reading an answer whose head had arrived: the request was
+/// sent, whatever the failure looks like.
+fn answered(e: TransportError) -> TransportError {
+    if e.kind().may_have_been_sent() {
+        return e;
+    }
+    TransportError::new(
+        TransportErrorKind::Io,
+        format!("reading the answer (the request was sent): {e}"),
+    )
+}
+
+/// Whether a TLS error can only come from the handshake (so before the request
+/// was written, or, for a client certificate a TLS 1.3 server refuses after
+/// the handshake, before it read the request).
+fn handshake_only(e: &rustls::Error) -> bool {
+    use rustls::AlertDescription as A;
+    use rustls::Error as E;
+    match e {
+        E::InvalidCertificate(_)
+        | E::NoCertificatesPresented
+        | E::UnsupportedNameType
+        | E::PeerIncompatible(_)
+        | E::InappropriateHandshakeMessage { .. }
+        | E::InvalidCertRevocationList(_)
+        | E::NoApplicationProtocol
+        | E::HandshakeNotComplete => true,
+        E::AlertReceived(alert) => matches!(
+            alert,
+            A::HandshakeFailure
+                | A::BadCertificate
+                | A::UnsupportedCertificate
+                | A::CertificateRevoked
+                | A::CertificateExpired
+                | A::CertificateUnknown
+                | A::UnknownCA
+                | A::ProtocolVersion
+                | A::InsufficientSecurity
+                | A::CertificateRequired
+                | A::UnrecognisedName
+                | A::NoApplicationProtocol
+        ),
+        _ => false,
+    }
+}
+
 /// Sort ureq's errors into "nothing was sent" (safe to retry anywhere) and "may
 /// have been applied".
 fn classify(err: ureq::Error) -> TransportError {
@@ -271,9 +317,15 @@ fn classify(err: ureq::Error) -> TransportError {
         ureq::Error::Timeout(Timeout::Resolve | Timeout::Connect) => TransportErrorKind::Connect,
         ureq::Error::Timeout(_) => TransportErrorKind::Timeout,
         ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => TransportErrorKind::Connect,
-        // A TLS failure (a rejected certificate, a handshake alert) comes wrapped
-        // in an io::Error; the server's HTTP layer never saw the request.
-        ureq::Error::Io(e) if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
+        // A TLS failure comes wrapped in an io::Error, from the handshake and
+        // from any later read alike: only one the handshake alone can cause (a
+        // rejected certificate, a handshake alert) proves the server's HTTP
+        // layer never saw the request; a bad record after sending does not.
+        ureq::Error::Io(e)
+            if e.get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .is_some_and(handshake_only) =>
+        {
             TransportErrorKind::Connect
         }
         ureq::Error::Io(e) => match e.kind() {
