@@ -239,6 +239,71 @@ fn allow_reconnect_false_tries_one_endpoint() {
 }
 
 #[test]
+fn a_raw_request_keeps_the_clients_deadline_across_its_attempts() {
+    use etcd_v2::ops::raw::RawRequest;
+    use std::time::Duration;
+    // Each attempt fails slowly; the call's 300 ms deadline ends it before
+    // the third endpoint, as for any other call.
+    let slow = || -> Step {
+        Box::new(|_| {
+            std::thread::sleep(Duration::from_millis(200));
+            Err(TransportError::new(
+                TransportErrorKind::Connect,
+                "slow refusal",
+            ))
+        })
+    };
+    let (t, seen) = scripted(vec![slow(), slow(), slow()]);
+    let client = Client::builder()
+        .endpoints(["http://a:2379", "http://b:2379", "http://c:2379"])
+        .deadline(Duration::from_millis(300))
+        .build_with(t)
+        .unwrap();
+    let err = client
+        .send_raw(&RawRequest::new(http::Method::GET, "/keys/k"))
+        .unwrap_err();
+    assert_eq!(err.kind(), etcd_v2::ErrorKind::DeadlineExceeded, "{err}");
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}
+
+#[cfg(feature = "bridge")]
+#[test]
+fn over_the_bridge_a_raw_requests_resend_choices_are_refused_not_dropped() {
+    use etcd_v2::ops::raw::RawRequest;
+    let (t, seen) = scripted(vec![]);
+    let client = Client::builder()
+        .endpoint("http://a:2379")
+        .v3_bridge("/bridge")
+        .build_with(t)
+        .unwrap();
+    for req in [
+        RawRequest::new(http::Method::GET, "/keys/k").allow_reconnect(false),
+        RawRequest::new(http::Method::PUT, "/keys/k")
+            .data("value", "v")
+            .safe_to_resend(true),
+        RawRequest::new(http::Method::GET, "/keys/k").safe_to_resend(false),
+    ] {
+        let err = client.send_raw(&req).unwrap_err();
+        assert!(matches!(err, Error::NotOnBridge(_)), "{err}");
+    }
+    assert!(seen.lock().unwrap().is_empty(), "nothing was sent");
+    // A write declared unsafe to resend is what the bridge does anyway (the
+    // CLI's setdir sends one): not refused.
+    let (t, seen) = scripted(vec![fail(TransportErrorKind::Connect)]);
+    let client = Client::builder()
+        .endpoint("http://a:2379")
+        .v3_bridge("/bridge")
+        .build_with(t)
+        .unwrap();
+    let req = RawRequest::new(http::Method::PUT, "/keys/k")
+        .data("dir", "true")
+        .safe_to_resend(false);
+    let err = client.send_raw(&req).unwrap_err();
+    assert!(!matches!(err, Error::NotOnBridge(_)), "{err}");
+    assert_eq!(seen.lock().unwrap().len(), 1, "sent, over the bridge");
+}
+
+#[test]
 fn a_wait_reissued_after_an_idle_poll_resumes_after_the_store_index() {
     let set =
         r#"{"action":"set","node":{"key":"/w","value":"x","modifiedIndex":11,"createdIndex":11}}"#;

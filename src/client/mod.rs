@@ -353,8 +353,23 @@ macro_rules! client_api {
 
         /// Send a hand-made request and return the raw answer, whatever its
         /// status (the seed's `send(..., return_raw=True)`).
+        /// Like every call, it keeps the client's deadline and endpoint
+        /// sync. Over the v3 bridge, which decides itself which v3 requests
+        /// may be resent and where, a request with `allow_reconnect(false)` or a
+        /// `safe_to_resend` other than its method's default is refused with
+        /// [`Error::NotOnBridge`] before anything is sent.
         pub $($kw)* fn send_raw(&self, request: &RawRequest) -> Result<http::Response<Vec<u8>>, Error> {
-            let attempts = Attempts::new(request.idempotent()).with_failover(request.allows_reconnect());
+            #[cfg(feature = "bridge")]
+            if self.inner.shared.config.bridge.is_some() && request.sets_resending() {
+                return Err(Error::NotOnBridge(
+                    "a raw request's allow_reconnect(false) or a safe_to_resend other than \
+                     its method's default: the bridge decides which v3 requests are resent, \
+                     and to which member"
+                        .into(),
+                ));
+            }
+            self.auto_sync()$($aw)*;
+            let attempts = self.attempts(request).with_failover(request.allows_reconnect());
             self.execute_with(request, attempts)$($aw)*
         }
 

@@ -92,6 +92,14 @@ impl RawRequest {
     pub fn allows_reconnect(&self) -> bool {
         self.allow_reconnect
     }
+
+    /// Whether the caller changed how the request is resent: no failover, or
+    /// a `safe_to_resend` other than its method's default.
+    #[cfg_attr(not(feature = "bridge"), allow(dead_code))]
+    pub(crate) fn sets_resending(&self) -> bool {
+        let default = matches!(self.method, Method::GET | Method::HEAD);
+        !self.allow_reconnect || self.idempotent.is_some_and(|i| i != default)
+    }
 }
 
 impl Operation for RawRequest {
