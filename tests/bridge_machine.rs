@@ -283,3 +283,103 @@ fn a_commit_refused_for_an_ended_lease_is_planned_again_never_answered() {
     // Still going: it reads again rather than answering or failing.
     assert!(matches!(call.poll(now), Step::Send(Request::Txn(_))));
 }
+
+/// A v3 watch line of one revision: `events` as (type, key, value).
+fn watch_line(revision: u64, events: &[(&str, Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+    use etcd_v2::base64::encode;
+    let events: Vec<Value> = events
+        .iter()
+        .map(|(kind, key, value)| {
+            json!({
+                "type": kind,
+                "kv": {"key": encode(key), "mod_revision": revision.to_string(), "value": encode(value)},
+                "prev_kv": {"key": encode(key), "create_revision": "3", "mod_revision": "3"},
+            })
+        })
+        .collect();
+    json!({"result": {"header": {"revision": revision.to_string()}, "events": events}})
+        .to_string()
+        .into_bytes()
+}
+
+/// What a wait on `key` answers to a removal of directory `/foo` (with its
+/// file `/foo/a`) at revision 11, then a set of `key`: the key of the event
+/// it ends with. The watch began at revision `began` (10: both are live; 12:
+/// both come from the history).
+fn wait_after_a_removal_of_foo(key: &str, recursive: bool, began: u64) -> String {
+    use etcd_v2::bridge::watch::{record, Found, Watch};
+    use etcd_v2::cluster::Timeout;
+    use etcd_v2::server::types::{Action, Event, NodeView};
+    use etcd_v2::transport::Flow;
+    let serial = b"/p".to_vec();
+    let node = |path: &str| [&serial[..], path.as_bytes()].concat();
+    let watch = Watch::new(
+        &serial,
+        key.as_bytes(),
+        recursive,
+        Some(11),
+        Timeout::Default,
+    );
+    let created = format!(r#"{{"result":{{"header":{{"revision":"{began}"}},"created":true}}}}"#);
+    assert_eq!(watch.accept(created.as_bytes()), Flow::Continue);
+    let dir = NodeView {
+        dir: true,
+        ..NodeView::bare(b"/foo", 11, 3)
+    };
+    let removal = Event::new(Action::Delete, dir.clone(), Some(dir), 11);
+    let line = watch_line(
+        11,
+        &[
+            ("PUT", serial.clone(), record(11, &removal)),
+            ("DELETE", node("/foo/"), Vec::new()),
+            ("DELETE", node("/foo/a"), Vec::new()),
+        ],
+    );
+    if watch.accept(&line) == Flow::Continue {
+        let set = Event::new(
+            Action::Set,
+            NodeView {
+                value: Some(b"v".to_vec()),
+                ..NodeView::bare(key.as_bytes(), 12, 12)
+            },
+            None,
+            12,
+        );
+        let line = watch_line(
+            12,
+            &[
+                ("PUT", serial.clone(), record(12, &set)),
+                ("PUT", node(key), b"v".to_vec()),
+            ],
+        );
+        assert_eq!(watch.accept(&line), Flow::Stop);
+    }
+    let ok = http::Response::new(Vec::new());
+    let watched = watch.parse(ok).unwrap();
+    let Some(Found::Event { json, .. }) = watched.found else {
+        panic!("{:?}", watched.found)
+    };
+    let event: Value = serde_json::from_slice(&json).unwrap();
+    event["node"]["key"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_live_wait_sees_a_removal_only_of_its_own_key_as_etcds_watcher_hub_tells_it_and_a_replay_as_its_history(
+) {
+    let live = |key, recursive| wait_after_a_removal_of_foo(key, recursive, 10);
+    // A name that merely starts like the removed directory's, and a key below
+    // it that was not there: etcd v2's live watchers are not told.
+    assert_eq!(live("/foobar", false), "/foobar");
+    assert_eq!(live("/foo/z", false), "/foo/z");
+    // A removed file below it, the directory itself, or (recursive) anything
+    // below it: told.
+    assert_eq!(live("/foo/a", false), "/foo");
+    assert_eq!(live("/foo", false), "/foo");
+    assert_eq!(live("/", true), "/foo");
+    // etcd's history replay matches a removed directory by the start of the
+    // name (`strings.HasPrefix`), so a wait from before sees both; the bridge
+    // replays as etcd does.
+    let replayed = |key, recursive| wait_after_a_removal_of_foo(key, recursive, 12);
+    assert_eq!(replayed("/foobar", false), "/foo");
+    assert_eq!(replayed("/foo/z", false), "/foo");
+}

@@ -275,9 +275,27 @@ impl Watch {
     /// record, or, in a revision without one, a node key removed by the end
     /// of its lease (v2's `expire`).
     fn in_revision(&self, events: &[WatchEvent], live: bool) -> Option<Found> {
+        let mut node_prefix = self.serial.clone();
+        node_prefix.push(b'/');
+        // The node keys removed in this revision: (v2 path, directory, event).
+        let removed: Vec<(&[u8], bool, &WatchEvent)> = events
+            .iter()
+            .filter(|e| e.kind == "DELETE" && e.kv.key.starts_with(&node_prefix))
+            .filter_map(|e| {
+                let path = e.kv.key.strip_prefix(self.serial.as_slice())?;
+                Some(match path.strip_suffix(b"/") {
+                    Some(dir) => (dir, true, e),
+                    None => (path, false, e),
+                })
+            })
+            .collect();
         let sees = |node: &[u8], action: &Action, prev_dir: Option<&[u8]>| {
-            wait_sees(&self.key, self.recursive, node, action, prev_dir)
-                && !(live && node != self.key.as_slice() && is_hidden(&self.key, node))
+            if live {
+                let removed = removed.iter().map(|&(path, _, _)| path);
+                live_sees(&self.key, self.recursive, node, removed)
+            } else {
+                wait_sees(&self.key, self.recursive, node, action, prev_dir)
+            }
         };
         let record = events
             .iter()
@@ -304,22 +322,8 @@ impl Watch {
                 json: renumber(json, planned, revision),
             });
         }
-        let mut node_prefix = self.serial.clone();
-        node_prefix.push(b'/');
         let mut expiry_prefix = self.serial.clone();
         expiry_prefix.push(1);
-        // The node keys removed: (v2 path, directory, event).
-        let removed: Vec<(&[u8], bool, &WatchEvent)> = events
-            .iter()
-            .filter(|e| e.kind == "DELETE" && e.kv.key.starts_with(&node_prefix))
-            .filter_map(|e| {
-                let path = e.kv.key.strip_prefix(self.serial.as_slice())?;
-                Some(match path.strip_suffix(b"/") {
-                    Some(dir) => (dir, true, e),
-                    None => (path, false, e),
-                })
-            })
-            .collect();
         // A lease's end takes a node and what is below it (they share its
         // lease): one `expire`, of the topmost, as etcd v2 tells it.
         let below_another = |path: &[u8]| {
@@ -403,6 +407,27 @@ impl Operation for Watch {
     fn line(&self, line: &[u8]) -> Flow {
         self.accept(line)
     }
+}
+
+/// Whether a wait that was waiting when an event came (one of etcd's live
+/// watchers, not its history) sees it, as etcd v2's watcher hub tells it: an
+/// event on `key` itself, or below it for a recursive wait (unless a hidden
+/// key below `key`), or the removal of `key` itself (`removed`: every path a
+/// delete or an expiry took away). Unlike a replay from the history, a
+/// directory removed above a key that was not there (or merely shares its
+/// name's start: `/foo` for `/foobar`) is not seen.
+fn live_sees<'a>(
+    key: &[u8],
+    recursive: bool,
+    event_key: &[u8],
+    mut removed: impl Iterator<Item = &'a [u8]>,
+) -> bool {
+    let original = event_key == key;
+    let below = event_key.len() > key.len()
+        && event_key.starts_with(key)
+        && (key.ends_with(b"/") || event_key[key.len()] == b'/');
+    let visible = original || !is_hidden(key, event_key);
+    visible && (original || (recursive && below) || removed.any(|path| path == key))
 }
 
 #[cfg(test)]
