@@ -1233,3 +1233,50 @@ fn the_auth_api_answers_over_the_bridge_as_over_v2() {
         assert_eq!(a, b, "call {i} differs");
     }
 }
+
+#[test]
+fn a_replaced_keys_expiry_keeps_its_created_index_and_leaves_no_marker_behind() {
+    let p = Prefix::new("marker");
+    let c = bridge_builder(&p).build().unwrap();
+    c.node().set("/k", "1", None).unwrap();
+    // Replaced in place (a marker records its createdIndex), then expired.
+    let replaced = c.node().set("/k", "2", Some(1)).unwrap();
+    let b = replaced.node.created_index;
+    assert_eq!(b, replaced.node.modified_index);
+    let key = format!("/bridge{}/k", p.dir());
+    await_lease_end(&key);
+    // The marker went with the key (a service key renewed by sets, then gone
+    // for good, left one behind for ever).
+    assert!(
+        !v3_has(&format!("/bridge{}\u{0}/k", p.dir())),
+        "a marker was left"
+    );
+    // The expire event tells the createdIndex v2 gave the node, not the
+    // first version's.
+    let expired = c.node().wait_from("/k", b + 1, false).unwrap();
+    assert_eq!(expired.action, etcd_v2::Action::Expire);
+    assert_eq!(expired.node.created_index, b);
+    let prev = expired.prev_node.expect("the expired node");
+    assert_eq!((prev.created_index, prev.modified_index), (b, b));
+}
+
+#[test]
+fn a_replaced_key_moved_to_another_lease_keeps_its_created_index() {
+    let p = Prefix::new("moved");
+    let c = bridge_builder(&p).build().unwrap();
+    c.directory().create("/d", Some(2)).unwrap();
+    c.node().set("/d/x", "1", None).unwrap();
+    let replaced = c.node().set("/d/x", "2", None).unwrap();
+    let (created, modified) = (replaced.node.created_index, replaced.node.modified_index);
+    // The directory's new TTL moves its file to the new lease: the key and
+    // its marker are put again, and v2's indexes stay.
+    c.directory().update_ttl("/d", Some(120)).unwrap();
+    // The first lease ends, taking whatever was left on it.
+    std::thread::sleep(Duration::from_secs(4));
+    let read = c.node().get("/d/x", false).unwrap();
+    assert_eq!(
+        (read.node.created_index, read.node.modified_index),
+        (created, modified)
+    );
+    assert_eq!(read.node.value.as_deref(), Some("2"));
+}

@@ -125,7 +125,7 @@ fn a_directory_given_a_ttl_takes_what_is_below_it_onto_its_lease_and_back() {
     let needed = new_leases(&before, &after, 0);
     assert_eq!(needed, [(b"/d".to_vec(), 11)].into_iter().collect());
     let granted = [(b"/d".to_vec(), 99)].into_iter().collect();
-    let put = puts(&layout.diff(&before, &after, &leases, &granted));
+    let put = puts(&layout.diff(&before, &after, (&leases, &Default::default()), &granted));
     let on = |k: &str| put.get(k).cloned().flatten();
     assert_eq!(on("P/d/"), Some("99".into()));
     assert_eq!(
@@ -146,7 +146,7 @@ fn a_directory_given_a_ttl_takes_what_is_below_it_onto_its_lease_and_back() {
     let needed = new_leases(&after, &before, 0);
     assert_eq!(needed, [(b"/d/y".to_vec(), 51)].into_iter().collect());
     let granted = [(b"/d/y".to_vec(), 100)].into_iter().collect();
-    let put = puts(&layout.diff(&after, &before, &leases, &granted));
+    let put = puts(&layout.diff(&after, &before, (&leases, &Default::default()), &granted));
     assert_eq!(put.get("P/d/"), Some(&None));
     assert_eq!(put.get("P/d/x"), Some(&None));
     assert_eq!(put.get("P/d/y"), Some(&Some("100".into())));
@@ -155,7 +155,9 @@ fn a_directory_given_a_ttl_takes_what_is_below_it_onto_its_lease_and_back() {
     let granted = BTreeMap::new();
     assert!(new_leases(&after, &after, 0).is_empty());
     let leases = all_on_99();
-    assert!(puts(&layout.diff(&after, &after, &leases, &granted)).is_empty());
+    assert!(
+        puts(&layout.diff(&after, &after, (&leases, &Default::default()), &granted)).is_empty()
+    );
 }
 
 // ---- the gateway's answers (bridge::v3) ----

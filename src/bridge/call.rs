@@ -1,7 +1,7 @@
 //! One v2 keys request carried out over v3: [`Call`], a [`Machine`] (see the
 //! [module docs](super) for the layout and the protocol).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use super::layout::{new_leases, Layout};
@@ -37,6 +37,8 @@ struct Planned {
     leases: BTreeMap<Vec<u8>, u64>,
     /// The v3 revision of each node's key then.
     revisions: BTreeMap<Vec<u8>, u64>,
+    /// The nodes whose `createdIndex` a marker gave.
+    marked: BTreeSet<Vec<u8>>,
     /// The leases to grant: seconds, by the node holding each.
     to_grant: BTreeMap<Vec<u8>, u64>,
     /// The leases granted, by the node holding each.
@@ -66,6 +68,7 @@ impl Planned {
             serial,
             leases,
             revisions,
+            marked: BTreeSet::new(),
             to_grant,
             granted: BTreeMap::new(),
             only_expiry: false,
@@ -196,6 +199,7 @@ impl Call {
         let index = read.header.revision;
         let loaded = self.layout.load(&self.request.key, &read);
         let (serial, leases, revisions) = (loaded.serial, loaded.leases, loaded.revisions);
+        let marked = loaded.marked;
         let mut store = Store::from_nodes(index, loaded.nodes);
         store.order_after_siblings();
         let before = store.nodes();
@@ -244,6 +248,7 @@ impl Call {
         );
         self.state = State::Grant(Box::new(Planned {
             only_expiry,
+            marked,
             ..planned
         }));
     }
@@ -254,7 +259,7 @@ impl Call {
         let mut ops = self.layout.diff(
             &planned.before,
             &planned.after,
-            &planned.leases,
+            (&planned.leases, &planned.marked),
             &planned.granted,
         );
         if ops.len() >= MAX_OPS {

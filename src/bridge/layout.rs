@@ -3,21 +3,24 @@
 //! the part of the tree a request touches, and the writes that turn one state
 //! of it into another.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::v3::{self, Txn, TxnResponse};
 use crate::memory::store::Flat;
 
 /// The tag after `P` of the keys that mark a node that a set replaced: the
-/// marker's revision is the node's `createdIndex`.
-const CREATED: u8 = 0;
+/// marker's revision is the node's `createdIndex`, or, once the marker was
+/// put again to move it to another lease, its value (in decimal). It is on
+/// the node's lease, so it goes with the node (markers of earlier versions,
+/// on no lease, are read alike).
+pub(super) const CREATED: u8 = 0;
 /// The tag after `P` of the keys holding a node's expiry (Unix nanoseconds,
 /// in decimal), on the node's lease.
-const EXPIRY: u8 = 1;
+pub(super) const EXPIRY: u8 = 1;
 /// The tag after `P` of the keys holding a file's `modifiedIndex` (in
 /// decimal) when its key was put again only to move it to another lease: it
 /// holds while its revision is the key's.
-const MODIFIED: u8 = 2;
+pub(super) const MODIFIED: u8 = 2;
 
 /// The layout under one prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +111,7 @@ impl Layout {
         let mut revisions = BTreeMap::new();
         let mut serial = 0;
         let mut created = BTreeMap::new();
+        let mut marked = BTreeSet::new();
         let mut expiry = BTreeMap::new();
         let mut modified = BTreeMap::new();
         let kvs = read
@@ -125,7 +129,8 @@ impl Layout {
             };
             match rest.split_first() {
                 Some((&CREATED, path)) => {
-                    created.insert(path.to_vec(), kv.mod_revision);
+                    let at = decimal(&kv.value).unwrap_or(kv.mod_revision);
+                    created.insert(path.to_vec(), at);
                     continue;
                 }
                 Some((&MODIFIED, path)) => {
@@ -170,6 +175,7 @@ impl Layout {
             // made.
             if let Some(&at) = created.get(path).filter(|&&at| at >= node.created) {
                 node.created = at;
+                marked.insert(path.clone());
             }
             node.expire = expiry.get(path).copied();
             if node.dir {
@@ -187,6 +193,7 @@ impl Layout {
             serial,
             leases,
             revisions,
+            marked,
         }
     }
 
@@ -231,7 +238,7 @@ impl Layout {
         &self,
         before: &BTreeMap<Vec<u8>, Flat>,
         after: &BTreeMap<Vec<u8>, Flat>,
-        leases: &BTreeMap<Vec<u8>, u64>,
+        (leases, marked): (&BTreeMap<Vec<u8>, u64>, &BTreeSet<Vec<u8>>),
         granted: &BTreeMap<Vec<u8>, u64>,
     ) -> Vec<serde_json::Value> {
         let current = |path: &[u8]| leases.get(path).copied().filter(|&l| l != 0);
@@ -287,18 +294,23 @@ impl Layout {
             }
             ops.push(v3::put_on(&self.node(path, new.dir), &new.value, on));
             if old == Some(new) && !new.dir {
-                // Put again only to change its lease: v2's modifiedIndex stays.
+                // Put again only to change its lease: v2's modifiedIndex stays,
+                // and so does its createdIndex if a marker gave it.
                 let key = self.tagged(MODIFIED, path);
                 ops.push(v3::put_on(&key, new.modified.to_string().as_bytes(), on));
+                if marked.contains(path) {
+                    let key = self.tagged(CREATED, path);
+                    ops.push(v3::put_on(&key, new.created.to_string().as_bytes(), on));
+                }
             }
             if let Some(at) = new.expire {
                 let key = self.tagged(EXPIRY, path);
                 ops.push(v3::put_on(&key, at.to_string().as_bytes(), on));
             }
             // A node replaced in place: v3 keeps the key's create revision, so
-            // the new one is marked.
+            // the new one is marked (on the node's lease, to go with it).
             if old.is_some_and(|old| old.dir == new.dir && old.created != new.created) {
-                ops.push(v3::put(&self.tagged(CREATED, path), b""));
+                ops.push(v3::put_on(&self.tagged(CREATED, path), b"", on));
             }
         }
         ops
@@ -317,6 +329,8 @@ pub struct Loaded {
     pub leases: BTreeMap<Vec<u8>, u64>,
     /// The v3 revision of each node's key.
     pub revisions: BTreeMap<Vec<u8>, u64>,
+    /// The nodes whose `createdIndex` a marker gives (a node a set replaced).
+    pub marked: BTreeSet<Vec<u8>>,
 }
 
 /// The node whose TTL ends `path`'s life: of `path` and its directories, the

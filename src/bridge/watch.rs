@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::layout::{CREATED, EXPIRY, MODIFIED};
 use super::v3::{error_of, number, post_json, Header, KeyValue};
 use crate::base64;
 use crate::cluster::Timeout;
@@ -322,8 +323,18 @@ impl Watch {
                 json: renumber(json, planned, revision),
             });
         }
-        let mut expiry_prefix = self.serial.clone();
-        expiry_prefix.push(1);
+        // A marker removed with a node (on its lease): its previous value
+        // and revision.
+        let marker = |tag: u8, path: &[u8]| {
+            let mut key = self.serial.clone();
+            key.push(tag);
+            key.extend_from_slice(path);
+            events
+                .iter()
+                .filter(|e| e.kv.key == key)
+                .find_map(|e| e.prev_kv.as_ref())
+        };
+        let decimal = |value: &[u8]| std::str::from_utf8(value).ok()?.parse::<u64>().ok();
         // A lease's end takes a node and what is below it (they share its
         // lease): one `expire`, of the topmost, as etcd v2 tells it.
         let below_another = |path: &[u8]| {
@@ -339,28 +350,33 @@ impl Watch {
             }
             let revision = event.kv.mod_revision;
             let prev = event.prev_kv.clone().unwrap_or_default();
-            let mut expiry_key = expiry_prefix.clone();
-            expiry_key.extend_from_slice(path);
-            let expiration = events
-                .iter()
-                .filter(|e| e.kv.key == expiry_key)
-                .filter_map(|e| e.prev_kv.as_ref())
-                .find_map(|kv| std::str::from_utf8(&kv.value).ok()?.parse::<i64>().ok());
-            // etcd v2 never changes a directory's modifiedIndex.
+            let expiration = marker(EXPIRY, path)
+                .and_then(|kv| std::str::from_utf8(&kv.value).ok()?.parse::<i64>().ok());
+            // A node a set replaced in place: its marker's value, or its
+            // revision, is its createdIndex (as the layout reads it).
+            let created = marker(CREATED, path)
+                .map(|kv| decimal(&kv.value).unwrap_or(kv.mod_revision))
+                .filter(|&at| at >= prev.create_revision)
+                .unwrap_or(prev.create_revision);
+            // etcd v2 never changes a directory's modifiedIndex; a file put
+            // again only to move it to another lease keeps its own.
             let modified = if dir {
-                prev.create_revision
+                created
             } else {
-                prev.mod_revision
+                marker(MODIFIED, path)
+                    .filter(|kv| kv.mod_revision == prev.mod_revision)
+                    .and_then(|kv| decimal(&kv.value))
+                    .unwrap_or(prev.mod_revision)
             };
             let prev_node = NodeView {
                 value: (!dir).then_some(prev.value),
                 dir,
                 expiration,
-                ..NodeView::bare(path, modified, prev.create_revision)
+                ..NodeView::bare(path, modified, created)
             };
             let node = NodeView {
                 dir,
-                ..NodeView::bare(path, revision, prev.create_revision)
+                ..NodeView::bare(path, revision, created)
             };
             let expired = Event::new(Action::Expire, node, Some(prev_node), revision);
             return Some(Found::Event {
