@@ -1280,3 +1280,20 @@ fn a_replaced_key_moved_to_another_lease_keeps_its_created_index() {
     );
     assert_eq!(read.node.value.as_deref(), Some("2"));
 }
+
+#[test]
+fn a_file_moved_off_its_directorys_lease_and_deleted_leaves_no_marker_behind() {
+    let p = Prefix::new("unmarked");
+    let c = bridge_builder(&p).build().unwrap();
+    c.directory().create("/d", Some(60)).unwrap();
+    c.node().set("/d/x", "1", None).unwrap();
+    // The directory's TTL removed: its file moves to no lease, with a marker
+    // of its modifiedIndex.
+    c.directory().update_ttl("/d", None).unwrap();
+    assert!(v3_has(&format!("/bridge{}\u{2}/d/x", p.dir())));
+    c.node().delete("/d/x", None, None).unwrap();
+    assert!(
+        !v3_has(&format!("/bridge{}\u{2}/d/x", p.dir())),
+        "a marker was left"
+    );
+}

@@ -280,6 +280,8 @@ impl Layout {
                 _ => {
                     ops.push(v3::delete(&self.node(path, false)));
                     ops.push(v3::delete(&self.tagged(CREATED, path)));
+                    // Put by a move to no lease, it would stay for good.
+                    ops.push(v3::delete(&self.tagged(MODIFIED, path)));
                     if old.expire.is_some() {
                         ops.push(v3::delete(&self.tagged(EXPIRY, path)));
                     }
