@@ -284,6 +284,37 @@ fn a_commit_refused_for_an_ended_lease_is_planned_again_never_answered() {
     assert!(matches!(call.poll(now), Step::Send(Request::Txn(_))));
 }
 
+#[test]
+fn a_hostile_gateways_largest_revision_is_no_panic() {
+    let now = Instant::now();
+    for method in [
+        etcd_v2::server::request::KeysMethod::Put,
+        etcd_v2::server::request::KeysMethod::Post,
+    ] {
+        let write = KeysRequest {
+            method,
+            key: b"/k".to_vec(),
+            value: b"v".to_vec(),
+            ..KeysRequest::default()
+        };
+        let mut call = Call::new("/p", write, 0);
+        let read: etcd_v2::bridge::v3::TxnResponse = serde_json::from_value(json!({
+            "header": {"cluster_id": "1", "revision": u64::MAX.to_string(), "raft_term": "2"},
+            "succeeded": true,
+            "responses": [{"response_range": {"kvs": [{
+                "key": etcd_v2::base64::encode(b"/p"),
+                "create_revision": u64::MAX.to_string(),
+                "mod_revision": u64::MAX.to_string(),
+            }]}}]
+        }))
+        .expect("a read");
+        assert!(matches!(call.poll(now), Step::Send(Request::Txn(_))));
+        call.handle(Outcome::Txn(Ok(read)), now).expect("matching");
+        // Planned, or refused: either way, no overflow.
+        let _ = call.poll(now);
+    }
+}
+
 /// A v3 watch line of one revision: `events` as (type, key, value).
 fn watch_line(revision: u64, events: &[(&str, Vec<u8>, Vec<u8>)]) -> Vec<u8> {
     use etcd_v2::base64::encode;

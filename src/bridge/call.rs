@@ -274,7 +274,7 @@ impl Call {
         let serial = self.layout.serial();
         ops.push(v3::put(
             serial,
-            &record(planned.read_at + 1, &planned.event),
+            &record(planned.read_at.saturating_add(1), &planned.event),
         ));
         let mut compares = vec![v3::mod_revision_is(serial, planned.serial)];
         compares.extend(self.layout.unchanged(
@@ -312,7 +312,7 @@ impl Call {
         // The store numbered the change `read_at + 1`; v3 numbered it with
         // the commit's revision (the same unless a write outside the bridge
         // came in between).
-        let planned_index = planned.read_at + 1;
+        let planned_index = planned.read_at.saturating_add(1);
         let fix = |i: &mut u64| {
             if *i == planned_index {
                 *i = revision;

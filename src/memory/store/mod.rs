@@ -77,7 +77,7 @@ impl Store {
 
     /// Take an index for a cluster-internal change (a member added, say).
     pub fn internal_event(&mut self) {
-        self.index += 1;
+        self.index = self.index.saturating_add(1);
         self.history.add(Entry::Internal(self.index));
     }
 
@@ -154,7 +154,11 @@ impl Store {
         stream: bool,
         since: u64,
     ) -> Result<Watching, V2Error> {
-        let since = if since == 0 { self.index + 1 } else { since };
+        let since = if since == 0 {
+            self.index.saturating_add(1)
+        } else {
+            since
+        };
         match self.history.scan(key, recursive, since) {
             Err(mut e) => {
                 e.index = self.index;

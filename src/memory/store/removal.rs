@@ -89,7 +89,7 @@ impl Store {
                 self.ttl.remove(&(t, path));
                 continue;
             };
-            let next = self.index + 1;
+            let next = self.index.saturating_add(1);
             let mut node = NodeView::bare(&path, next, n.created);
             node.dir = n.is_dir();
             let e = Event::new(Action::Expire, node, Some(n.repr(false, now)), next);
@@ -119,7 +119,7 @@ impl Store {
                 self.ttl.remove(&(*t, path.clone()));
             }
         }
-        self.index += 1;
+        self.index = self.index.saturating_add(1);
         self.history.add(Entry::Key(e.clone()));
         self.hub.notify(&e);
         Event::clone(&e)

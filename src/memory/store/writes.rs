@@ -67,7 +67,7 @@ impl Store {
     ) -> Result<Event, V2Error> {
         let result = (|| -> Result<Event, V2Error> {
             refuse_root(key, self.index)?;
-            let (current, next) = (self.index, self.index + 1);
+            let (current, next) = (self.index, self.index.saturating_add(1));
             let n = tree::get_mut(&mut self.root, key, current)?;
             if n.is_dir() && !value.is_empty() {
                 return Err(V2Error::new(102, key, current));
@@ -181,7 +181,7 @@ impl Store {
         action: Action,
         now: i64,
     ) -> Result<Event, V2Error> {
-        let (current, next) = (self.index, self.index + 1);
+        let (current, next) = (self.index, self.index.saturating_add(1));
         let key = if unique {
             let name = next.max(self.in_order_floor(key));
             let mut k = key.to_vec();
