@@ -23,6 +23,15 @@ use args::{Cli, Command, MemberAction};
 use failure::{Fail, BAD_ARGS, UNKNOWN_COMMAND};
 
 fn main() {
+    // Like etcdctl (a Go program), die quietly of SIGPIPE when the reader of
+    // stdout or stderr has gone (`etcd-v2 ls | head -1`), rather than panic
+    // in a print. Sockets are unaffected (the standard library sends with
+    // MSG_NOSIGNAL), and commands run get the default disposition anyway.
+    // SAFETY: setting a signal's disposition to its default, before any
+    // thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let split = argv::split(std::env::args().collect());
     let cli = match Cli::try_parse_from(&split.args) {
         Ok(cli) => cli,
