@@ -152,11 +152,12 @@ pub struct Global {
     pub bridge: Option<String>,
 }
 
-/// A TTL option, as etcdctl reads it (0 or less: none).
+/// A TTL option, as etcdctl reads it (0 or less: none; Go's integer syntax,
+/// so `010` is 8).
 #[derive(Debug, Args)]
 pub struct Ttl {
     /// Key time-to-live in seconds (0 or less: none).
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = crate::goint::parse_i64)]
     pub ttl: i64,
 }
 
@@ -202,7 +203,7 @@ pub enum Command {
         #[arg(long = "with-value")]
         with_value: Option<String>,
         /// Only if the current modifiedIndex is this.
-        #[arg(long = "with-index", default_value_t = 0)]
+        #[arg(long = "with-index", default_value_t = 0, value_parser = crate::goint::parse_index)]
         with_index: u64,
         /// The key.
         key: Option<String>,
@@ -248,7 +249,7 @@ pub enum Command {
         #[arg(long = "swap-with-value")]
         swap_with_value: Option<String>,
         /// Only if the current modifiedIndex is this.
-        #[arg(long = "swap-with-index", default_value_t = 0)]
+        #[arg(long = "swap-with-index", default_value_t = 0, value_parser = crate::goint::parse_index)]
         swap_with_index: u64,
         /// The key.
         key: Option<String>,
@@ -286,7 +287,7 @@ pub enum Command {
         #[arg(short = 'f', long)]
         forever: bool,
         /// Watch changes after this index.
-        #[arg(long = "after-index", default_value_t = 0)]
+        #[arg(long = "after-index", default_value_t = 0, value_parser = crate::goint::parse_index)]
         after_index: u64,
         /// Watch the key and every key below it.
         #[arg(short = 'r', long)]
@@ -298,7 +299,7 @@ pub enum Command {
     #[command(name = "exec-watch")]
     ExecWatch {
         /// Watch changes after this index.
-        #[arg(long = "after-index", default_value_t = 0)]
+        #[arg(long = "after-index", default_value_t = 0, value_parser = crate::goint::parse_index)]
         after_index: u64,
         /// Watch the key and every key below it.
         #[arg(short = 'r', long)]

@@ -9,6 +9,7 @@ mod args;
 mod argv;
 mod connect;
 mod failure;
+mod goint;
 mod keys;
 mod output;
 mod recipes;
