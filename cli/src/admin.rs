@@ -33,10 +33,7 @@ fn member_fail(e: &Error) -> Fail {
             ),
         ),
         Error::Api { message, .. } => Fail::plain(BAD_ARGS, message.clone()),
-        other => {
-            let f = Fail::from_keys(other);
-            Fail::plain(BAD_ARGS, f.message.trim_start_matches("Error:  "))
-        }
+        other => Fail::bare(other),
     }
 }
 

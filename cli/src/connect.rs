@@ -289,13 +289,23 @@ pub fn client_for(
             eprintln!("start to sync cluster using endpoints({})", shown(&client));
         }
         if let Err(e) = client.sync_endpoints() {
-            let fail = Fail::from_keys(&e);
+            let fail = Fail::from_sync(&e);
             if fail.code == BAD_CONNECTION {
                 return Err(fail);
             }
         }
         if debug {
             eprintln!("got endpoints({}) after sync", shown(&client));
+        }
+    } else if sync && !global.no_sync {
+        // Over the bridge the endpoints are kept as given, but the cluster is
+        // asked for its members all the same, so that one that cannot be
+        // reached fails here, status 2, as etcdctl's sync does.
+        if let Err(e) = client.members().list() {
+            let fail = Fail::from_sync(&e);
+            if fail.code == BAD_CONNECTION {
+                return Err(fail);
+            }
         }
     }
     if debug {

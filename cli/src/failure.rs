@@ -42,10 +42,39 @@ impl Fail {
         }
     }
 
-    /// etcdctl's report of a failed keys command (its `handleError`): the
-    /// server's error as `code: message (cause) [index]`, or the cluster
-    /// error listing every endpoint tried.
+    /// etcdctl's report of a failed keys command (its `handleError` with
+    /// `ExitServerError`): the server's error as `code: message (cause)
+    /// [index]`, or the cluster error listing every endpoint tried; status 4,
+    /// unreachable cluster and total timeout included.
     pub fn from_keys(e: &Error) -> Fail {
+        let mut f = Fail::report(e);
+        if f.code == BAD_CONNECTION {
+            f.code = SERVER_ERROR;
+        }
+        f
+    }
+
+    /// etcdctl's report of the endpoint sync it makes before a command:
+    /// status 2 when no endpoint could be reached or the total timeout
+    /// passed (`ExitBadConnection`), else as [`Fail::from_keys`].
+    pub fn from_sync(e: &Error) -> Fail {
+        Fail::report(e)
+    }
+
+    /// What etcdctl prints for a failed user, role, auth or member command:
+    /// Go's error alone (`fmt.Fprintln(os.Stderr, err)`), status 1: no
+    /// `Error:  ` prefix, and a cluster error without its per-endpoint lines.
+    pub fn bare(e: &Error) -> Fail {
+        let f = Fail::from_keys(e);
+        let text = f.message.trim_start_matches("Error:  ");
+        let text = match text.split_once("\n\n") {
+            Some((head, _detail)) => format!("{head}\n\n"),
+            None => text.to_owned(),
+        };
+        Fail::plain(BAD_ARGS, text)
+    }
+
+    fn report(e: &Error) -> Fail {
         match e {
             Error::Etcd(etcd) => Fail::error(
                 SERVER_ERROR,
@@ -89,13 +118,7 @@ impl Fail {
             Error::Etcd(etcd) if etcd.code.as_u16() == 110 => {
                 Fail::plain(BAD_ARGS, "Insufficient credentials")
             }
-            other => {
-                let mut f = Fail::from_keys(other);
-                if f.code == SERVER_ERROR {
-                    f.code = BAD_ARGS;
-                }
-                f
-            }
+            other => Fail::bare(other),
         }
     }
 }
@@ -132,6 +155,12 @@ fn describe(endpoint: &str, e: &Error) -> (String, bool) {
             TransportErrorKind::Connect if source.message().contains("TLS") => {
                 (format!("{endpoint}: {}", source.message()), false)
             }
+            // The request's own timeout ran out before it was sent (while
+            // connecting): etcdctl's header timeout, not a connection failure.
+            TransportErrorKind::Connect if source.message().contains("timeout ran out") => (
+                format!("client: endpoint {endpoint} exceeded header timeout"),
+                false,
+            ),
             TransportErrorKind::Connect => (dial(endpoint, source.message()), true),
             TransportErrorKind::Timeout => (
                 format!("client: endpoint {endpoint} exceeded header timeout"),
@@ -210,12 +239,48 @@ mod tests {
                 },
             )],
         };
-        let f = Fail::from_keys(&e);
+        // The sync before a command: status 2 (capture 137).
+        let f = Fail::from_sync(&e);
         assert_eq!(f.code, BAD_CONNECTION);
         assert_eq!(
             f.message,
             "Error:  client: etcd cluster is unavailable or misconfigured; error #0: dial tcp 127.0.0.1:26999: connect: connection refused\n\nerror #0: dial tcp 127.0.0.1:26999: connect: connection refused\n\n"
         );
+        // The command itself (--no-sync): the same words, status 4.
+        let f = Fail::from_keys(&e);
+        assert_eq!(f.code, SERVER_ERROR);
+        assert!(f
+            .message
+            .starts_with("Error:  client: etcd cluster is unavailable"));
+        // A user, role, auth or member command: Go's error alone, status 1.
+        let f = Fail::bare(&e);
+        assert_eq!(f.code, BAD_ARGS);
+        assert_eq!(
+            f.message,
+            "client: etcd cluster is unavailable or misconfigured; error #0: dial tcp 127.0.0.1:26999: connect: connection refused\n\n"
+        );
+        let late = Error::DeadlineExceeded("total timeout".into());
+        assert_eq!(
+            (Fail::from_sync(&late).code, Fail::from_keys(&late).code),
+            (BAD_CONNECTION, SERVER_ERROR)
+        );
+        assert_eq!(Fail::bare(&late).message, "context deadline exceeded");
+    }
+
+    #[test]
+    fn a_request_timeout_that_ran_out_while_connecting_is_etcdctls_header_timeout() {
+        let e = Error::Transport {
+            endpoint: "http://127.0.0.1:1".into(),
+            source: TransportError::new(
+                TransportErrorKind::Connect,
+                "the request's timeout ran out while connecting to 127.0.0.1:1 (nothing was sent)",
+            ),
+        };
+        let f = Fail::from_sync(&e);
+        assert_eq!(f.code, SERVER_ERROR);
+        assert!(f
+            .message
+            .contains("error #0: client: endpoint http://127.0.0.1:1 exceeded header timeout"));
     }
 
     #[test]

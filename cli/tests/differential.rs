@@ -149,6 +149,13 @@ const SCRIPT: &[Line] = &[
     l("--endpoints {DEAD} get /foo"),
     l("--endpoints {DEAD} set /foo x"),
     l("--endpoints {DEAD} cluster-health"),
+    // Without the sync, the command itself fails: status 4 (a user, role,
+    // auth or member command: 1, Go's error alone).
+    l("--no-sync --endpoints {DEAD} get /foo"),
+    l("--no-sync --endpoints {DEAD} set /foo x"),
+    l("--no-sync --endpoints {DEAD} user list"),
+    l("--no-sync --endpoints {DEAD} role list"),
+    l("--no-sync --endpoints {DEAD} member list"),
     l("--endpoints {DEAD},{E} get /foo"),
     l("--endpoints 127.0.0.1:1 get /foo"),
     l("ENV:ETCDCTL_ENDPOINTS={E} get /foo"),
