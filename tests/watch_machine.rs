@@ -679,3 +679,33 @@ fn finishing_stops_everything() {
     w.handle(change("/k", 2), t).unwrap();
     assert!(matches!(w.poll(ms(t, 10)), Step::Finished));
 }
+
+#[test]
+fn without_retries_a_failure_that_waiting_may_cure_ends_the_watch() {
+    // etcdctl's watch ends when the cluster cannot answer; the CLI's too.
+    let now = Instant::now();
+    for failure in [
+        Error::AllEndpointsFailed { failures: vec![] },
+        transport(TransportErrorKind::Connect),
+        etcd_error(300, 500, 0),
+    ] {
+        let mut w = Watcher::new("/k", false)
+            .from_index(5)
+            .retry_failures(false);
+        expect_wait(&mut w, now, 5, false);
+        let text = failure.to_string();
+        w.handle(wait_err(failure), now).unwrap();
+        let Step::Failed(e) = w.poll(now) else {
+            panic!("{text}: the watch went on")
+        };
+        assert_eq!(e.to_string(), text);
+    }
+    // A poll that ran its course is no failure: the same wait again.
+    let mut w = Watcher::new("/k", false)
+        .from_index(5)
+        .retry_failures(false);
+    expect_wait(&mut w, now, 5, false);
+    w.handle(wait_err(transport(TransportErrorKind::Timeout)), now)
+        .unwrap();
+    expect_wait(&mut w, now, 5, false);
+}

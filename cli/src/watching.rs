@@ -20,7 +20,12 @@ fn changes<'a>(
     after_index: u64,
     recursive: bool,
 ) -> Result<impl Iterator<Item = Result<KeysResponse, Fail>> + 'a, Fail> {
-    let mut options = client.watch(key).recursive(recursive).resync(false);
+    // Like etcdctl's: a cluster that cannot answer ends the watch (status 4).
+    let mut options = client
+        .watch(key)
+        .recursive(recursive)
+        .resync(false)
+        .retry_failures(false);
     if after_index != 0 {
         options = options.from_index(after_index.saturating_add(1));
     }

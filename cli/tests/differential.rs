@@ -156,6 +156,9 @@ const SCRIPT: &[Line] = &[
     l("--no-sync --endpoints {DEAD} user list"),
     l("--no-sync --endpoints {DEAD} role list"),
     l("--no-sync --endpoints {DEAD} member list"),
+    // A watch that cannot reach the cluster ends, status 4, as etcdctl's.
+    l("--no-sync --endpoints {DEAD} watch --after-index 5 /w"),
+    l("--no-sync --endpoints {DEAD} watch --forever /w"),
     l("--endpoints {DEAD},{E} get /foo"),
     l("--endpoints 127.0.0.1:1 get /foo"),
     l("ENV:ETCDCTL_ENDPOINTS={E} get /foo"),

@@ -28,6 +28,7 @@ pub struct WatchOptions<C> {
     from_index: Option<u64>,
     poll_timeout: Timeout,
     resync: bool,
+    retry: bool,
 }
 
 impl<C> WatchOptions<C> {
@@ -39,6 +40,7 @@ impl<C> WatchOptions<C> {
             from_index: None,
             poll_timeout: Timeout::Default,
             resync: true,
+            retry: true,
         }
     }
 
@@ -69,9 +71,19 @@ impl<C> WatchOptions<C> {
         self
     }
 
+    /// Whether a failure that waiting may cure (no member answers, a 5xx) is
+    /// waited out, after a growing pause (default), or ends the stream with
+    /// that error, as etcdctl's watch ends.
+    pub fn retry_failures(mut self, on: bool) -> WatchOptions<C> {
+        self.retry = on;
+        self
+    }
+
     /// The watch from the caller's index, or after the store index read now.
     fn into_watch(self, store_index: Option<u64>) -> Watch<C> {
-        let watcher = Watcher::new(self.key, self.recursive).resync_on_cleared_history(self.resync);
+        let watcher = Watcher::new(self.key, self.recursive)
+            .resync_on_cleared_history(self.resync)
+            .retry_failures(self.retry);
         let watcher = match (store_index, self.from_index) {
             (Some(now), _) => watcher.after_store_index(now),
             (None, Some(index)) => watcher.from_index(index),

@@ -18,7 +18,8 @@
 //! - the long-poll timeout re-issues the wait at the same index, at once;
 //! - a transient failure (no answer, a 5xx, every endpoint failing) re-issues the
 //!   wait at the same index after a backoff (100 ms doubling to 5 s); the
-//!   endpoint pool moves it to the next endpoint;
+//!   endpoint pool moves it to the next endpoint (with
+//!   [`Watcher::retry_failures`] off, it ends the watch, as etcdctl's);
 //! - errorCode 401 (etcd keeps only the last 1000 events) makes it read the
 //!   watched key (recursively for a recursive watch, with a quorum read so
 //!   that a lagging member cannot answer; after a backoff when no wait has
@@ -74,33 +75,8 @@ use crate::recipes::{is_poll_timeout, is_quick, Backoff};
 
 mod types;
 
+use types::{InFlight, State};
 pub use types::{Outcome, Request, Step, WatchEvent};
-
-/// Which request is in flight.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum InFlight {
-    CurrentIndex,
-    Wait,
-    Snapshot,
-}
-
-/// Where the watcher is.
-#[derive(Debug)]
-enum State {
-    /// Ready to send its next request (not before `not_before`, a backoff):
-    /// a snapshot if `resync` (errorCode 401 was seen), else a wait (or, with
-    /// no index known yet, a read of the current index).
-    Ready {
-        not_before: Option<Instant>,
-        resync: bool,
-    },
-    /// A request is in flight.
-    InFlight(InFlight),
-    /// Failed for good; the error until polled once.
-    Failed(Error),
-    /// Over.
-    Finished,
-}
 
 /// The largest backoff after a transient failure (the first is 100 ms).
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -111,6 +87,8 @@ pub struct Watcher {
     key: String,
     recursive: bool,
     resync: bool,
+    /// A failure that waiting may cure is waited out (else it ends the watch).
+    retry: bool,
     /// The index the next wait asks for, once known.
     next_index: Option<u64>,
     /// The index of the last event reported.
@@ -141,6 +119,7 @@ impl Watcher {
             key: key.into(),
             recursive,
             resync: true,
+            retry: true,
             next_index: None,
             last_reported: None,
             pending: VecDeque::new(),
@@ -167,7 +146,12 @@ impl Watcher {
         /// for, goes on without either (nothing was lost); without resync this
         /// is not checked for a first wait from the index given to
         /// [`Watcher::from_index`], which fails as etcdctl's does.
-        resync_on_cleared_history(resync: bool) -> resync = resync
+        resync_on_cleared_history(resync: bool) -> resync = resync;
+
+        /// Whether a failure that waiting may cure (no member answers, a 5xx)
+        /// is waited out, after a growing pause (the default), or ends the
+        /// watch with that error, as etcdctl's watch ends.
+        retry_failures(retry: bool) -> retry = retry
     );
 
     /// Start after `index`, the store index the caller read as "now" (what
@@ -450,7 +434,7 @@ impl Watcher {
             }
             return;
         }
-        if is_transient(&err) {
+        if is_transient(&err) && self.retry {
             self.back_off(now);
             return;
         }

@@ -72,3 +72,29 @@ pub enum Step {
     /// The watch is over.
     Finished,
 }
+
+/// Which request is in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum InFlight {
+    CurrentIndex,
+    Wait,
+    Snapshot,
+}
+
+/// Where the watcher is.
+#[derive(Debug)]
+pub(super) enum State {
+    /// Ready to send its next request (not before `not_before`, a backoff):
+    /// a snapshot if `resync` (errorCode 401 was seen), else a wait (or, with
+    /// no index known yet, a read of the current index).
+    Ready {
+        not_before: Option<Instant>,
+        resync: bool,
+    },
+    /// A request is in flight.
+    InFlight(InFlight),
+    /// Failed for good; the error until polled once.
+    Failed(Error),
+    /// Over.
+    Finished,
+}
