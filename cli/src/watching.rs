@@ -122,10 +122,29 @@ pub fn exec_watch(
             .env("ETCD_WATCH_VALUE", resp.node.value.as_deref().unwrap_or(""))
             .status();
         if let Err(e) = status {
-            eprintln!("could not run {program}: {e}");
+            // etcdctl prints Go's error and exits 1.
+            return Err(Fail::plain(BAD_ARGS, start_failure(program, &e)));
         }
     }
     Ok(OK)
+}
+
+/// Go's words for a command that could not start: `exec: "x": executable
+/// file not found in $PATH` for a name looked up in `PATH`, else
+/// `fork/exec ./x: <reason>`.
+fn start_failure(program: &str, e: &std::io::Error) -> String {
+    let reason = match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => e.to_string(),
+    };
+    if program.contains('/') {
+        format!("fork/exec {program}: {reason}")
+    } else if e.kind() == std::io::ErrorKind::NotFound {
+        format!("exec: {program:?}: executable file not found in $PATH")
+    } else {
+        format!("exec: {program:?}: {reason}")
+    }
 }
 
 #[cfg(test)]
@@ -134,6 +153,19 @@ mod tests {
 
     fn strings(s: &[&str]) -> Vec<String> {
         s.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_command_that_cannot_start_is_worded_as_go_words_it() {
+        let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert_eq!(
+            start_failure("nosuch", &missing),
+            r#"exec: "nosuch": executable file not found in $PATH"#
+        );
+        assert_eq!(
+            start_failure("./nosuch", &missing),
+            "fork/exec ./nosuch: no such file or directory"
+        );
     }
 
     #[test]

@@ -1443,3 +1443,24 @@ fn a_closed_stdout_ends_the_tool_quietly_as_sigpipe_ends_etcdctl() {
         out.status
     );
 }
+
+#[test]
+fn exec_watch_with_a_command_that_cannot_start_ends_with_gos_error_and_status_1() {
+    // A change after the index given, so the command is started at once.
+    let (modified, _) = written(On::V2, &["set", "/cli-ewx", "v"]);
+    let after = (modified - 1).to_string();
+    let r = tool(&[
+        "exec-watch",
+        "--after-index",
+        &after,
+        "/cli-ewx",
+        "--",
+        "no-such-program-here",
+    ]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(
+        r.stderr.lines().next(),
+        Some(r#"exec: "no-such-program-here": executable file not found in $PATH"#),
+        "{r:?}"
+    );
+}
