@@ -83,7 +83,26 @@ pub fn user(client: &Cli, action: &UserAction) -> Done {
 }
 
 /// The one permission a grant or revoke names: (read, write) patterns.
+/// Checked as etcdctl checks it, in its order: a path given, in canonical
+/// form (a pattern such as `foo*` would never match a key), then exactly
+/// one permission.
 fn permission(perms: &PermissionFlags) -> Result<(Vec<String>, Vec<String>), Fail> {
+    let path = match perms.path.as_deref() {
+        None | Some("") => {
+            return Err(Fail::plain(
+                BAD_ARGS,
+                "No path specified; please use `--path`",
+            ))
+        }
+        Some(path) => path.to_owned(),
+    };
+    let canonical = canonical_path(&path);
+    if canonical != path {
+        return Err(Fail::plain(
+            BAD_ARGS,
+            format!("Not canonical path; please use `--path={canonical}`"),
+        ));
+    }
     let chosen = [perms.read, perms.write, perms.readwrite]
         .iter()
         .filter(|b| **b)
@@ -94,10 +113,6 @@ fn permission(perms: &PermissionFlags) -> Result<(Vec<String>, Vec<String>), Fai
             "Please specify exactly one of --read, --write or --readwrite",
         ));
     }
-    let path = perms
-        .path
-        .clone()
-        .ok_or_else(|| Fail::plain(BAD_ARGS, "No path specified; please use `--path`"))?;
     let read = if perms.read || perms.readwrite {
         vec![path.clone()]
     } else {
@@ -109,6 +124,21 @@ fn permission(perms: &PermissionFlags) -> Result<(Vec<String>, Vec<String>), Fai
         vec![]
     };
     Ok((read, write))
+}
+
+/// etcd's `pathutil.CanonicalURLPath`: absolute, cleaned as Go's
+/// `path.Clean`, a trailing slash kept.
+fn canonical_path(path: &str) -> String {
+    let absolute = if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("/{path}")
+    };
+    let mut cleaned = etcd_v2::key::clean(&absolute).unwrap_or_else(|_| "/".into());
+    if absolute.ends_with('/') && cleaned != "/" {
+        cleaned.push('/');
+    }
+    cleaned
 }
 
 /// Run a `role` subcommand.
@@ -177,6 +207,25 @@ pub fn auth(client: &Cli, action: &AuthAction) -> Done {
         AuthAction::Disable => {
             auth.disable().map_err(|e| Fail::from_admin(&e))?;
             Ok(("Authentication Disabled\n".into(), OK))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_path;
+
+    #[test]
+    fn paths_are_made_canonical_as_etcd_makes_them() {
+        for (path, canonical) in [
+            ("/foo*", "/foo*"),
+            ("foo*", "/foo*"),
+            ("/a/../b/", "/b/"),
+            ("//c", "/c"),
+            ("/", "/"),
+            ("/x/./y", "/x/y"),
+        ] {
+            assert_eq!(canonical_path(path), canonical, "{path}");
         }
     }
 }

@@ -201,6 +201,11 @@ const SCRIPT: &[Line] = &[
     l("role add fooer"),
     l("role grant fooer -path '/foo*' -readwrite"),
     l("role grant fooer -path '/x*'"),
+    // A pattern not in canonical form is refused before anything is sent.
+    l("role grant fooer --path foo* --read"),
+    l("role grant fooer --path /a/../b/ --write"),
+    l("role revoke fooer --path //c --read"),
+    l("role grant fooer --read"),
     l("role get fooer"),
     password("user add alice", "alicepw\n"),
     l("user grant alice -roles fooer"),
