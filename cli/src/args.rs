@@ -152,6 +152,24 @@ pub struct Global {
     pub bridge: Option<String>,
 }
 
+impl Global {
+    /// An empty value (`-u ''`, `ETCDCTL_USERNAME=`) is no value, as etcdctl
+    /// (urfave/cli) takes it: no credentials, the system's CA roots, no
+    /// client certificate.
+    pub fn drop_empty(&mut self) {
+        for value in [
+            &mut self.username,
+            &mut self.ca_file,
+            &mut self.cert_file,
+            &mut self.key_file,
+        ] {
+            if value.as_deref() == Some("") {
+                *value = None;
+            }
+        }
+    }
+}
+
 /// A TTL option, as etcdctl reads it (0 or less: none; Go's integer syntax,
 /// so `010` is 8).
 #[derive(Debug, Args)]

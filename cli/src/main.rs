@@ -34,10 +34,11 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let split = argv::split(std::env::args().collect());
-    let cli = match Cli::try_parse_from(&split.args) {
+    let mut cli = match Cli::try_parse_from(&split.args) {
         Ok(cli) => cli,
         Err(e) => std::process::exit(parse_failure(e)),
     };
+    cli.global.drop_empty();
     let code = match run(&cli, split.command.as_deref()) {
         Ok(code) => code,
         Err(fail) => {

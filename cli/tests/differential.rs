@@ -178,6 +178,9 @@ const SCRIPT: &[Line] = &[
     l("ENV:ETCDCTL_PEERS={DEAD} get /foo"),
     l("ENV:ETCDCTL_ENDPOINTS={E} --endpoint {DEAD} get /foo"),
     l("ENV:ETCDCTL_ENDPOINTS={DEAD} --endpoint {E} get /foo"),
+    // An empty variable is no value, as etcdctl takes it.
+    l("ENV:ETCDCTL_USERNAME= get /foo"),
+    l("ENV:ETCDCTL_CA_FILE= ENV:ETCDCTL_CERT_FILE= ENV:ETCDCTL_KEY_FILE= get /foo"),
     l("--endpoints {E} --endpoint {DEAD} --peers {DEAD} get /foo"),
     l("--endpoint {E} --peers {DEAD} get /foo"),
     l("--endpoint {DEAD} -C {E} get /foo"),
