@@ -9,7 +9,10 @@ pub const DIFFERENCES: &str = "\
 Differences from etcdctl v2 (3.4):
   - flags may follow arguments (etcdctl stopped reading flags at the first argument);
   - bad input (a key too long, a TTL etcd would misread, a malformed endpoint) is refused
-    with a clear error before anything is sent, exit status 1;
+    with a clear error before anything is sent, exit status 1; so are an unknown -o
+    format (etcdctl ran the command, then complained), arguments beyond those a
+    command takes (etcdctl ignored them), a negative index (etcdctl wrapped it), and
+    Go's `--flag=false` and `--p` spellings of flags;
   - a write whose outcome is unknown (a timeout after sending) is never sent again: the
     error says so, exit status 4;
   - `watch` and `exec-watch` never lose or repeat an event between long polls;
