@@ -139,21 +139,23 @@ pub fn update(client: &Cli, args: &[String]) -> Done {
     Ok((format!("Updated member with ID {id} in cluster\n"), OK))
 }
 
+/// The members `cluster-health` checks, listed once (a `-f` run checks the
+/// same members every round, as etcdctl's does).
+pub fn health_members(client: &Cli) -> Result<Vec<etcd_v2::ops::members::Member>, Fail> {
+    client.members().list().map_err(|e| {
+        println!("cluster may be unhealthy: failed to list members");
+        let mut f = Fail::from_keys(&e);
+        f.code = SERVER_ERROR;
+        f
+    })
+}
+
 /// `cluster-health`: each member's `/health` through its client URLs, then
 /// the verdict; status 5 unless every member is healthy.
-pub fn cluster_health(client: &Cli) -> Done {
-    let members = match client.members().list() {
-        Ok(m) => m,
-        Err(e) => {
-            println!("cluster may be unhealthy: failed to list members");
-            let mut f = Fail::from_keys(&e);
-            f.code = SERVER_ERROR;
-            return Err(f);
-        }
-    };
+pub fn cluster_health(client: &Cli, members: &[etcd_v2::ops::members::Member]) -> Done {
     let mut s = String::new();
     let mut healthy = 0;
-    for m in &members {
+    for m in members {
         if m.client_urls.is_empty() {
             let _ = writeln!(
                 s,

@@ -228,18 +228,21 @@ fn run(cli: &Cli, after_separator: Option<&[String]>) -> Result<i32, Fail> {
             MemberAction::Remove { args } => admin::remove(&client, args),
             MemberAction::Update { args } => admin::update(&client, args),
         }),
-        Command::ClusterHealth { forever } => loop {
+        Command::ClusterHealth { forever } => {
             if *forever {
                 // etcdctl's cluster-health -f ends with status 0 on Ctrl-C.
                 terminal::exit_on_interrupt();
             }
-            let code = printed(admin::cluster_health(&client))?;
-            if !forever {
-                return Ok(code);
+            let members = admin::health_members(&client)?;
+            loop {
+                let code = printed(admin::cluster_health(&client, &members))?;
+                if !forever {
+                    return Ok(code);
+                }
+                println!("\nnext check after 10 second...\n");
+                std::thread::sleep(std::time::Duration::from_secs(10));
             }
-            println!("\nnext check after 10 second...\n");
-            std::thread::sleep(std::time::Duration::from_secs(10));
-        },
+        }
         Command::User { action } => printed(access::user(&client, action)),
         Command::Role { action } => printed(access::role(&client, action)),
         Command::Auth { action } => printed(access::auth(&client, action)),

@@ -83,8 +83,13 @@ impl Running {
 
     /// Start the tool on `on`.
     fn start_on(on: On, line: &[&str]) -> Running {
+        Running::start_args(&on.args(line))
+    }
+
+    /// Start the tool with these arguments.
+    fn start_args(args: &[String]) -> Running {
         let mut child = Command::new(ours())
-            .args(on.args(line))
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .stdin(Stdio::null())
@@ -1462,5 +1467,42 @@ fn exec_watch_with_a_command_that_cannot_start_ends_with_gos_error_and_status_1(
         r.stderr.lines().next(),
         Some(r#"exec: "no-such-program-here": executable file not found in $PATH"#),
         "{r:?}"
+    );
+}
+
+#[test]
+fn cluster_health_forever_checks_the_members_it_listed_once_when_one_stops() {
+    // etcdctl lists the members once, then checks their health every 10 s:
+    // the member it listed them through stopping is a degraded round, not
+    // the end.
+    let cluster = Member::start_with("health-f", 3, &[], &[]);
+    let args: Vec<String> = ["--endpoints", &cluster.endpoints[0], "cluster-health", "-f"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let running = Running::start_args(&args);
+    let round = |running: &Running| -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Some(line) = running.line(Duration::from_secs(40)) {
+            let last = line.starts_with("cluster is");
+            lines.push(line);
+            if last {
+                break;
+            }
+        }
+        lines
+    };
+    let first = round(&running);
+    assert_eq!(
+        first.last().map(String::as_str),
+        Some("cluster is healthy"),
+        "{first:?}"
+    );
+    cluster.stop_member(1);
+    let second = round(&running);
+    assert_eq!(
+        second.last().map(String::as_str),
+        Some("cluster is degraded"),
+        "{second:?}"
     );
 }
