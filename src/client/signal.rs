@@ -12,7 +12,10 @@ use std::time::Duration;
 struct State<T> {
     items: VecDeque<T>,
     closed: bool,
-    wakers: Vec<Waker>,
+    /// The wakers of the pending [`Pop`]s, one each (by its id).
+    wakers: Vec<(u64, Waker)>,
+    /// The id of the next [`Pop`] to wait.
+    next_id: u64,
 }
 
 /// A multi-producer queue with blocking and async consumers.
@@ -29,6 +32,7 @@ impl<T> Queue<T> {
                 items: VecDeque::new(),
                 closed: false,
                 wakers: Vec::new(),
+                next_id: 0,
             }),
             changed: Condvar::new(),
         }
@@ -44,7 +48,7 @@ impl<T> Queue<T> {
         let wakers = std::mem::take(&mut state.wakers);
         drop(state);
         self.changed.notify_all();
-        for w in wakers {
+        for (_, w) in wakers {
             w.wake();
         }
     }
@@ -100,6 +104,7 @@ impl<T> Queue<T> {
         Pop {
             queue: self,
             until_closed: false,
+            id: None,
         }
     }
 
@@ -108,22 +113,28 @@ impl<T> Queue<T> {
         Pop {
             queue: self,
             until_closed: true,
+            id: None,
         }
     }
 }
 
-/// The future of [`Queue::pop`] and [`Queue::closed`].
+/// The future of [`Queue::pop`] and [`Queue::closed`]. It keeps one waker in
+/// the queue while pending (replaced when polled again with another), and
+/// takes it out when dropped: a loop of short waits leaves nothing behind.
 pub(crate) struct Pop<'a, T> {
     queue: &'a Queue<T>,
     until_closed: bool,
+    /// Its slot among the queue's wakers, once it has waited.
+    id: Option<u64>,
 }
 
 impl<T> Future for Pop<'_, T> {
     type Output = Option<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let mut state = self.queue.lock();
-        if self.until_closed {
+        let this = self.get_mut();
+        let mut state = this.queue.lock();
+        if this.until_closed {
             if state.closed {
                 return Poll::Ready(None);
             }
@@ -132,8 +143,25 @@ impl<T> Future for Pop<'_, T> {
         } else if state.closed {
             return Poll::Ready(None);
         }
-        state.wakers.push(cx.waker().clone());
+        let id = *this.id.get_or_insert_with(|| {
+            state.next_id += 1;
+            state.next_id
+        });
+        match state.wakers.iter_mut().find(|(i, _)| *i == id) {
+            Some((_, w)) if w.will_wake(cx.waker()) => {}
+            Some((_, w)) => *w = cx.waker().clone(),
+            // New, or taken by a notification since.
+            None => state.wakers.push((id, cx.waker().clone())),
+        }
         Poll::Pending
+    }
+}
+
+impl<T> Drop for Pop<'_, T> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.queue.lock().wakers.retain(|(i, _)| *i != id);
+        }
     }
 }
 
@@ -156,4 +184,30 @@ where
         Poll::Pending
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_waits_leave_no_wakers_behind() {
+        let q: Queue<u8> = Queue::new();
+        let mut cx = Context::from_waker(Waker::noop());
+        for _ in 0..1000 {
+            let mut pop = std::pin::pin!(q.pop());
+            assert!(pop.as_mut().poll(&mut cx).is_pending());
+            assert!(pop.as_mut().poll(&mut cx).is_pending(), "polled again");
+            let mut closed = std::pin::pin!(q.closed());
+            assert!(closed.as_mut().poll(&mut cx).is_pending());
+        }
+        assert!(q.lock().wakers.is_empty(), "{}", q.lock().wakers.len());
+        // One waiting: one waker, woken by an item.
+        let mut pop = std::pin::pin!(q.pop());
+        assert!(pop.as_mut().poll(&mut cx).is_pending());
+        assert!(pop.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(q.lock().wakers.len(), 1);
+        q.push(7);
+        assert_eq!(pop.as_mut().poll(&mut cx), Poll::Ready(Some(7)));
+    }
 }
