@@ -729,3 +729,69 @@ fn error_kinds_are_flat_and_see_through_the_wrappers() {
     assert_eq!(err.kind(), ErrorKind::Timeout);
     assert_eq!(err.kind().as_str(), "timeout");
 }
+
+#[test]
+fn a_blocking_acquisition_that_fails_removes_the_key_it_made() {
+    // The key is made, second in line; the wait on the first is refused for
+    // good (403): the error is returned, and the key is deleted first, as
+    // the async client does in the background.
+    let id = Arc::new(Mutex::new(String::new()));
+    let seen: Log = Arc::new(Mutex::new(Vec::new()));
+    let (id2, log) = (Arc::clone(&id), Arc::clone(&seen));
+    let transport = move |req: Req| -> Resp {
+        let body = String::from_utf8_lossy(req.body()).into_owned();
+        log.lock()
+            .unwrap()
+            .push(format!("{} {} {body}", req.method(), req.uri()));
+        let ours = "/_locks/job/00000000000000000010";
+        match (req.method().as_str(), req.uri().query().unwrap_or("")) {
+            ("POST", _) => {
+                let value = body
+                    .trim_start_matches("value=")
+                    .split('&')
+                    .next()
+                    .unwrap_or("");
+                *id2.lock().unwrap() = value.to_owned();
+                answer(
+                    201,
+                    &format!(
+                        r#"{{"action":"create","node":{{"key":"{ours}","value":"{value}","modifiedIndex":10,"createdIndex":10}}}}"#
+                    ),
+                )
+            }
+            ("GET", q) if q.contains("wait=true") => answer(
+                403,
+                r#"{"errorCode":110,"message":"The request requires user authentication","cause":"Insufficient credentials","index":10}"#,
+            ),
+            ("GET", _) => {
+                let value = id2.lock().unwrap().clone();
+                answer(
+                    200,
+                    &format!(
+                        r#"{{"action":"get","node":{{"key":"/_locks/job","dir":true,"nodes":[{{"key":"/_locks/job/00000000000000000005","value":"other","modifiedIndex":5,"createdIndex":5}},{{"key":"{ours}","value":"{value}","modifiedIndex":10,"createdIndex":10}}],"modifiedIndex":5,"createdIndex":5}}}}"#
+                    ),
+                )
+            }
+            ("DELETE", _) => answer(
+                200,
+                r#"{"action":"compareAndDelete","node":{"key":"/_locks/job/00000000000000000010","modifiedIndex":11,"createdIndex":10}}"#,
+            ),
+            _ => answer(500, "unexpected"),
+        }
+    };
+    let client = Client::builder()
+        .endpoint("http://a:2379")
+        .build_with(transport)
+        .unwrap();
+    let mut lock = client.module().lock().get_lock("job", 30);
+    let err = lock.acquire().unwrap_err();
+    assert!(err.to_string().contains("110"), "{err}");
+    let log = seen.lock().unwrap();
+    let last = log.last().expect("requests");
+    let value = id.lock().unwrap().clone();
+    assert!(
+        last.starts_with("DELETE http://a:2379/v2/keys/_locks/job/00000000000000000010?prevValue=")
+            && last.contains(&value),
+        "{log:#?}"
+    );
+}

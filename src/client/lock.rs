@@ -235,7 +235,8 @@ macro_rules! lock_api {
                 ended: false,
             };
             let outcome = self.client.run_machine(&mut contending.machine)$($aw)*?;
-            // Ended (a failure too leaves nothing the machine knows to undo).
+            // Ended with the lock, or without it and nothing left (the machine
+            // undid what it made); a failure leaves the undoing to the drop.
             contending.ended = outcome.is_ok();
             drop(contending);
             Ok(self.acquired(outcome?))

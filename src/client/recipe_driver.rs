@@ -151,17 +151,25 @@ impl<T: AsyncTransport> AsyncClient<T> {
     background_api!(awaiting);
 }
 
-/// What an acquisition leaves behind if it is abandoned midway (an async
-/// `acquire` whose future was dropped): the blocking client cannot abandon one,
-/// the async client runs the lock machine's undoing
-/// ([`crate::recipes::lock::LockMachine::abandoned`]) in the background.
+/// What an acquisition leaves behind if it fails, or is abandoned midway (an
+/// async `acquire` whose future was dropped), undone with the lock machine's
+/// undoing ([`crate::recipes::lock::LockMachine::abandoned`]): by the blocking
+/// client before the acquisition returns its error, by the async client in
+/// the background.
 pub(crate) trait ReleaseLater {
-    /// Run `release` in the background.
+    /// Run `release` (at once, or in the background).
     fn release_later(&self, release: Release);
 }
 
 impl<T: Transport> ReleaseLater for Client<T> {
-    fn release_later(&self, _release: Release) {}
+    fn release_later(&self, mut release: Release) {
+        match self.run_machine(&mut release) {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) | Err(e) => {
+                tracing::info!(error = %e, "removing a failed contender's key failed")
+            }
+        }
+    }
 }
 
 impl<T: AsyncTransport + 'static> ReleaseLater for AsyncClient<T> {
