@@ -795,3 +795,76 @@ fn a_blocking_acquisition_that_fails_removes_the_key_it_made() {
         "{log:#?}"
     );
 }
+
+#[cfg(feature = "reqwest")]
+#[test]
+fn an_async_release_dropped_midway_is_finished_in_the_background() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+    let deletes = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&deletes);
+    let transport = move |req: Req| {
+        let counted = Arc::clone(&counted);
+        async move {
+            let ours = "/_locks/job/00000000000000000010";
+            let body = String::from_utf8_lossy(req.body()).into_owned();
+            let value = body
+                .trim_start_matches("value=")
+                .split('&')
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            match req.method().as_str() {
+                "POST" => answer(
+                    201,
+                    &format!(
+                        r#"{{"action":"create","node":{{"key":"{ours}","value":"{value}","modifiedIndex":10,"createdIndex":10}}}}"#
+                    ),
+                ),
+                "GET" => answer(
+                    200,
+                    &format!(
+                        r#"{{"action":"get","node":{{"key":"/_locks/job","dir":true,"nodes":[{{"key":"{ours}","value":"x","modifiedIndex":10,"createdIndex":10}}],"modifiedIndex":5,"createdIndex":5}}}}"#
+                    ),
+                ),
+                "DELETE" => {
+                    if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+                        // The first delete never comes back.
+                        std::future::pending::<()>().await;
+                    }
+                    answer(
+                        200,
+                        r#"{"action":"compareAndDelete","node":{"key":"/_locks/job/00000000000000000010","modifiedIndex":11,"createdIndex":10}}"#,
+                    )
+                }
+                _ => answer(500, "unexpected"),
+            }
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = Client::builder()
+            .endpoint("http://a:2379")
+            .build_async_with(transport)
+            .unwrap();
+        let mut lock = client.module().lock().get_lock("job", 30);
+        // Our key is first in line: held.
+        lock.acquire().await.unwrap();
+        assert!(lock.is_held());
+        let abandoned = tokio::time::timeout(Duration::from_millis(50), lock.release()).await;
+        assert!(abandoned.is_err(), "the first delete never answers");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while deletes.load(Ordering::SeqCst) < 2 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            deletes.load(Ordering::SeqCst),
+            2,
+            "released in the background"
+        );
+    });
+}

@@ -130,11 +130,17 @@ impl<C> Lock<C> {
     /// instance value.
     fn release_machine(&mut self) -> Result<Release, Error> {
         self.lease.end();
-        Ok(match self.held.take() {
+        let held = self.held.take();
+        self.release_of(held.as_ref())
+    }
+
+    /// The release of `held` (see [`Lock::release_machine`]).
+    fn release_of(&self, held: Option<&Held>) -> Result<Release, Error> {
+        Ok(match held {
             Some(held) if held.strays => {
-                Release::key(held.key, self.id.as_str()).sweeping(lock_dir(&self.name)?)
+                Release::key(held.key.as_str(), self.id.as_str()).sweeping(lock_dir(&self.name)?)
             }
-            Some(held) => Release::key(held.key, self.id.as_str()),
+            Some(held) => Release::key(held.key.as_str(), self.id.as_str()),
             None if self.reentrant => Release::find(lock_dir(&self.name)?, self.id.as_str()),
             None => Release::nothing(),
         })
@@ -166,6 +172,21 @@ impl<C: ReleaseLater> Drop for Contending<'_, C> {
     fn drop(&mut self) {
         if !self.ended {
             self.client.release_later(self.machine.abandoned());
+        }
+    }
+}
+
+/// A release in progress: if dropped before it ends, its release is handed to
+/// [`ReleaseLater`].
+struct Unfinished<'c, C: ReleaseLater> {
+    client: &'c C,
+    release: Option<Release>,
+}
+
+impl<C: ReleaseLater> Drop for Unfinished<'_, C> {
+    fn drop(&mut self) {
+        if let Some(release) = self.release.take() {
+            self.client.release_later(release);
         }
     }
 }
@@ -377,8 +398,19 @@ macro_rules! lock_api {
         /// reentrant lock finds the key by its instance value). Releasing a lock
         /// that is not held, or whose key is already gone, does nothing.
         pub $($kw)* fn release(&mut self) -> Result<(), Error> {
-            let mut release = self.release_machine()?;
-            let deleted = self.client.run_machine(&mut release)$($aw)*?;
+            self.lease.end();
+            let held = self.held.take();
+            let mut release = self.release_of(held.as_ref())?;
+            // Should this call be abandoned midway (an async `release` whose
+            // future was dropped), the release is carried out in the
+            // background, from the start (its delete is guarded by our id).
+            let mut unfinished = Unfinished {
+                client: &self.client,
+                release: Some(self.release_of(held.as_ref())?),
+            };
+            let deleted = self.client.run_machine(&mut release)$($aw)*;
+            unfinished.release = None;
+            let deleted = deleted?;
             if let Ok(true) = deleted {
                 tracing::info!(lock = %self.name, "lock released");
             }
