@@ -868,3 +868,54 @@ fn an_async_release_dropped_midway_is_finished_in_the_background() {
         );
     });
 }
+
+#[cfg(feature = "reqwest")]
+#[test]
+fn an_async_watch_whose_next_is_dropped_keeps_its_place() {
+    use std::time::Duration;
+    let transport = |req: Req| async move {
+        assert!(
+            req.uri().query().unwrap_or("").contains("waitIndex=5"),
+            "{}",
+            req.uri()
+        );
+        // The event comes after the callers below have given up twice.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        answer(
+            200,
+            r#"{"action":"set","node":{"key":"/k","value":"v","modifiedIndex":5,"createdIndex":5}}"#,
+        )
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = Client::builder()
+            .endpoint("http://a:2379")
+            .build_async_with(transport)
+            .unwrap();
+        let mut watch = client.watch("/k").from_index(5).start().await.unwrap();
+        let as_stream = std::future::poll_fn(|cx| {
+            futures_core::Stream::poll_next(std::pin::Pin::new(&mut watch), cx)
+        });
+        assert!(tokio::time::timeout(Duration::from_millis(50), as_stream)
+            .await
+            .is_err());
+        assert_eq!(
+            watch.next_index(),
+            Some(5),
+            "its place while a poll is in progress"
+        );
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), watch.next())
+                .await
+                .is_err()
+        );
+        let Some(Ok(etcd_v2::watch::WatchEvent::Change(change))) = watch.next().await else {
+            panic!("the watch ended")
+        };
+        assert_eq!(change.node.modified_index, 5);
+        assert_eq!(watch.next_index(), Some(6));
+    });
+}

@@ -98,6 +98,7 @@ impl<C> WatchOptions<C> {
             },
             stop: Stop::new(),
             pending: None,
+            resume: None,
             worker: None,
         }
     }
@@ -152,8 +153,10 @@ pub struct Watch<C> {
     watcher: Option<Watcher>,
     options: RunOptions,
     stop: Arc<Stop>,
-    /// The async driver's future in progress (for `Stream`).
+    /// The async driver's future in progress (it holds the watcher).
     pending: Option<Pending>,
+    /// [`Watch::next_index`] while the watcher is in `pending`.
+    resume: Option<u64>,
     /// The blocking driver's request thread, once started.
     worker: Option<Worker>,
 }
@@ -189,7 +192,11 @@ impl<C> Watch<C> {
     /// The index the next wait asks for, once known: resume a later watch from
     /// here to miss nothing.
     pub fn next_index(&self) -> Option<u64> {
-        self.watcher.as_ref().and_then(Watcher::next_index)
+        match &self.watcher {
+            Some(watcher) => watcher.next_index(),
+            // The async driver's future holds it: where it began.
+            None => self.resume,
+        }
     }
 }
 
@@ -348,14 +355,10 @@ async fn next_item<T: AsyncTransport>(
 impl<T: AsyncTransport + 'static> Watch<AsyncClient<T>> {
     /// Resolves with the next event; `None` once the watch is over. (The same
     /// stream is also a `futures_core::Stream`.)
+    /// Dropping this future before it resolves loses nothing: the long poll
+    /// in progress is kept for the next call.
     pub async fn next(&mut self) -> Option<Item> {
-        if let Some(pending) = self.pending.take() {
-            let (watcher, item) = pending.await;
-            self.watcher = Some(watcher);
-            return item;
-        }
-        let watcher = self.watcher.as_mut()?;
-        next_item(&self.client, watcher, self.options, &self.stop).await
+        std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut *self), cx)).await
     }
 }
 
@@ -368,6 +371,7 @@ impl<T: AsyncTransport + 'static> futures_core::Stream for Watch<AsyncClient<T>>
             let Some(mut watcher) = this.watcher.take() else {
                 return Poll::Ready(None);
             };
+            this.resume = watcher.next_index();
             let (client, options, stop) =
                 (this.client.clone(), this.options, Arc::clone(&this.stop));
             this.pending = Some(Box::pin(async move {
