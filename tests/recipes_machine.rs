@@ -1514,3 +1514,49 @@ fn a_waiters_pauses_never_delay_the_refresh_of_its_key() {
     };
     assert_eq!(refreshed_at, t + Duration::from_secs(1));
 }
+
+#[test]
+fn an_acquisition_abandoned_while_it_gives_up_still_removes_its_key() {
+    use etcd_v2::machine::{Machine as _, Step};
+    let t = Instant::now();
+    let deadline = t + Duration::from_secs(1);
+    let mut model = Model::new();
+    model.set(&format!("{}/00000000000000000001", dir()), "other", None, t);
+    let mut m = LockMachine::new(dir(), "id-gone", 30).deadline(Some(deadline));
+    for expected in ["create", "list"] {
+        let LockStep::Send(req) = m.poll(t) else {
+            panic!()
+        };
+        assert_eq!(describe(&req), expected);
+        let o = model.run(&req, t).unwrap();
+        m.handle(o, t).unwrap();
+    }
+    let LockStep::Send(wait) = m.poll(t) else {
+        panic!()
+    };
+    assert!(describe(&wait).starts_with("wait"));
+    m.handle(poll_timeout(), deadline).unwrap();
+    // Past the deadline it gives up: its delete is on its way when the
+    // driver abandons the acquisition (an async acquire_timeout dropped).
+    let LockStep::Send(delete) = m.poll(deadline) else {
+        panic!()
+    };
+    assert_eq!(describe(&delete), "delete");
+    let mut undo = m.abandoned();
+    let released = loop {
+        match undo.poll(deadline) {
+            Step::Send(req) => {
+                let o = model.run(&req, deadline).unwrap();
+                undo.handle(o, deadline).unwrap();
+            }
+            Step::Done(out) => break out,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(released.unwrap(), "the key was deleted");
+    assert_eq!(
+        model.children(&dir()).len(),
+        1,
+        "only the other holder's key"
+    );
+}

@@ -3,7 +3,7 @@
 //! strays), as a [`Release`].
 
 use super::machine::LockMachine;
-use super::state::{Ours, State};
+use super::state::State;
 use crate::recipes::release::Release;
 
 impl LockMachine {
@@ -40,9 +40,10 @@ impl LockMachine {
     }
 
     /// Give up without the lock: undo what the machine made, then finish.
+    /// What it knows of its key stays until the undoing ends, so that an
+    /// acquisition abandoned meanwhile still undoes it ([`Self::abandoned`]).
     pub(super) fn leaving(&mut self, timed_out: bool) -> State {
         let release = self.undo(self.mine().map(|m| m.key.as_str()));
-        self.ours = Ours::Nothing;
         State::Leaving {
             release: Box::new(release),
             timed_out,

@@ -182,8 +182,12 @@ impl LockMachine {
                 return match release.poll(now) {
                     Step::Send(request) => LockStep::Send(request),
                     Step::SleepUntil(at) => LockStep::SleepUntil(at),
+                    // Polled out of turn: said so, and nothing changes (as
+                    // for any request in flight).
+                    Step::Done(Err(e @ Error::Misuse(_))) => LockStep::Failed(e),
                     // What a release could not undo expires with its TTL.
                     Step::Event(()) | Step::Done(_) => {
+                        self.ours = Ours::Nothing;
                         let (finish, step) = if *timed_out {
                             (Finish::TimedOut, LockStep::TimedOut)
                         } else {
@@ -438,13 +442,19 @@ impl LockMachine {
                 self.forget_key();
                 ready(Phase::Create)
             }
-            // Gone, or no longer ours: the next listing shows which.
-            (Phase::DeleteStray { .. }, Outcome::Keys(Ok(_))) => ready(Phase::List),
+            // Gone, or no longer ours: the next listing, through the quorum
+            // (a member behind the others would show the stray again), shows
+            // which.
+            (Phase::DeleteStray { .. }, Outcome::Keys(Ok(_))) => {
+                self.quorum_list = true;
+                ready(Phase::List)
+            }
             (Phase::DeleteStray { .. }, Outcome::Keys(Err(e)))
                 if e.is_key_not_found()
                     || e.is_precondition_failed()
                     || matches!(e, Error::OutcomeUnknown { .. }) =>
             {
+                self.quorum_list = true;
                 ready(Phase::List)
             }
             (phase, Outcome::Keys(Err(e))) if is_transient(&e) => State::Ready {
