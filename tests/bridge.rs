@@ -1297,3 +1297,20 @@ fn a_file_moved_off_its_directorys_lease_and_deleted_leaves_no_marker_behind() {
         "a marker was left"
     );
 }
+
+#[test]
+fn a_replaced_key_updated_with_a_new_ttl_keeps_its_created_index() {
+    let p = Prefix::new("refreshed");
+    let c = bridge_builder(&p).build().unwrap();
+    c.node().set("/k", "a", None).unwrap();
+    // Replaced in place: a marker gives its createdIndex, on the key's lease.
+    let replaced = c.node().set("/k", "b", Some(2)).unwrap();
+    let created = replaced.node.created_index;
+    // Updated with a new TTL: the key goes on a new lease, and the first
+    // one ends with whatever was left on it.
+    c.node().update_only("/k", "c", Some(60)).unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let read = c.node().get("/k", false).unwrap();
+    assert_eq!(read.node.value.as_deref(), Some("c"));
+    assert_eq!(read.node.created_index, created);
+}

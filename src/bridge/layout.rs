@@ -296,23 +296,25 @@ impl Layout {
             }
             ops.push(v3::put_on(&self.node(path, new.dir), &new.value, on));
             if old == Some(new) && !new.dir {
-                // Put again only to change its lease: v2's modifiedIndex stays,
-                // and so does its createdIndex if a marker gave it.
+                // Put again only to change its lease: v2's modifiedIndex stays.
                 let key = self.tagged(MODIFIED, path);
                 ops.push(v3::put_on(&key, new.modified.to_string().as_bytes(), on));
-                if marked.contains(path) {
-                    let key = self.tagged(CREATED, path);
-                    ops.push(v3::put_on(&key, new.created.to_string().as_bytes(), on));
-                }
             }
             if let Some(at) = new.expire {
                 let key = self.tagged(EXPIRY, path);
                 ops.push(v3::put_on(&key, at.to_string().as_bytes(), on));
             }
-            // A node replaced in place: v3 keeps the key's create revision, so
-            // the new one is marked (on the node's lease, to go with it).
-            if old.is_some_and(|old| old.dir == new.dir && old.created != new.created) {
+            let replaced = old.is_some_and(|old| old.dir == new.dir && old.created != new.created);
+            if replaced {
+                // A node replaced in place: v3 keeps the key's create revision,
+                // so the new one is marked (on the node's lease, to go with it).
                 ops.push(v3::put_on(&self.tagged(CREATED, path), b"", on));
+            } else if marked.contains(path) && on != current(path) {
+                // A marked node on another lease (moved, or updated with a new
+                // TTL): its marker goes along, its index as its value (its
+                // revision changes).
+                let key = self.tagged(CREATED, path);
+                ops.push(v3::put_on(&key, new.created.to_string().as_bytes(), on));
             }
         }
         ops
