@@ -523,6 +523,7 @@ fn a_stalled_handshake_ends_with_the_requests_timeout_and_sends_nothing() {
     assert!(started.elapsed() < Duration::from_secs(10), "{err}");
     assert_eq!(err.kind(), TransportErrorKind::Connect, "{err}");
     assert!(!err.kind().may_have_been_sent(), "{err}");
+    assert!(err.message().contains("timeout ran out"), "{err}");
 }
 
 #[cfg(feature = "http1-tokio")]
@@ -540,5 +541,6 @@ fn the_async_twin_ends_a_stalled_handshake_with_the_requests_timeout_too() {
         assert!(started.elapsed() < Duration::from_secs(10), "{err}");
         assert_eq!(err.kind(), TransportErrorKind::Connect, "{err}");
         assert!(!err.kind().may_have_been_sent(), "{err}");
+        assert!(err.message().contains("timeout ran out"), "{err}");
     });
 }

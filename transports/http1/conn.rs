@@ -46,7 +46,7 @@ pub(super) struct Conn {
 }
 
 /// Whether an I/O error is a socket timeout.
-fn timed_out(e: &io::Error) -> bool {
+pub(super) fn timed_out(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut

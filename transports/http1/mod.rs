@@ -34,7 +34,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use conn::{read_body, read_head, Conn, Stream};
+use conn::{read_body, read_head, timed_out, Conn, Stream};
 use exchange::{encode, Sink};
 use pool::{connect_error, Key, Names, Pool};
 
@@ -105,34 +105,50 @@ impl Http1Transport {
         let tls = key.0;
         let (host, port) = pool::host_port(key);
         let connect_timeout = self.shared.connect_timeout;
+        // The request's time ran out before anything was sent.
+        let ran_out = || {
+            connect_error(format!(
+                "the request's timeout ran out while connecting to {host}:{port} \
+                 (nothing was sent)"
+            ))
+        };
         // The time left to connect, or a "nothing sent" error.
         let bound = || -> Result<Duration, TransportError> {
             let left = deadline.map_or(connect_timeout, |d| {
                 connect_timeout.min(d.saturating_duration_since(Instant::now()))
             });
             if left.is_zero() {
-                return Err(connect_error(format!(
-                    "the request's timeout ran out while connecting to {host}:{port} \
-                     (nothing was sent)"
-                )));
+                return Err(ran_out());
             }
             Ok(left)
         };
         let mut last = None;
         let mut tcp = None;
         for addr in self.resolve(host, port)? {
-            match TcpStream::connect_timeout(&addr, bound()?) {
+            let left = bound()?;
+            match TcpStream::connect_timeout(&addr, left) {
                 Ok(s) => {
                     tcp = Some(s);
                     break;
                 }
-                Err(e) => last = Some(e),
+                // Cut short by the request's own timeout, not the connect
+                // timeout: said so.
+                Err(e) if timed_out(&e) && left < connect_timeout => last = Some(Err(ran_out())),
+                Err(e) => last = Some(Ok(e)),
             }
         }
-        let tcp = tcp.ok_or_else(|| {
-            let why = last.map_or_else(|| "no address".to_owned(), |e| e.to_string());
-            connect_error(format!("connecting to {host}:{port}: {why}"))
-        })?;
+        let tcp = match (tcp, last) {
+            (Some(tcp), _) => tcp,
+            (None, Some(Err(ran_out))) => return Err(ran_out),
+            (None, Some(Ok(e))) => {
+                return Err(connect_error(format!("connecting to {host}:{port}: {e}")))
+            }
+            (None, None) => {
+                return Err(connect_error(format!(
+                    "connecting to {host}:{port}: no address"
+                )))
+            }
+        };
         let _ = tcp.set_nodelay(true);
         if !tls {
             return Ok(Conn::new(Stream::Plain(tcp)));
@@ -149,13 +165,19 @@ impl Http1Transport {
         let handshake_deadline = Instant::now().checked_add(left);
         let _ = tcp.set_read_timeout(Some(left));
         let _ = tcp.set_write_timeout(Some(left));
+        let cut_short = left < connect_timeout;
         while session.is_handshaking() {
             if handshake_deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(connect_error(format!(
-                    "the TLS handshake with {host} timed out"
-                )));
+                return Err(if cut_short {
+                    ran_out()
+                } else {
+                    connect_error(format!("the TLS handshake with {host} timed out"))
+                });
             }
             session.complete_io(&mut tcp).map_err(|e| {
+                if cut_short && timed_out(&e) {
+                    return ran_out();
+                }
                 connect_error(format!("the TLS handshake with {host}: {e}")).with_source(e)
             })?;
         }

@@ -231,6 +231,16 @@ impl Http1AsyncTransport {
             (Some(c), Some(r)) => Some(c.min(r)),
             (c, r) => c.or(r),
         };
+        // The request's time ran out before anything was sent.
+        let ran_out = || {
+            connect_error(format!(
+                "the request's timeout ran out while connecting to {host}:{port} \
+                 (nothing was sent)"
+            ))
+        };
+        // Whether the request's own deadline, not the connect timeout, is
+        // what a timeout while connecting ran into.
+        let cut_short = request_deadline.is_some() && deadline == request_deadline;
         let mut last = None;
         let mut tcp = None;
         for addr in addrs {
@@ -240,6 +250,7 @@ impl Http1AsyncTransport {
                     break;
                 }
                 Ok(Err(e)) => last = Some(e.to_string()),
+                Err(_) if cut_short => return Err(ran_out()),
                 Err(_) => last = Some("timed out".into()),
             }
         }
@@ -250,10 +261,7 @@ impl Http1AsyncTransport {
         let _ = tcp.set_nodelay(true);
         let in_time = || {
             if request_deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(connect_error(format!(
-                    "the request's timeout ran out while connecting to {host}:{port} \
-                     (nothing was sent)"
-                )));
+                return Err(ran_out());
             }
             Ok(())
         };
@@ -275,6 +283,7 @@ impl Http1AsyncTransport {
                     connect_error(format!("the TLS handshake with {host}: {e}")).with_source(e)
                 )
             }
+            Err(_) if cut_short => return Err(ran_out()),
             Err(_) => {
                 return Err(connect_error(format!(
                     "the TLS handshake with {host} timed out"
