@@ -143,7 +143,7 @@ pub fn update(client: &Cli, args: &[String]) -> Done {
 /// same members every round, as etcdctl's does).
 pub fn health_members(client: &Cli) -> Result<Vec<etcd_v2::ops::members::Member>, Fail> {
     client.members().list().map_err(|e| {
-        println!("cluster may be unhealthy: failed to list members");
+        crate::stdio::say!("cluster may be unhealthy: failed to list members");
         let mut f = Fail::from_keys(&e);
         f.code = SERVER_ERROR;
         f

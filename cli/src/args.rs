@@ -14,7 +14,8 @@ Differences from etcdctl v2 (3.4):
     command takes (etcdctl ignored them), a negative index (etcdctl wrapped it), and
     Go's `--flag=false` and `--p` spellings of flags;
   - a write whose outcome is unknown (a timeout after sending) is never sent again: the
-    error says so, exit status 4;
+    error says so (exit status 4; 1 for user, role, auth and member commands, as
+    their other failures);
   - `watch` and `exec-watch` never lose or repeat an event between long polls;
     `exec-watch` runs its command once per event, in order, one at a time, and
     `exec-watch KEY -- CMD...` runs the command (etcdctl 3.4 ran it only when KEY

@@ -28,7 +28,7 @@ pub struct CliTransport {
 impl CliTransport {
     fn print(&self, request: &HttpRequest) {
         if self.debug {
-            eprintln!("cURL Command: {}", curl(request, self.user.as_deref()));
+            crate::stdio::complain!("cURL Command: {}", curl(request, self.user.as_deref()));
         }
     }
 }
@@ -286,7 +286,7 @@ pub fn client_for(
     };
     if sync && !global.no_sync && bridge.is_none() {
         if debug {
-            eprintln!("start to sync cluster using endpoints({})", shown(&client));
+            crate::stdio::complain!("start to sync cluster using endpoints({})", shown(&client));
         }
         if let Err(e) = client.sync_endpoints() {
             let fail = Fail::from_sync(&e);
@@ -295,7 +295,7 @@ pub fn client_for(
             }
         }
         if debug {
-            eprintln!("got endpoints({}) after sync", shown(&client));
+            crate::stdio::complain!("got endpoints({}) after sync", shown(&client));
         }
     } else if sync && !global.no_sync {
         // Over the bridge the endpoints are kept as given, but the cluster is
@@ -309,7 +309,7 @@ pub fn client_for(
         }
     }
     if debug {
-        eprintln!("Cluster-Endpoints: {}", shown(&client));
+        crate::stdio::complain!("Cluster-Endpoints: {}", shown(&client));
     }
     Ok(client)
 }

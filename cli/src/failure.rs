@@ -16,6 +16,10 @@ pub const SERVER_ERROR: i32 = 4;
 /// `cluster-health` found the cluster not healthy.
 pub const CLUSTER_NOT_HEALTHY: i32 = 5;
 
+/// The line after the error of a write whose outcome is unknown.
+const UNKNOWN_OUTCOME: &str =
+    "the write may or may not have been applied; it was not sent again (read the key to find out)";
+
 /// A command that failed: what goes to stderr, and the exit status.
 #[derive(Debug)]
 pub struct Fail {
@@ -65,6 +69,14 @@ impl Fail {
     /// Go's error alone (`fmt.Fprintln(os.Stderr, err)`), status 1: no
     /// `Error:  ` prefix, and a cluster error without its per-endpoint lines.
     pub fn bare(e: &Error) -> Fail {
+        if let Error::OutcomeUnknown { source } = e {
+            // The note a write of unknown outcome gets, on its own line.
+            let inner = Fail::bare(source);
+            return Fail::plain(
+                BAD_ARGS,
+                format!("{}\n{UNKNOWN_OUTCOME}\n", inner.message.trim_end()),
+            );
+        }
         let f = Fail::from_keys(e);
         let text = f.message.trim_start_matches("Error:  ");
         let text = match text.split_once("\n\n") {
@@ -90,10 +102,7 @@ impl Fail {
                 let inner = Fail::from_keys(source);
                 Fail {
                     code: SERVER_ERROR,
-                    message: format!(
-                        "{}\nthe write may or may not have been applied; it was not sent again (read the key to find out)",
-                        inner.message.trim_end()
-                    ),
+                    message: format!("{}\n{UNKNOWN_OUTCOME}", inner.message.trim_end()),
                 }
             }
             Error::DeadlineExceeded(_) => Fail::error(BAD_CONNECTION, "context deadline exceeded"),
@@ -265,6 +274,22 @@ mod tests {
             (BAD_CONNECTION, SERVER_ERROR)
         );
         assert_eq!(Fail::bare(&late).message, "context deadline exceeded");
+        // A user, role or member write of unknown outcome keeps its note.
+        let unknown = Error::OutcomeUnknown {
+            source: Box::new(e),
+        };
+        let f = Fail::bare(&unknown);
+        assert_eq!(f.code, BAD_ARGS);
+        assert!(
+            f.message.starts_with("client: etcd cluster is unavailable"),
+            "{}",
+            f.message
+        );
+        assert!(
+            f.message.trim_end().ends_with(UNKNOWN_OUTCOME),
+            "{}",
+            f.message
+        );
     }
 
     #[test]

@@ -13,10 +13,9 @@ mod goint;
 mod keys;
 mod output;
 mod recipes;
+mod stdio;
 mod terminal;
 mod watching;
-
-use std::io::Write;
 
 use clap::{CommandFactory, Parser};
 
@@ -24,15 +23,6 @@ use args::{Cli, Command, MemberAction};
 use failure::{Fail, BAD_ARGS, UNKNOWN_COMMAND};
 
 fn main() {
-    // Like etcdctl (a Go program), die quietly of SIGPIPE when the reader of
-    // stdout or stderr has gone (`etcd-v2 ls | head -1`), rather than panic
-    // in a print. Sockets are unaffected (the standard library sends with
-    // MSG_NOSIGNAL), and commands run get the default disposition anyway.
-    // SAFETY: setting a signal's disposition to its default, before any
-    // thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     let split = argv::split(std::env::args().collect());
     let mut cli = match Cli::try_parse_from(&split.args) {
         Ok(cli) => cli,
@@ -42,10 +32,9 @@ fn main() {
     let code = match run(&cli, split.command.as_deref()) {
         Ok(code) => code,
         Err(fail) => {
-            let mut err = std::io::stderr();
-            let _ = write!(err, "{}", fail.message);
+            stdio::err(&fail.message);
             if !fail.message.ends_with('\n') {
-                let _ = writeln!(err);
+                stdio::err("\n");
             }
             fail.code
         }
@@ -67,7 +56,7 @@ fn parse_failure(e: clap::Error) -> i32 {
                 Some(ContextValue::String(s)) => s.clone(),
                 _ => String::new(),
             };
-            eprintln!("No help topic for '{name}'");
+            crate::stdio::complain!("No help topic for '{name}'");
             UNKNOWN_COMMAND
         }
         _ => {
@@ -85,7 +74,7 @@ fn help(topic: Option<&str>) -> i32 {
     let mut argv = vec!["etcd-v2"];
     if let Some(name) = topic {
         if Cli::command().find_subcommand(name).is_none() {
-            eprintln!("No help topic for '{name}'");
+            crate::stdio::complain!("No help topic for '{name}'");
             return UNKNOWN_COMMAND;
         }
         argv.push(name);
@@ -101,9 +90,7 @@ fn help(topic: Option<&str>) -> i32 {
 /// Print a command's output and return its status.
 fn printed(done: keys::Done) -> Result<i32, Fail> {
     let (text, code) = done?;
-    let mut out = std::io::stdout();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
+    stdio::out(&text);
     Ok(code)
 }
 
@@ -239,7 +226,7 @@ fn run(cli: &Cli, after_separator: Option<&[String]>) -> Result<i32, Fail> {
                 if !forever {
                     return Ok(code);
                 }
-                println!("\nnext check after 10 second...\n");
+                crate::stdio::say!("\nnext check after 10 second...\n");
                 std::thread::sleep(std::time::Duration::from_secs(10));
             }
         }

@@ -161,7 +161,7 @@ fn acquire(client: &Cli, name: &str, ttl: u64, wait: Option<Duration>) -> Result
 
 /// Print a failure; its status.
 fn report(fail: Fail) -> i32 {
-    eprintln!("{}", fail.message.trim_end());
+    crate::stdio::complain!("{}", fail.message.trim_end());
     fail.code
 }
 
@@ -251,7 +251,9 @@ pub fn elect(
         match campaign.next_event(Duration::from_millis(200)) {
             // An Elected just followed by a Lost: leading only counts now.
             Some(LeaderEvent::Elected) if campaign.is_leader() => break,
-            Some(LeaderEvent::Lost(e)) => eprintln!("campaign for {key}: {e}; campaigning again"),
+            Some(LeaderEvent::Lost(e)) => {
+                crate::stdio::complain!("campaign for {key}: {e}; campaigning again")
+            }
             _ => {}
         }
     }
@@ -302,7 +304,7 @@ pub fn copy(
         })
         .map_err(|e| Fail::from_keys(&e))?;
     if terminal {
-        eprintln!();
+        crate::stdio::complain!();
     }
     let mut s = format!(
         "copied {} files and {} directories; {} already there, {} expired before copying\n",

@@ -1,7 +1,6 @@
 //! `watch` and `exec-watch`, on the library's watch (which never loses or
 //! repeats an event between long polls).
 
-use std::io::Write;
 use std::process::Command;
 
 use etcd_v2::watch::WatchEvent;
@@ -48,7 +47,6 @@ pub fn watch(
 ) -> Result<i32, Fail> {
     let key = required(key)?;
     crate::terminal::exit_on_interrupt();
-    let mut out = std::io::stdout();
     for change in changes(client, &key, after_index, recursive)? {
         let resp = change?;
         if resp.node.dir {
@@ -59,13 +57,7 @@ pub fn watch(
             text.push_str(&format!("[{}] {}\n", resp.action.as_str(), resp.node.key));
         }
         text.push_str(&output::response(&resp, output));
-        if out
-            .write_all(text.as_bytes())
-            .and_then(|_| out.flush())
-            .is_err()
-        {
-            return Ok(OK);
-        }
+        crate::stdio::out(&text);
         if !forever {
             break;
         }
@@ -108,7 +100,7 @@ pub fn exec_watch(
     for change in changes(client, &key, after_index, recursive)? {
         let resp = change?;
         if resp.node.dir {
-            eprintln!("Ignored dir {} change", resp.node.key);
+            crate::stdio::complain!("Ignored dir {} change", resp.node.key);
             continue;
         }
         let status = Command::new(program)
@@ -138,9 +130,14 @@ fn start_failure(program: &str, e: &std::io::Error) -> String {
         std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
         _ => e.to_string(),
     };
+    let missing = matches!(
+        e.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+    );
     if program.contains('/') {
         format!("fork/exec {program}: {reason}")
-    } else if e.kind() == std::io::ErrorKind::NotFound {
+    } else if missing {
+        // Go's PATH lookup skips what it cannot run.
         format!("exec: {program:?}: executable file not found in $PATH")
     } else {
         format!("exec: {program:?}: {reason}")
