@@ -76,15 +76,20 @@ impl Stop {
         &self.flag
     }
 
-    /// Call `wake` when stopped (at once if stopped already).
+    /// Call `wake` when stopped (at once if stopped already). It is listed
+    /// before the flag is read: a `stop` at the same moment either finds it
+    /// listed or has set the flag already.
     pub(crate) fn on_stop(&self, wake: Box<dyn Fn() + Send + Sync>) {
-        if self.is_stopped() {
-            wake();
-        }
-        self.wakers
+        let mut wakers = self
+            .wakers
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(wake);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        wakers.push(wake);
+        if self.is_stopped() {
+            if let Some(wake) = wakers.last() {
+                wake();
+            }
+        }
     }
 
     /// Resolves once stopped.
