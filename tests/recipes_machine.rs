@@ -1517,7 +1517,6 @@ fn a_waiters_pauses_never_delay_the_refresh_of_its_key() {
 
 #[test]
 fn an_acquisition_abandoned_while_it_gives_up_still_removes_its_key() {
-    use etcd_v2::machine::{Machine as _, Step};
     let t = Instant::now();
     let deadline = t + Duration::from_secs(1);
     let mut model = Model::new();
@@ -1542,18 +1541,9 @@ fn an_acquisition_abandoned_while_it_gives_up_still_removes_its_key() {
         panic!()
     };
     assert_eq!(describe(&delete), "delete");
-    let mut undo = m.abandoned();
-    let released = loop {
-        match undo.poll(deadline) {
-            Step::Send(req) => {
-                let o = model.run(&req, deadline).unwrap();
-                undo.handle(o, deadline).unwrap();
-            }
-            Step::Done(out) => break out,
-            other => panic!("{other:?}"),
-        }
-    };
-    assert!(released.unwrap(), "the key was deleted");
+    let (sent, released) = settle_machine(&mut m.abandoned(), &mut model, deadline);
+    assert_eq!(sent, ["delete"]);
+    assert!(released.unwrap().unwrap(), "the key was deleted");
     assert_eq!(
         model.children(&dir()).len(),
         1,

@@ -1,20 +1,20 @@
 //! One v2 keys request carried out over v3: [`Call`], a [`Machine`] (see the
 //! [module docs](super) for the layout and the protocol).
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use super::layout::{new_leases, Layout};
+use super::layout::Layout;
+use super::planned::Planned;
 use super::v3::{self, LeaseGrant, Txn, TxnResponse};
 use super::watch::{record, Found, Watch, Watched};
 use super::{Answer, Outcome, Request};
 use crate::cluster::Timeout;
 use crate::error::Error;
 use crate::machine::{output_once, Machine, Step};
-use crate::memory::store::{Flat, Store};
+use crate::memory::store::Store;
 use crate::server::reply::{self, Indexes};
 use crate::server::request::{KeysMethod, KeysRequest};
-use crate::server::types::{Event, V2Error};
+use crate::server::types::V2Error;
 
 /// How often a write starts over after another bridge write got in between
 /// its read and its commit before it gives up.
@@ -22,59 +22,6 @@ pub const MAX_CONFLICTS: u32 = 1000;
 
 /// The most operations etcd takes in one transaction.
 const MAX_OPS: usize = 128;
-
-/// A write worked out on what was read, ready to commit.
-#[derive(Debug)]
-struct Planned {
-    before: BTreeMap<Vec<u8>, Flat>,
-    after: BTreeMap<Vec<u8>, Flat>,
-    event: Event,
-    /// The revision it was read at (the store numbered the change one more).
-    read_at: u64,
-    /// The serial key's revision then.
-    serial: u64,
-    /// The lease each node's key was on then (0: none).
-    leases: BTreeMap<Vec<u8>, u64>,
-    /// The v3 revision of each node's key then.
-    revisions: BTreeMap<Vec<u8>, u64>,
-    /// The nodes whose `createdIndex` a marker gave.
-    marked: BTreeSet<Vec<u8>>,
-    /// The leases to grant: seconds, by the node holding each.
-    to_grant: BTreeMap<Vec<u8>, u64>,
-    /// The leases granted, by the node holding each.
-    granted: BTreeMap<Vec<u8>, u64>,
-    /// Whether it only removes a node past its TTL (then the request is
-    /// read and planned again).
-    only_expiry: bool,
-}
-
-impl Planned {
-    /// `before` turned into `after` by `event`, read at the revision and
-    /// with the serial key's revision `at`, the nodes' keys on `leases`.
-    fn new(
-        before: BTreeMap<Vec<u8>, Flat>,
-        after: BTreeMap<Vec<u8>, Flat>,
-        event: Event,
-        (read_at, serial): (u64, u64),
-        (leases, revisions): (BTreeMap<Vec<u8>, u64>, BTreeMap<Vec<u8>, u64>),
-        now: i64,
-    ) -> Planned {
-        let to_grant = new_leases(&before, &after, now);
-        Planned {
-            before,
-            after,
-            event,
-            read_at,
-            serial,
-            leases,
-            revisions,
-            marked: BTreeSet::new(),
-            to_grant,
-            granted: BTreeMap::new(),
-            only_expiry: false,
-        }
-    }
-}
 
 /// Where a call is.
 #[derive(Debug)]

@@ -98,6 +98,7 @@ mod call;
 pub mod copy;
 pub mod layout;
 pub mod perms;
+mod planned;
 pub mod v3;
 pub mod watch;
 

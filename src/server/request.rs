@@ -69,20 +69,15 @@ impl KeysRequest {
         Some(now_unix_nanos.wrapping_add(d)).filter(|&e| e != 0)
     }
 
-    /// Whether etcd sends this request through raft (writes and quorum reads),
-    /// rather than answering it from the member's own store. A quorum GET is a
-    /// read through raft even with `wait=true` (etcd turns it into a `QGET`
-    /// before it looks at `wait`): it answers at once.
+    /// Whether etcd sends this request through raft (writes and quorum reads,
+    /// `wait=true` or not: etcd makes any quorum GET a `QGET` first), rather
+    /// than answering it from the member's own store.
     pub fn through_raft(&self) -> bool {
-        match self.method {
-            KeysMethod::Get => self.quorum,
-            KeysMethod::Head => false,
-            _ => true,
-        }
+        !matches!(self.method, KeysMethod::Get | KeysMethod::Head)
+            || (self.method == KeysMethod::Get && self.quorum)
     }
 
-    /// Whether it is a long poll: a GET with `wait=true` that is not a quorum
-    /// read (see [`KeysRequest::through_raft`]).
+    /// Whether it is a long poll: a GET with `wait=true`, not a quorum read.
     pub fn is_wait(&self) -> bool {
         self.wait && self.method == KeysMethod::Get && !self.quorum
     }
