@@ -122,7 +122,7 @@ impl Http1Transport {
             }
             Ok(left)
         };
-        let mut last = None;
+        let mut failure = None;
         let mut tcp = None;
         for addr in self.resolve(host, port)? {
             let left = bound()?;
@@ -133,21 +133,16 @@ impl Http1Transport {
                 }
                 // Cut short by the request's own timeout, not the connect
                 // timeout: said so.
-                Err(e) if timed_out(&e) && left < connect_timeout => last = Some(Err(ran_out())),
-                Err(e) => last = Some(Ok(e)),
+                Err(e) if timed_out(&e) && left < connect_timeout => failure = Some(ran_out()),
+                Err(e) => {
+                    failure = Some(connect_error(format!("connecting to {host}:{port}: {e}")))
+                }
             }
         }
-        let tcp = match (tcp, last) {
-            (Some(tcp), _) => tcp,
-            (None, Some(Err(ran_out))) => return Err(ran_out),
-            (None, Some(Ok(e))) => {
-                return Err(connect_error(format!("connecting to {host}:{port}: {e}")))
-            }
-            (None, None) => {
-                return Err(connect_error(format!(
-                    "connecting to {host}:{port}: no address"
-                )))
-            }
+        let Some(tcp) = tcp else {
+            return Err(failure.unwrap_or_else(|| {
+                connect_error(format!("connecting to {host}:{port}: no address"))
+            }));
         };
         let _ = tcp.set_nodelay(true);
         if !tls {
