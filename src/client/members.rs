@@ -38,8 +38,16 @@ macro_rules! members_api {
 
 group!(
     /// Cluster membership (`/v2/members`). Errors are [`Error::Api`] with etcd's
-    /// message (404 unknown member, 409 peer URL in use, 410 already removed, 500
-    /// when etcd's strict reconfiguration check refuses an add).
+    /// message (404 unknown member, 409 peer URL in use, 410 already removed).
+    ///
+    /// A change answered 500 is [`Error::OutcomeUnknown`], and is not resent:
+    /// etcd answers 500 ("Internal Server Error") both when it refuses a change
+    /// (its strict reconfiguration check, e.g. an add while a member is not
+    /// connected) and when its own wait for the change ran out (5 s plus two
+    /// election timeouts), which can still apply. One way to meet the second:
+    /// etcd's raft drops a change proposed while the previous one is not yet
+    /// acknowledged as applied, so a change sent the instant another returns
+    /// may hang until that timeout. List the members to see which happened.
     ///
     /// ```
     /// # #[cfg(feature = "memory")]
