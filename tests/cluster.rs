@@ -24,10 +24,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// Wait (at most 20 s) until every member of `etcd` lists a membership for
-/// which `applied` holds, then a little more: etcd's raft drops a membership
-/// change proposed while the previous one is not yet marked applied (the
-/// proposer then waits until its request times out), and a busy machine
-/// stretches that moment.
+/// which `applied` holds, then let a [`raft_round`] pass.
 fn settle_membership(
     etcd: &Etcd,
     what: &str,
@@ -49,7 +46,19 @@ fn settle_membership(
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-    std::thread::sleep(Duration::from_millis(500));
+    raft_round(etcd);
+}
+
+/// A write through raft, answered: etcd's raft drops a membership change
+/// proposed while the previous one is not yet acknowledged as applied (the
+/// proposer then waits until its request times out, and answers 500), and a
+/// write proposed after that change has answered is committed in a later
+/// raft round, so once it has answered the change is out of the way.
+fn raft_round(etcd: &Etcd) {
+    support::client_for(etcd)
+        .node()
+        .set("/raft-barrier", "x", None)
+        .expect("a write between membership changes");
 }
 
 /// Wait until the member at `url` answers a local read.
@@ -383,6 +392,7 @@ etcd_test!(members_stats_sync_and_cluster_ids, standalone, |_p| {
         m.iter().any(|m| m.id == added.id)
     });
     call!(client.members().update(&added.id, &["http://127.0.0.1:2"])).unwrap();
+    raft_round(&etcd);
     let err = call!(client
         .members()
         .update(&added.id, &[&members[0].peer_urls[0]]))
