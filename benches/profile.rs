@@ -9,7 +9,7 @@
 //! ```
 //!
 //! Kinds: `http1`, `ureq`, `bare-http1` (the transport alone), `http1-tokio`,
-//! `reqwest`, `raw` (the e2e bench's baseline, `get` only); operations: `get`, `put`, `list` (of `/bench/big`, which the
+//! `reqwest`, `raw` (the e2e bench's baseline, `get` and `put`); operations: `get`, `put`, `list` (of `/bench/big`, which the
 //! e2e bench fills). The async kinds run in a task on a two-worker tokio
 //! runtime, or on a current-thread one with `PROFILE_RUNTIME=current-thread`.
 //! `PROFILE_TASKS=16` shares the calls among 16 threads (`http1`, `ureq`) or
@@ -53,16 +53,24 @@ fn main() {
         }
         "raw" => {
             // The e2e bench's baseline: one write, then the answer read through a
-            // buffer, nothing decoded (GET only).
+            // buffer, nothing decoded (GET and PUT).
             use std::io::{BufRead, BufReader, Read, Write};
             let authority = endpoint.trim_start_matches("http://");
             let stream = std::net::TcpStream::connect(authority).unwrap();
             stream.set_nodelay(true).unwrap();
             let mut writer = stream.try_clone().unwrap();
             let mut reader = BufReader::with_capacity(64 * 1024, stream);
-            let request = format!(
-                "GET /v2/keys/bench/k HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: raw\r\n\r\n"
-            );
+            let request = match op.as_str() {
+                "get" => format!(
+                    "GET /v2/keys/bench/k HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: raw\r\n\r\n"
+                ),
+                "put" => format!(
+                    "PUT /v2/keys/bench/k HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: raw\r\n\
+                     Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 19\r\n\r\n\
+                     value=a-small-value"
+                ),
+                other => panic!("raw does get and put, not {other}"),
+            };
             let mut line = String::new();
             let mut body = Vec::new();
             for _ in 0..n {
