@@ -122,13 +122,13 @@ async fn main() -> Result<(), Error> {
     let campaign = client
         .module()
         .leader()
-        .campaign("/async-demo/leader", "tour", 3)?;
+        .campaign("/async-demo/leader", "tour", 8)?;
     if let Some(LeaderEvent::Elected) = campaign.next_event(Duration::from_secs(10)).await {
         println!("  elected leader of /async-demo/leader");
     }
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    tokio::time::sleep(Duration::from_secs(9)).await;
     println!(
-        "  still leader after 4 s (TTL 3 s, renewed in the background): {}",
+        "  still leader after 9 s (TTL 8 s, renewed in the background): {}",
         client
             .module()
             .leader()

@@ -208,22 +208,24 @@ fn main() -> Result<(), Error> {
 /// leader campaign.
 fn locks_and_leaders(client: &Client) -> Result<(), Error> {
     println!("\n== locks and leader election ==");
-    let mut lock = client.module().lock().get_lock("demo-job", 3);
-    let mut other = client.module().lock().get_lock("demo-job", 3);
+    let mut lock = client.module().lock().get_lock("demo-job", 8);
+    let mut other = client.module().lock().get_lock("demo-job", 8);
     {
         let guard = lock.lock()?;
         let key = guard
             .keep_alive()
             .map(|k| k.key().to_owned())
             .unwrap_or_default();
-        println!("  lock demo-job held (key {key}, TTL 3 s, renewed by the guard)");
+        println!("  lock demo-job held (key {key}, TTL 8 s, renewed by the guard)");
         println!(
             "  another contender's try_acquire: {}",
             other.try_acquire()?
         );
-        std::thread::sleep(Duration::from_secs(4));
+        // Past the TTL: held only if the guard renewed it (every third of
+        // the TTL, so a busy machine has seconds of slack).
+        std::thread::sleep(Duration::from_secs(9));
         println!(
-            "  4 s later, past the TTL: still held = {}",
+            "  9 s later, past the TTL: still held = {}",
             guard.is_held()
         );
         guard.release()?;
