@@ -863,8 +863,10 @@ fn with_auth_on_the_bridge_takes_a_token_and_a_new_one_when_it_expires() {
     };
     assert_eq!(tokens(&c), 1, "one token for both calls");
     // The token expires; the next call is refused for it, gets another and
-    // goes on: a write too (a refused request was not applied).
-    std::thread::sleep(Duration::from_millis(6500));
+    // goes on: a write too (a refused request was not applied). etcd drops a
+    // simple token on its first one-second tick past 5 s after its last use:
+    // 9 s leaves its timer seconds of lateness on a busy machine.
+    std::thread::sleep(Duration::from_secs(9));
     let again = c.node().set("/k", "w", None).unwrap();
     assert_eq!(tokens(&c), 2);
     assert_eq!(

@@ -71,6 +71,45 @@ fn server(
     (url, connections)
 }
 
+/// A server that answers each connection's one request with `answer` and
+/// then closes it without saying so, and the count of connections it has
+/// closed so far (counted once the close is done).
+fn closing_server(answer: &'static [u8]) -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let closed = Arc::new(AtomicUsize::new(0));
+    let (seen, done) = (Arc::clone(&connections), Arc::clone(&closed));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let done = Arc::clone(&done);
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                if read_request(&mut reader) {
+                    let _ = writer.write_all(answer);
+                }
+                drop((writer, reader));
+                done.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (url, connections, closed)
+}
+
+/// Wait (at most 10 s) until `closed` reaches `n`.
+fn await_closes(closed: &AtomicUsize, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while closed.load(Ordering::SeqCst) < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never closed connection {n}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 fn transport() -> Http1Transport {
     Http1Transport::new(&TransportOptions::default()).unwrap()
 }
@@ -136,16 +175,14 @@ fn a_pooled_connection_the_server_closed_is_not_used_for_a_write() {
     // The server closes each connection after its answer, without saying so:
     // the next request (a write, which must not be sent on a dead connection
     // and then fail ambiguously) goes on a new one.
-    let (url, connections) = server(
-        |_| b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok".to_vec(),
-        |_| true,
-    );
+    let (url, connections, closed) =
+        closing_server(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok");
     let t = transport();
-    for _ in 0..4 {
+    for i in 0..4 {
         let answer = t.send(put(&url), TIMEOUT).unwrap();
         assert_eq!(answer.status(), 201);
-        // Let the close reach the client.
-        std::thread::sleep(Duration::from_millis(20));
+        // The close has reached the client before its next request.
+        await_closes(&closed, i + 1);
     }
     assert_eq!(connections.load(Ordering::SeqCst), 4);
 }
@@ -155,14 +192,12 @@ fn a_read_on_a_pooled_connection_the_server_closed_goes_again_on_a_new_one() {
     // A GET is sent on a pooled connection without checking it first (one
     // system call less); when the server had closed it, the GET (which
     // changes nothing) goes once more on a new connection.
-    let (url, connections) = server(
-        |_| b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
-        |_| true,
-    );
+    let (url, connections, closed) =
+        closing_server(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     let t = transport();
-    for _ in 0..4 {
+    for i in 0..4 {
         assert_eq!(t.send(get(&url), TIMEOUT).unwrap().body(), b"ok");
-        std::thread::sleep(Duration::from_millis(20));
+        await_closes(&closed, i + 1);
     }
     assert_eq!(connections.load(Ordering::SeqCst), 4);
 }
