@@ -242,11 +242,13 @@ fn allow_reconnect_false_tries_one_endpoint() {
 fn a_raw_request_keeps_the_clients_deadline_across_its_attempts() {
     use etcd_v2::ops::raw::RawRequest;
     use std::time::Duration;
-    // Each attempt fails slowly; the call's 300 ms deadline ends it before
-    // the third endpoint, as for any other call.
+    // Each attempt fails slowly; the call's 1.5 s deadline ends it before
+    // the third endpoint, as for any other call (the first attempt may
+    // overrun its 900 ms by 600 ms on a busy machine and still leave room for
+    // the second).
     let slow = || -> Step {
         Box::new(|_| {
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(900));
             Err(TransportError::new(
                 TransportErrorKind::Connect,
                 "slow refusal",
@@ -256,7 +258,7 @@ fn a_raw_request_keeps_the_clients_deadline_across_its_attempts() {
     let (t, seen) = scripted(vec![slow(), slow(), slow()]);
     let client = Client::builder()
         .endpoints(["http://a:2379", "http://b:2379", "http://c:2379"])
-        .deadline(Duration::from_millis(300))
+        .deadline(Duration::from_millis(1500))
         .build_with(t)
         .unwrap();
     let err = client
@@ -886,8 +888,11 @@ fn an_async_watch_whose_next_is_dropped_keeps_its_place() {
             r#"{"action":"set","node":{"key":"/k","value":"v","modifiedIndex":5,"createdIndex":5}}"#,
         )
     };
+    // On tokio's paused clock: the timeouts below end before the answer
+    // however busy the machine.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .start_paused(true)
         .build()
         .unwrap();
     runtime.block_on(async {

@@ -438,15 +438,20 @@ etcd_test!(
         let k = p.key("slow");
         let writer = support::client();
         let key = k.clone();
+        // The first write comes 1.2 s after the start (past several 300 ms
+        // polls), then again until the wait has it: a wait that came late
+        // still sees one.
+        let started = Instant::now();
         let handle = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(1200));
-            writer.node().set(&key, "late", None).unwrap();
+            support::keep_writing(move || {
+                writer.node().set(&key, "late", None).unwrap();
+            })
         });
-        let started = Instant::now();
         let event = call!(c.node().wait(&k, false)).unwrap();
-        handle.join().unwrap();
+        handle.join().unwrap().stop();
         assert_eq!(event.value(), Some("late"));
-        assert!(started.elapsed() >= Duration::from_millis(1100));
+        assert!(started.elapsed() >= Duration::from_millis(1200));
         assert_eq!(c.prefix(), support::Etcd::shared().endpoint());
     }
 );
