@@ -578,6 +578,40 @@ fn await_lease_end(key: &str) {
     }
 }
 
+/// The lease (its ID, as the gateway writes it) the v3 key `key` is on.
+fn v3_lease_of(key: &str) -> String {
+    let encoded = etcd_v2::base64::encode(key.as_bytes());
+    let answer = v3_post(
+        v3_only(),
+        "/v3/kv/range",
+        format!(r#"{{"key":"{encoded}"}}"#),
+    );
+    answer["kvs"][0]["lease"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} is on no lease: {answer}"))
+        .to_owned()
+}
+
+/// Wait (at most 30 s) until lease `id` has ended.
+fn await_lease_gone(id: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = v3_post(
+            v3_only(),
+            "/v3/lease/timetolive",
+            format!(r#"{{"ID":"{id}"}}"#),
+        );
+        if answer["TTL"].as_str() == Some("-1") {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "lease {id} never ended: {answer}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Whether the v3 key `key` exists.
 fn v3_has(key: &str) -> bool {
     let key = etcd_v2::base64::encode(key.as_bytes());
@@ -743,13 +777,13 @@ etcd_test!(
     standalone,
     |p| {
         let c = build!(bridge_builder(&p));
-        let made = call!(c.directory().create("/d", Some(2))).unwrap();
-        assert_eq!(made.node.ttl, Some(2));
+        let made = call!(c.directory().create("/d", Some(5))).unwrap();
+        assert_eq!(made.node.ttl, Some(5));
         call!(c.node().set("/d/x", "x", None)).unwrap();
         // A longer TTL of its own does not outlive the directory.
         call!(c.node().set("/d/sub/y", "y", Some(100))).unwrap();
-        // 5 s: made permanent below well before it would end, even on a
-        // busy machine.
+        // 5 s, as /d's: made permanent below well before it would end, even
+        // on a busy machine.
         let kept = call!(c.directory().create("/e", Some(5))).unwrap();
         call!(c.node().set("/e/z", "z", None)).unwrap();
         // Made permanent, with what is below it.
@@ -792,10 +826,10 @@ etcd_test!(
             .virtual_time(true)
             .build();
         let oracle = Client::builder().build_with(memory.clone()).unwrap();
-        oracle.directory().create("/d", Some(2)).unwrap();
+        oracle.directory().create("/d", Some(5)).unwrap();
         oracle.node().set("/d/x", "x", None).unwrap();
         let last = oracle.node().set("/d/sub/y", "y", Some(100)).unwrap();
-        memory.advance(Duration::from_secs(3));
+        memory.advance(Duration::from_secs(6));
         let expected = oracle
             .node()
             .wait_from("/d/x", last.node.modified_index + 1, false)
@@ -1266,15 +1300,18 @@ fn a_replaced_keys_expiry_keeps_its_created_index_and_leaves_no_marker_behind() 
 fn a_replaced_key_moved_to_another_lease_keeps_its_created_index() {
     let p = Prefix::new("moved");
     let c = bridge_builder(&p).build().unwrap();
-    c.directory().create("/d", Some(2)).unwrap();
+    // 10 s: the writes below come well before it ends, even on a busy
+    // machine.
+    c.directory().create("/d", Some(10)).unwrap();
     c.node().set("/d/x", "1", None).unwrap();
     let replaced = c.node().set("/d/x", "2", None).unwrap();
     let (created, modified) = (replaced.node.created_index, replaced.node.modified_index);
+    let first = v3_lease_of(&format!("/bridge{}/d/x", p.dir()));
     // The directory's new TTL moves its file to the new lease: the key and
     // its marker are put again, and v2's indexes stay.
     c.directory().update_ttl("/d", Some(120)).unwrap();
     // The first lease ends, taking whatever was left on it.
-    std::thread::sleep(Duration::from_secs(4));
+    await_lease_gone(&first);
     let read = c.node().get("/d/x", false).unwrap();
     assert_eq!(
         (read.node.created_index, read.node.modified_index),
@@ -1306,12 +1343,13 @@ fn a_replaced_key_updated_with_a_new_ttl_keeps_its_created_index() {
     let c = bridge_builder(&p).build().unwrap();
     c.node().set("/k", "a", None).unwrap();
     // Replaced in place: a marker gives its createdIndex, on the key's lease.
-    let replaced = c.node().set("/k", "b", Some(2)).unwrap();
+    let replaced = c.node().set("/k", "b", Some(10)).unwrap();
     let created = replaced.node.created_index;
+    let first = v3_lease_of(&format!("/bridge{}/k", p.dir()));
     // Updated with a new TTL: the key goes on a new lease, and the first
     // one ends with whatever was left on it.
     c.node().update_only("/k", "c", Some(60)).unwrap();
-    std::thread::sleep(Duration::from_secs(4));
+    await_lease_gone(&first);
     let read = c.node().get("/k", false).unwrap();
     assert_eq!(read.node.value.as_deref(), Some("c"));
     assert_eq!(read.node.created_index, created);
