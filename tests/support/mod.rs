@@ -157,6 +157,19 @@ impl Etcd {
         }
     }
 
+    /// One member of the test's own, of the kind the shared one is: as
+    /// [`Etcd::own`], and a member without v2 with `ETCD_BACKEND=bridge`
+    /// (reach it with [`backend_builder_for`]). For tests whose many writes
+    /// would push the shared member's history past the other tests' waits.
+    #[allow(dead_code)]
+    pub fn own_backend() -> Etcd {
+        if is_bridge() {
+            Etcd::start_with_env(1, &[], &[("ETCD_V2_FLAGS", "v3only")])
+        } else {
+            Etcd::own()
+        }
+    }
+
     /// A MemoryEtcd (one member, real time) served on a loopback port.
     pub fn memory() -> Etcd {
         let served = etcd_v2::memory::MemoryEtcd::new()
@@ -251,6 +264,18 @@ pub fn builder_for(etcd: &Etcd) -> etcd_v2::ClientBuilder {
 /// A blocking client for `etcd`.
 pub fn client_for(etcd: &Etcd) -> etcd_v2::Client {
     builder_for(etcd).build().expect("client")
+}
+
+/// The builder for a member from [`Etcd::own_backend`]: over the bridge with
+/// `ETCD_BACKEND=bridge`.
+#[allow(dead_code)]
+pub fn backend_builder_for(etcd: &Etcd) -> etcd_v2::ClientBuilder {
+    let base = builder_for(etcd);
+    if is_bridge() {
+        base.v3_bridge(BRIDGE_PREFIX)
+    } else {
+        base
+    }
 }
 
 /// A blocking client on the shared member (over the bridge with
