@@ -97,10 +97,18 @@ etcd_test!(
         etcd.kill(0, "KILL");
         let t0 = Instant::now();
         assert!(call!(client.server().health_of(&Endpoint::parse(&a).unwrap())).is_err());
+        // A comes back at once (without the client noticing: it rests until
+        // 10 s after t0), while B and C still make a majority it rejoins.
+        etcd.restart(0);
+        wait_until_serving(&a);
 
-        // 4 s later B dies: its requests move on; A comes next in ring order
-        // but is resting. (With two members down there is no quorum: reads only.)
-        sleep!(Duration::from_secs(4));
+        // 4 s after t0 B dies: its requests move on; A comes next in ring
+        // order but is resting (up again, which the client does not know).
+        sleep!(Duration::from_secs(4).saturating_sub(t0.elapsed()));
+        assert!(
+            t0.elapsed() < Duration::from_secs(8),
+            "restarting A took so long that its rest is nearly over"
+        );
         etcd.kill(1, "KILL");
         // B is found failed after this, so it rests until 10 s after it at least.
         let b_killed = Instant::now();
@@ -123,17 +131,13 @@ etcd_test!(
         );
         assert_eq!(client.prefix(), c);
 
-        // A comes back (without the client noticing), and C dies once A has rested
-        // (10 s after t0) but before B has (10 s after its failure, about 4 s
-        // later; so restarting A on a busy machine has almost 10 s): A is tried
-        // again.
-        etcd.restart(0);
-        wait_until_serving(&a);
+        // C dies once A has rested (10 s after t0) but before B has (10 s
+        // after its failure, at least 4 s later): A is tried again.
         let rested = t0 + Duration::from_millis(10_100);
         sleep!(rested.saturating_duration_since(Instant::now()));
         assert!(
             Instant::now() + Duration::from_secs(1) < b_killed + Duration::from_secs(10),
-            "restarting A took so long that B may have rested too"
+            "the reads took so long that B may have rested too"
         );
         etcd.kill(2, "KILL");
         client.transport().clear();
