@@ -191,7 +191,7 @@ etcd_test!(the_same_across_a_sigkilled_member, standalone, |_p| {
         std::thread::spawn(move || {
             let _guard = guard;
             write_changes(writer_client, "/ha".into(), changes, s, 600, move || {
-                e.kill(victim, "KILL")
+                support::kill_follower(&e, victim)
             })
         })
     };

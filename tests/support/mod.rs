@@ -266,6 +266,64 @@ pub fn client_for(etcd: &Etcd) -> etcd_v2::Client {
     builder_for(etcd).build().expect("client")
 }
 
+/// POST `body` to the v3 JSON gateway's `path` on `endpoint`; the answer's
+/// JSON (panics unless it is a 200).
+#[allow(dead_code)]
+pub fn v3_post_to(endpoint: &str, path: &str, body: String) -> serde_json::Value {
+    use etcd_v2::Transport;
+    let raw =
+        etcd_v2::DefaultTransport::new(&etcd_v2::TransportOptions::default()).expect("a transport");
+    let request = http::Request::post(format!("{endpoint}{path}"))
+        .body(body.into_bytes())
+        .expect("a request");
+    let answer = raw
+        .send(request, Some(Duration::from_secs(10)))
+        .unwrap_or_else(|e| panic!("{endpoint}{path}: {e}"));
+    assert_eq!(
+        answer.status(),
+        200,
+        "{endpoint}{path}: {}",
+        String::from_utf8_lossy(answer.body())
+    );
+    serde_json::from_slice(answer.body()).expect("the gateway's JSON")
+}
+
+/// Kill member `victim` (0-based) of `etcd`, a follower when the test chose
+/// it: should an election have made it the leader since, leadership moves
+/// to another member first (a leader killed under a write leaves that
+/// write's outcome unknown, which a test's writer does not resend).
+#[allow(dead_code)]
+pub fn kill_follower(etcd: &Etcd, victim: usize) {
+    let url = &etcd.endpoints()[victim];
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = v3_post_to(url, "/v3/maintenance/status", "{}".into());
+        let me = status["header"]["member_id"].as_str().unwrap_or_default();
+        if status["leader"].as_str().unwrap_or_default() != me {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "member {victim} stayed the leader: {status}"
+        );
+        let members = v3_post_to(url, "/v3/cluster/member/list", "{}".into());
+        let other = members["members"]
+            .as_array()
+            .and_then(|all| {
+                all.iter()
+                    .find_map(|m| m["ID"].as_str().filter(|id| *id != me))
+            })
+            .expect("another member")
+            .to_owned();
+        v3_post_to(
+            url,
+            "/v3/maintenance/transfer-leadership",
+            format!(r#"{{"targetID":"{other}"}}"#),
+        );
+    }
+    etcd.kill(victim, "KILL");
+}
+
 /// The builder for a member from [`Etcd::own_backend`]: over the bridge with
 /// `ETCD_BACKEND=bridge`.
 #[allow(dead_code)]
