@@ -438,9 +438,9 @@ etcd_test!(
         let k = p.key("slow");
         let writer = support::client();
         let key = k.clone();
-        // The first write comes 1.2 s after the start (past several 300 ms
-        // polls), then again until the wait has it: a wait that came late
-        // still sees one.
+        // The first write comes 1.5 s after the start (1.2 s, then the
+        // rewriter's 300 ms: past several 300 ms polls), then again until the
+        // wait has it: a wait that came late still sees one.
         let started = Instant::now();
         let handle = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(1200));

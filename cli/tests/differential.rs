@@ -353,13 +353,16 @@ const CLUSTER_SCRIPT: &[Line] = &[
     l("--no-sync member add fake3 {FAKE3}"),
     unordered("member list"),
     unordered("cluster-health"),
-    l("member update {NEWID} {FAKE2}"),
     // A write between two changes: etcd's raft drops a change proposed before
     // the previous one's round is acknowledged as applied (the tool then waits
     // out etcd's 7 s and gets a 500), and a write's answer means that round
     // is over.
     l("set /raft-barrier x"),
+    l("member update {NEWID} {FAKE2}"),
+    l("set /raft-barrier x"),
     l("member remove {NEWID}"),
+    // (The second remove sends nothing: both tools find the member gone
+    // first. The write keeps the add below off the first remove.)
     l("set /raft-barrier x"),
     l("member remove {NEWID}"),
     unordered("member list"),
@@ -369,7 +372,8 @@ const CLUSTER_SCRIPT: &[Line] = &[
 ];
 
 /// Remove every member of the cluster at `endpoint` that has not started
-/// (with this tool, whose `member list` marks them `[unstarted]`).
+/// (with this tool, whose `member list` marks them `[unstarted]`). A failure
+/// is left to the caller's next try.
 fn remove_unstarted(ours: &str, endpoint: &str) {
     let limit = std::time::Duration::from_secs(30);
     let with = |words: &[&str]| {
@@ -378,11 +382,9 @@ fn remove_unstarted(ours: &str, endpoint: &str) {
         support::run(ours, &args, &[], None, limit)
     };
     let listed = with(&["member", "list"]);
-    assert_eq!(listed.code, 0, "{listed:?}");
     for line in listed.stdout.lines() {
         if let Some((id, _)) = line.split_once("[unstarted]") {
-            let removed = with(&["member", "remove", id]);
-            assert_eq!(removed.code, 0, "{removed:?}");
+            with(&["member", "remove", id]);
             with(&["set", "/raft-barrier", "x"]);
         }
     }
@@ -400,8 +402,10 @@ const ONE_DOWN_SCRIPT: &[Line] = &[
 fn member_changes_and_health_on_a_three_member_cluster_as_etcdctl() {
     let etcdctl = etcdctl();
     let ours = ours();
-    let started = std::time::Instant::now();
     let cluster = Member::start_with("cluster", 3, &[], &[]);
+    // etcd's 5 s run from when the peers connected, about when the start
+    // ends.
+    let started = std::time::Instant::now();
     let peer2 = std::fs::read_to_string(cluster.dir.join("m2/cmd"))
         .expect("member 2's command line")
         .lines()
@@ -453,9 +457,10 @@ fn member_changes_and_health_on_a_three_member_cluster_as_etcdctl() {
             if runs[2].code == 0 {
                 return runs;
             }
-            // Should etcd have come round between the refused first add and
-            // the second, that one was accepted: a member that never starts,
-            // for which etcd would refuse every later add. It goes first.
+            // A member that never starts (the first add timed out but was
+            // applied, or etcd came round between the refused first add and
+            // the second) would have etcd refuse every later add: it goes
+            // first.
             remove_unstarted(&ours, &cluster.endpoint);
             std::thread::sleep(std::time::Duration::from_secs(2));
         }

@@ -48,6 +48,8 @@ group!(
     /// etcd's raft drops a change proposed while the previous one is not yet
     /// acknowledged as applied, so a change sent the instant another returns
     /// may hang until that timeout. List the members to see which happened.
+    /// Over the v3 bridge, etcd's v3 answer tells a refusal apart: it is
+    /// [`Error::Api`] with status 500 and etcd's v3 message.
     ///
     /// ```
     /// # #[cfg(feature = "memory")]

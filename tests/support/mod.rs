@@ -161,7 +161,6 @@ impl Etcd {
     /// [`Etcd::own`], and a member without v2 with `ETCD_BACKEND=bridge`
     /// (reach it with [`backend_builder_for`]). For tests whose many writes
     /// would push the shared member's history past the other tests' waits.
-    #[allow(dead_code)]
     pub fn own_backend() -> Etcd {
         if is_bridge() {
             Etcd::start_with_env(1, &[], &[("ETCD_V2_FLAGS", "v3only")])
@@ -266,67 +265,77 @@ pub fn client_for(etcd: &Etcd) -> etcd_v2::Client {
     builder_for(etcd).build().expect("client")
 }
 
-/// POST `body` to the v3 JSON gateway's `path` on `endpoint`; the answer's
-/// JSON (panics unless it is a 200).
-#[allow(dead_code)]
-pub fn v3_post_to(endpoint: &str, path: &str, body: String) -> serde_json::Value {
+/// POST `body` to the v3 JSON gateway's `path` on `endpoint`: the answer's
+/// status and JSON (`Null` if it is none), or the transport's failure.
+pub fn v3_try_post(
+    endpoint: &str,
+    path: &str,
+    body: String,
+) -> Result<(u16, serde_json::Value), etcd_v2::TransportError> {
     use etcd_v2::Transport;
     let raw =
         etcd_v2::DefaultTransport::new(&etcd_v2::TransportOptions::default()).expect("a transport");
     let request = http::Request::post(format!("{endpoint}{path}"))
         .body(body.into_bytes())
         .expect("a request");
-    let answer = raw
-        .send(request, Some(Duration::from_secs(10)))
-        .unwrap_or_else(|e| panic!("{endpoint}{path}: {e}"));
-    assert_eq!(
-        answer.status(),
-        200,
-        "{endpoint}{path}: {}",
-        String::from_utf8_lossy(answer.body())
-    );
-    serde_json::from_slice(answer.body()).expect("the gateway's JSON")
+    let answer = raw.send(request, Some(Duration::from_secs(10)))?;
+    let json = serde_json::from_slice(answer.body()).unwrap_or(serde_json::Value::Null);
+    Ok((answer.status().as_u16(), json))
+}
+
+/// POST `body` to the v3 JSON gateway's `path` on `endpoint`; the answer's
+/// JSON (panics unless it is a 200).
+pub fn v3_post_to(endpoint: &str, path: &str, body: String) -> serde_json::Value {
+    match v3_try_post(endpoint, path, body) {
+        Ok((200, json)) => json,
+        other => panic!("{endpoint}{path}: {other:?}"),
+    }
 }
 
 /// Kill member `victim` (0-based) of `etcd`, a follower when the test chose
-/// it: should an election have made it the leader since, leadership moves
-/// to another member first (a leader killed under a write leaves that
-/// write's outcome unknown, which a test's writer does not resend).
-#[allow(dead_code)]
+/// it: should an election have made it the leader since (or be under way),
+/// leadership moves to another member first (a leader killed under a write
+/// leaves that write's outcome unknown, which a test's writer does not
+/// resend).
 pub fn kill_follower(etcd: &Etcd, victim: usize) {
     let url = &etcd.endpoints()[victim];
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let status = v3_post_to(url, "/v3/maintenance/status", "{}".into());
         let me = status["header"]["member_id"].as_str().unwrap_or_default();
-        if status["leader"].as_str().unwrap_or_default() != me {
+        // No leader named: an election is under way; ask again.
+        let leader = status["leader"].as_str().unwrap_or_default();
+        if !leader.is_empty() && leader != "0" && leader != me {
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "member {victim} stayed the leader: {status}"
+            "member {victim} stayed the leader, or no leader came: {status}"
         );
-        let members = v3_post_to(url, "/v3/cluster/member/list", "{}".into());
-        let other = members["members"]
-            .as_array()
-            .and_then(|all| {
-                all.iter()
-                    .find_map(|m| m["ID"].as_str().filter(|id| *id != me))
-            })
-            .expect("another member")
-            .to_owned();
-        v3_post_to(
-            url,
-            "/v3/maintenance/transfer-leadership",
-            format!(r#"{{"targetID":"{other}"}}"#),
-        );
+        if leader == me {
+            let members = v3_post_to(url, "/v3/cluster/member/list", "{}".into());
+            let other = members["members"]
+                .as_array()
+                .and_then(|all| {
+                    all.iter()
+                        .find_map(|m| m["ID"].as_str().filter(|id| *id != me))
+                })
+                .expect("another member")
+                .to_owned();
+            // Refused or failed if leadership moved meanwhile: asked again.
+            let _ = v3_try_post(
+                url,
+                "/v3/maintenance/transfer-leadership",
+                format!(r#"{{"targetID":"{other}"}}"#),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
     etcd.kill(victim, "KILL");
 }
 
 /// The builder for a member from [`Etcd::own_backend`]: over the bridge with
 /// `ETCD_BACKEND=bridge`.
-#[allow(dead_code)]
 pub fn backend_builder_for(etcd: &Etcd) -> etcd_v2::ClientBuilder {
     let base = builder_for(etcd);
     if is_bridge() {
