@@ -924,3 +924,57 @@ fn an_async_watch_whose_next_is_dropped_keeps_its_place() {
         assert_eq!(watch.next_index(), Some(6));
     });
 }
+
+#[cfg(feature = "reqwest")]
+#[test]
+fn on_tokios_paused_clock_an_async_watchs_backoffs_pass_at_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+    // Six transient failures (100 ms doubling: 6.3 s of backoff), then the
+    // event. The closure transport tells the client tokio's time, so on a
+    // paused clock the backoffs pass at once, as its sleeps do; on the
+    // system's clock they were a busy loop of 6.3 real seconds.
+    let failures = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::clone(&failures);
+    let transport = move |_req: Req| {
+        let failed = Arc::clone(&failed);
+        async move {
+            if failed.fetch_add(1, Ordering::SeqCst) < 6 {
+                return answer(503, r#"{"message":"unavailable"}"#);
+            }
+            answer(
+                200,
+                r#"{"action":"set","node":{"key":"/k","value":"v","modifiedIndex":5,"createdIndex":5}}"#,
+            )
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let real = std::time::Instant::now();
+    runtime.block_on(async {
+        let virtual_start = tokio::time::Instant::now();
+        let client = Client::builder()
+            .endpoint("http://a:2379")
+            .build_async_with(transport)
+            .unwrap();
+        let mut watch = client.watch("/k").from_index(5).start().await.unwrap();
+        let Some(Ok(etcd_v2::watch::WatchEvent::Change(change))) = watch.next().await else {
+            panic!("the watch ended")
+        };
+        assert_eq!(change.node.modified_index, 5);
+        assert!(
+            virtual_start.elapsed() >= Duration::from_millis(6300),
+            "the backoffs were kept: {:?}",
+            virtual_start.elapsed()
+        );
+    });
+    assert_eq!(failures.load(Ordering::SeqCst), 7);
+    assert!(
+        real.elapsed() < Duration::from_secs(3),
+        "the backoffs took {:?} of real time",
+        real.elapsed()
+    );
+}

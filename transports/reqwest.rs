@@ -131,6 +131,10 @@ impl AsyncTransport for ReqwestTransport {
         self.exchange(request, timeout, Some(line)).await
     }
 
+    fn now(&self) -> std::time::Instant {
+        super::tokio::now()
+    }
+
     async fn sleep(&self, duration: Duration) {
         tokio::time::sleep(duration).await
     }

@@ -24,6 +24,16 @@ use std::time::Duration;
 use crate::error::TransportError;
 use crate::transport::{AsyncTransport, HttpRequest, HttpResult, Task};
 
+/// The current time on tokio's clock: the system's, or while tokio's clock is
+/// paused (`tokio::time::pause`, `#[tokio::test(start_paused = true)]`, with
+/// tokio's `test-util` feature) the paused clock's. The tokio transports tell
+/// the client this time, so its deadlines, backoffs and renewals follow the
+/// clock their sleeps do: on a paused clock they pass at once, not in a busy
+/// loop that waits for the system's clock.
+pub fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 /// Run `task` on the current tokio runtime, or, outside any runtime, on a
 /// small runtime of its own in a background thread.
 pub fn spawn(task: Task) {
@@ -58,6 +68,10 @@ where
         _timeout: Option<Duration>,
     ) -> impl Future<Output = HttpResult> + Send {
         self(request)
+    }
+
+    fn now(&self) -> std::time::Instant {
+        now()
     }
 
     async fn sleep(&self, duration: Duration) {

@@ -225,7 +225,7 @@ impl Http1AsyncTransport {
         // request's own deadline bounds connecting too (its timeout bounds the
         // whole exchange), and then nothing was sent.
         let deadline = match (
-            Instant::now().checked_add(self.shared.connect_timeout),
+            crate::transports::tokio::now().checked_add(self.shared.connect_timeout),
             request_deadline,
         ) {
             (Some(c), Some(r)) => Some(c.min(r)),
@@ -260,7 +260,7 @@ impl Http1AsyncTransport {
         })?;
         let _ = tcp.set_nodelay(true);
         let in_time = || {
-            if request_deadline.is_some_and(|d| Instant::now() >= d) {
+            if request_deadline.is_some_and(|d| crate::transports::tokio::now() >= d) {
                 return Err(ran_out());
             }
             Ok(())
@@ -305,7 +305,7 @@ impl Http1AsyncTransport {
         keep_all: bool,
         mut sink: impl FnMut(&http::response::Parts) -> Option<LineSink<'l>> + Send,
     ) -> Result<(http::response::Parts, Option<Vec<u8>>), TransportError> {
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let deadline = timeout.and_then(|t| crate::transports::tokio::now().checked_add(t));
         let key = key(request)?;
         let bytes = encode(request, key.1.as_str());
         let method = request.method();
@@ -404,6 +404,10 @@ impl AsyncTransport for Http1AsyncTransport {
             })
             .await?;
         Ok(http::Response::from_parts(parts, body.unwrap_or_default()))
+    }
+
+    fn now(&self) -> Instant {
+        crate::transports::tokio::now()
     }
 
     async fn sleep(&self, duration: Duration) {
