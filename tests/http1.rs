@@ -4,8 +4,8 @@
 //! closed while idle, streamed lines, timeouts and malformed answers.
 #![cfg(feature = "http1")]
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufReader, Write};
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,30 +14,8 @@ use etcd_v2::transport::Flow;
 use etcd_v2::transports::http1::Http1Transport;
 use etcd_v2::{Transport, TransportErrorKind, TransportOptions};
 
-/// Read one request (head and Content-Length body); false at the end.
-fn read_request(reader: &mut BufReader<TcpStream>) -> bool {
-    let mut length = 0;
-    let mut first = true;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return false;
-        }
-        if first && line.trim().is_empty() {
-            continue;
-        }
-        first = false;
-        let l = line.trim_end().to_ascii_lowercase();
-        if l.is_empty() {
-            break;
-        }
-        if let Some(v) = l.strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0; length];
-    std::io::Read::read_exact(reader, &mut body).is_ok()
-}
+mod raw_http;
+use raw_http::read_request;
 
 /// A server answering each request on a connection with `answer(n)` (n
 /// counts requests overall), closing after it when `close(n)`. Its URL, and

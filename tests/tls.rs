@@ -2,6 +2,7 @@
 //! certificates this test generates (rcgen): a CA, a server certificate valid
 //! for `localhost` only, and client certificates.
 
+mod raw_http;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -240,7 +241,7 @@ etcd_test!(bad_tls_files_are_refused_when_building, standalone, |_p| {
 fn tls_server_garbling_its_answer() -> String {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufReader, Write};
     let p = pki();
     let certs = CertificateDer::pem_file_iter(p.path("server.pem"))
         .unwrap()
@@ -262,23 +263,7 @@ fn tls_server_garbling_its_answer() -> String {
             let session = rustls::ServerConnection::new(config.clone()).unwrap();
             let mut tls = rustls::StreamOwned::new(session, tcp);
             // The request's head and its Content-Length body.
-            let mut reader = BufReader::new(&mut tls);
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                let l = line.trim_end().to_ascii_lowercase();
-                if l.is_empty() {
-                    break;
-                }
-                if let Some(v) = l.strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
+            raw_http::read_request(&mut BufReader::new(&mut tls));
             // An application-data record no key decrypts, under the TLS layer.
             let _ = tls.sock.write_all(b"\x17\x03\x03\x00\x05hello");
             let _ = tls.sock.flush();
