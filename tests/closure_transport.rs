@@ -883,18 +883,11 @@ fn an_async_watch_whose_next_is_dropped_keeps_its_place() {
         );
         // The event comes after the callers below have given up twice.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        answer(
-            200,
-            r#"{"action":"set","node":{"key":"/k","value":"v","modifiedIndex":5,"createdIndex":5}}"#,
-        )
+        set_event_5()
     };
     // On tokio's paused clock: the timeouts below end before the answer
     // however busy the machine.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .unwrap();
+    let runtime = paused_runtime();
     runtime.block_on(async {
         let client = Client::builder()
             .endpoint("http://a:2379")
@@ -942,17 +935,10 @@ fn on_tokios_paused_clock_an_async_watchs_backoffs_pass_at_once() {
             if failed.fetch_add(1, Ordering::SeqCst) < 6 {
                 return answer(503, r#"{"message":"unavailable"}"#);
             }
-            answer(
-                200,
-                r#"{"action":"set","node":{"key":"/k","value":"v","modifiedIndex":5,"createdIndex":5}}"#,
-            )
+            set_event_5()
         }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .unwrap();
+    let runtime = paused_runtime();
     let real = std::time::Instant::now();
     runtime.block_on(async {
         let virtual_start = tokio::time::Instant::now();
@@ -977,4 +963,23 @@ fn on_tokios_paused_clock_an_async_watchs_backoffs_pass_at_once() {
         "the backoffs took {:?} of real time",
         real.elapsed()
     );
+}
+
+/// A current-thread tokio runtime on a paused clock (tokio's `test-util`).
+#[cfg(feature = "reqwest")]
+fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap()
+}
+
+/// The answer to a wait on `/k` from index 5: a set at index 5.
+#[cfg(feature = "reqwest")]
+fn set_event_5() -> Resp {
+    answer(
+        200,
+        r#"{"action":"set","node":{"key":"/k","value":"v","modifiedIndex":5,"createdIndex":5}}"#,
+    )
 }
