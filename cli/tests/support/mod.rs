@@ -147,6 +147,29 @@ pub fn healthy(endpoint: &str) -> bool {
     answer.contains("\"health\":\"true\"")
 }
 
+/// A quorum read at `endpoint` (`GET /v2/keys/?quorum=true`), which goes
+/// through raft and is answered only once an entry after every earlier one is
+/// committed: a membership change sent after it cannot land while etcd's raft
+/// still counts the previous change as unapplied (it would drop it, and the
+/// tool would wait out etcd's 7 s to get a 500). It changes no index a tool
+/// prints. Whether etcd answered 200.
+pub fn raft_round(endpoint: &str) -> bool {
+    let authority = endpoint.trim_start_matches("http://");
+    let Ok(mut s) = std::net::TcpStream::connect(authority) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let request = format!(
+        "GET /v2/keys/?quorum=true HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    );
+    if s.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.1 200")
+}
+
 /// What a command did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Run {

@@ -225,11 +225,13 @@ impl Runner<'_> {
                 env.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
             // etcd's raft drops a membership change proposed while the
             // previous one is not yet marked applied (the request then hangs
-            // until it times out): a busy machine can stretch that moment, so
-            // a change waits a little after whatever ran before it.
+            // until it times out): a change waits for a raft round (a quorum
+            // read) after whatever ran before it, or if that read fails (a
+            // stopped member), a little while.
             if ["member add", "member remove", "member update"]
                 .iter()
                 .any(|change| text.contains(change))
+                && !super::raft_round(self.endpoint)
             {
                 std::thread::sleep(Duration::from_millis(500));
             }
