@@ -27,6 +27,9 @@ use etcd_v2::transports::reqwest::ReqwestTransport;
 use etcd_v2::transports::ureq::UreqTransport;
 use etcd_v2::{AsyncClient, Client, Transport, TransportOptions};
 
+#[path = "shared/raw_tokio.rs"]
+mod raw_tokio;
+
 /// A keep-alive HTTP/1.1 connection that sends prepared requests and reads
 /// whole responses (Content-Length or chunked): the least a client can do.
 struct Raw {
@@ -617,9 +620,37 @@ fn main() {
             })
         };
         // More contenders with the `ureq` and `http1-tokio` features.
+        // Raw's exchange on tokio (16 tasks on the same two-worker runtime,
+        // a connection each): what an async client's rows could reach.
+        let raw_tasks = || {
+            runtime.block_on(async {
+                let tasks: Vec<_> = (0..threads)
+                    .map(|_| {
+                        let (authority, get) = (authority.clone(), get.clone());
+                        tokio::spawn(async move {
+                            let mut stream = raw_tokio::connect(&authority).await;
+                            let mut buf = Vec::with_capacity(64 * 1024);
+                            for _ in 0..per {
+                                assert_eq!(
+                                    raw_tokio::exchange(&mut stream, &get, &mut buf).await,
+                                    200
+                                );
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            })
+        };
         #[allow(unused_mut)]
         let mut c: Vec<Contender> = vec![
             ("raw", Box::new(raw_threads)),
+            (
+                "16 tasks on tokio, raw (a connection each), GET",
+                Box::new(raw_tasks),
+            ),
             threads!("16 threads sharing one Client (http1), GET", lean),
             tasks!("16 tasks sharing one AsyncClient (reqwest), GET", reqwest),
         ];

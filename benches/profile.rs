@@ -9,14 +9,20 @@
 //! ```
 //!
 //! Kinds: `http1`, `ureq`, `bare-http1` (the transport alone), `http1-tokio`,
-//! `reqwest`, `raw` (the e2e bench's baseline, `get` and `put`); operations: `get`, `put`, `list` (of `/bench/big`, which the
-//! e2e bench fills). The async kinds run in a task on a two-worker tokio
+//! `reqwest`, `raw` (the e2e bench's baseline, `get` and `put`), `raw-tokio`
+//! (the same exchange on tokio's sockets, `get` only: what tokio itself costs,
+//! with no client); operations: `get`, `put`, `list` (of `/bench/big`, which
+//! the e2e bench fills). The async kinds run in a task on a two-worker tokio
 //! runtime, or on a current-thread one with `PROFILE_RUNTIME=current-thread`.
 //! `PROFILE_TASKS=16` shares the calls among 16 threads (`http1`, `ureq`) or
 //! tasks (`http1-tokio`, `reqwest`) on one client, as the e2e bench's
-//! concurrent rows do (`raw` and `bare-http1` refuse it).
+//! concurrent rows do, or among K tasks with a connection each (`raw-tokio`);
+//! `raw` and `bare-http1` refuse it.
 
 use std::time::{Duration, Instant};
+
+#[path = "shared/raw_tokio.rs"]
+mod raw_tokio;
 
 use etcd_v2::transports::http1::{Http1AsyncTransport, Http1Transport};
 use etcd_v2::transports::reqwest::ReqwestTransport;
@@ -91,6 +97,7 @@ fn main() {
                 reader.read_exact(&mut body).unwrap();
             }
         }
+        "raw-tokio" => raw_tokio(endpoint.trim_start_matches("http://"), op, n),
         "http1-tokio" => run_async(
             builder()
                 .build_async_from(Http1AsyncTransport::new)
@@ -148,9 +155,22 @@ fn run_blocking_alone<T: Transport + 'static>(c: &Client<T>, op: &str, n: usize)
 }
 
 fn run_async<T: etcd_v2::AsyncTransport + 'static>(c: AsyncClient<T>, op: &str, n: usize) {
-    // PROFILE_RUNTIME=current-thread: tokio's single-threaded scheduler
-    // instead of two workers.
-    let runtime = if std::env::var("PROFILE_RUNTIME").as_deref() == Ok("current-thread") {
+    let k = tasks();
+    runtime().block_on(async move {
+        let calls = (0..k).map(|i| {
+            let (c, op) = (c.clone(), op.to_owned());
+            tokio::spawn(async move { run_async_alone(c, &op, share(n, k, i)).await })
+        });
+        for call in calls.collect::<Vec<_>>() {
+            call.await.unwrap();
+        }
+    });
+}
+
+/// A two-worker tokio runtime, or with `PROFILE_RUNTIME=current-thread`
+/// tokio's single-threaded scheduler.
+fn runtime() -> tokio::runtime::Runtime {
+    if std::env::var("PROFILE_RUNTIME").as_deref() == Ok("current-thread") {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -161,17 +181,7 @@ fn run_async<T: etcd_v2::AsyncTransport + 'static>(c: AsyncClient<T>, op: &str, 
             .enable_all()
             .build()
             .unwrap()
-    };
-    let k = tasks();
-    runtime.block_on(async move {
-        let calls = (0..k).map(|i| {
-            let (c, op) = (c.clone(), op.to_owned());
-            tokio::spawn(async move { run_async_alone(c, &op, share(n, k, i)).await })
-        });
-        for call in calls.collect::<Vec<_>>() {
-            call.await.unwrap();
-        }
-    });
+    }
 }
 
 async fn run_async_alone<T: etcd_v2::AsyncTransport + 'static>(
@@ -192,4 +202,34 @@ async fn run_async_alone<T: etcd_v2::AsyncTransport + 'static>(
             other => panic!("unknown op {other}"),
         }
     }
+}
+
+/// The raw GET on tokio: `PROFILE_TASKS` tasks (on the runtime `run_async`
+/// picks), each with its own connection, writing the request and reading the
+/// answer up to its Content-Length, nothing decoded.
+fn raw_tokio(authority: &str, op: &str, n: usize) {
+    assert_eq!(op, "get", "raw-tokio does get only");
+    let request: std::sync::Arc<[u8]> =
+        format!("GET /v2/keys/bench/k HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: raw\r\n\r\n")
+            .into_bytes()
+            .into();
+    let k = tasks();
+    runtime().block_on(async move {
+        let calls = (0..k).map(|i| {
+            let (request, authority) = (request.clone(), authority.to_owned());
+            tokio::spawn(async move {
+                let mut stream = raw_tokio::connect(&authority).await;
+                let mut buf = Vec::with_capacity(64 * 1024);
+                for _ in 0..share(n, k, i) {
+                    assert_eq!(
+                        raw_tokio::exchange(&mut stream, &request, &mut buf).await,
+                        200
+                    );
+                }
+            })
+        });
+        for call in calls.collect::<Vec<_>>() {
+            call.await.unwrap();
+        }
+    });
 }
