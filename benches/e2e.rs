@@ -409,6 +409,9 @@ fn main() {
         let response = t.send(request, Some(Duration::from_secs(5))).unwrap();
         assert_eq!(response.status(), 200);
     };
+    // Raw's exchange on tokio, in a task as the async clients' loops run:
+    // tokio's own share of the async rows.
+    let mut raw_async = Some(runtime.block_on(raw_tokio::connect(&authority)));
     {
         // More contenders with the `ureq` and `http1-tokio` features.
         #[allow(unused_mut)]
@@ -416,6 +419,27 @@ fn main() {
             (
                 "raw",
                 Box::new(|| (0..n).for_each(|_| assert_eq!(raw.exchange(&get, &mut body).0, 200))),
+            ),
+            (
+                "sequential GET, raw on tokio (no client)",
+                Box::new(|| {
+                    let (mut stream, get) = (raw_async.take().unwrap(), get.clone());
+                    let stream = runtime.block_on(async move {
+                        tokio::spawn(async move {
+                            let mut buf = Vec::with_capacity(64 * 1024);
+                            for _ in 0..n {
+                                assert_eq!(
+                                    raw_tokio::exchange(&mut stream, &get, &mut buf).await,
+                                    200
+                                );
+                            }
+                            stream
+                        })
+                        .await
+                        .unwrap()
+                    });
+                    raw_async = Some(stream);
+                }),
             ),
             blocking!("sequential GET, Client (http1)", lean, n, |c| c
                 .node()
