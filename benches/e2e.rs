@@ -8,7 +8,8 @@
 //! and the medians are reported (ratios of the medians: on the 2-core VM the
 //! ratio within one round swings widely from round to round, so pairing runs
 //! round by round was tried and found noisier). Bare transport rows show how much of the gap
-//! is the HTTP stack alone.
+//! is the HTTP stack alone, and "raw on tokio" rows (raw's exchange on tokio's
+//! sockets, no client) how much of the async rows' gap is tokio's.
 //!
 //! `cargo bench --bench e2e --features reqwest` compares the default clients
 //! (http1) with reqwest; `--all-features` adds the ureq adapter and the
@@ -410,7 +411,7 @@ fn main() {
         assert_eq!(response.status(), 200);
     };
     // Raw's exchange on tokio, in a task as the async clients' loops run:
-    // tokio's own share of the async rows.
+    // what tokio itself costs, with no client.
     let mut raw_async = Some(runtime.block_on(raw_tokio::connect(&authority)));
     {
         // More contenders with the `ureq` and `http1-tokio` features.
@@ -419,27 +420,6 @@ fn main() {
             (
                 "raw",
                 Box::new(|| (0..n).for_each(|_| assert_eq!(raw.exchange(&get, &mut body).0, 200))),
-            ),
-            (
-                "sequential GET, raw on tokio (no client)",
-                Box::new(|| {
-                    let (mut stream, get) = (raw_async.take().unwrap(), get.clone());
-                    let stream = runtime.block_on(async move {
-                        tokio::spawn(async move {
-                            let mut buf = Vec::with_capacity(64 * 1024);
-                            for _ in 0..n {
-                                assert_eq!(
-                                    raw_tokio::exchange(&mut stream, &get, &mut buf).await,
-                                    200
-                                );
-                            }
-                            stream
-                        })
-                        .await
-                        .unwrap()
-                    });
-                    raw_async = Some(stream);
-                }),
             ),
             blocking!("sequential GET, Client (http1)", lean, n, |c| c
                 .node()
@@ -475,6 +455,26 @@ fn main() {
             bare_ureq,
             n,
             |t| bare(t)
+        ));
+        // Last, so that whatever tokio's workers do after it falls on no
+        // blocking row.
+        c.push((
+            "sequential GET, raw on tokio (no client)",
+            Box::new(|| {
+                let (mut stream, get) = (raw_async.take().unwrap(), get.clone());
+                let stream = runtime.block_on(async move {
+                    tokio::spawn(async move {
+                        let mut buf = Vec::with_capacity(64 * 1024);
+                        for _ in 0..n {
+                            assert_eq!(raw_tokio::exchange(&mut stream, &get, &mut buf).await, 200);
+                        }
+                        stream
+                    })
+                    .await
+                    .unwrap()
+                });
+                raw_async = Some(stream);
+            }),
         ));
         report.rates(n, rounds(ROUNDS, c));
     }
@@ -643,9 +643,8 @@ fn main() {
                 }
             })
         };
-        // More contenders with the `ureq` and `http1-tokio` features.
         // Raw's exchange on tokio (16 tasks on the same two-worker runtime,
-        // a connection each): what an async client's rows could reach.
+        // a connection each): what tokio itself reaches, with no client.
         let raw_tasks = || {
             runtime.block_on(async {
                 let tasks: Vec<_> = (0..threads)
@@ -668,13 +667,10 @@ fn main() {
                 }
             })
         };
+        // More contenders with the `ureq` and `http1-tokio` features.
         #[allow(unused_mut)]
         let mut c: Vec<Contender> = vec![
             ("raw", Box::new(raw_threads)),
-            (
-                "16 tasks on tokio, raw (a connection each), GET",
-                Box::new(raw_tasks),
-            ),
             threads!("16 threads sharing one Client (http1), GET", lean),
             tasks!("16 tasks sharing one AsyncClient (reqwest), GET", reqwest),
         ];
@@ -685,6 +681,10 @@ fn main() {
         ));
         #[cfg(feature = "ureq")]
         c.push(threads!("16 threads sharing one Client (ureq), GET", ureq));
+        c.push((
+            "16 tasks on tokio, raw (a connection each), GET",
+            Box::new(raw_tasks),
+        ));
         report.rates(threads * per, rounds(ROUNDS, c));
     }
 

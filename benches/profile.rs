@@ -116,7 +116,8 @@ fn main() {
 }
 
 /// `PROFILE_TASKS=K`: the calls are shared among K threads (or tasks) on one
-/// client, as the e2e bench's 16-thread and 16-task rows do; 1 by default.
+/// client, as the e2e bench's 16-thread and 16-task rows do (`raw-tokio`:
+/// among K tasks with a connection each); 1 by default.
 fn tasks() -> usize {
     std::env::var("PROFILE_TASKS")
         .ok()
@@ -204,7 +205,7 @@ async fn run_async_alone<T: etcd_v2::AsyncTransport + 'static>(
     }
 }
 
-/// The raw GET on tokio: `PROFILE_TASKS` tasks (on the runtime `run_async`
+/// The raw GET on tokio: `PROFILE_TASKS` tasks (on the runtime [`runtime`]
 /// picks), each with its own connection, writing the request and reading the
 /// answer up to its Content-Length, nothing decoded.
 fn raw_tokio(authority: &str, op: &str, n: usize) {
