@@ -356,7 +356,8 @@ const CLUSTER_SCRIPT: &[Line] = &[
     // A write between two changes: etcd's raft drops a change proposed before
     // the previous one's round is acknowledged as applied (the tool then waits
     // out etcd's 7 s and gets a 500), and a write's answer means that round
-    // is over.
+    // is over. (The runner also sends a quorum read before every change; the
+    // writes stay, as script lines both tools run alike.)
     l("set /raft-barrier x"),
     l("member update {NEWID} {FAKE2}"),
     l("set /raft-barrier x"),
