@@ -464,10 +464,7 @@ fn main() {
                 let (mut stream, get) = (raw_async.take().unwrap(), get.clone());
                 let stream = runtime.block_on(async move {
                     tokio::spawn(async move {
-                        let mut buf = Vec::with_capacity(64 * 1024);
-                        for _ in 0..n {
-                            assert_eq!(raw_tokio::exchange(&mut stream, &get, &mut buf).await, 200);
-                        }
+                        raw_tokio::gets(&mut stream, &get, n).await;
                         stream
                     })
                     .await
@@ -652,13 +649,7 @@ fn main() {
                         let (authority, get) = (authority.clone(), get.clone());
                         tokio::spawn(async move {
                             let mut stream = raw_tokio::connect(&authority).await;
-                            let mut buf = Vec::with_capacity(64 * 1024);
-                            for _ in 0..per {
-                                assert_eq!(
-                                    raw_tokio::exchange(&mut stream, &get, &mut buf).await,
-                                    200
-                                );
-                            }
+                            raw_tokio::gets(&mut stream, &get, per).await;
                         })
                     })
                     .collect();

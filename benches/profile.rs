@@ -220,13 +220,7 @@ fn raw_tokio(authority: &str, op: &str, n: usize) {
             let (request, authority) = (request.clone(), authority.to_owned());
             tokio::spawn(async move {
                 let mut stream = raw_tokio::connect(&authority).await;
-                let mut buf = Vec::with_capacity(64 * 1024);
-                for _ in 0..share(n, k, i) {
-                    assert_eq!(
-                        raw_tokio::exchange(&mut stream, &request, &mut buf).await,
-                        200
-                    );
-                }
+                raw_tokio::gets(&mut stream, &request, share(n, k, i)).await;
             })
         });
         for call in calls.collect::<Vec<_>>() {

@@ -16,7 +16,7 @@ pub async fn connect(authority: &str) -> TcpStream {
 /// Send `request` and read its answer into `buf` (kept between calls, read
 /// into its spare room: nothing zeroed or copied); returns the answer's
 /// status. Content-Length bodies only (etcd's GET).
-pub async fn exchange(stream: &mut TcpStream, request: &[u8], buf: &mut Vec<u8>) -> u16 {
+async fn exchange(stream: &mut TcpStream, request: &[u8], buf: &mut Vec<u8>) -> u16 {
     stream.write_all(request).await.unwrap();
     buf.clear();
     let mut head_end = None;
@@ -48,5 +48,13 @@ pub async fn exchange(stream: &mut TcpStream, request: &[u8], buf: &mut Vec<u8>)
                 return std::str::from_utf8(&buf[9..12]).unwrap().parse().unwrap();
             }
         }
+    }
+}
+
+/// `n` exchanges of `request` (a GET) on `stream`, each answered 200.
+pub async fn gets(stream: &mut TcpStream, request: &[u8], n: usize) {
+    let mut buf = Vec::with_capacity(64 * 1024);
+    for _ in 0..n {
+        assert_eq!(exchange(stream, request, &mut buf).await, 200);
     }
 }

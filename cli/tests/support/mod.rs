@@ -131,20 +131,24 @@ impl Drop for Member {
     }
 }
 
-/// Whether `GET /health` answers `"health":"true"`.
-pub fn healthy(endpoint: &str) -> bool {
+/// `GET path` at `endpoint` on a connection of its own (closed after),
+/// reading the answer for at most `wait`; the whole answer, or `None` if
+/// the member could not be reached or written to.
+fn get_once(endpoint: &str, path: &str, wait: Duration) -> Option<String> {
     let authority = endpoint.trim_start_matches("http://");
-    let Ok(mut s) = std::net::TcpStream::connect(authority) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = format!("GET /health HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
-    if s.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
+    let mut s = std::net::TcpStream::connect(authority).ok()?;
+    let _ = s.set_read_timeout(Some(wait));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes()).ok()?;
     let mut answer = String::new();
     let _ = s.read_to_string(&mut answer);
-    answer.contains("\"health\":\"true\"")
+    Some(answer)
+}
+
+/// Whether `GET /health` answers `"health":"true"`.
+pub fn healthy(endpoint: &str) -> bool {
+    get_once(endpoint, "/health", Duration::from_secs(2))
+        .is_some_and(|answer| answer.contains("\"health\":\"true\""))
 }
 
 /// A quorum read at `endpoint` (`GET /v2/keys/?quorum=true`), which goes
@@ -154,20 +158,8 @@ pub fn healthy(endpoint: &str) -> bool {
 /// tool would wait out etcd's 7 s to get a 500). It changes no index a tool
 /// prints. Whether etcd answered 200.
 pub fn raft_round(endpoint: &str) -> bool {
-    let authority = endpoint.trim_start_matches("http://");
-    let Ok(mut s) = std::net::TcpStream::connect(authority) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let request = format!(
-        "GET /v2/keys/?quorum=true HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
-    );
-    if s.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.1 200")
+    get_once(endpoint, "/v2/keys/?quorum=true", Duration::from_secs(10))
+        .is_some_and(|answer| answer.starts_with("HTTP/1.1 200"))
 }
 
 /// What a command did.
