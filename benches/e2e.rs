@@ -556,6 +556,20 @@ fn main() {
                 reps,
                 |c| listed(c.node().get("/bench/big", true).unwrap())
             ),
+            blocking!(
+                "the same, read as a borrowed Listing, Client (http1)",
+                lean,
+                reps,
+                |c| assert_eq!(
+                    c.node()
+                        .get_listing("/bench/big", true)
+                        .unwrap()
+                        .node()
+                        .leaves()
+                        .count(),
+                    10_000
+                )
+            ),
             nonblocking!(
                 "10,000-key recursive GET + parse, AsyncClient (reqwest)",
                 reqwest,

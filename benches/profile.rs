@@ -12,7 +12,7 @@
 //! `reqwest`, `raw` (the e2e bench's baseline, `get` and `put`), `raw-tokio`
 //! (the same exchange on tokio's sockets, `get` only: what tokio itself costs,
 //! with no client); operations: `get`, `put`, `list` (of `/bench/big`, which
-//! the e2e bench fills). The async kinds run in a task on a two-worker tokio
+//! the e2e bench fills), `listing` (the same, read as a borrowed `Listing`). The async kinds run in a task on a two-worker tokio
 //! runtime, or on a current-thread one with `PROFILE_RUNTIME=current-thread`.
 //! `PROFILE_TASKS=16` shares the calls among 16 threads (`http1`, `ureq`) or
 //! tasks (`http1-tokio`, `reqwest`) on one client, as the e2e bench's
@@ -150,6 +150,7 @@ fn run_blocking_alone<T: Transport + 'static>(c: &Client<T>, op: &str, n: usize)
             "get" => drop(c.node().get("/bench/k", false).unwrap()),
             "put" => drop(c.node().set("/bench/k", "a-small-value", None).unwrap()),
             "list" => drop(c.node().get("/bench/big", true).unwrap()),
+            "listing" => drop(c.node().get_listing("/bench/big", true).unwrap()),
             other => panic!("unknown op {other}"),
         }
     }
@@ -200,6 +201,7 @@ async fn run_async_alone<T: etcd_v2::AsyncTransport + 'static>(
                     .unwrap(),
             ),
             "list" => drop(c.node().get("/bench/big", true).await.unwrap()),
+            "listing" => drop(c.node().get_listing("/bench/big", true).await.unwrap()),
             other => panic!("unknown op {other}"),
         }
     }

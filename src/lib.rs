@@ -117,6 +117,7 @@ pub mod error;
 pub mod event_json;
 mod headers;
 pub mod key;
+pub mod listing;
 pub mod machine;
 #[cfg(feature = "memory")]
 pub mod memory;

@@ -42,12 +42,6 @@ impl Node {
         self.value().unwrap_or("")
     }
 
-    fn require_value(&self) -> Result<&str, Error> {
-        self.value().ok_or_else(|| Error::NoValue {
-            key: self.key.clone(),
-        })
-    }
-
     /// The value parsed as a `T` ([`FromStr`]): [`Error::NoValue`] when there is
     /// no value, [`Error::BadValue`] when it does not parse.
     pub fn value_as<T>(&self) -> Result<T, Error>
@@ -55,22 +49,43 @@ impl Node {
         T: FromStr,
         T::Err: std::fmt::Display,
     {
-        let text = self.require_value()?;
-        text.parse().map_err(|e: T::Err| Error::BadValue {
-            key: self.key.clone(),
-            reason: format!("not a {}: {e}", std::any::type_name::<T>()),
-        })
+        value_as(&self.key, self.value())
     }
 
     /// The value deserialized from JSON as a `T`: [`Error::NoValue`] when there
     /// is no value, [`Error::BadValue`] when it is not that JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        let text = self.require_value()?;
-        serde_json::from_str(text).map_err(|e| Error::BadValue {
-            key: self.key.clone(),
-            reason: format!("not JSON for a {}: {e}", std::any::type_name::<T>()),
-        })
+        json(&self.key, self.value())
     }
+}
+
+fn require_value<'a>(key: &str, value: Option<&'a str>) -> Result<&'a str, Error> {
+    value.ok_or_else(|| Error::NoValue {
+        key: key.to_owned(),
+    })
+}
+
+/// `value` of the node at `key`, parsed as a `T` (shared with
+/// [`crate::listing::NodeRef::value_as`]).
+pub(crate) fn value_as<T>(key: &str, value: Option<&str>) -> Result<T, Error>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    let text = require_value(key, value)?;
+    text.parse().map_err(|e: T::Err| Error::BadValue {
+        key: key.to_owned(),
+        reason: format!("not a {}: {e}", std::any::type_name::<T>()),
+    })
+}
+
+/// `value` of the node at `key`, deserialized from JSON as a `T`.
+pub(crate) fn json<T: DeserializeOwned>(key: &str, value: Option<&str>) -> Result<T, Error> {
+    let text = require_value(key, value)?;
+    serde_json::from_str(text).map_err(|e| Error::BadValue {
+        key: key.to_owned(),
+        reason: format!("not JSON for a {}: {e}", std::any::type_name::<T>()),
+    })
 }
 
 impl KeysResponse {

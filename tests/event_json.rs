@@ -2,11 +2,15 @@
 //! serde's derive, the reference: on every body etcd answered in the
 //! captured exchanges, on hand-made events with every field and escape, and
 //! on each of them mangled byte by byte. Whenever the fast parser answers, its
-//! answer must be serde's; on etcd's own answers it must answer.
+//! answer must be serde's; on etcd's own answers it must answer. The borrowed
+//! listing (`etcd_v2::listing`) is held to `Get`'s answer on the same bodies.
 
 use std::path::Path;
 
 use etcd_v2::event_json::{parse, parse_with_serde};
+use etcd_v2::listing::NodeRef;
+use etcd_v2::ops::keys::{Get, GetListing};
+use etcd_v2::{Node, Operation};
 
 /// The response bodies of the captured exchanges.
 fn captured_bodies() -> Vec<String> {
@@ -96,8 +100,15 @@ fn hand_made_events_with_every_field_and_escape_agree() {
 
 #[test]
 fn mangled_events_agree_or_are_left_to_serde() {
-    let mut taken = 0;
-    let mut total = 0;
+    let (taken, total) = on_mangled(agree);
+    // Many mangled inputs are still events (a digit changed, a space added).
+    assert!(taken > 100 && total > 10_000, "{taken} of {total}");
+}
+
+/// `check` on every mangled variant of the made events and of 40 captured
+/// ones: how many it said yes to, and of how many.
+fn on_mangled(check: fn(&[u8]) -> bool) -> (usize, usize) {
+    let (mut yes, mut total) = (0, 0);
     for body in MADE
         .iter()
         .map(|s| s.to_string())
@@ -105,13 +116,12 @@ fn mangled_events_agree_or_are_left_to_serde() {
     {
         for input in mangled(&body) {
             total += 1;
-            if agree(&input) {
-                taken += 1;
+            if check(&input) {
+                yes += 1;
             }
         }
     }
-    // Many mangled inputs are still events (a digit changed, a space added).
-    assert!(taken > 100 && total > 10_000, "{taken} of {total}");
+    (yes, total)
 }
 
 #[test]
@@ -219,4 +229,162 @@ fn spaced(body: &str) -> String {
         }
     }
     out
+}
+
+/// A successful answer with `body` and etcd's cluster headers.
+fn answer(body: &[u8]) -> http::Response<Vec<u8>> {
+    http::Response::builder()
+        .status(200)
+        .header("X-Etcd-Index", "41")
+        .header("X-Raft-Index", "90")
+        .header("X-Raft-Term", "2")
+        .header("X-Etcd-Cluster-Id", "cdf818194e3a8c32")
+        .body(body.to_vec())
+        .unwrap()
+}
+
+/// A [`NodeRef`]'s readers against the owned [`Node`]'s, down its subtree.
+fn same_node(lent: NodeRef<'_>, owned: &Node) {
+    assert_eq!(lent.key(), owned.key);
+    assert_eq!(lent.value(), owned.value());
+    assert_eq!(lent.value_str(), owned.value_str());
+    assert_eq!(lent.is_directory(), owned.is_directory());
+    assert_eq!(lent.is_collection(), owned.is_collection());
+    assert_eq!(lent.is_hidden(), owned.is_hidden());
+    assert_eq!(lent.ttl(), owned.ttl);
+    assert_eq!(lent.expiration(), owned.expiration);
+    assert_eq!(lent.modified_index(), owned.modified_index);
+    assert_eq!(lent.created_index(), owned.created_index);
+    assert_eq!(
+        lent.value_as::<u64>().map_err(|e| e.to_string()),
+        owned.value_as::<u64>().map_err(|e| e.to_string())
+    );
+    let lent_leaves: Vec<&str> = lent.leaves().map(|n| n.key()).collect();
+    let owned_leaves: Vec<&str> = owned.leaves().iter().map(|n| n.key.as_str()).collect();
+    assert_eq!(lent_leaves, owned_leaves);
+    assert_eq!(lent.children().count(), owned.children().len());
+    for (l, o) in lent.children().zip(owned.children()) {
+        same_node(l, o);
+    }
+}
+
+/// `body` read by `Get` and by `GetListing`, flat and recursive: the same
+/// answer, or the same error. Whether `Get` read it.
+fn listing_agrees(body: &[u8]) -> bool {
+    let mut read = false;
+    for recursive in [false, true] {
+        let get = Get::new("/k").recursive(recursive);
+        let owned = get.clone().parse(answer(body));
+        let lent = GetListing::new(get).parse(answer(body));
+        match (owned, lent) {
+            (Ok(owned), Ok(lent)) => {
+                assert_eq!(
+                    lent.to_response(),
+                    owned,
+                    "{}",
+                    String::from_utf8_lossy(body)
+                );
+                assert_eq!(lent.action(), &owned.action);
+                assert_eq!(lent.cluster(), &owned.cluster);
+                same_node(lent.node(), &owned.node);
+                match (lent.prev_node(), &owned.prev_node) {
+                    (Some(l), Some(o)) => same_node(l, o),
+                    (None, None) => {}
+                    other => panic!("previous nodes differ: {other:?}"),
+                }
+                read = true;
+            }
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+            (a, b) => panic!(
+                "one read, one refused {:?}: {a:?} / {b:?}",
+                String::from_utf8_lossy(body)
+            ),
+        }
+    }
+    read
+}
+
+#[test]
+fn a_listing_lends_out_what_get_returns_for_every_captured_and_made_event() {
+    let mut read = 0;
+    for body in captured_bodies()
+        .iter()
+        .map(String::as_str)
+        .chain(MADE.iter().copied())
+    {
+        if listing_agrees(body.as_bytes()) {
+            read += 1;
+        }
+    }
+    assert!(read > 100, "only {read} events read");
+}
+
+#[test]
+fn a_listing_agrees_with_get_on_mangled_events_and_on_what_serde_reads_alone() {
+    let (read, total) = on_mangled(listing_agrees);
+    assert!(read > 100 && total > 10_000, "{read} of {total}");
+    // What only serde reads (an unknown field, a field name written with an
+    // escape) is lent out alike; what it refuses too (nesting past its
+    // limit, a body that is not UTF-8, no node) is refused with Get's error.
+    let unknown = br#"{"action":"get","node":{"key":"/a","value":"1","future":[1,{"x":2}],"modifiedIndex":3,"createdIndex":3}}"#;
+    assert!(parse(std::str::from_utf8(unknown).unwrap()).is_none());
+    assert!(listing_agrees(unknown));
+    let escaped_name = br#"{"action":"get","node":{"k\u0065y":"/a","value":"1"}}"#;
+    assert!(parse(std::str::from_utf8(escaped_name).unwrap()).is_none());
+    assert!(listing_agrees(escaped_name));
+    let mut deep = String::from(r#"{"action":"get","node":"#);
+    for _ in 0..110 {
+        deep.push_str(r#"{"key":"/d","dir":true,"nodes":["#);
+    }
+    deep.push_str(r#"{"key":"/leaf","value":"x"}"#);
+    for _ in 0..110 {
+        deep.push_str("]}");
+    }
+    deep.push('}');
+    assert!(!listing_agrees(deep.as_bytes()));
+    assert!(!listing_agrees(
+        b"{\"action\":\"get\",\"node\":{\"key\":\"/\xff\"}}"
+    ));
+    assert!(!listing_agrees(br#"{"action":"get"}"#));
+    assert!(!listing_agrees(br#"{"action":"get","node":null}"#));
+}
+
+#[test]
+fn a_listing_refuses_an_error_answer_as_get_does() {
+    let error = br#"{"errorCode":100,"message":"Key not found","cause":"/k","index":41}"#;
+    let response = || {
+        http::Response::builder()
+            .status(404)
+            .header("X-Etcd-Index", "41")
+            .body(error.to_vec())
+            .unwrap()
+    };
+    let owned = Get::new("/k").parse(response()).unwrap_err();
+    let lent = GetListing::new(Get::new("/k"))
+        .parse(response())
+        .unwrap_err();
+    assert!(lent.is_key_not_found(), "{lent}");
+    assert_eq!(lent.to_string(), owned.to_string());
+}
+
+#[test]
+fn a_listings_strings_with_escapes_and_empty_directories_read_as_get_reads_them() {
+    let body = br#"{"action":"get","node":{"key":"/d","dir":true,"nodes":[{"key":"/d/\u003cq\u0026\"\\","value":"caf\u00e9 \ud83d\ude00","modifiedIndex":5,"createdIndex":5},{"key":"/d/empty","dir":true,"modifiedIndex":6,"createdIndex":6},{"key":"/d/_hidden","value":"7","ttl":9,"expiration":"2026-12-05T04:00:00.5Z","modifiedIndex":7,"createdIndex":7}],"modifiedIndex":2,"createdIndex":2}}"#;
+    assert!(listing_agrees(body));
+    let listing = GetListing::new(Get::new("/d").recursive(true))
+        .parse(answer(body))
+        .unwrap();
+    let children: Vec<NodeRef<'_>> = listing.node().children().collect();
+    assert_eq!(children[0].key(), "/d/<q&\"\\");
+    assert_eq!(children[0].value(), Some("caf\u{e9} \u{1f600}"));
+    // An empty directory of a recursive listing is a listed collection.
+    assert!(children[1].is_collection());
+    assert_eq!(children[1].children().count(), 0);
+    assert!(children[2].is_hidden());
+    assert_eq!(children[2].value_as::<u8>().unwrap(), 7);
+    assert_eq!(listing.len(), 4);
+    // Flat, the empty directory is not listed.
+    let flat = GetListing::new(Get::new("/d")).parse(answer(body)).unwrap();
+    assert!(!flat.node().children().nth(1).unwrap().is_collection());
+    assert!(flat.node().is_collection());
 }

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use etcd_v2::ops::keys::{Get, NoValueOnSuccess, Set};
+use etcd_v2::ops::keys::{Get, GetListing, NoValueOnSuccess, Set};
 use etcd_v2::ops::raw::RawRequest;
 use etcd_v2::{Action, Error};
 
@@ -95,6 +95,59 @@ etcd_test!(recursive_sorted_and_quorum_reads, |c, p| {
         call!(c.execute(&Get::new(p.dir()).recursive(true).sorted(true).quorum(true))).unwrap();
     let leaves: Vec<&str> = all.node.leaves().iter().map(|n| n.value_str()).collect();
     assert_eq!(leaves, ["a", "b", "c", "sub/b"]);
+});
+
+etcd_test!(a_listing_lends_out_what_get_reads, |c, p| {
+    for (k, v) in [
+        ("a", "1"),
+        ("sub/b", "<&> \"quoted\" \\ \u{2028}"),
+        ("sub/deeper/c", "caf\u{e9} \u{1f600}"),
+        ("_hidden", "h"),
+    ] {
+        call!(c.node().set(&p.key(k), v, None)).unwrap();
+    }
+    call!(c.node().set(&p.key("timed"), "t", Some(1000))).unwrap();
+    call!(c.directory().create(&p.key("empty"), None)).unwrap();
+    // TTLs count down between two reads: compared apart, within a second.
+    fn without_ttls(mut node: etcd_v2::Node) -> (etcd_v2::Node, Vec<i64>) {
+        let mut ttls = Vec::new();
+        let mut stack = vec![&mut node];
+        while let Some(n) = stack.pop() {
+            ttls.extend(n.ttl.take());
+            stack.extend(n.children.iter_mut().flatten());
+        }
+        (node, ttls)
+    }
+    for recursive in [false, true] {
+        let get = Get::new(p.dir()).recursive(recursive).sorted(true);
+        let owned = call!(c.execute(&get)).unwrap();
+        let lent = call!(c.execute(&GetListing::new(get.clone()))).unwrap();
+        assert_eq!(lent.action(), &Action::Get);
+        // Other tests write to the same member meanwhile.
+        assert!(lent.cluster().etcd_index >= owned.cluster.etcd_index);
+        assert!(owned.cluster.etcd_index.is_some());
+        let (lent_node, lent_ttls) = without_ttls(lent.to_response().node);
+        let (owned_node, owned_ttls) = without_ttls(owned.node);
+        assert_eq!(lent_node, owned_node, "recursive: {recursive}");
+        assert_eq!(lent_ttls.len(), 1);
+        assert!((lent_ttls[0] - owned_ttls[0]).abs() <= 1);
+    }
+    let lent = call!(c.node().get_listing(p.dir(), true)).unwrap();
+    let mut values: Vec<&str> = lent.node().leaves().map(|n| n.value_str()).collect();
+    values.sort_unstable();
+    assert_eq!(
+        values,
+        [
+            "1",
+            "<&> \"quoted\" \\ \u{2028}",
+            "caf\u{e9} \u{1f600}",
+            "t"
+        ]
+    );
+    let empty = lent.node().children().find(|n| n.key().ends_with("/empty"));
+    assert!(empty.is_some_and(|e| e.is_collection() && e.children().count() == 0));
+    let missing = call!(c.node().get_listing(&p.key("nope"), false)).unwrap_err();
+    assert!(missing.is_key_not_found(), "{missing}");
 });
 
 etcd_test!(create_only_and_update_only, |c, p| {

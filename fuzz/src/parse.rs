@@ -1,6 +1,7 @@
 //! Any status, headers and body, through the endpoint pool's verdict and every
-//! operation's parser: nothing panics, every error is typed and printable, and
-//! the fast keys-event parser agrees with serde's whenever it answers.
+//! operation's parser: nothing panics, every error is typed and printable,
+//! the fast keys-event parser agrees with serde's whenever it answers, and the
+//! borrowed listing with `Get`.
 //!
 //! Input: two bytes of status (mapped onto 100..=999), header lines
 //! (`name: value`, `\n`-separated) up to an empty line, then the body. See
@@ -123,6 +124,22 @@ pub fn run(data: &[u8]) {
                 Some(fast),
                 "the event parsers differ on {text:?}"
             );
+        }
+    }
+
+    // The borrowed listing lends out what `Get` returns, or refuses alike.
+    for recursive in [false, true] {
+        let get = keys::Get::new("/k").recursive(recursive);
+        let lent = keys::GetListing::new(get.clone()).parse(copy(&response));
+        match (get.parse(copy(&response)), lent) {
+            (Ok(owned), Ok(lent)) => {
+                assert_eq!(lent.to_response(), owned, "the listing differs from Get");
+                let _ = format!("{lent:?}");
+                let leaves = lent.node().leaves().count();
+                assert_eq!(leaves, owned.node.leaves().len());
+            }
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+            (a, b) => panic!("one read, one refused: {a:?} / {b:?}"),
         }
     }
 

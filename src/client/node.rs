@@ -2,7 +2,10 @@
 
 use super::{AsyncClient, Client};
 use crate::error::Error;
-use crate::ops::keys::{CompareAndSwap, Create, CurrentIndex, Delete, Get, Refresh, Set, Update};
+use crate::listing::Listing;
+use crate::ops::keys::{
+    CompareAndSwap, Create, CurrentIndex, Delete, Get, GetListing, Refresh, Set, Update,
+};
 use crate::response::KeysResponse;
 use crate::transport::{AsyncTransport, Transport};
 
@@ -61,6 +64,13 @@ macro_rules! node_api {
         /// Read a key, or list a directory (its whole subtree with `recursive`).
         pub $($kw)* fn get(&self, path: &str, recursive: bool) -> Result<KeysResponse, Error> {
             self.client.execute(&Get::new(path).recursive(recursive))$($aw)*
+        }
+
+        /// Like `get`, answered as a [`Listing`] whose nodes borrow their keys
+        /// and values from the answer instead of owning them: for large
+        /// listings, an allocation spared per key and per value.
+        pub $($kw)* fn get_listing(&self, path: &str, recursive: bool) -> Result<Listing, Error> {
+            self.client.execute(&GetListing::new(Get::new(path).recursive(recursive)))$($aw)*
         }
 
         /// Like `get`, listing children in key order (in-order keys sort by

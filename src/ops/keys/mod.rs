@@ -43,7 +43,7 @@ mod write;
 
 pub use no_value::{NoValueOnSuccess, Write};
 pub(crate) use read::{wait_after_idle, wait_after_read};
-pub use read::{CurrentIndex, Get, Wait, WaitOutcome};
+pub use read::{CurrentIndex, Get, GetListing, Wait, WaitOutcome};
 pub use tree::{CreateDir, CreateInOrder, Delete, UpdateDir};
 pub use write::{CompareAndSwap, Create, Refresh, Set, Update};
 

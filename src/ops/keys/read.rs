@@ -5,6 +5,7 @@ use http::Method;
 use super::keys_path;
 use crate::endpoint::Endpoint;
 use crate::error::Error;
+use crate::listing::Listing;
 use crate::ops::{request, Operation, Params};
 use crate::response::{parse_keys, ClusterInfo, KeysResponse};
 
@@ -83,6 +84,79 @@ impl Operation for Get {
 
     fn may_be_stale(&self) -> bool {
         !self.quorum
+    }
+}
+
+/// [`Get`], answered as a [`Listing`]: the nodes are lent out of the answer's
+/// body rather than built as owned [`Node`](crate::Node)s, which for a large
+/// listing spares an allocation per key and per value (see
+/// [`crate::listing`]). It is sent exactly as the `Get` it wraps.
+///
+/// ```
+/// use etcd_v2::{ops::keys::{Get, GetListing}, Operation};
+/// let e = etcd_v2::Endpoint::parse("http://127.0.0.1:2379").unwrap();
+/// let op = GetListing::new(Get::new("/dir").recursive(true).sorted(true));
+/// assert_eq!(op.build(&e).unwrap().uri().query(), Some("recursive=true&sorted=true"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetListing {
+    get: Get,
+}
+
+impl GetListing {
+    /// Send `get`, answered as a [`Listing`].
+    pub fn new(get: Get) -> GetListing {
+        GetListing { get }
+    }
+}
+
+impl Operation for GetListing {
+    type Output = Listing;
+    fn key(&self) -> Option<&str> {
+        self.get.key()
+    }
+
+    fn build(&self, endpoint: &Endpoint) -> Result<http::Request<Vec<u8>>, Error> {
+        self.get.build(endpoint)
+    }
+
+    fn parse(&self, response: http::Response<Vec<u8>>) -> Result<Listing, Error> {
+        if !response.status().is_success() {
+            return Err(crate::response::error_from_response(&response));
+        }
+        let (parts, body) = response.into_parts();
+        let body = match String::from_utf8(body) {
+            Ok(text) => {
+                let cluster = ClusterInfo::from_headers(&parts.headers);
+                match Listing::scan(text, cluster) {
+                    Ok(mut listing) => {
+                        listing.mark_listed(self.get.recursive);
+                        return Ok(listing);
+                    }
+                    Err(text) => text.into_bytes(),
+                }
+            }
+            Err(e) => e.into_bytes(),
+        };
+        // Left to serde: the same answer as `Get`'s, or its error.
+        let owned = self.get.parse(http::Response::from_parts(parts, body))?;
+        Ok(Listing::from_response(owned))
+    }
+
+    fn reads_responder_on_success(&self) -> bool {
+        self.get.reads_responder_on_success()
+    }
+
+    fn reads_only_cluster_headers(&self) -> bool {
+        self.get.reads_only_cluster_headers()
+    }
+
+    fn idempotent(&self) -> bool {
+        self.get.idempotent()
+    }
+
+    fn may_be_stale(&self) -> bool {
+        self.get.may_be_stale()
     }
 }
 
