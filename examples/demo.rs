@@ -9,6 +9,7 @@
 
 use std::time::{Duration, Instant};
 
+use etcd_v2::ops::keys::{Get, GetListing};
 use etcd_v2::{Client, Error, KeysResponse};
 
 fn show(what: &str, r: &KeysResponse) {
@@ -172,6 +173,24 @@ fn main() -> Result<(), Error> {
     for leaf in tree.node.leaves() {
         println!("  {} = {:?}", leaf.key, leaf.value_str());
     }
+    // The same listing with its nodes borrowed from the answer (no copy per
+    // key or value): for large trees.
+    let borrowed = client.execute(&GetListing::new(
+        Get::new("/demo").recursive(true).sorted(true),
+    ))?;
+    println!(
+        "  borrowed: {} nodes, the same leaves: {}",
+        borrowed.len(),
+        borrowed
+            .node()
+            .leaves()
+            .map(|l| (l.key(), l.value_str()))
+            .eq(tree
+                .node
+                .leaves()
+                .iter()
+                .map(|l| (l.key.as_str(), l.value_str())))
+    );
 
     println!("\n== server and stats ==");
     let version = client.server().get_version()?;

@@ -23,6 +23,7 @@ for line in \
   grep -qF -- "$line" <<< "$section" || fail "the lock and leader part lacks: $line"
 done
 # The member the failover part killed, and the async tour after it.
+grep -qF -- 'the same leaves: true' "$log" || fail "the borrowed listing differs from the owned one"
 killed=$(sed -n 's/^  pinned to \([^ ]*\) .*killing it.*/\1/p' "$log")
 [ -n "$killed" ] || fail "the failover part names no killed member"
 tour=$(sed -n '/^== async tour against /,/^  done: \/async-demo removed$/p' "$log")
