@@ -41,6 +41,12 @@ const MADE: &[&str] = &[
     r#"{"action":"delete","node":{"key":"/n","value":null,"ttl":null,"expiration":null,"nodes":null,"modifiedIndex":4,"createdIndex":2},"prevNode":null}"#,
     r#"{"action":"compareAndSwap","node":{"key":"/\u2028<&>","value":"caf\u00e9 \u4e2d","ttl":5,"modifiedIndex":10,"createdIndex":9}}"#,
     r#"{"action":"get","node":{"key":"/e","dir":true,"nodes":[],"modifiedIndex":1,"createdIndex":1}}"#,
+    // Fields in another order than etcd's: the previous node first, a
+    // directory's `nodes` before its `dir`, an empty subdirectory's too.
+    r#"{"prevNode":{"key":"/d","dir":true,"modifiedIndex":1,"createdIndex":1},"node":{"nodes":[{"nodes":[],"key":"/d/s","dir":true},{"key":"/d/t","dir":true},{"value":"1","key":"/d/x"}],"modifiedIndex":2,"key":"/d","dir":true,"createdIndex":2},"action":"get"}"#,
+    // A file that carries `nodes`, and empty keys and values.
+    r#"{"action":"get","node":{"key":"/f","value":"v","nodes":[{"key":"/f/x","dir":true},{"key":"","value":""}],"modifiedIndex":3,"createdIndex":3}}"#,
+    r#"{"action":"get","node":{"key":"","dir":true,"nodes":[{"key":"","value":""},{"key":"/k","dir":true,"nodes":[{"key":"/k/l","value":"x"}]}]}}"#,
 ];
 
 /// Each body, and variants of it: every byte removed, and every byte replaced

@@ -68,7 +68,9 @@ macro_rules! node_api {
 
         /// Like `get`, answered as a [`Listing`] whose nodes borrow their keys
         /// and values from the answer instead of owning them: for large
-        /// listings, an allocation spared per key and per value.
+        /// listings, an allocation spared per key and per value (on etcd's own
+        /// JSON; see [`crate::listing`]). Sorted or quorum listings:
+        /// `execute(&GetListing::new(Get::new(path).sorted(true)))`.
         pub $($kw)* fn get_listing(&self, path: &str, recursive: bool) -> Result<Listing, Error> {
             self.client.execute(&GetListing::new(Get::new(path).recursive(recursive)))$($aw)*
         }

@@ -4,7 +4,8 @@
 /// Where a string's plain run ends in `bytes`: the first `"`, `\` or
 /// control character (below 0x20), or `None` if there is none.
 ///
-/// Eight bytes at a time: in each word, a byte equal to `"` or `\` becomes a
+/// Eight bytes at a time (two such words a turn, then one, then the last
+/// bytes one by one): in each word, a byte equal to `"` or `\` becomes a
 /// zero byte after an XOR, and "has a zero byte" / "has a byte below n" are
 /// the classic word tests. They can flag a byte above a real hit (a borrow
 /// carries upward), never below one, so the lowest flagged byte is exact.

@@ -8,7 +8,12 @@
 //! A listing holds what [`Get`](crate::ops::keys::Get) would have returned,
 //! node for node ([`Listing::to_response`] gives that owned answer back):
 //! etcd's JSON is read by the same rules, and anything those rules leave to
-//! serde is parsed by serde and then lent out the same way.
+//! serde (a field etcd does not send, a field name written with an escape)
+//! is parsed by serde and then lent out the same way. That answer saves
+//! nothing: it is read into owned nodes first, as `Get` reads it, and its
+//! strings are then moved into the listing.
+//!
+//! A `Listing` keeps the whole body; cloning one copies it.
 //!
 //! ```
 //! use etcd_v2::{ops::keys::{Get, GetListing}, Operation};
@@ -189,8 +194,8 @@ impl Listing {
         &self.cluster
     }
 
-    /// How many nodes the answer holds: the node, every listed descendant,
-    /// and the previous node's.
+    /// How many nodes the answer holds: the node with every listed
+    /// descendant, and the previous node with its own.
     pub fn len(&self) -> usize {
         self.entries.len()
     }

@@ -136,6 +136,7 @@ impl std::fmt::Debug for NodeRef<'_> {
             .field("value", &self.value())
             .field("dir", &self.is_directory())
             .field("ttl", &self.ttl())
+            .field("expiration", &self.expiration())
             .field("modified_index", &self.modified_index())
             .field("created_index", &self.created_index());
         if self.entry().listed {
@@ -146,7 +147,7 @@ impl std::fmt::Debug for NodeRef<'_> {
 }
 
 /// The children of a [`NodeRef`], in listing order.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Children<'a> {
     listing: &'a Listing,
     next: usize,
@@ -167,7 +168,7 @@ impl<'a> Iterator for Children<'a> {
 }
 
 /// The leaves below a [`NodeRef`] (see [`NodeRef::leaves`]).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Leaves<'a> {
     listing: &'a Listing,
     next: usize,
@@ -192,5 +193,27 @@ impl<'a> Iterator for Leaves<'a> {
             }
         }
         None
+    }
+}
+
+impl std::iter::FusedIterator for Children<'_> {}
+
+impl std::iter::FusedIterator for Leaves<'_> {}
+
+impl std::fmt::Debug for Children<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Children")
+            .field("next", &self.next)
+            .field("end", &self.end)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Leaves<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Leaves")
+            .field("next", &self.next)
+            .field("end", &self.end)
+            .finish()
     }
 }
