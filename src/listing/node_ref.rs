@@ -94,17 +94,18 @@ impl<'a> NodeRef<'a> {
 
     /// The listed children, in listing order (none when none were listed).
     pub fn children(&self) -> Children<'a> {
-        Children {
-            listing: self.listing,
-            next: self.at + 1,
-            end: self.entry().end,
-        }
+        Children(self.below())
     }
 
     /// Every descendant that is not a directory, depth first, in listing order
     /// (as [`Node::leaves`]).
     pub fn leaves(&self) -> Leaves<'a> {
-        Leaves {
+        Leaves(self.below())
+    }
+
+    /// The entries of this node's subtree, below the node itself.
+    fn below(&self) -> Below<'a> {
+        Below {
             listing: self.listing,
             next: self.at + 1,
             end: self.entry().end,
@@ -146,49 +147,61 @@ impl std::fmt::Debug for NodeRef<'_> {
     }
 }
 
-/// The children of a [`NodeRef`], in listing order.
+/// Where an iteration over a node's subtree stands: the next entry, and the
+/// end of the subtree.
 #[derive(Clone)]
-pub struct Children<'a> {
+struct Below<'a> {
     listing: &'a Listing,
     next: usize,
     end: usize,
 }
+
+impl std::fmt::Debug for Below<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Below")
+            .field("next", &self.next)
+            .field("end", &self.end)
+            .finish()
+    }
+}
+
+/// The children of a [`NodeRef`], in listing order.
+#[derive(Debug, Clone)]
+pub struct Children<'a>(Below<'a>);
 
 impl<'a> Iterator for Children<'a> {
     type Item = NodeRef<'a>;
 
     fn next(&mut self) -> Option<NodeRef<'a>> {
-        if self.next >= self.end {
+        let at = &mut self.0;
+        if at.next >= at.end {
             return None;
         }
-        let child = NodeRef::new(self.listing, self.next);
-        self.next = child.entry().end;
+        let child = NodeRef::new(at.listing, at.next);
+        at.next = child.entry().end;
         Some(child)
     }
 }
 
 /// The leaves below a [`NodeRef`] (see [`NodeRef::leaves`]).
-#[derive(Clone)]
-pub struct Leaves<'a> {
-    listing: &'a Listing,
-    next: usize,
-    end: usize,
-}
+#[derive(Debug, Clone)]
+pub struct Leaves<'a>(Below<'a>);
 
 impl<'a> Iterator for Leaves<'a> {
     type Item = NodeRef<'a>;
 
     fn next(&mut self) -> Option<NodeRef<'a>> {
-        while self.next < self.end {
-            let node = NodeRef::new(self.listing, self.next);
+        let at = &mut self.0;
+        while at.next < at.end {
+            let node = NodeRef::new(at.listing, at.next);
             let entry = node.entry();
             if entry.dir {
                 // Into a directory's listed children.
-                self.next += 1;
+                at.next += 1;
             } else {
                 // A leaf: past anything listed under it (Node::leaves does not
                 // look below a node that is not a directory).
-                self.next = entry.end;
+                at.next = entry.end;
                 return Some(node);
             }
         }
@@ -199,21 +212,3 @@ impl<'a> Iterator for Leaves<'a> {
 impl std::iter::FusedIterator for Children<'_> {}
 
 impl std::iter::FusedIterator for Leaves<'_> {}
-
-impl std::fmt::Debug for Children<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Children")
-            .field("next", &self.next)
-            .field("end", &self.end)
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for Leaves<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Leaves")
-            .field("next", &self.next)
-            .field("end", &self.end)
-            .finish()
-    }
-}

@@ -113,7 +113,7 @@ impl Builder {
                 Field::ModifiedIndex => entry.modified_index = p.unsigned()?,
                 Field::CreatedIndex => entry.created_index = p.unsigned()?,
                 Field::Ttl => entry.ttl = self.optional(p, |_, p| p.signed())?,
-                Field::Expiration => entry.expiration = self.optional(p, expiration)?,
+                Field::Expiration => entry.expiration = self.optional(p, |_, p| expiration(p))?,
                 Field::Nodes => {
                     if !p.null() {
                         self.nodes(p, depth + 1)?;
@@ -158,7 +158,7 @@ impl Builder {
 }
 
 /// An expiration, read as the owned parser reads it.
-fn expiration(_: &mut Builder, p: &mut Parser<'_>) -> Option<SystemTime> {
+fn expiration(p: &mut Parser<'_>) -> Option<SystemTime> {
     let text = match p.scan_string()? {
         Scanned::Plain(start, end) => std::borrow::Cow::Borrowed(p.text.get(start..end)?),
         Scanned::Unescaped(text) => std::borrow::Cow::Owned(text),
