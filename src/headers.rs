@@ -3,11 +3,11 @@
 //! transport reading an answer reuses these instead of building each name
 //! from its bytes.
 
-use http::header::HeaderName;
+use http::header::{HeaderName, HeaderValue};
 
 /// The lower-case names of etcd's own headers, written once: the
 /// [`HeaderName`]s below are made from them, and code that matches a name as
-/// text (`ClusterInfo::from_headers`) matches these.
+/// text ([`Cluster::find`]) matches these.
 pub(crate) mod lower {
     /// `x-etcd-index`.
     pub(crate) const X_ETCD_INDEX: &str = "x-etcd-index";
@@ -27,6 +27,61 @@ pub(crate) const X_ETCD_CLUSTER_ID: HeaderName = HeaderName::from_static(lower::
 pub(crate) const X_RAFT_INDEX: HeaderName = HeaderName::from_static(lower::X_RAFT_INDEX);
 /// `X-Raft-Term`: the member's raft term.
 pub(crate) const X_RAFT_TERM: HeaderName = HeaderName::from_static(lower::X_RAFT_TERM);
+
+/// etcd's four cluster headers of one answer, found in one pass over its
+/// headers (a name matched as text, its length first, which is cheaper than
+/// hashing it for a lookup); of a repeated header the first counts.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Cluster<'a> {
+    /// `X-Etcd-Index`.
+    pub(crate) etcd_index: Option<&'a HeaderValue>,
+    /// `X-Raft-Index`.
+    pub(crate) raft_index: Option<&'a HeaderValue>,
+    /// `X-Raft-Term`.
+    pub(crate) raft_term: Option<&'a HeaderValue>,
+    /// `X-Etcd-Cluster-Id`.
+    pub(crate) cluster_id: Option<&'a HeaderValue>,
+}
+
+impl<'a> Cluster<'a> {
+    /// Find the cluster headers among `headers`.
+    pub(crate) fn find(headers: &'a http::HeaderMap) -> Cluster<'a> {
+        let mut found = Cluster::default();
+        for (name, value) in headers {
+            let slot = match name.as_str() {
+                lower::X_ETCD_INDEX => &mut found.etcd_index,
+                lower::X_RAFT_INDEX => &mut found.raft_index,
+                lower::X_RAFT_TERM => &mut found.raft_term,
+                lower::X_ETCD_CLUSTER_ID => &mut found.cluster_id,
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+        }
+        found
+    }
+}
+
+/// A header's value read as a number exactly as
+/// `value.to_str().ok()?.trim().parse::<u64>().ok()` reads it (spaces and
+/// tabs around it, an optional `+`, at least one digit, no overflow), without
+/// the checks of text a value of digits does not need.
+pub(crate) fn number(value: &HeaderValue) -> Option<u64> {
+    // A header value holds no other whitespace `str::trim` would take (it
+    // has no control bytes but tab), and any byte that is not a digit or a
+    // `+` after trimming makes both readings fail.
+    let text = value.as_bytes().trim_ascii();
+    let digits = text.strip_prefix(b"+").unwrap_or(text);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
+}
 
 /// The headers an etcd answer usually carries as etcd (Go) spells them, each
 /// spelling written once: [`KNOWN`] and the `match` in [`well_known`] both
@@ -125,5 +180,79 @@ mod tests {
         }
         assert_eq!(well_known("Server"), None);
         assert_eq!(well_known(""), None);
+    }
+}
+
+#[cfg(test)]
+mod cluster_tests {
+    use super::*;
+
+    /// `number` reads every value as the text reading it replaces does.
+    #[test]
+    fn a_number_reads_as_trim_then_parse() {
+        let mut values: Vec<Vec<u8>> = [
+            "0",
+            "7",
+            " 42\t",
+            "+5",
+            "++5",
+            "-5",
+            "+",
+            "",
+            " ",
+            "1 2",
+            "18446744073709551615",
+            "18446744073709551616",
+            "000000000000000000000000000001",
+            "0x10",
+            "12a",
+            "٣",
+            "1\u{a0}",
+        ]
+        .iter()
+        .map(|v| v.as_bytes().to_vec())
+        .collect();
+        values.push(b"9\x80".to_vec());
+        values.push(b"\t\t+0012 ".to_vec());
+        // Every single byte a header value may hold, alone and beside digits.
+        for b in (0u8..=255).filter(|&b| b == b'\t' || (b >= 32 && b != 127)) {
+            values.push(vec![b]);
+            values.push(vec![b'1', b]);
+            values.push(vec![b, b'2']);
+        }
+        for bytes in values {
+            let Ok(value) = HeaderValue::from_bytes(&bytes) else {
+                continue;
+            };
+            let by_text = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            assert_eq!(number(&value), by_text, "{bytes:?}");
+        }
+    }
+
+    /// The first of a repeated cluster header counts, whatever the case it
+    /// was sent in, and other headers are passed over.
+    #[test]
+    fn the_cluster_headers_are_found_in_one_pass() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::DATE, HeaderValue::from_static("today"));
+        headers.append(X_RAFT_TERM, HeaderValue::from_static("3"));
+        headers.append(X_RAFT_TERM, HeaderValue::from_static("9"));
+        headers.insert(
+            HeaderName::from_bytes(b"X-Etcd-Cluster-ID").unwrap(),
+            HeaderValue::from_static("cdf818194e3a8c32"),
+        );
+        headers.insert(X_ETCD_INDEX, HeaderValue::from_static("12"));
+        let found = Cluster::find(&headers);
+        assert_eq!(found.raft_term.and_then(number), Some(3));
+        assert_eq!(found.etcd_index.and_then(number), Some(12));
+        assert_eq!(found.raft_index, None);
+        assert_eq!(
+            found.cluster_id.map(HeaderValue::as_bytes),
+            Some(&b"cdf818194e3a8c32"[..])
+        );
+        assert!(Cluster::find(&http::HeaderMap::new()).etcd_index.is_none());
     }
 }

@@ -204,33 +204,17 @@ pub struct ClusterInfo {
 impl ClusterInfo {
     /// Read the headers of a response. Malformed numbers are treated as absent.
     pub fn from_headers(headers: &http::HeaderMap) -> ClusterInfo {
-        // One pass over the headers; of a repeated header the first counts.
-        // A name is matched as text (its length first), which is cheaper than
-        // comparing `HeaderName`s.
-        use crate::headers::lower;
-        let mut info = ClusterInfo::default();
-        let mut seen = [false; 4];
-        for (name, value) in headers {
-            let which = match name.as_str() {
-                lower::X_ETCD_INDEX => 0,
-                lower::X_RAFT_INDEX => 1,
-                lower::X_RAFT_TERM => 2,
-                lower::X_ETCD_CLUSTER_ID => 3,
-                _ => continue,
-            };
-            if std::mem::replace(&mut seen[which], true) {
-                continue;
-            }
-            let text = value.to_str().ok();
-            let number = text.and_then(|v| v.trim().parse::<u64>().ok());
-            match which {
-                0 => info.etcd_index = number,
-                1 => info.raft_index = number,
-                2 => info.raft_term = number,
-                _ => info.cluster_id = text.map(str::to_owned),
-            }
+        use crate::headers::{number, Cluster};
+        let found = Cluster::find(headers);
+        ClusterInfo {
+            etcd_index: found.etcd_index.and_then(number),
+            raft_index: found.raft_index.and_then(number),
+            raft_term: found.raft_term.and_then(number),
+            cluster_id: found
+                .cluster_id
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
         }
-        info
     }
 }
 

@@ -289,12 +289,13 @@ impl EndpointPool {
         let name = endpoint.as_str();
         match outcome {
             Ok(response) => {
-                if let Some(err) = self.check_cluster_id(&response, name) {
+                let found = crate::headers::Cluster::find(response.headers());
+                if let Some(err) = self.check_cluster_id(found.cluster_id, name) {
                     self.mark_failed(endpoint, now);
                     attempts.failures.push((name.to_owned(), err));
                     return Verdict::Retry;
                 }
-                if let Some(err) = self.check_raft_term(attempts, &response, name) {
+                if let Some(err) = self.check_raft_term(attempts, found.raft_term, name) {
                     self.mark_failed(endpoint, now);
                     attempts.failures.push((name.to_owned(), err));
                     return Verdict::Retry;
@@ -344,14 +345,10 @@ impl EndpointPool {
     fn check_raft_term(
         &mut self,
         attempts: &Attempts,
-        response: &http::Response<Vec<u8>>,
+        term: Option<&http::HeaderValue>,
         name: &str,
     ) -> Option<Error> {
-        let term: u64 = response
-            .headers()
-            .get(&crate::headers::X_RAFT_TERM)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse().ok())?;
+        let term = term.and_then(crate::headers::number)?;
         if attempts.may_be_stale && term < self.raft_term {
             return Some(Error::StaleRead {
                 endpoint: name.to_owned(),
@@ -371,18 +368,12 @@ impl EndpointPool {
         response: &http::Response<Vec<u8>>,
         name: &str,
     ) -> Option<Error> {
-        self.check_cluster_id(response, name)
+        let found = crate::headers::Cluster::find(response.headers());
+        self.check_cluster_id(found.cluster_id, name)
     }
 
-    fn check_cluster_id(
-        &mut self,
-        response: &http::Response<Vec<u8>>,
-        name: &str,
-    ) -> Option<Error> {
-        let found = response
-            .headers()
-            .get(&crate::headers::X_ETCD_CLUSTER_ID)
-            .and_then(|v| v.to_str().ok())?;
+    fn check_cluster_id(&mut self, found: Option<&http::HeaderValue>, name: &str) -> Option<Error> {
+        let found = found.and_then(|v| v.to_str().ok())?;
         match &self.cluster_id {
             None => {
                 self.cluster_id = Some(found.to_owned());
