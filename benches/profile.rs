@@ -12,12 +12,14 @@
 //! `reqwest`, `raw` (the e2e bench's baseline, `get` and `put`), `raw-tokio`
 //! (the same exchange on tokio's sockets, `get` only: what tokio itself costs,
 //! with no client); operations: `get`, `put`, `list` (of `/bench/big`, which
-//! the e2e bench fills), `listing` (the same, read as a borrowed `Listing`). The async kinds run in a task on a two-worker tokio
-//! runtime, or on a current-thread one with `PROFILE_RUNTIME=current-thread`.
-//! `PROFILE_TASKS=16` shares the calls among 16 threads (`http1`, `ureq`) or
-//! tasks (`http1-tokio`, `reqwest`) on one client, as the e2e bench's
-//! concurrent rows do, or among K tasks with a connection each (`raw-tokio`);
-//! `raw` and `bare-http1` refuse it.
+//! the e2e bench fills), `listing` (the same, read as a borrowed `Listing`).
+//! The async kinds run in a task on a two-worker tokio runtime
+//! (`PROFILE_WORKERS=N` for N workers), or on a current-thread one with
+//! `PROFILE_RUNTIME=current-thread`. `PROFILE_TASKS=16` shares the calls
+//! among 16 threads (`http1`, `ureq`) or tasks (`http1-tokio`, `reqwest`) on
+//! one client, as the e2e bench's concurrent rows do, or among K threads
+//! (`raw`) or tasks (`raw-tokio`) with a connection each, as its raw rows
+//! do; `bare-http1` refuses it.
 
 use std::time::{Duration, Instant};
 
@@ -42,7 +44,7 @@ fn main() {
     let builder = || Client::builder().endpoint(endpoint.clone());
     let started = Instant::now();
     let blocking = |c: &Client<_>| run_blocking(c, op, n);
-    if tasks() > 1 && (kind == "raw" || kind == "bare-http1") {
+    if tasks() > 1 && kind == "bare-http1" {
         eprintln!("PROFILE_TASKS is for the client kinds, not {kind}");
         std::process::exit(2);
     }
@@ -58,44 +60,13 @@ fn main() {
             }
         }
         "raw" => {
-            // The e2e bench's baseline: one write, then the answer read through a
-            // buffer, nothing decoded (GET and PUT).
-            use std::io::{BufRead, BufReader, Read, Write};
             let authority = endpoint.trim_start_matches("http://");
-            let stream = std::net::TcpStream::connect(authority).unwrap();
-            stream.set_nodelay(true).unwrap();
-            let mut writer = stream.try_clone().unwrap();
-            let mut reader = BufReader::with_capacity(64 * 1024, stream);
-            let request = match op.as_str() {
-                "get" => format!(
-                    "GET /v2/keys/bench/k HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: raw\r\n\r\n"
-                ),
-                "put" => format!(
-                    "PUT /v2/keys/bench/k HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: raw\r\n\
-                     Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 19\r\n\r\n\
-                     value=a-small-value"
-                ),
-                other => panic!("raw does get and put, not {other}"),
-            };
-            let mut line = String::new();
-            let mut body = Vec::new();
-            for _ in 0..n {
-                writer.write_all(request.as_bytes()).unwrap();
-                let mut length = 0;
-                loop {
-                    line.clear();
-                    reader.read_line(&mut line).unwrap();
-                    let lower = line.trim_end().to_ascii_lowercase();
-                    if lower.is_empty() {
-                        break;
-                    }
-                    if let Some(v) = lower.strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap();
-                    }
+            let k = tasks();
+            std::thread::scope(|s| {
+                for i in 0..k {
+                    s.spawn(move || raw(authority, op, share(n, k, i)));
                 }
-                body.resize(length, 0);
-                reader.read_exact(&mut body).unwrap();
-            }
+            });
         }
         "raw-tokio" => raw_tokio(endpoint.trim_start_matches("http://"), op, n),
         "http1-tokio" => run_async(
@@ -113,6 +84,46 @@ fn main() {
         other => panic!("unknown kind {other}"),
     }
     eprintln!("{n} x {op} over {kind}: {:?}", started.elapsed());
+}
+
+/// The e2e bench's baseline: one write, then the answer read through a
+/// buffer, nothing decoded (GET and PUT), on a connection of its own.
+fn raw(authority: &str, op: &str, n: usize) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let stream = std::net::TcpStream::connect(authority).unwrap();
+    stream.set_nodelay(true).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::with_capacity(64 * 1024, stream);
+    let request = match op {
+        "get" => {
+            format!("GET /v2/keys/bench/k HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: raw\r\n\r\n")
+        }
+        "put" => format!(
+            "PUT /v2/keys/bench/k HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: raw\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 19\r\n\r\n\
+             value=a-small-value"
+        ),
+        other => panic!("raw does get and put, not {other}"),
+    };
+    let mut line = String::new();
+    let mut body = Vec::new();
+    for _ in 0..n {
+        writer.write_all(request.as_bytes()).unwrap();
+        let mut length = 0;
+        loop {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            let lower = line.trim_end().to_ascii_lowercase();
+            if lower.is_empty() {
+                break;
+            }
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+        }
+        body.resize(length, 0);
+        reader.read_exact(&mut body).unwrap();
+    }
 }
 
 /// `PROFILE_TASKS=K`: the calls are shared among K threads (or tasks) on one
@@ -169,8 +180,8 @@ fn run_async<T: etcd_v2::AsyncTransport + 'static>(c: AsyncClient<T>, op: &str, 
     });
 }
 
-/// A two-worker tokio runtime, or with `PROFILE_RUNTIME=current-thread`
-/// tokio's single-threaded scheduler.
+/// A tokio runtime of two workers (or `PROFILE_WORKERS`), or with
+/// `PROFILE_RUNTIME=current-thread` tokio's single-threaded scheduler.
 fn runtime() -> tokio::runtime::Runtime {
     if std::env::var("PROFILE_RUNTIME").as_deref() == Ok("current-thread") {
         tokio::runtime::Builder::new_current_thread()
@@ -178,8 +189,12 @@ fn runtime() -> tokio::runtime::Runtime {
             .build()
             .unwrap()
     } else {
+        let workers = std::env::var("PROFILE_WORKERS")
+            .ok()
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(2);
         tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(workers)
             .enable_all()
             .build()
             .unwrap()
