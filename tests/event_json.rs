@@ -269,8 +269,25 @@ fn same_node(lent: NodeRef<'_>, owned: &Node) {
     let owned_leaves: Vec<&str> = owned.leaves().iter().map(|n| n.key.as_str()).collect();
     assert_eq!(lent_leaves, owned_leaves);
     assert_eq!(lent.children().count(), owned.children().len());
+    hints_hold(lent.children());
+    hints_hold(lent.leaves());
     for (l, o) in lent.children().zip(owned.children()) {
         same_node(l, o);
+    }
+}
+
+/// At every step of `iter`, its `size_hint` bounds what is left of it.
+fn hints_hold<I: Iterator + Clone>(mut iter: I) {
+    loop {
+        let (low, high) = iter.size_hint();
+        let left = iter.clone().count();
+        assert!(
+            low <= left && high.is_none_or(|h| left <= h),
+            "{low}..{high:?} against {left}"
+        );
+        if iter.next().is_none() {
+            break;
+        }
     }
 }
 

@@ -181,6 +181,12 @@ impl<'a> Iterator for Children<'a> {
         at.next = child.entry().end;
         Some(child)
     }
+
+    /// At least one child while any entry is left, at most one per entry.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.0.end.saturating_sub(self.0.next);
+        (usize::from(left > 0), Some(left))
+    }
 }
 
 /// The leaves below a [`NodeRef`] (see [`NodeRef::leaves`]).
@@ -206,6 +212,11 @@ impl<'a> Iterator for Leaves<'a> {
             }
         }
         None
+    }
+
+    /// At most one leaf per entry left (directories may hold none).
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.0.end.saturating_sub(self.0.next)))
     }
 }
 
