@@ -2,7 +2,7 @@
 //! and rmdir, as etcdctl v2 runs and prints them.
 
 use etcd_v2::http::Method;
-use etcd_v2::ops::keys::{Delete, Get};
+use etcd_v2::ops::keys::{Delete, Get, GetListing};
 use etcd_v2::ops::raw::RawRequest;
 use etcd_v2::KeysResponse;
 
@@ -90,17 +90,19 @@ pub fn ls(
     output: Output,
 ) -> Done {
     let key = key.map_or_else(|| "/".to_string(), |k| absolute(k));
-    let resp = client
-        .execute(
-            &Get::new(key)
-                .sorted(sort)
-                .recursive(recursive)
-                .quorum(quorum),
-        )
-        .map_err(|e| Fail::from_keys(&e))?;
+    let get = Get::new(key)
+        .sorted(sort)
+        .recursive(recursive)
+        .quorum(quorum);
     if output == Output::Simple {
-        Ok((output::listing(&resp, slash), OK))
+        // Only keys are printed: a large tree is read as a borrowed listing,
+        // without an owned node (and two strings) per key.
+        let listing = client
+            .execute(&GetListing::new(get))
+            .map_err(|e| Fail::from_keys(&e))?;
+        Ok((output::listing(listing.node(), slash), OK))
     } else {
+        let resp = client.execute(&get).map_err(|e| Fail::from_keys(&e))?;
         printed(&resp, output)
     }
 }

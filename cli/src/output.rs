@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::time::UNIX_EPOCH;
 
+use etcd_v2::listing::NodeRef;
 use etcd_v2::{KeysResponse, Node};
 
 use crate::args::Output;
@@ -54,24 +55,24 @@ pub fn response(resp: &KeysResponse, output: Output) -> String {
 
 /// etcdctl's `ls` in simple output: the key of a file, then every child (and,
 /// recursively listed, their children), directories with a slash if asked.
-pub fn listing(resp: &KeysResponse, slash: bool) -> String {
+pub fn listing(root: NodeRef<'_>, slash: bool) -> String {
     let mut s = String::new();
-    if !resp.node.dir {
-        let _ = writeln!(s, "{}", resp.node.key);
+    if !root.is_directory() {
+        let _ = writeln!(s, "{}", root.key());
     }
-    for child in resp.node.children.as_deref().unwrap_or(&[]) {
+    for child in root.children() {
         list_node(&mut s, child, slash);
     }
     s
 }
 
-fn list_node(s: &mut String, n: &Node, slash: bool) {
-    if n.dir && slash {
-        let _ = writeln!(s, "{}/", n.key);
+fn list_node(s: &mut String, n: NodeRef<'_>, slash: bool) {
+    if n.is_directory() && slash {
+        let _ = writeln!(s, "{}/", n.key());
     } else {
-        let _ = writeln!(s, "{}", n.key);
+        let _ = writeln!(s, "{}", n.key());
     }
-    for child in n.children.as_deref().unwrap_or(&[]) {
+    for child in n.children() {
         list_node(s, child, slash);
     }
 }
