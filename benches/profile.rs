@@ -45,7 +45,7 @@ fn main() {
     let started = Instant::now();
     let blocking = |c: &Client<_>| run_blocking(c, op, n);
     if tasks() > 1 && kind == "bare-http1" {
-        eprintln!("PROFILE_TASKS is for the client kinds, not {kind}");
+        eprintln!("PROFILE_TASKS is for every kind but bare-http1");
         std::process::exit(2);
     }
     match kind.as_str() {
@@ -127,8 +127,9 @@ fn raw(authority: &str, op: &str, n: usize) {
 }
 
 /// `PROFILE_TASKS=K`: the calls are shared among K threads (or tasks) on one
-/// client, as the e2e bench's 16-thread and 16-task rows do (`raw-tokio`:
-/// among K tasks with a connection each); 1 by default.
+/// client, as the e2e bench's 16-thread and 16-task rows do (`raw` and
+/// `raw-tokio`: among K threads or tasks with a connection each); 1 by
+/// default.
 fn tasks() -> usize {
     std::env::var("PROFILE_TASKS")
         .ok()
@@ -192,6 +193,7 @@ fn runtime() -> tokio::runtime::Runtime {
         let workers = std::env::var("PROFILE_WORKERS")
             .ok()
             .and_then(|w| w.parse().ok())
+            .filter(|&w| w > 0)
             .unwrap_or(2);
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)

@@ -66,10 +66,17 @@ impl<'a> Cluster<'a> {
 /// tabs around it, an optional `+`, at least one digit, no overflow), without
 /// the checks of text a value of digits does not need.
 pub(crate) fn number(value: &HeaderValue) -> Option<u64> {
-    // A header value holds no other whitespace `str::trim` would take (it
-    // has no control bytes but tab), and any byte that is not a digit or a
-    // `+` after trimming makes both readings fail.
-    let text = value.as_bytes().trim_ascii();
+    // Of the whitespace `str::trim` takes, `to_str` lets through only spaces
+    // and tabs; any other byte that is not a digit (or a leading `+`) makes
+    // both readings fail.
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let bytes = value.as_bytes();
+    let start = bytes.iter().position(|b| !blank(b)).unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !blank(b))
+        .map_or(start, |at| at + 1);
+    let text = &bytes[start..end];
     let digits = text.strip_prefix(b"+").unwrap_or(text);
     if digits.is_empty() {
         return None;
