@@ -121,9 +121,12 @@ impl<'a> NodeRef<'a> {
             dir: entry.dir,
             expiration: entry.expiration,
             ttl: entry.ttl,
-            children: entry
-                .listed
-                .then(|| self.children().map(|c| c.to_node()).collect()),
+            children: entry.listed.then(|| {
+                // Counting first (a hop per child) spares the list's growth.
+                let mut children = Vec::with_capacity(self.children().count());
+                children.extend(self.children().map(|c| c.to_node()));
+                children
+            }),
             modified_index: entry.modified_index,
             created_index: entry.created_index,
         }
