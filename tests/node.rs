@@ -148,6 +148,21 @@ etcd_test!(a_listing_lends_out_what_get_reads, |c, p| {
     assert!(empty.is_some_and(|e| e.is_collection() && e.children().count() == 0));
     let missing = call!(c.node().get_listing(&p.key("nope"), false)).unwrap_err();
     assert!(missing.is_key_not_found(), "{missing}");
+    // The shortcuts: sorted children, and a quorum read of the same tree.
+    let sorted = call!(c.node().get_listing_sorted(p.dir(), false)).unwrap();
+    let keys: Vec<&str> = sorted.node().children().map(|n| n.key()).collect();
+    let mut in_order = keys.clone();
+    in_order.sort_unstable();
+    assert!(keys.len() > 1);
+    assert_eq!(keys, in_order);
+    // One level only: no child directory's children listed.
+    assert!(sorted.node().children().all(|n| !n.is_collection()));
+    let quorum = call!(c.node().get_listing_quorum(p.dir(), true)).unwrap();
+    let mut quorum_values: Vec<&str> = quorum.node().leaves().map(|n| n.value_str()).collect();
+    quorum_values.sort_unstable();
+    assert_eq!(quorum_values, values);
+    let missing = call!(c.node().get_listing_quorum(&p.key("nope"), false)).unwrap_err();
+    assert!(missing.is_key_not_found(), "{missing}");
 });
 
 etcd_test!(create_only_and_update_only, |c, p| {

@@ -70,9 +70,24 @@ macro_rules! node_api {
         /// and values from the answer instead of owning them: for large
         /// listings, an allocation spared per key and per value (on etcd's own
         /// JSON; see [`crate::listing`]). Sorted or quorum listings:
-        /// `execute(&GetListing::new(Get::new(path).sorted(true)))`.
+        /// `get_listing_sorted`, `get_listing_quorum`, or any [`Get`] through
+        /// `execute(&GetListing::new(get))`.
         pub $($kw)* fn get_listing(&self, path: &str, recursive: bool) -> Result<Listing, Error> {
             self.client.execute(&GetListing::new(Get::new(path).recursive(recursive)))$($aw)*
+        }
+
+        /// Like `get_sorted` (children in key order), answered as a
+        /// [`Listing`] as `get_listing` is.
+        pub $($kw)* fn get_listing_sorted(&self, path: &str, recursive: bool) -> Result<Listing, Error> {
+            self.client
+                .execute(&GetListing::new(Get::new(path).recursive(recursive).sorted(true)))$($aw)*
+        }
+
+        /// Like `get_quorum` (read through raft), answered as a [`Listing`] as
+        /// `get_listing` is.
+        pub $($kw)* fn get_listing_quorum(&self, path: &str, recursive: bool) -> Result<Listing, Error> {
+            self.client
+                .execute(&GetListing::new(Get::new(path).recursive(recursive).quorum(true)))$($aw)*
         }
 
         /// Like `get`, listing children in key order (in-order keys sort by
